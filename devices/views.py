@@ -1,0 +1,45 @@
+"""The phone's configuration files: boot files, the common file and the MAC file."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from devices.config import boot_file, render_common_config, render_device_config
+from devices.phone import phone_endpoint
+
+
+def text_file(body: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    response["Content-Length"] = str(len(response.content))
+    # These carry credentials: no proxy or browser cache may keep them.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@phone_endpoint(auth="required")
+def common_config(request: HttpRequest, code: str) -> HttpResponse:
+    return text_file(render_common_config(request.phone.organisation, int(code)))
+
+
+@phone_endpoint(auth="required")
+def mac_config(request: HttpRequest, mac: str) -> HttpResponse:
+    return text_file(render_device_config(request.phone.device))
+
+
+@phone_endpoint(auth="required")
+def mac_boot(request: HttpRequest, mac: str) -> HttpResponse:
+    phone = request.phone
+    code = phone.user_agent.model_code or _model_code(phone.device)
+    return text_file(boot_file(code, mac))
+
+
+@phone_endpoint(auth="required")
+def common_boot(request: HttpRequest) -> HttpResponse:
+    phone = request.phone
+    code = phone.user_agent.model_code or _model_code(phone.device)
+    return text_file(boot_file(code, phone.device.mac if phone.device else None))
+
+
+def _model_code(device) -> int | None:
+    model = device.phone_model if device else None
+    return model.code if model else None

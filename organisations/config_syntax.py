@@ -1,0 +1,144 @@
+"""Yealink config file syntax: `key = value` lines, and what may go into a value.
+
+Plain functions that know nothing of HTTP or models; the models' validators and the
+renderer in `devices.config` use them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+# A value is one line: any of these in it would end the line early on the phone.
+LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# Yealink refuses these in labels, display names and auth names.
+FORBIDDEN_NAME_CHARS = frozenset(":;<>[]?%")
+NUMERIC_SEGMENT = re.compile(r"(?<![^.])\d+(?![^.])")
+KNOWN_KEYS_FILE = Path(__file__).resolve().parent / "data" / "yealink-keys.tsv"
+
+
+def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
+    """Parse raw `key = value` overrides; raise ValidationError naming each bad line.
+
+    With lenient=True bad lines are skipped instead: rendering a phone's file must not fail
+    on a row that was changed behind the validators' back.
+    """
+    result: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
+    errors: list[ValidationError] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        try:
+            parsed = _parse_override_line(line)
+        except ValueError as exc:
+            errors.append(ValidationError(f"Line {number}: {exc}", code="invalid_override"))
+            continue
+        if parsed is None:
+            continue
+        key, value = parsed
+        if key in first_seen:
+            errors.append(
+                ValidationError(
+                    f"Line {number}: {key} is already set on line {first_seen[key]}.",
+                    code="duplicate_override",
+                )
+            )
+            continue
+        first_seen[key] = number
+        result[key] = value
+    if errors and not lenient:
+        raise ValidationError(errors)
+    return result
+
+
+def _parse_override_line(line: str) -> tuple[str, str] | None:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    key, sep, value = stripped.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep:
+        raise ValueError(f"{_shorten(stripped)!r} is not of the form 'key = value'.")
+    if not KEY_PATTERN.match(key):
+        raise ValueError(
+            f"{_shorten(key)!r} is not a valid key (letters, digits, '.', '_' and '-' only)."
+        )
+    if LINE_BREAKS.search(value):
+        raise ValueError(f"the value of {key} contains a line break.")
+    if CONTROL_CHARS.search(value):
+        raise ValueError(f"the value of {key} contains a control character.")
+    return key, value
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def validate_overrides(text: str) -> None:
+    parse_overrides(text)
+
+
+def validate_single_line(value: str) -> None:
+    if LINE_BREAKS.search(value) or CONTROL_CHARS.search(value):
+        raise ValidationError(
+            "Must be one line without control characters: the phone reads one value per line.",
+            code="multi_line",
+        )
+
+
+def validate_yealink_name(value: str) -> None:
+    validate_single_line(value)
+    bad = sorted(FORBIDDEN_NAME_CHARS.intersection(value))
+    if bad:
+        raise ValidationError(
+            "Yealink phones refuse these characters here: %(chars)s",
+            code="forbidden_chars",
+            params={"chars": " ".join(bad)},
+        )
+
+
+def validate_credential(value: str) -> None:
+    """Provisioning user names and passwords: printable ASCII, no spaces, max 32 (Yealink)."""
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValidationError(
+            "Use printable ASCII characters without spaces: phones send these in HTTP "
+            "authentication, where anything else is ambiguous.",
+            code="credential_charset",
+        )
+
+
+def validate_username(value: str) -> None:
+    validate_credential(value)
+    if ":" in value or '"' in value:
+        raise ValidationError(
+            'A user name cannot contain ":" or \'"\' (they break HTTP authentication).',
+            code="credential_charset",
+        )
+
+
+def generic_key(key: str) -> str:
+    """`account.1.sip_server.2.address` -> `account.N.sip_server.N.address`."""
+    return NUMERIC_SEGMENT.sub("N", key)
+
+
+@cache
+def known_keys() -> frozenset[str]:
+    lines = KNOWN_KEYS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.split("\t", 1)[0] for line in lines if line and not line.startswith("#"))
+
+
+def unknown_keys(keys: list[str] | dict[str, str]) -> list[str]:
+    """Keys that no public Yealink template uses: likely typos the phone would ignore."""
+    known = known_keys()
+    return [key for key in keys if generic_key(key) not in known]
+
+
+def render_lines(config: dict[str, str]) -> str:
+    """A Yealink config file from an ordered mapping of keys to values."""
+    lines = ["#!version:1.0.0.1"]
+    lines.extend(f"{key} = {LINE_BREAKS.sub(' ', str(value))}" for key, value in config.items())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PhonebooksConfig(AppConfig):
+    name = "phonebooks"
+    verbose_name = "Phonebooks"

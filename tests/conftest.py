@@ -1,0 +1,61 @@
+"""Tenant personas shared by every test: organisation A and organisation B.
+
+A's phones and data must never reach B's phones or staff, and the other way round.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pytest
+
+from devices.models import Device, SipAccount
+from organisations.models import Organisation
+from tests.factories import make_account, make_device, make_organisation, user_agent
+
+
+@dataclass
+class Tenant:
+    organisation: Organisation
+    device: Device
+    accounts: list[SipAccount]
+
+    @property
+    def username(self) -> str:
+        return self.organisation.provisioning_username
+
+    @property
+    def password(self) -> str:
+        return self.organisation.provisioning_password
+
+    def phone_headers(self, *, auth: bool = True, password: str | None = None) -> dict:
+        """Headers of this tenant's phone, with Basic credentials unless auth=False."""
+        headers = {"User-Agent": user_agent(self.device)}
+        if auth:
+            headers["Authorization"] = basic(self.username, password or self.password)
+        return headers
+
+
+def basic(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return f"Basic {token}"
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    organisation = make_organisation("alpha")
+    device = make_device(organisation, "805ec0aaaa01", model="T54W", label="Alpha desk")
+    accounts = [
+        make_account(device, 1, user_name="a101", password="alpha-sip-101"),
+        make_account(device, 2, user_name="a102", password="alpha-sip-102"),
+    ]
+    return Tenant(organisation, device, accounts)
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    organisation = make_organisation("bravo")
+    device = make_device(organisation, "001565bbbb01", model="T46U", label="Bravo desk")
+    accounts = [make_account(device, 1, user_name="b201", password="bravo-sip-201")]
+    return Tenant(organisation, device, accounts)

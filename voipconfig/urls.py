@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "voipconfig"
+admin.site.site_title = "voipconfig"
+admin.site.index_title = "Provisioning"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("devices.urls")),
+]
