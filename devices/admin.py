@@ -36,6 +36,13 @@ class SipAccountInline(WidgetsMixin, admin.StackedInline):
     ]
 
 
+def register_device_inline(inline: type[admin.options.InlineModelAdmin]) -> None:
+    """Other apps add their inlines to the device page without this app importing them
+    (call it from the other app's admin.py)."""
+    if inline not in DeviceAdmin.inlines:
+        DeviceAdmin.inlines = [*DeviceAdmin.inlines, inline]
+
+
 @admin.register(Device)
 class DeviceAdmin(WidgetsMixin, admin.ModelAdmin):
     widgets = {"raw_overrides": overrides_widget(4)}

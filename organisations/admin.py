@@ -41,6 +41,13 @@ def overrides_widget(rows: int = 6) -> forms.Widget:
     return forms.Textarea(attrs={"rows": rows, "class": "vLargeTextField"})
 
 
+def register_organisation_inline(inline: type[admin.options.InlineModelAdmin]) -> None:
+    """Other apps add their inlines to the organisation page without this app importing them
+    (call it from the other app's admin.py)."""
+    if inline not in OrganisationAdmin.inlines:
+        OrganisationAdmin.inlines = [*OrganisationAdmin.inlines, inline]
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(WidgetsMixin, admin.ModelAdmin):
     widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
