@@ -43,6 +43,12 @@ def register_device_inline(inline: type[admin.options.InlineModelAdmin]) -> None
         DeviceAdmin.inlines = [*DeviceAdmin.inlines, inline]
 
 
+def register_device_action(action) -> None:
+    """Other apps add admin actions to the device list without this app importing them."""
+    if action not in (DeviceAdmin.actions or []):
+        DeviceAdmin.actions = [*(DeviceAdmin.actions or []), action]
+
+
 @admin.register(Device)
 class DeviceAdmin(WidgetsMixin, admin.ModelAdmin):
     widgets = {"raw_overrides": overrides_widget(4)}

@@ -48,6 +48,12 @@ def register_organisation_inline(inline: type[admin.options.InlineModelAdmin]) -
         OrganisationAdmin.inlines = [*OrganisationAdmin.inlines, inline]
 
 
+def register_organisation_action(action) -> None:
+    """Other apps add admin actions to the organisation list without this app importing them."""
+    if action not in (OrganisationAdmin.actions or []):
+        OrganisationAdmin.actions = [*(OrganisationAdmin.actions or []), action]
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(WidgetsMixin, admin.ModelAdmin):
     widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
