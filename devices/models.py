@@ -146,7 +146,11 @@ class SipAccount(models.Model):
         return f"{self.index}: {self.label or self.user_name}"
 
     def clean(self) -> None:
-        model = self.device.phone_model if self.device_id else None
+        try:
+            device = self.device  # on the add page, the device is not saved yet
+        except Device.DoesNotExist:
+            return
+        model = device.phone_model
         if model and self.index and self.index > model.lines:
             raise ValidationError(
                 {"index": f"A {model.name} has {model.lines} line(s); line {self.index} is out."}
