@@ -123,4 +123,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Every phone round starts with a 401 and the access log records each attempt: Django's
+    # warning per 4xx would only flood the log.
+    "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -61,3 +61,20 @@ def test_the_challenges_arrive_as_two_header_lines_on_the_wire(live_server, tena
     connection.close()
     assert response.status == 401
     assert [challenge.split()[0] for challenge in challenges] == ["Digest", "Basic"]
+
+
+def test_a_user_agent_in_raw_bytes_that_are_not_utf8_gets_an_answer_not_a_500(
+    live_server, tenant_a
+):
+    address = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.putrequest("GET", "/805ec0aaaa01.cfg")
+    connection.putheader("User-Agent", b"Yealink SIP-T54W \xff\xfe\xc3 80:5e:c0:aa:aa:01")
+    connection.putheader("Authorization", b"Basic \xff\xfe")
+    connection.endheaders()
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+
+    assert response.status == 400
+    assert list(AccessLog.objects.values_list("outcome", flat=True)) == ["bad_request"]

@@ -436,3 +436,19 @@ def test_a_phone_request_costs_the_same_queries_however_large_the_installation(
     assert queries_for_mac_file() == small
     with django_assert_max_num_queries(8):
         client.get(MAC_FILE, headers=tenant_a.phone_headers())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/zz5ec0aaaa01.cfg",
+        "/805ec0aaaa0.cfg",
+        "/805ec0aaaa011.cfg",
+        "/y00000000096.cfg",
+        "/805ec0aaaa01.boot.cfg",
+    ],
+)
+def test_a_malformed_file_name_is_not_found(client, tenant_a, path):
+    response = client.get(path, headers=tenant_a.phone_headers())
+
+    assert response.status_code == 404
