@@ -143,3 +143,17 @@ def render_common_config(organisation: Organisation, model_code: int | None = No
 
 def render_device_config(device: Device) -> str:
     return render_lines(device_config(device))
+
+
+SECRET_KEY_MARKERS = ("password", "aes_key")
+
+
+def mask_secrets(text: str) -> str:
+    """A rendered file with every secret value replaced, for showing it in the admin."""
+    lines = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep and value and any(marker in key.lower() for marker in SECRET_KEY_MARKERS):
+            line = f"{key} = ********"
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")

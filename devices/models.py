@@ -75,6 +75,9 @@ class Device(models.Model):
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
+    # The MAC file as last served, to show an admin what changed since (SHA-256 of the body).
+    last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    last_config = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,6 +165,7 @@ class AccessLog(models.Model):
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
+        SUCCESS_PREVIOUS_PASSWORD = "success_previous", "Success (previous password)"
         MAC_UNKNOWN = "mac_unknown", "MAC unknown"
         WRONG_CREDENTIALS = "wrong_credentials", "Wrong credentials"
         STALE_NONCE = "stale_nonce", "Nonce expired"

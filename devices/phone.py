@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Literal
 
@@ -44,6 +44,9 @@ class PhoneRequest:
     device: Device | None = None
     organisation: Organisation | None = None
     username: str = ""
+    used_previous_password: bool = False
+    # Extra device fields the view wants saved with the last-seen update (same query).
+    remember: dict = field(default_factory=dict)
 
 
 class ChallengeResponse(HttpResponse):
@@ -130,7 +133,9 @@ def _serve(request: HttpRequest, view: PhoneView, kwargs: dict, auth: AuthPolicy
     response = view(request, **kwargs)
     outcome = getattr(response, "access_outcome", None) or _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None:
-        _remember_visit(phone.device, log.ip, user_agent)
+        _remember_visit(phone, log.ip)
+    if outcome == Outcome.SUCCESS and phone.used_previous_password:
+        outcome = Outcome.SUCCESS_PREVIOUS_PASSWORD
     return log.write(response, outcome)
 
 
@@ -154,18 +159,26 @@ def _authenticate(
         return challenge(), Outcome.MAC_UNKNOWN
     if credentials is None:
         return None
-    organisation = phone.organisation
-    verdict = http_auth.check(
-        credentials,
-        organisation.provisioning_username,
-        organisation.provisioning_password,
-        request.method,
-    )
+    verdict = _check_credentials(phone, credentials, request.method)
     if verdict is http_auth.Verdict.OK:
         return None
     if verdict is http_auth.Verdict.STALE:
         return challenge(stale=True), Outcome.STALE_NONCE
     return challenge(), Outcome.WRONG_CREDENTIALS
+
+
+def _check_credentials(
+    phone: PhoneRequest, credentials: http_auth.Credentials, method: str
+) -> http_auth.Verdict:
+    """The current password, or the previous one during its grace period after a change."""
+    organisation = phone.organisation
+    username = organisation.provisioning_username
+    verdict = http_auth.check(credentials, username, organisation.provisioning_password, method)
+    previous = organisation.previous_password()
+    if verdict is http_auth.Verdict.WRONG and previous:
+        verdict = http_auth.check(credentials, username, previous, method)
+        phone.used_previous_password = verdict is http_auth.Verdict.OK
+    return verdict
 
 
 def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) -> None:
@@ -194,12 +207,13 @@ def _outcome_for(status_code: int) -> str:
     return Outcome.BAD_REQUEST
 
 
-def _remember_visit(device: Device, ip: str | None, user_agent: UserAgent) -> None:
-    Device.objects.filter(pk=device.pk).update(
+def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
+    Device.objects.filter(pk=phone.device.pk).update(
         last_seen_at=timezone.now(),
         last_seen_ip=ip,
-        last_user_agent=user_agent.raw[:255],
-        last_firmware=user_agent.firmware[:32],
+        last_user_agent=phone.user_agent.raw[:255],
+        last_firmware=phone.user_agent.firmware[:32],
+        **phone.remember,
     )
 
 

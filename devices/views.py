@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.http import HttpRequest, HttpResponse
 
 from devices.config import boot_file, render_common_config, render_device_config
@@ -23,7 +25,14 @@ def common_config(request: HttpRequest, code: str) -> HttpResponse:
 
 @phone_endpoint(auth="required")
 def mac_config(request: HttpRequest, mac: str) -> HttpResponse:
-    return text_file(render_device_config(request.phone.device))
+    phone = request.phone
+    body = render_device_config(phone.device)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    if digest != phone.device.last_config_sha256:
+        # Kept for the admin's "what changed since the phone's last download"; written with
+        # the last-seen update, and only when it changed.
+        phone.remember.update(last_config_sha256=digest, last_config=body)
+    return text_file(body)
 
 
 @phone_endpoint(auth="required")

@@ -1,12 +1,125 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count
-from django.http import HttpRequest
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import ForeignKey
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html
 
 from organisations.config_syntax import parse_overrides, unknown_keys
 from organisations.models import Organisation
+from organisations.scoping import (
+    is_provider,
+    may_edit,
+    scope_queryset,
+    scoped_model,
+    staff_organisation,
+)
+
+
+class ScopedAdminMixin:
+    """Organisation staff see only their organisation's rows, everywhere the admin looks:
+    lists, search, form choices, autocomplete (the related admin's queryset), actions.
+
+    Every ModelAdmin and inline of the project uses it (a test checks), with the model's
+    path to its organisation registered in `organisations.scoping`.
+    """
+
+    def get_queryset(self, request: HttpRequest):
+        return scope_queryset(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scope_choices(self, db_field, request: HttpRequest, kwargs: dict) -> None:
+        related = db_field.remote_field.model
+        if scoped_model(related) is not None and not is_provider(request.user):
+            queryset = kwargs.get("queryset", related._default_manager.all())
+            kwargs["queryset"] = scope_queryset(queryset, request.user)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not is_provider(request.user):
+            # Organisation staff never move an object to another organisation.
+            fields += [name for name in organisation_fields(self.model) if name not in fields]
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and may_edit(request.user, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and may_edit(request.user, obj)
+
+
+class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """A ModelAdmin scoped to the user's organisation; another's object is a 404."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
+
+    def get_list_filter(self, request: HttpRequest):
+        filters = super().get_list_filter(request)
+        if is_provider(request.user):
+            return filters
+        adapted = (staff_list_filter(self.model, spec) for spec in filters)
+        return [spec for spec in adapted if spec is not None]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        organisation = staff_organisation(request.user)
+        names = organisation_fields(self.model)
+        if obj is not None or organisation is None or not names:
+            return form
+
+        class StaffForm(form):
+            # Set before validation, so clean() and unique checks see the organisation.
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                for name in names:
+                    setattr(self.instance, name, organisation)
+
+        return StaffForm
+
+
+def organisation_fields(model) -> list[str]:
+    return [
+        field.name
+        for field in model._meta.get_fields()
+        if isinstance(field, ForeignKey) and field.related_model is Organisation
+    ]
+
+
+def staff_list_filter(model, spec):
+    """For organisation staff: no filter by organisation; related filters list only what
+    they can see (RelatedOnlyFieldListFilter asks the scoped queryset)."""
+    name = spec[0] if isinstance(spec, tuple) else spec
+    if not isinstance(name, str):
+        return spec
+    try:
+        field = get_fields_from_path(model, name)[-1]
+    except (FieldDoesNotExist, admin.utils.NotRelationField):
+        return spec
+    if not field.is_relation:
+        return spec
+    if field.related_model is Organisation:
+        return None
+    return (name, admin.RelatedOnlyFieldListFilter)
+
+
+class ScopedInline(ScopedAdminMixin):
+    """Mixin for inlines: choices scoped, and edits only on the user's own parent."""
 
 
 def warn_about_unknown_keys(request: HttpRequest, overrides: str) -> None:
@@ -54,8 +167,19 @@ def register_organisation_action(action) -> None:
         OrganisationAdmin.actions = [*(OrganisationAdmin.actions or []), action]
 
 
+_list_annotations: list = []
+
+
+def register_organisation_column(column, annotate) -> None:
+    """Other apps add a column to the organisation list: `annotate(queryset)` adds what the
+    `column(obj)` display function reads, in the list's one query."""
+    if column not in OrganisationAdmin.list_display:
+        OrganisationAdmin.list_display = [*OrganisationAdmin.list_display, column]
+        _list_annotations.append(annotate)
+
+
 @admin.register(Organisation)
-class OrganisationAdmin(WidgetsMixin, admin.ModelAdmin):
+class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
     widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
     list_display = [
         "name",
@@ -64,15 +188,32 @@ class OrganisationAdmin(WidgetsMixin, admin.ModelAdmin):
         "provisioning_username",
         "sip_server_host",
         "provisioning_interval_minutes",
-        "device_count",
     ]
     list_filter = ["is_active", "language", "sip_transport"]
     search_fields = ["name", "slug", "provisioning_username"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [
+        "provisioning_url",
+        "phone_web_ui_example",
+        "previous_password_state",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
-        ("Provisioning", {"fields": ["provisioning_username", "provisioning_password"]}),
+        (
+            "Provisioning",
+            {
+                "fields": [
+                    "provisioning_url",
+                    "provisioning_username",
+                    "provisioning_password",
+                    "password_grace_days",
+                    "previous_password_state",
+                    "phone_web_ui_example",
+                ]
+            },
+        ),
         ("SIP", {"fields": ["sip_server_host", "sip_server_port", "sip_transport"]}),
         (
             "Phone settings",
@@ -89,13 +230,49 @@ class OrganisationAdmin(WidgetsMixin, admin.ModelAdmin):
         ),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+    # What organisation staff may not even see: the phones' shared secret.
+    provider_only_fields = [
+        "provisioning_password",
+        "password_grace_days",
+        "previous_password_state",
+    ]
 
     def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).annotate(device_count=Count("devices"))
+        queryset = super().get_queryset(request)
+        for annotate in _list_annotations:
+            queryset = annotate(queryset)
+        return queryset
 
-    @admin.display(description="phones", ordering="device_count")
-    def device_count(self, obj: Organisation) -> int:
-        return obj.device_count
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_provider(request.user):
+            return fieldsets
+        hidden = set(self.provider_only_fields)
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="provisioning URL")
+    def provisioning_url(self, obj: Organisation) -> str:
+        return settings.PROVISIONING_URL
+
+    @admin.display(description="in the phone's web UI")
+    def phone_web_ui_example(self, obj: Organisation) -> str:
+        return format_html(
+            "<pre style='user-select:all'>Settings → Auto Provision\n"
+            "  Server URL: {}\n  Username:   {}\n  Password:   (this organisation's "
+            "provisioning password)</pre>",
+            settings.PROVISIONING_URL,
+            obj.provisioning_username if obj.pk else "…",
+        )
+
+    @admin.display(description="previous password")
+    def previous_password_state(self, obj: Organisation) -> str:
+        if obj.previous_password() is None:
+            return "none accepted"
+        until = timezone.localtime(obj.previous_password_valid_until)
+        return f"still accepted until {until:%Y-%m-%d %H:%M %Z}"
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.core.validators import (
     MaxValueValidator,
     MinLengthValidator,
@@ -7,6 +10,7 @@ from django.core.validators import (
     RegexValidator,
 )
 from django.db import models
+from django.utils import timezone
 
 from organisations.config_syntax import (
     validate_credential,
@@ -94,6 +98,15 @@ class Organisation(models.Model):
         validators=[validate_overrides],
         help_text="Yealink 'key = value' lines applied last, to every phone of the organisation.",
     )
+    password_grace_days = models.PositiveSmallIntegerField(
+        "password grace period (days)",
+        default=7,
+        validators=[MaxValueValidator(90)],
+        help_text="After a new provisioning password is set, phones may still use the old one "
+        "this many days, so they fetch the config that carries the new one.",
+    )
+    previous_provisioning_password = models.CharField(max_length=32, blank=True, editable=False)
+    previous_password_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -102,3 +115,50 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self._keep_previous_password()
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_password = instance.__dict__.get("provisioning_password")
+        return instance
+
+    def _keep_previous_password(self) -> None:
+        stored = getattr(self, "_stored_password", None)
+        if stored is None or stored == self.provisioning_password:
+            return
+        if self.password_grace_days:
+            self.previous_provisioning_password = stored
+            self.previous_password_valid_until = timezone.now() + timedelta(
+                days=self.password_grace_days
+            )
+        else:
+            self.previous_provisioning_password = ""
+            self.previous_password_valid_until = None
+        self._stored_password = self.provisioning_password
+
+    def previous_password(self, now: datetime | None = None) -> str | None:
+        """The old provisioning password while its grace period lasts, else None."""
+        until = self.previous_password_valid_until
+        if not self.previous_provisioning_password or until is None:
+            return None
+        return self.previous_provisioning_password if (now or timezone.now()) < until else None
+
+
+class OrganisationStaff(models.Model):
+    """Links a staff user to the one organisation they work for (provider staff have none)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_staff"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="staff")
+
+    class Meta:
+        verbose_name = "organisation staff member"
+        verbose_name_plural = "organisation staff"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.organisation})"

@@ -111,6 +111,9 @@ DIGEST_NONCE_TTL_SECONDS = env.int("DIGEST_NONCE_TTL_SECONDS", default=300)
 # Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
+# A phone with Wrong credentials in this many hours, and no success since, is "failing".
+PHONE_FAILING_WINDOW_HOURS = env.int("PHONE_FAILING_WINDOW_HOURS", default=24)
+
 # --- Yealink RPS ----------------------------------------------------------------------------
 
 RPS_API_URL = env.str("RPS_API_URL", default="https://api-dm.yealink.com:8443")

@@ -3,12 +3,14 @@
 import pytest
 
 from devices.models import AccessLog, Device, SipAccount
+from tests.admin_forms import management_data
 
 pytestmark = pytest.mark.django_db
 
 
-def device_form(organisation, mac, **extra):
-    data = {
+def device_form(client, organisation, mac, **extra):
+    data = management_data(client, "/admin/devices/device/add/")
+    data |= {
         "organisation": organisation.pk,
         "mac": mac,
         "model": "T54W",
@@ -36,7 +38,8 @@ def device_form(organisation, mac, **extra):
 
 def test_an_admin_adds_a_phone_with_a_mac_in_any_notation(admin_client, tenant_a):
     response = admin_client.post(
-        "/admin/devices/device/add/", device_form(tenant_a.organisation, "80-5E-C0-12-34-56")
+        "/admin/devices/device/add/",
+        device_form(admin_client, tenant_a.organisation, "80-5E-C0-12-34-56"),
     )
 
     assert response.status_code == 302, response.context["errors"] if response.context else ""
@@ -46,7 +49,8 @@ def test_an_admin_adds_a_phone_with_a_mac_in_any_notation(admin_client, tenant_a
 
 def test_a_malformed_mac_is_refused_with_a_message_saying_why(admin_client, tenant_a):
     response = admin_client.post(
-        "/admin/devices/device/add/", device_form(tenant_a.organisation, "80:5e:c0:12:34")
+        "/admin/devices/device/add/",
+        device_form(admin_client, tenant_a.organisation, "80:5e:c0:12:34"),
     )
 
     assert response.status_code == 200
@@ -55,7 +59,7 @@ def test_a_malformed_mac_is_refused_with_a_message_saying_why(admin_client, tena
 
 
 def test_a_line_the_model_does_not_have_is_refused_in_the_inline(admin_client, tenant_a):
-    data = device_form(tenant_a.organisation, "805ec0123456", model="T31G")
+    data = device_form(admin_client, tenant_a.organisation, "805ec0123456", model="T31G")
     data["sip_accounts-0-index"] = "5"
 
     response = admin_client.post("/admin/devices/device/add/", data)
@@ -66,7 +70,7 @@ def test_a_line_the_model_does_not_have_is_refused_in_the_inline(admin_client, t
 
 def test_bad_overrides_are_refused_with_the_line_number(admin_client, tenant_a):
     data = device_form(
-        tenant_a.organisation, "805ec0123456", raw_overrides="lang.gui = Dutch\noops"
+        admin_client, tenant_a.organisation, "805ec0123456", raw_overrides="lang.gui = Dutch\noops"
     )
 
     response = admin_client.post("/admin/devices/device/add/", data)
@@ -77,7 +81,9 @@ def test_bad_overrides_are_refused_with_the_line_number(admin_client, tenant_a):
 
 
 def test_an_unknown_override_key_is_saved_with_a_warning(admin_client, tenant_a):
-    data = device_form(tenant_a.organisation, "805ec0123456", raw_overrides="lang.guii = Dutch")
+    data = device_form(
+        admin_client, tenant_a.organisation, "805ec0123456", raw_overrides="lang.guii = Dutch"
+    )
 
     response = admin_client.post("/admin/devices/device/add/", data, follow=True)
 

@@ -1,12 +1,14 @@
 import pytest
 
 from organisations.models import Organisation
+from tests.admin_forms import management_data
 
 pytestmark = pytest.mark.django_db
 
 
-def organisation_form(**extra):
-    data = {
+def organisation_form(client, **extra):
+    data = management_data(client, "/admin/organisations/organisation/add/")
+    data |= {
         "name": "Hotel NV",
         "slug": "hotel",
         "is_active": "on",
@@ -21,13 +23,16 @@ def organisation_form(**extra):
         "ntp_server": "pool.ntp.org",
         "provisioning_interval_minutes": "30",
         "raw_overrides": "",
+        "password_grace_days": "7",
     }
     data.update(extra)
     return data
 
 
 def test_an_admin_creates_an_organisation(admin_client):
-    response = admin_client.post("/admin/organisations/organisation/add/", organisation_form())
+    response = admin_client.post(
+        "/admin/organisations/organisation/add/", organisation_form(admin_client)
+    )
 
     assert response.status_code == 302
     assert Organisation.objects.get(slug="hotel").provisioning_password == "hotel-secret-pw"
@@ -36,7 +41,9 @@ def test_an_admin_creates_an_organisation(admin_client):
 def test_bad_overrides_name_their_line(admin_client):
     response = admin_client.post(
         "/admin/organisations/organisation/add/",
-        organisation_form(raw_overrides="lang.gui = Dutch\nlang.wui = Dutch\r\nno equals sign"),
+        organisation_form(
+            admin_client, raw_overrides="lang.gui = Dutch\nlang.wui = Dutch\r\nno equals sign"
+        ),
     )
 
     assert "Line 3: &#x27;no equals sign&#x27; is not of the form" in response.content.decode()
@@ -47,7 +54,7 @@ def test_the_organisation_list_counts_phones_and_hides_the_password(admin_client
     response = admin_client.get("/admin/organisations/organisation/")
 
     row = response.context["cl"].result_list[0]
-    assert row.device_count == 1
+    assert (row.phone_count, row.never_count) == (1, 1)
     assert tenant_a.password not in response.content.decode()
 
 

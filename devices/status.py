@@ -1,0 +1,65 @@
+"""Phone status for the admin: never provisioned, stale, failing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from devices.models import AccessLog, Device
+from organisations.models import Organisation
+
+NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
+
+
+def stale(now: datetime | None = None) -> Q:
+    """Seen before, but not for twice its organisation's repeat interval.
+
+    One condition per interval in use keeps it plain SQL on every database (no interval
+    arithmetic); installations use a handful of intervals.
+    """
+    now = now or timezone.now()
+    intervals = Organisation.objects.values_list("provisioning_interval_minutes", flat=True)
+    condition = Q(pk__in=[])
+    for minutes in set(intervals):
+        condition |= Q(
+            organisation__provisioning_interval_minutes=minutes,
+            last_seen_at__lt=now - timedelta(minutes=2 * minutes),
+        )
+    return condition
+
+
+def failing(now: datetime | None = None) -> Q:
+    """Wrong credentials recently, and no success since."""
+    since = (now or timezone.now()) - timedelta(hours=settings.PHONE_FAILING_WINDOW_HOURS)
+    recent = AccessLog.objects.filter(
+        device=OuterRef("pk"), outcome=AccessLog.Outcome.WRONG_CREDENTIALS, created_at__gte=since
+    )
+    return Q(Exists(recent.filter(created_at__gt=OuterRef("last_seen_at")))) | (
+        NEVER_PROVISIONED & Q(Exists(recent))
+    )
+
+
+def annotate_phone_counts(organisations: QuerySet) -> QuerySet:
+    """Per organisation: phones, never provisioned, stale and failing, in the same query."""
+    now = timezone.now()
+    return organisations.annotate(
+        phone_count=_count(Q()),
+        never_count=_count(NEVER_PROVISIONED),
+        stale_count=_count(stale(now)),
+        failing_count=_count(failing(now)),
+    )
+
+
+def _count(condition: Q) -> Coalesce:
+    devices = (
+        Device.objects.filter(condition, organisation=OuterRef("pk"))
+        .order_by()
+        .values("organisation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(devices, output_field=IntegerField()), 0)

@@ -1,0 +1,126 @@
+"""Who sees what: provider staff see everything; organisation staff only their organisation's.
+
+Each app registers, for each of its models, the lookup from the model to its organisation
+(`register_scoped_model` in its AppConfig.ready()). The admin mixins in `organisations.admin`
+apply it to every list, form choice, lookup, action and export; the groups' permissions are
+derived from it after every migrate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser, Group, Permission
+from django.db.models import Model, Q, QuerySet
+
+from organisations.models import Organisation
+
+PROVIDER_GROUP = "provider"
+ORGANISATION_STAFF_GROUP = "organisation staff"
+ALL_ACTIONS = ("view", "add", "change", "delete")
+
+
+@dataclass(frozen=True)
+class ScopedModel:
+    model: type[Model]
+    path: str  # lookup from the model to its Organisation; "" for Organisation itself
+    shared: bool  # rows without an organisation belong to everyone: visible, read-only
+    staff_actions: tuple[str, ...]  # what organisation staff may do with their own rows
+
+
+_registry: dict[type[Model], ScopedModel] = {}
+
+
+def register_scoped_model(
+    model: type[Model],
+    path: str,
+    *,
+    shared: bool = False,
+    staff_actions: Iterable[str] = ALL_ACTIONS,
+) -> None:
+    _registry[model] = ScopedModel(model, path, shared, tuple(staff_actions))
+
+
+def scoped_model(model: type[Model]) -> ScopedModel | None:
+    return _registry.get(model)
+
+
+def scoped_models() -> list[ScopedModel]:
+    return list(_registry.values())
+
+
+def is_provider(user) -> bool:
+    if not getattr(user, "is_active", False):
+        return False
+    if user.is_superuser:
+        return True
+    if not hasattr(user, "_voipconfig_is_provider"):
+        user._voipconfig_is_provider = user.groups.filter(name=PROVIDER_GROUP).exists()
+    return user._voipconfig_is_provider
+
+
+def staff_organisation(user) -> Organisation | None:
+    """The organisation a non-provider staff member works for (None for providers)."""
+    if isinstance(user, AnonymousUser) or not user.is_authenticated or is_provider(user):
+        return None
+    if not hasattr(user, "_voipconfig_organisation"):
+        link = getattr(user, "organisation_staff", None)
+        user._voipconfig_organisation = link.organisation if link else None
+    return user._voipconfig_organisation
+
+
+def scope_queryset(queryset: QuerySet, user) -> QuerySet:
+    """The rows of `queryset` this user may see; none for a model nobody registered."""
+    if is_provider(user):
+        return queryset
+    organisation = staff_organisation(user)
+    scope = scoped_model(queryset.model)
+    if organisation is None or scope is None:
+        return queryset.none()
+    return queryset.filter(_condition(scope, organisation))
+
+
+def _condition(scope: ScopedModel, organisation: Organisation) -> Q:
+    if not scope.path:
+        return Q(pk=organisation.pk)
+    condition = Q(**{scope.path: organisation})
+    if scope.shared:
+        condition |= Q(**{f"{scope.path}__isnull": True})
+    return condition
+
+
+def organisation_of(obj: Model) -> Organisation | None:
+    """Follow the registered path from an object to its organisation."""
+    scope = scoped_model(type(obj))
+    if scope is None:
+        return None
+    target = obj
+    for part in scope.path.split("__") if scope.path else []:
+        target = getattr(target, part, None)
+        if target is None:
+            return None
+    return target
+
+
+def may_edit(user, obj: Model | None) -> bool:
+    """Organisation staff may change their own rows, never shared or another's."""
+    if obj is None or is_provider(user):
+        return True
+    organisation = staff_organisation(user)
+    return organisation is not None and organisation_of(obj) == organisation
+
+
+def sync_groups() -> None:
+    """The provider group gets every permission; organisation staff what the registry says."""
+    provider, _ = Group.objects.get_or_create(name=PROVIDER_GROUP)
+    provider.permissions.set(Permission.objects.all())
+    staff, _ = Group.objects.get_or_create(name=ORGANISATION_STAFF_GROUP)
+    codenames = Q(pk__in=[])
+    for scope in scoped_models():
+        meta = scope.model._meta
+        for action in scope.staff_actions:
+            codenames |= Q(
+                content_type__app_label=meta.app_label, codename=f"{action}_{meta.model_name}"
+            )
+    staff.permissions.set(Permission.objects.filter(codenames))
