@@ -24,7 +24,9 @@ ALL_ACTIONS = ("view", "add", "change", "delete")
 @dataclass(frozen=True)
 class ScopedModel:
     model: type[Model]
-    path: str  # lookup from the model to its Organisation; "" for Organisation itself
+    # Lookup from the model to its Organisation; "" for Organisation itself; None for
+    # provider-only models (shared by all organisations, managed by the provider).
+    path: str | None
     shared: bool  # rows without an organisation belong to everyone: visible, read-only
     staff_actions: tuple[str, ...]  # what organisation staff may do with their own rows
 
@@ -34,12 +36,13 @@ _registry: dict[type[Model], ScopedModel] = {}
 
 def register_scoped_model(
     model: type[Model],
-    path: str,
+    path: str | None,
     *,
     shared: bool = False,
     staff_actions: Iterable[str] = ALL_ACTIONS,
 ) -> None:
-    _registry[model] = ScopedModel(model, path, shared, tuple(staff_actions))
+    actions = () if path is None else tuple(staff_actions)
+    _registry[model] = ScopedModel(model, path, shared, actions)
 
 
 def scoped_model(model: type[Model]) -> ScopedModel | None:
@@ -76,7 +79,7 @@ def scope_queryset(queryset: QuerySet, user) -> QuerySet:
         return queryset
     organisation = staff_organisation(user)
     scope = scoped_model(queryset.model)
-    if organisation is None or scope is None:
+    if organisation is None or scope is None or scope.path is None:
         return queryset.none()
     return queryset.filter(_condition(scope, organisation))
 
@@ -93,7 +96,7 @@ def _condition(scope: ScopedModel, organisation: Organisation) -> Q:
 def organisation_of(obj: Model) -> Organisation | None:
     """Follow the registered path from an object to its organisation."""
     scope = scoped_model(type(obj))
-    if scope is None:
+    if scope is None or scope.path is None:
         return None
     target = obj
     for part in scope.path.split("__") if scope.path else []:

@@ -14,6 +14,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from organisations.models import Organisation
+from organisations.staff import create_organisation_staff
+
+DEMO_ORG_ADMIN = "demo-admin"
+DEMO_ORG_ADMIN_PASSWORD = "demo-admin-password"
+
 
 class Command(BaseCommand):
     help = "Create the demo organisations, phones and admin login; a second run changes nothing."
@@ -27,7 +33,15 @@ class Command(BaseCommand):
         for app in apps.get_app_configs():
             if find_spec(f"{app.name}.demo") is not None:
                 created += import_module(f"{app.name}.demo").create_demo_data()
+        created += self.create_organisation_admin()
         self.stdout.write(f"Demo data: {created} object(s) created, the rest already there.")
+
+    def create_organisation_admin(self) -> int:
+        if get_user_model().objects.filter(username=DEMO_ORG_ADMIN).exists():
+            return 0
+        demo = Organisation.objects.get(slug="demo")
+        create_organisation_staff(demo, DEMO_ORG_ADMIN, DEMO_ORG_ADMIN_PASSWORD, validate=False)
+        return 1
 
     def create_admin(self, password: str) -> int:
         User = get_user_model()

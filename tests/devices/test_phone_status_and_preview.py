@@ -1,0 +1,139 @@
+"""The admin's daily views: config preview with diff, phone status, the access log list."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from devices import status
+from devices.admin import EstimatedCountPaginator
+from devices.models import AccessLog, Device
+from tests.factories import make_device, make_organisation
+
+
+def preview(admin_client, device, **params):
+    return admin_client.get(f"/admin/devices/device/{device.pk}/config/", params)
+
+
+def test_the_preview_shows_the_files_as_the_phone_gets_them_with_passwords_masked(
+    admin_client, tenant_a
+):
+    response = preview(admin_client, tenant_a.device)
+
+    body = response.context["mac_file"]
+    assert "account.1.user_name = a101" in body
+    assert "account.1.password = ********" in body
+    assert "alpha-sip-101" not in response.content.decode()
+    assert tenant_a.password not in response.content.decode()
+    assert "static.auto_provision.server.password = ********" in response.context["common"]
+    assert response.context["common_name"] == "y000000000096.cfg"
+
+
+def test_revealing_the_passwords_is_recorded(admin_client, tenant_a):
+    response = preview(admin_client, tenant_a.device, reveal="1")
+
+    assert "account.1.password = alpha-sip-101" in response.content.decode()
+    entry = LogEntry.objects.get()
+    assert entry.object_id == str(tenant_a.device.pk)
+    assert "Revealed the passwords" in entry.get_change_message()
+
+
+def test_the_preview_shows_what_changed_since_the_phones_last_download(
+    client, admin_client, tenant_a
+):
+    assert preview(admin_client, tenant_a.device).context["diff"] is None
+    client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers())
+    assert preview(admin_client, tenant_a.device).context["diff"] == ""
+
+    tenant_a.accounts[0].display_name = "Reception"
+    tenant_a.accounts[0].save()
+    diff = preview(admin_client, tenant_a.device).context["diff"]
+
+    assert "-account.1.display_name = a101" in diff
+    assert "+account.1.display_name = Reception" in diff
+
+
+def test_the_last_served_file_is_stored_only_when_it_changed(
+    client, tenant_a, django_assert_num_queries
+):
+    client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers())
+    first = Device.objects.get(pk=tenant_a.device.pk)
+
+    client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers())
+
+    again = Device.objects.get(pk=tenant_a.device.pk)
+    assert first.last_config_sha256 == again.last_config_sha256 != ""
+    assert "account.1.password = alpha-sip-101" in again.last_config
+
+
+@pytest.fixture
+def fleet(db):
+    """Phones in every state: never seen, fresh, stale, failing."""
+    now = timezone.now()
+    org = make_organisation("status", provisioning_interval_minutes=30)
+    never = make_device(org, label="never")
+    fresh = make_device(org, label="fresh", last_seen_at=now - timedelta(minutes=20))
+    stale = make_device(org, label="stale", last_seen_at=now - timedelta(minutes=61))
+    failing = make_device(org, label="failing", last_seen_at=now - timedelta(minutes=10))
+    recovered = make_device(org, label="recovered", last_seen_at=now)
+    for device in (failing, recovered):
+        row = AccessLog.objects.create(
+            path="/x.cfg",
+            device=device,
+            organisation=org,
+            outcome="wrong_credentials",
+            status_code=401,
+        )
+        AccessLog.objects.filter(pk=row.pk).update(created_at=now - timedelta(minutes=5))
+    return org, {d.label: d for d in (never, fresh, stale, failing, recovered)}
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"), [("never", ["never"]), ("stale", ["stale"]), ("failing", ["failing"])]
+)
+def test_the_device_list_filters_by_status(admin_client, fleet, choice, expected):
+    response = admin_client.get("/admin/devices/device/", {"status": choice})
+
+    assert sorted(d.label for d in response.context["cl"].result_list) == expected
+
+
+def test_stale_follows_each_organisations_own_interval(fleet):
+    slow = make_organisation("slow", provisioning_interval_minutes=120)
+    make_device(slow, label="slow-but-fine", last_seen_at=timezone.now() - timedelta(minutes=200))
+
+    labels = set(Device.objects.filter(status.stale()).values_list("label", flat=True))
+
+    assert labels == {"stale"}
+
+
+def test_the_organisation_list_counts_phones_by_status(admin_client, fleet):
+    org, _ = fleet
+
+    response = admin_client.get("/admin/organisations/organisation/")
+
+    row = next(o for o in response.context["cl"].result_list if o.pk == org.pk)
+    assert (row.phone_count, row.never_count, row.stale_count, row.failing_count) == (5, 1, 1, 1)
+    assert "5 (1 / 1 / 1)" in response.content.decode()
+
+
+def test_the_access_log_list_never_counts_more_rows_than_it_needs(
+    admin_client, tenant_a, monkeypatch
+):
+    monkeypatch.setattr(EstimatedCountPaginator, "COUNT_LIMIT", 3)
+    AccessLog.objects.bulk_create(
+        AccessLog(
+            path=f"/{n}", outcome="success", status_code=200, organisation=tenant_a.organisation
+        )
+        for n in range(10)
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/devices/accesslog/", {"outcome": "success"})
+
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert response.status_code == 200
+    assert counts and all("LIMIT" in sql.upper() for sql in counts)
+    assert response.context["cl"].result_count == 4  # capped: "more than 3"
