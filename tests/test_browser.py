@@ -1,0 +1,84 @@
+"""End to end, in a real browser: organisation staff at work in the admin.
+
+Runs headless Chromium (Debian's package) through Playwright with the system browser.
+Without a browser it is skipped with the reason, except in CI, where .ci/run installs one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from organisations.staff import create_organisation_staff
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _browser_or_skip():
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "Playwright is not installed (make test installs it)"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"no Chromium at {CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser test: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture
+def page(monkeypatch):
+    sync_playwright = _browser_or_skip()
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test
+    # itself are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def test_organisation_staff_add_a_phone_and_see_its_config(live_server, page, tenant_a, tenant_b):
+    create_organisation_staff(tenant_a.organisation, "alice", "Alice-Passw0rd-123")
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Alice-Passw0rd-123")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/devices/device/add/")
+    page.fill("#id_mac", "80:5E:C0:12:34:56")
+    page.select_option("#id_model", "T54W")
+    page.fill("#id_label", "Meeting room")
+    page.click("#sip_accounts-group .add-row a")
+    page.fill("#id_sip_accounts-0-index", "1")
+    page.fill("#id_sip_accounts-0-user_name", "4001")
+    page.fill("#id_sip_accounts-0-password", "meeting-room-secret")
+    page.fill("#id_sip_accounts-0-display_name", "Meeting room")
+    page.click("input[name=_continue]")
+    page.click("text=Preview what the phone gets")
+
+    config = page.inner_text("#mac-file")
+    assert "account.1.user_name = 4001" in config
+    assert "account.1.display_name = Meeting room" in config
+    assert "meeting-room-secret" not in config  # masked until revealed
+    page.goto(f"{live_server.url}/admin/devices/device/")
+    listing = page.inner_text("#result_list")
+    assert "80:5e:c0:12:34:56" in listing
+    assert "80:5e:c0:aa:aa:01" in listing
+    assert "00:15:65:bb:bb:01" not in listing  # organisation B's phone does not exist here
