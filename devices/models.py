@@ -12,6 +12,7 @@ from organisations.config_syntax import (
     validate_yealink_name,
 )
 from organisations.models import Organisation, SipTransport
+from organisations.secrets import EncryptedTextField
 
 MAX_SIP_ACCOUNTS = 16
 
@@ -77,7 +78,7 @@ class Device(models.Model):
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
     # The MAC file as last served, to show an admin what changed since (SHA-256 of the body).
     last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    last_config = models.TextField(blank=True, editable=False)
+    last_config = EncryptedTextField(blank=True, editable=False)  # it holds SIP passwords
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,7 +121,7 @@ class SipAccount(models.Model):
         help_text="Leave empty to use the user name.",
     )
     user_name = models.CharField(max_length=32, validators=[validate_single_line])
-    password = models.CharField(max_length=99, validators=[validate_single_line])
+    password = EncryptedTextField(max_length=99, validators=[validate_single_line])
     server_host = models.CharField(
         "server override",
         max_length=253,

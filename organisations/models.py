@@ -18,6 +18,7 @@ from organisations.config_syntax import (
     validate_single_line,
     validate_username,
 )
+from organisations.secrets import EncryptedTextField
 
 
 class SipTransport(models.IntegerChoices):
@@ -55,7 +56,7 @@ class Organisation(models.Model):
         validators=[validate_username],
         help_text="HTTP authentication user name of this organisation's phones (max 32).",
     )
-    provisioning_password = models.CharField(
+    provisioning_password = EncryptedTextField(
         max_length=32,
         validators=[validate_credential, MinLengthValidator(8)],
         help_text="HTTP authentication password of this organisation's phones (8 to 32).",
@@ -105,7 +106,7 @@ class Organisation(models.Model):
         help_text="After a new provisioning password is set, phones may still use the old one "
         "this many days, so they fetch the config that carries the new one.",
     )
-    previous_provisioning_password = models.CharField(max_length=32, blank=True, editable=False)
+    previous_provisioning_password = EncryptedTextField(max_length=32, blank=True, editable=False)
     previous_password_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,134 @@
+"""Secrets at rest: provisioning and SIP passwords are stored encrypted.
+
+A database dump alone reveals none of them: values are Fernet tokens (AES-128-CBC with an
+HMAC-SHA256) under keys that live only in the environment (FIELD_ENCRYPTION_KEYS). The first
+key encrypts; every key listed decrypts, so a key is rotated by putting the new one first,
+running `manage.py reencrypt_secrets`, and then removing the old one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import MaxLengthValidator
+from django.db import models
+
+PREFIX = "enc1:"
+
+
+def encrypt(text: str) -> str:
+    return PREFIX + _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).encrypt(text.encode()).decode()
+
+
+def decrypt(stored: str) -> str:
+    """The clear text; a value without our prefix is legacy plain text and returned as is."""
+    if not stored.startswith(PREFIX):
+        return stored
+    try:
+        token = stored[len(PREFIX) :].encode()
+        return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token).decode()
+    except InvalidToken as exc:
+        raise ImproperlyConfigured(
+            "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS: "
+            "a key that was in use has been removed."
+        ) from exc
+
+
+def is_encrypted_with_current_key(stored: str) -> bool:
+    if not stored.startswith(PREFIX):
+        return False
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    try:
+        _fernet((keys[0],)).decrypt(stored[len(PREFIX) :].encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    if not keys:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty (see .env.example).")
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds a key that is not a Fernet key (32 url-safe base64 "
+            'bytes); generate one with `python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.'
+        ) from exc
+
+
+class EncryptedTextField(models.TextField):
+    """A secret, encrypted in the database and clear in Python.
+
+    The column is text (a token is longer than the secret); with `max_length` it is a
+    one-line secret of at most that length. Lookups on it cannot match (each encryption
+    differs), and nothing needs them.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.max_length is not None:
+            self.validators.append(MaxLengthValidator(self.max_length))
+
+    def from_db_value(self, value, expression, connection):
+        return decrypt(value) if value else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return encrypt(value) if value else value
+
+    def formfield(self, **kwargs):
+        if self.max_length is None:
+            return super().formfield(**kwargs)
+        # One line, like a CharField: skip TextField's Textarea.
+        defaults = {"form_class": forms.CharField, "max_length": self.max_length, **kwargs}
+        return models.Field.formfield(self, **defaults)
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) of the project stored encrypted."""
+    from django.apps import apps
+
+    return [
+        (model, field.name)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+def encrypt_plain_rows(model: type[models.Model], field_names: list[str]) -> int:
+    """Encrypt what is still stored as plain text (a migration or `reencrypt_secrets`):
+    reading decrypts with any key, writing encrypts with the first. Returns rows written."""
+    written = 0
+    for obj in _in_batches(model, field_names):
+        values = {name: getattr(obj, name) for name in field_names if getattr(obj, name)}
+        if values:
+            model._default_manager.filter(pk=obj.pk).update(**values)
+            written += 1
+    return written
+
+
+def decrypt_rows(model: type[models.Model], field_names: list[str]) -> None:
+    """Write the secrets back as plain text: only for reversing the migration."""
+    for obj in _in_batches(model, field_names):
+        values = {
+            name: models.Value(getattr(obj, name), output_field=models.TextField())
+            for name in field_names
+        }
+        model._default_manager.filter(pk=obj.pk).update(**values)
+
+
+def _in_batches(model: type[models.Model], field_names: list[str], size: int = 500):
+    # Plain queries per batch rather than a server-side cursor, which would outlive the
+    # transaction when a value cannot be decrypted.
+    manager = model._default_manager
+    pks = list(manager.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), size):
+        yield from manager.only("pk", *field_names).filter(pk__in=pks[start : start + size])
