@@ -173,6 +173,7 @@ class AccessLog(models.Model):
         BAD_REQUEST = "bad_request", "Bad request"
         MAC_MISMATCH = "mac_mismatch", "MAC mismatch"
         NOT_FOUND = "not_found", "Not found"
+        THROTTLED = "throttled", "Throttled"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -12,6 +12,7 @@ which it was.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,15 +20,24 @@ from functools import wraps
 from typing import Literal
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 
-from devices import http_auth
+from devices import http_auth, throttle
 from devices.mac import UserAgent, parse_user_agent
 from devices.models import AccessLog, Device
 from organisations.models import Organisation
 
+logger = logging.getLogger(__name__)
 Outcome = AccessLog.Outcome
+# Outcomes that count towards throttling an address (and, for wrong credentials, a MAC).
+FAILURES = {
+    Outcome.MAC_UNKNOWN,
+    Outcome.WRONG_CREDENTIALS,
+    Outcome.BAD_REQUEST,
+    Outcome.MAC_MISMATCH,
+}
 AuthPolicy = Literal["required", "optional", "public"]
 PhoneView = Callable[..., HttpResponse]
 
@@ -74,6 +84,14 @@ def challenge(stale: bool = False) -> ChallengeResponse:
     return ChallengeResponse(http_auth.challenges(stale=stale))
 
 
+def service_unavailable() -> HttpResponse:
+    response = HttpResponse(
+        "Service temporarily unavailable\n", status=503, content_type="text/plain; charset=utf-8"
+    )
+    response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+    return response
+
+
 def not_found() -> HttpResponse:
     return HttpResponse("Not found\n", status=404, content_type="text/plain; charset=utf-8")
 
@@ -98,7 +116,22 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView], Phone
         def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
             if request.method not in ("GET", "HEAD"):
                 return HttpResponseNotAllowed(["GET", "HEAD"])
-            return _serve(request, view, kwargs, auth)
+            try:
+                return _serve(request, view, kwargs, auth)
+            except (OperationalError, InterfaceError):
+                # The database is down or overloaded: the phone tries again later. The row
+                # that could not be written goes to the application log instead.
+                logger.warning(
+                    "database unavailable: %s %s from %s (%s)",
+                    request.method,
+                    clean_header(request.get_full_path(), 255),
+                    client_ip(request),
+                    clean_header(request.headers.get("User-Agent", ""), 255),
+                    exc_info=True,
+                )
+                return service_unavailable()
+
+        wrapper.is_phone_endpoint = True
 
         return wrapper
 
@@ -125,7 +158,7 @@ def _serve(request: HttpRequest, view: PhoneView, kwargs: dict, auth: AuthPolicy
         phone.username = credentials.username
         if not http_auth.uri_matches(credentials, request.get_full_path()):
             return log.write(bad_request(), Outcome.BAD_REQUEST)
-    refusal = _authenticate(request, phone, credentials, auth)
+    refusal = _authenticate(request, phone, credentials, auth, log.ip)
     if refusal is not None:
         response, outcome = refusal
         return log.write(response, outcome) if outcome else response
@@ -144,6 +177,7 @@ def _authenticate(
     phone: PhoneRequest,
     credentials: http_auth.Credentials | None,
     auth: AuthPolicy,
+    ip: str | None,
 ) -> tuple[HttpResponse, str | None] | None:
     """None when the request may go on; else the answer and the outcome to log (None: no row)."""
     if auth == "public":
@@ -151,6 +185,8 @@ def _authenticate(
     if credentials is None and auth == "required":
         return challenge(), None  # the first step of every round; not an attempt yet
     _identify(phone, credentials)
+    if _must_wait(phone, ip):
+        return throttle.throttled_response(), Outcome.THROTTLED
     if not _is_known(phone):
         if credentials is None:
             return not_found(), Outcome.MAC_UNKNOWN
@@ -165,6 +201,14 @@ def _authenticate(
     if verdict is http_auth.Verdict.STALE:
         return challenge(stale=True), Outcome.STALE_NONCE
     return challenge(), Outcome.WRONG_CREDENTIALS
+
+
+def _must_wait(phone: PhoneRequest, ip: str | None) -> bool:
+    """Over a failure limit, and not a device asking from where it last succeeded."""
+    device = phone.device
+    if device is not None and ip is not None and device.last_seen_ip == ip:
+        return False
+    return throttle.is_throttled(ip, device.mac if device else None)
 
 
 def _check_credentials(
@@ -245,6 +289,9 @@ class _AccessLogger:
 
     def write(self, response: HttpResponse, outcome: str) -> HttpResponse:
         phone = self.phone
+        if outcome in FAILURES:
+            wrong_password = outcome == Outcome.WRONG_CREDENTIALS and phone.device is not None
+            throttle.record_failure(self.ip, phone.device.mac if wrong_password else None)
         AccessLog.objects.create(
             ip=self.ip,
             user_agent=phone.user_agent.raw[:255],

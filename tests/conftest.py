@@ -42,6 +42,16 @@ def basic(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The throttling counts live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     organisation = make_organisation("alpha")

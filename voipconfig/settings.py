@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "voipconfig.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -127,6 +128,21 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 # A phone with Wrong credentials in this many hours, and no success since, is "failing".
 PHONE_FAILING_WINDOW_HOURS = env.int("PHONE_FAILING_WINDOW_HOURS", default=24)
+
+# What a 503 (database down or overloaded) tells clients to wait before trying again.
+RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=60)
+
+# How long access-log rows are kept (manage.py prune_access_log, run daily from cron).
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
+
+# Throttling of failed phone requests (see devices/throttle.py). The counts live in the
+# cache: use Redis (or the database) in production so that every app server shares them.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
+THROTTLE_CACHE = "default"
+THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=300)
+THROTTLE_MAX_FAILURES_PER_IP = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)
+THROTTLE_MAX_FAILURES_PER_MAC = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
 
 # --- Yealink RPS ----------------------------------------------------------------------------
 

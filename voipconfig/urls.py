@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from voipconfig.views import healthz
+
 admin.site.site_header = "voipconfig"
 admin.site.site_title = "voipconfig"
 admin.site.index_title = "Provisioning"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("", include("devices.urls")),
 ]

@@ -1,0 +1,83 @@
+"""Throttling brute force and scanning on the phone endpoints.
+
+Failures (unknown MAC, wrong credentials, malformed or mismatched requests) are counted per
+client address, and wrong credentials also per MAC, in fixed windows kept in the cache
+(CACHE_URL: Redis or the database in production, so every app server shares the counts).
+Over a limit, requests are answered 429 without checking any credentials.
+
+A phone behind the same NAT as an attacker keeps working: a request for a device from the
+address that device last succeeded from is never throttled, and its credentials are checked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpResponse
+
+logger = logging.getLogger(__name__)
+
+
+def _window() -> int:
+    return int(time.time() // settings.THROTTLE_WINDOW_SECONDS)
+
+
+def _keys(ip: str | None, mac: str | None) -> dict[str, str]:
+    window = _window()
+    keys = {}
+    if ip:
+        keys["ip"] = f"throttle:ip:{ip}:{window}"
+    if mac:
+        keys["mac"] = f"throttle:mac:{mac}:{window}"
+    return keys
+
+
+def _cache():
+    return caches[settings.THROTTLE_CACHE]
+
+
+def is_throttled(ip: str | None, mac: str | None) -> bool:
+    if not settings.THROTTLE_ENABLED:
+        return False
+    keys = _keys(ip, mac)
+    try:
+        counts = _cache().get_many(list(keys.values()))
+    except Exception:  # the cache is down: phones keep working, unthrottled
+        logger.warning("throttling cache unavailable; not throttling", exc_info=True)
+        return False
+    over_ip = counts.get(keys.get("ip"), 0) >= settings.THROTTLE_MAX_FAILURES_PER_IP
+    over_mac = counts.get(keys.get("mac"), 0) >= settings.THROTTLE_MAX_FAILURES_PER_MAC
+    return over_ip or over_mac
+
+
+def record_failure(ip: str | None, mac: str | None = None) -> None:
+    """Count a failure from `ip`; with `mac`, also a wrong password for that MAC."""
+    if not settings.THROTTLE_ENABLED:
+        return
+    try:
+        for key in _keys(ip, mac).values():
+            _count(_cache(), key)
+    except Exception:  # the cache is down: losing a count is better than failing a phone
+        logger.warning("throttling cache unavailable; failure not counted", exc_info=True)
+
+
+def _count(cache, key: str) -> None:
+    # add() starts the window's counter; incr() is atomic on Redis.
+    cache.add(key, 0, timeout=2 * settings.THROTTLE_WINDOW_SECONDS)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, timeout=2 * settings.THROTTLE_WINDOW_SECONDS)
+
+
+def throttled_response() -> HttpResponse:
+    response = HttpResponse(
+        "Too many failed attempts; try again later.\n",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(settings.THROTTLE_WINDOW_SECONDS)
+    return response

@@ -1,0 +1,132 @@
+"""Brute force and scanning get throttled; the right phone behind the same NAT keeps working."""
+
+import os
+import uuid
+
+import pytest
+from django.core.cache.backends.redis import RedisCache
+
+from devices import throttle
+from devices.models import AccessLog
+from tests.conftest import basic
+from tests.factories import user_agent
+
+Outcome = AccessLog.Outcome
+MAC_FILE = "/805ec0aaaa01.cfg"
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.THROTTLE_MAX_FAILURES_PER_IP = 5
+    settings.THROTTLE_MAX_FAILURES_PER_MAC = 3
+
+
+def attempt(client, ip, mac="805ec0aaaa01", password="wrong-password", username="alpha"):
+    return client.get(
+        f"/{mac}.cfg",
+        headers={"User-Agent": user_agent(mac), "Authorization": basic(username, password)},
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_wrong_passwords_for_one_mac_from_anywhere_are_throttled(client, tenant_a):
+    statuses = [attempt(client, f"198.51.100.{n}").status_code for n in range(1, 6)]
+    right_but_elsewhere = attempt(client, "198.51.100.99", password=tenant_a.password)
+
+    assert statuses == [401, 401, 401, 429, 429]
+    assert right_but_elsewhere.status_code == 429  # not even checked
+    assert right_but_elsewhere["Retry-After"] == "300"
+    outcomes = list(AccessLog.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == [Outcome.WRONG_CREDENTIALS] * 3 + [Outcome.THROTTLED] * 3
+
+
+def test_scanning_unknown_macs_from_one_address_is_throttled(client, tenant_a):
+    scans = [attempt(client, "203.0.113.7", mac=f"805ec0ff{n:04x}").status_code for n in range(7)]
+
+    assert scans == [401] * 5 + [429] * 2
+    assert AccessLog.objects.filter(outcome=Outcome.THROTTLED, ip="203.0.113.7").count() == 2
+
+
+def test_a_phone_behind_the_same_nat_as_an_attacker_keeps_working(client, tenant_a):
+    nat = "192.0.2.10"
+    assert attempt(client, nat, password=tenant_a.password).status_code == 200  # the phone
+    for n in range(10):  # the attacker, same address, other MACs
+        attempt(client, nat, mac=f"805ec0ff{n:04x}")
+
+    again = attempt(client, nat, password=tenant_a.password)
+
+    assert again.status_code == 200
+    assert attempt(client, nat, mac="805ec0ff0099").status_code == 429
+
+
+def test_a_phone_under_attack_from_elsewhere_keeps_working_from_its_own_address(client, tenant_a):
+    home = "192.0.2.20"
+    assert attempt(client, home, password=tenant_a.password).status_code == 200
+    for n in range(10):
+        attempt(client, f"198.51.100.{n + 1}")
+
+    assert attempt(client, home, password=tenant_a.password).status_code == 200
+    assert attempt(client, "198.51.100.50", password=tenant_a.password).status_code == 429
+
+
+def test_a_new_window_starts_afresh(client, tenant_a, monkeypatch):
+    for n in range(4):
+        attempt(client, f"198.51.100.{n + 1}")
+    assert attempt(client, "198.51.100.9", password=tenant_a.password).status_code == 429
+
+    later = throttle.time.time() + 301
+    monkeypatch.setattr(throttle.time, "time", lambda: later)
+
+    assert attempt(client, "198.51.100.9", password=tenant_a.password).status_code == 200
+
+
+def test_requests_without_credentials_are_never_counted(client, tenant_a):
+    for _ in range(20):
+        client.get(
+            MAC_FILE, headers={"User-Agent": user_agent(tenant_a.device)}, REMOTE_ADDR="192.0.2.30"
+        )
+
+    assert attempt(client, "192.0.2.30", password=tenant_a.password).status_code == 200
+
+
+def test_throttling_can_be_switched_off(client, tenant_a, settings):
+    settings.THROTTLE_ENABLED = False
+
+    statuses = {attempt(client, "198.51.100.1").status_code for _ in range(10)}
+
+    assert statuses == {401}
+
+
+def _redis_or_skip() -> str:
+    location = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(location, socket_connect_timeout=1).ping()
+    except Exception as exc:  # any failure means no Redis here
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test the shared Redis cache: {exc}")
+        pytest.skip(f"no Redis at {location}: {exc}")
+    return location
+
+
+def test_the_counts_are_shared_by_every_app_server_through_redis(client, tenant_a, settings):
+    location = _redis_or_skip()
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    other_server = RedisCache(location, {"KEY_PREFIX": prefix})  # another process's client
+
+    try:
+        for n in range(3):
+            attempt(client, f"198.51.100.{n + 1}")
+
+        assert other_server.get(f"throttle:mac:805ec0aaaa01:{throttle._window()}") == 3
+        assert attempt(client, "198.51.100.77", password=tenant_a.password).status_code == 429
+    finally:
+        other_server.clear()  # database 15 is the tests' own
