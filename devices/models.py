@@ -39,12 +39,16 @@ class MacAddressField(models.CharField):
             raise ValidationError(str(exc), code="invalid_mac") from exc
 
     def get_prep_value(self, value):
-        # Lookups and saves in any notation find the normalised value.
-        value = super().get_prep_value(value)
-        try:
-            return normalise_mac(value) if value else value
-        except InvalidMac:
+        # Lookups and saves in any notation find the normalised value. A lookup with text that
+        # is no valid MAC (a phone asking for 000000000000.cfg) simply finds nothing: skip
+        # CharField's to_python, which would raise.
+        value = models.Field.get_prep_value(self, value)
+        if not value:
             return value
+        try:
+            return normalise_mac(str(value))
+        except InvalidMac:
+            return str(value).strip().lower()
 
     def formfield(self, **kwargs):
         # The form field takes the notations, which are longer than the 12 stored digits.

@@ -2,7 +2,10 @@ from django.apps import AppConfig
 
 
 class VoipconfigConfig(AppConfig):
-    """The project package is an app only to carry project-wide commands (loaddemo)."""
+    """The project package is an app to carry project-wide commands (loaddemo) and checks."""
 
     name = "voipconfig"
     verbose_name = "voipconfig"
+
+    def ready(self) -> None:
+        from voipconfig import checks  # noqa: F401 - registers the deployment checks

@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("devices.urls")),
+    path("", include("phonebooks.urls")),
+    path("", include("media_assets.urls")),
 ]

@@ -452,3 +452,12 @@ def test_a_malformed_file_name_is_not_found(client, tenant_a, path):
     response = client.get(path, headers=tenant_a.phone_headers())
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("mac", ["000000000000", "ffffffffffff", "010000000000"])
+def test_a_mac_that_can_never_be_a_phone_is_simply_unknown(client, tenant_a, mac):
+    # Found by the fuzz test: these once raised in the lookup (a 500).
+    response = client.get(f"/{mac}.cfg", headers={"Authorization": basic("alpha", "x")})
+
+    assert response.status_code == 401
+    assert only_log_row().outcome == Outcome.MAC_UNKNOWN

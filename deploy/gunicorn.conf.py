@@ -1,0 +1,29 @@
+"""gunicorn configuration for production: `gunicorn -c deploy/gunicorn.conf.py voipconfig.wsgi`.
+
+Behind nginx (deploy/nginx.conf) on the same host. Phone requests are short and CPU-bound
+(render a small file, two or three queries), so sync workers, two per core, no threads.
+"""
+
+import multiprocessing
+import os
+
+if os.environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on"):
+    raise SystemExit(
+        "DEBUG is on: never serve production with DEBUG (unset it in the environment)."
+    )
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+# A worker is replaced now and then, so a slow leak never grows into an outage.
+max_requests = 20000
+max_requests_jitter = 2000
+# nginx on the same host sets X-Forwarded-For/-Proto; trust them from it only.
+forwarded_allow_ips = "127.0.0.1"
+# Every phone request is in the access log table already; gunicorn's own would duplicate it.
+accesslog = None
+errorlog = "-"
+loglevel = "warning"

@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from devices.admin import register_device_inline
+from media_assets.ca import certificate_url
+from media_assets.config import softkey_url
+from media_assets.forms import CaCertificateForm, RingtoneForm, WallpaperForm
+from media_assets.models import (
+    CaCertificate,
+    DeviceMedia,
+    MediaFile,
+    OrganisationMedia,
+    Ringtone,
+    SoftkeyFile,
+    Wallpaper,
+)
+from media_assets.validation import human_size
+from organisations.admin import (
+    ScopedInline,
+    ScopedModelAdmin,
+    WidgetsMixin,
+    overrides_widget,
+    register_organisation_inline,
+)
+from organisations.models import Organisation
+
+SOFTKEY_EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<CallIn>
+  <Enable>
+    <Key Type="Answer"/>
+    <Key Type="Forward"/>
+    <Key Type="Reject"/>
+  </Enable>
+</CallIn>
+"""
+
+
+class GlobalFilter(admin.SimpleListFilter):
+    title = "scope"
+    parameter_name = "global"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Global"), ("no", "An organisation's")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(organisation__isnull=self.value() == "yes")
+        return queryset
+
+
+class MediaFileAdmin(ScopedModelAdmin):
+    """Shared by wallpapers and ringtones: lists never load the bytes; the change page links
+    to the file itself (staff only) to look at or listen to it. Organisation staff manage
+    their own files and see the global ones read-only."""
+
+    list_select_related = ["organisation"]
+    list_filter = [GlobalFilter, "organisation"]
+    search_fields = ["name", "organisation__name"]
+    autocomplete_fields = ["organisation"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("content")
+
+    @admin.display(description="organisation", ordering="organisation__name")
+    def owner(self, obj: MediaFile) -> str:
+        return obj.organisation.name if obj.organisation_id else "— global —"
+
+    @admin.display(description="size", ordering="size")
+    def file_size(self, obj: MediaFile) -> str:
+        return obj.human_size
+
+    def get_urls(self):
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}_file"
+        view = self.admin_site.admin_view(self.file_view)
+        return [path("<path:object_id>/file/", view, name=name), *super().get_urls()]
+
+    def file_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        response = HttpResponse(bytes(obj.content), content_type=obj.content_type)
+        response["Content-Disposition"] = f'inline; filename="{obj.name}"'
+        return response
+
+    def file_url(self, obj: MediaFile) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_file", args=[obj.pk])
+
+
+@admin.register(Wallpaper)
+class WallpaperAdmin(MediaFileAdmin):
+    form = WallpaperForm
+    list_display = ["name", "owner", "dimensions", "file_size", "updated_at"]
+    readonly_fields = ["preview", "dimensions", "file_size", "content_type", "sha256", "fitted"]
+    fieldsets = [
+        (None, {"fields": ["organisation", "name", "upload"]}),
+        ("Stored file", {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description="pixels")
+    def dimensions(self, obj: Wallpaper) -> str:
+        return f"{obj.width}x{obj.height}" if obj.width else "—"
+
+    @admin.display(description="fitted to screens")
+    def fitted(self, obj: Wallpaper) -> str:
+        """Made on the first request from a model of each screen size, then kept."""
+        sizes = obj.renditions.order_by("width", "height").values_list("width", "height", "size")
+        listed = [f"{w}x{h} ({human_size(size)})" for w, h, size in sizes] if obj.pk else []
+        return ", ".join(listed) or "none yet (made on the first request of each screen size)"
+
+    @admin.display(description="preview")
+    def preview(self, obj: Wallpaper) -> str:
+        if not obj.pk:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="{}" style="max-width: 480px; max-height: 272px">',
+            self.file_url(obj),
+            obj.name,
+        )
+
+
+@admin.register(Ringtone)
+class RingtoneAdmin(MediaFileAdmin):
+    form = RingtoneForm
+    list_display = ["name", "owner", "codec", "duration", "file_size", "updated_at"]
+    readonly_fields = ["listen", "codec", "duration", "file_size", "sha256"]
+    fieldsets = [
+        (None, {"fields": ["organisation", "name", "upload"]}),
+        ("Stored file", {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj: Ringtone) -> str:
+        return f"{obj.duration_ms / 1000:.1f} s"
+
+    @admin.display(description="listen")
+    def listen(self, obj: Ringtone) -> str:
+        if not obj.pk:
+            return "—"
+        return format_html('<audio controls preload="none" src="{}"></audio>', self.file_url(obj))
+
+
+@admin.register(SoftkeyFile)
+class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin):
+    # Global, for the provider only: organisation staff have no permission on it.
+    widgets = {"content": overrides_widget(14)}
+    list_display = ["__str__", "call_state", "url", "updated_at"]
+    search_fields = ["name", "call_state"]
+    readonly_fields = ["call_state", "url"]
+    fields = ["name", "content", "call_state", "url"]
+
+    @admin.display(description="URL")
+    def url(self, obj: SoftkeyFile) -> str:
+        return softkey_url(obj.name) if obj.name else "—"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"content": SOFTKEY_EXAMPLE, **super().get_changeform_initial_data(request)}
+
+
+@admin.action(description="Make the selected certificate current")
+def make_current(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one certificate.", messages.ERROR)
+        return
+    certificate = queryset.get()
+    certificate.is_active = True
+    certificate.save(update_fields=["is_active"])
+    modeladmin.message_user(request, f"{certificate} is now served at {certificate_url()}.")
+
+
+@admin.register(CaCertificate)
+class CaCertificateAdmin(ScopedModelAdmin):
+    # Global, for the provider only: organisation staff have no permission on it.
+    form = CaCertificateForm
+    actions = [make_current]
+    list_display = ["label", "is_active", "subject", "not_valid_after", "is_ca", "fingerprint"]
+    list_filter = ["is_active", "is_ca"]
+    search_fields = ["label", "subject", "issuer", "sha256"]
+    readonly_fields = [
+        "url",
+        "subject",
+        "issuer",
+        "not_valid_before",
+        "not_valid_after",
+        "is_ca",
+        "sha256",
+        "pem",
+    ]
+    fieldsets = [
+        (None, {"fields": ["label", "is_active", "upload"]}),
+        ("Certificate", {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description="URL")
+    def url(self, obj: CaCertificate) -> str:
+        return certificate_url()
+
+    @admin.display(description="SHA-256")
+    def fingerprint(self, obj: CaCertificate) -> str:
+        return obj.sha256[:16] + "…"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        for warning in certificate_warnings(obj):
+            self.message_user(request, warning, messages.WARNING)
+
+
+def certificate_warnings(certificate: CaCertificate) -> list[str]:
+    """Saved all the same (an admin may know better), but worth a second look."""
+    now = timezone.now()
+    warnings = []
+    if certificate.not_valid_after < now:
+        warnings.append(f"{certificate} expired on {certificate.not_valid_after:%Y-%m-%d}.")
+    elif certificate.not_valid_before > now:
+        warnings.append(
+            f"{certificate} is not valid before {certificate.not_valid_before:%Y-%m-%d}."
+        )
+    if not certificate.is_ca:
+        warnings.append(
+            f"{certificate} is not marked as a CA (basicConstraints CA:TRUE); phones may not "
+            "accept it as a trust anchor."
+        )
+    return warnings
+
+
+class MediaChoiceInline(ScopedInline, admin.StackedInline):
+    """Wallpaper and ringtone dropdowns list only the organisation's own files and the global
+    ones; Model.clean() refuses any other (a forged POST, or a file moved since)."""
+
+    extra = 1
+    max_num = 1
+    can_delete = True
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        self.organisation = self.organisation_of(obj)
+        return super().get_formset(request, obj, **kwargs)
+
+    def organisation_of(self, obj) -> Organisation | None:
+        raise NotImplementedError
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name in ("wallpaper", "ringtone"):
+            owners = Q(organisation__isnull=True)
+            if getattr(self, "organisation", None) is not None:
+                owners |= Q(organisation=self.organisation)
+            queryset = db_field.related_model.objects.filter(owners).defer("content")
+            kwargs["queryset"] = queryset.order_by("name", "organisation")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name in ("wallpaper", "ringtone"):
+            field.label_from_instance = choice_label
+        return field
+
+
+def choice_label(item: MediaFile) -> str:
+    return item.name if item.organisation_id else f"{item.name} (global)"
+
+
+class OrganisationMediaInline(MediaChoiceInline):
+    model = OrganisationMedia
+    verbose_name = "wallpaper, ringtone and softkeys of its phones"
+    verbose_name_plural = "media"
+    fields = ["wallpaper", "ringtone", "custom_softkeys_enabled"]
+
+    def organisation_of(self, obj) -> Organisation | None:
+        return obj if obj is not None and obj.pk else None
+
+
+class DeviceMediaInline(MediaChoiceInline):
+    model = DeviceMedia
+    verbose_name = "this phone's own wallpaper and ringtone"
+    verbose_name_plural = "media"
+    fields = ["wallpaper", "ringtone"]
+
+    def organisation_of(self, obj) -> Organisation | None:
+        return obj.organisation if obj is not None and obj.pk else None
+
+
+register_organisation_inline(OrganisationMediaInline)
+register_device_inline(DeviceMediaInline)

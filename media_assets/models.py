@@ -1,0 +1,351 @@
+"""Wallpapers, ringtones, softkey XML and the CA certificate, with their bytes in the database.
+
+Nothing is kept on local disk, so any number of app servers can serve them. The bytes column
+is read only for the one file being served: lists, lookups and the config contributor use
+the `size` and `sha256` columns stored on save (see MEDIA_FIELDS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+
+from devices.models import Device
+from media_assets.validation import (
+    SOFTKEY_CALL_STATES,
+    WALLPAPER_FORMATS,
+    human_size,
+    inspect_softkey_xml,
+    validate_file_name,
+)
+from organisations.models import Organisation
+
+# Everything but the bytes: what a lookup or a list page loads.
+MEDIA_FIELDS = ("id", "organisation_id", "name", "size", "sha256", "content_type", "updated_at")
+
+
+class MediaFile(models.Model):
+    """A file a phone asks for by name: an organisation's own, or global (organisation empty).
+
+    An organisation's file wins over a global one of the same name.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Leave empty for a global file that every organisation can use.",
+    )
+    name = models.CharField(
+        "file name",
+        max_length=64,
+        validators=[validate_file_name],
+        help_text="The name the phone asks for, e.g. logo.png. Leave empty to keep the "
+        "uploaded file's name.",
+    )
+    content = models.BinaryField(editable=False)
+    size = models.PositiveIntegerField(editable=False, default=0)
+    sha256 = models.CharField(max_length=64, editable=False, default="")
+    content_type = models.CharField(max_length=32, editable=False, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["organisation__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name"],
+                condition=Q(organisation__isnull=False),
+                name="%(class)s_unique_name_per_organisation",
+                violation_error_message="This organisation already has a file with this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(organisation__isnull=True),
+                name="%(class)s_unique_global_name",
+                violation_error_message="A global file with this name exists already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def owner(self) -> str:
+        return self.organisation.name if self.organisation_id else "global"
+
+    @property
+    def human_size(self) -> str:
+        return human_size(self.size)
+
+    def clean(self) -> None:
+        # The constraints say so too, but a form without the organisation field (organisation
+        # staff never choose it) would skip them and fail on save instead.
+        same_name = type(self).objects.filter(organisation=self.organisation_id, name=self.name)
+        if self.name and same_name.exclude(pk=self.pk).exists():
+            owner = f"{self.organisation} already has" if self.organisation_id else "There is"
+            what = self._meta.verbose_name
+            global_ = "" if self.organisation_id else "global "
+            raise ValidationError({"name": f"{owner} a {global_}{what} named {self.name}."})
+
+    def set_content(self, data: bytes, content_type: str) -> None:
+        self.content = data
+        self.size = len(data)
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.content_type = content_type
+
+    def belongs_to(self, organisation_id: int | None) -> bool:
+        return self.organisation_id is None or self.organisation_id == organisation_id
+
+
+class Wallpaper(MediaFile):
+    """A background image (PNG, JPEG or BMP), fitted to each model's screen when served."""
+
+    width = models.PositiveIntegerField(editable=False, default=0)
+    height = models.PositiveIntegerField(editable=False, default=0)
+
+    class Meta(MediaFile.Meta):
+        pass
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            # Fitted copies of other bytes are stale; they are made again on demand.
+            self.renditions.exclude(source_sha256=self.sha256).delete()
+
+    def clean(self) -> None:
+        super().clean()
+        extension = "." + self.name.rsplit(".", 1)[-1].lower() if "." in self.name else ""
+        allowed = next(
+            (exts for ctype, exts in WALLPAPER_FORMATS.values() if ctype == self.content_type),
+            None,
+        )
+        if allowed and extension not in allowed:
+            raise ValidationError(
+                {
+                    "name": f"The image is {self.content_type}; its name must end in "
+                    f"{' or '.join(allowed)}."
+                }
+            )
+
+
+class Ringtone(MediaFile):
+    """A ring tone: WAV, PCM or G.711, mono, 8 kHz."""
+
+    codec = models.CharField(max_length=32, editable=False, default="")
+    duration_ms = models.PositiveIntegerField(editable=False, default=0)
+
+    class Meta(MediaFile.Meta):
+        pass
+
+    def clean(self) -> None:
+        super().clean()
+        if self.name and not self.name.lower().endswith(".wav"):
+            raise ValidationError({"name": "A ringtone's name must end in .wav."})
+
+
+class WallpaperRendition(models.Model):
+    """A wallpaper fitted to one screen size, made on the first request from a model of that
+    size and kept; models sharing a screen size share it."""
+
+    wallpaper = models.ForeignKey(Wallpaper, on_delete=models.CASCADE, related_name="renditions")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    source_sha256 = models.CharField(max_length=64, help_text="Of the original it was made from.")
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["wallpaper", "width", "height"], name="unique_rendition_per_screen_size"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wallpaper_id} at {self.width}x{self.height}"
+
+
+class SoftkeyFile(models.Model):
+    """A custom softkey layout for one call state, shared by every organisation that enables
+    custom softkeys: /xml/_global/<name>.xml."""
+
+    name = models.CharField(
+        max_length=60,
+        unique=True,
+        validators=[validate_file_name],
+        help_text="Served as /xml/_global/<name>.xml; leave empty to use the call state.",
+        blank=True,
+    )
+    call_state = models.CharField(
+        max_length=20,
+        unique=True,
+        editable=False,
+        choices=[(state, state) for state in SOFTKEY_CALL_STATES],
+        error_messages={"unique": "There is a softkey file for this call state already."},
+    )
+    content = models.TextField(
+        "XML",
+        help_text="Root element: the call state (CallIn, Talking, RingBack, Dialing, "
+        "Connecting or CallFailed).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "softkey file"
+
+    def __str__(self) -> str:
+        return f"{self.name}.xml"
+
+    def clean(self) -> None:
+        try:
+            self.call_state = inspect_softkey_xml(self.content or "")
+        except ValidationError as exc:
+            raise ValidationError({"content": exc.messages}) from None
+        self.name = self.name.removesuffix(".xml") or self.call_state
+        # call_state is derived here, not a form field: say which file has it already.
+        other = SoftkeyFile.objects.filter(call_state=self.call_state).exclude(pk=self.pk).first()
+        if other is not None:
+            raise ValidationError(
+                {"content": f"{other} is the {self.call_state} file already; edit that one."}
+            )
+
+    @property
+    def config_key(self) -> str:
+        return f"custom_softkey_{SOFTKEY_CALL_STATES[self.call_state]}.url"
+
+
+class CaCertificate(models.Model):
+    """The CA certificate phones must trust to reach us over HTTPS; stored as PEM.
+
+    One is current (is_active); older ones are kept to switch back to.
+    """
+
+    label = models.CharField(max_length=100, help_text="For you, e.g. 'Provider root CA 2026'.")
+    is_active = models.BooleanField(
+        "current",
+        default=True,
+        help_text="The certificate served at ca.crt and written into phone configs. "
+        "Making one current makes the others not current.",
+    )
+    pem = models.TextField(editable=False)
+    sha256 = models.CharField("SHA-256 fingerprint", max_length=64, editable=False)
+    subject = models.CharField(max_length=255, editable=False)
+    issuer = models.CharField(max_length=255, editable=False)
+    not_valid_before = models.DateTimeField(editable=False)
+    not_valid_after = models.DateTimeField("expires", editable=False)
+    is_ca = models.BooleanField("CA", editable=False, default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_active", "-created_at"]
+        verbose_name = "CA certificate"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_current_ca_certificate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def save(self, *args, **kwargs) -> None:
+        with transaction.atomic():
+            if self.is_active:
+                CaCertificate.objects.filter(is_active=True).exclude(pk=self.pk).update(
+                    is_active=False
+                )
+            super().save(*args, **kwargs)
+
+    def validate_constraints(self, exclude=None) -> None:
+        # Saving a current one demotes the others (save()), so this is not the form's business.
+        super().validate_constraints(exclude={*(exclude or ()), "is_active"})
+
+
+class OrganisationMedia(models.Model):
+    """What an organisation's phones show and play; a device may override (DeviceMedia)."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="media"
+    )
+    wallpaper = models.ForeignKey(
+        Wallpaper, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ringtone = models.ForeignKey(
+        Ringtone, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    custom_softkeys_enabled = models.BooleanField(
+        "custom softkeys",
+        default=False,
+        help_text="Phones use the global softkey files (Media › Softkey files).",
+    )
+
+    class Meta:
+        verbose_name = "media"
+        verbose_name_plural = "media"
+
+    def __str__(self) -> str:
+        return f"Media of {self.organisation}"
+
+    def clean(self) -> None:
+        check_owner(self, self.organisation_id, self.organisation if self.organisation_id else None)
+
+
+class DeviceMedia(models.Model):
+    """A phone's own wallpaper or ringtone; empty fields keep the organisation's."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="media")
+    wallpaper = models.ForeignKey(
+        Wallpaper,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the organisation's wallpaper.",
+    )
+    ringtone = models.ForeignKey(
+        Ringtone,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty: the organisation's ringtone.",
+    )
+
+    class Meta:
+        verbose_name = "media"
+        verbose_name_plural = "media"
+
+    def __str__(self) -> str:
+        return f"Media of {self.device}"
+
+    def clean(self) -> None:
+        organisation = self.device.organisation if self.device_id else None
+        check_owner(self, organisation.pk if organisation else None, organisation)
+
+
+def check_owner(
+    choice: OrganisationMedia | DeviceMedia,
+    organisation_id: int | None,
+    organisation: Organisation | None,
+) -> None:
+    """Another organisation's wallpaper or ringtone is refused, field by field."""
+    errors = {}
+    for field in ("wallpaper", "ringtone"):
+        item = getattr(choice, field)
+        if item is not None and not item.belongs_to(organisation_id):
+            errors[field] = (
+                f"{field.title()} {item.name} does not belong to organisation {organisation}."
+            )
+    if errors:
+        raise ValidationError(errors)

@@ -1,0 +1,364 @@
+"""What an uploaded wallpaper, ringtone, certificate or softkey file really is.
+
+Plain functions over bytes or text, no HTTP and no models: each returns what it learned
+(format, size, duration, …) or raises ValidationError saying what is wrong, so the admin can
+tell the uploader what to fix. Limits come from yealink.md §5.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import wave
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from django.core.exceptions import ValidationError
+from lxml import etree
+from PIL import Image, UnidentifiedImageError
+
+MB = 1024 * 1024
+
+# Yealink: wallpapers at most 5 MB and 2 megapixels (T46U/T48U/T57W).
+WALLPAPER_MAX_BYTES = 5 * MB
+WALLPAPER_MAX_PIXELS = 2_000_000
+# Pillow format -> (content type, file name extensions).
+WALLPAPER_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "PNG": ("image/png", (".png",)),
+    "JPEG": ("image/jpeg", (".jpg", ".jpeg")),
+    "BMP": ("image/bmp", (".bmp",)),
+}
+
+# Yealink documents "a few hundred KB" per ringtone and does not confirm a figure per model.
+# 512 KB is 32 s of 16-bit PCM or 64 s of G.711 at 8 kHz: longer than any ring cycle, and
+# small enough for the older models and for 10,000 phones fetching it after a power cut.
+RINGTONE_MAX_BYTES = 512 * 1024
+RINGTONE_CONTENT_TYPE = "audio/wav"
+WAVE_FORMAT_PCM = 1
+WAVE_FORMAT_ALAW = 6
+WAVE_FORMAT_MULAW = 7
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+WAVE_CODECS = {
+    WAVE_FORMAT_PCM: "PCM",
+    WAVE_FORMAT_ALAW: "G.711 A-law",
+    WAVE_FORMAT_MULAW: "G.711 µ-law",
+}
+WAVE_FORMAT_NAMES = {2: "Microsoft ADPCM", 3: "IEEE float", 17: "IMA ADPCM", 49: "GSM 6.10"}
+WAVE_FORMAT_NAMES |= {85: "MP3", 0x161: "WMA", WAVE_FORMAT_EXTENSIBLE: "extensible"}
+
+# A certificate is a couple of KB; anything near this is not one certificate.
+CERTIFICATE_MAX_BYTES = 64 * 1024
+
+# Root element of a softkey file -> the call state of its config key custom_softkey_<key>.url.
+# These six are the states Yealink firmware (and the public templates) have a URL key for.
+SOFTKEY_CALL_STATES: dict[str, str] = {
+    "CallIn": "call_in",
+    "Connecting": "connecting",
+    "Dialing": "dialing",
+    "RingBack": "ring_back",
+    "Talking": "talking",
+    "CallFailed": "call_failed",
+}
+SOFTKEY_MAX_BYTES = 64 * 1024
+
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def invalid(message: str, code: str) -> ValidationError:
+    return ValidationError(message, code=code)
+
+
+def validate_file_name(name: str) -> None:
+    """The name a phone asks for: no spaces, slashes or other characters a URL must escape."""
+    if not FILE_NAME.match(name):
+        raise invalid(
+            "Use letters, digits, '.', '_' and '-' only (at most 64, starting with a letter "
+            "or digit): the phone asks for the file by this name in a URL.",
+            "file_name",
+        )
+
+
+def human_size(size: int) -> str:
+    if size >= MB:
+        return f"{size / MB:.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
+
+
+def check_size(data_size: int, limit: int, what: str) -> None:
+    if data_size == 0:
+        raise invalid(f"The {what} is empty.", "empty")
+    if data_size > limit:
+        raise invalid(
+            f"The {what} is {human_size(data_size)}; the limit is {human_size(limit)}.",
+            "too_large",
+        )
+
+
+# --- Wallpapers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name: PNG, JPEG, BMP
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return WALLPAPER_FORMATS[self.format][0]
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return WALLPAPER_FORMATS[self.format][1]
+
+
+def inspect_image(data: bytes) -> ImageInfo:
+    """A wallpaper the phones can show: PNG, JPEG or BMP, whole, within 5 MB and 2 MP."""
+    check_size(len(data), WALLPAPER_MAX_BYTES, "image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            info = ImageInfo(image.format or "", image.width, image.height)
+            _check_image_header(info, getattr(image, "is_animated", False))
+            # Decoding every pixel is what finds a truncated or corrupt body; the header
+            # alone looks fine. The size checks above keep this within 2 MP.
+            image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise invalid(
+            "This is not an image Pillow can open (a renamed or corrupt file?); "
+            "upload a PNG, JPEG or BMP.",
+            "not_an_image",
+        ) from None
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise invalid(
+            f"The image is damaged or truncated ({exc}); export it again.", "corrupt_image"
+        ) from None
+    return info
+
+
+def _check_image_header(info: ImageInfo, animated: bool) -> None:
+    if info.format not in WALLPAPER_FORMATS:
+        raise invalid(
+            f"This is a {info.format or 'unknown'} image; phones take PNG, JPEG or BMP.",
+            "image_format",
+        )
+    pixels = info.width * info.height
+    if pixels > WALLPAPER_MAX_PIXELS:
+        raise invalid(
+            f"The image is {info.width}x{info.height} ({pixels / 1e6:.1f} megapixels); phones "
+            "take at most 2 megapixels (for example 1600x900). The largest screen is 1024x600.",
+            "too_many_pixels",
+        )
+    if animated:
+        raise invalid("Animated images are not shown by the phones.", "animated_image")
+
+
+# --- Ringtones ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    format_tag: int
+    channels: int
+    sample_rate: int
+    bits_per_sample: int
+    data_size: int
+    byte_rate: int
+
+    @property
+    def codec(self) -> str:
+        return WAVE_CODECS.get(self.format_tag) or WAVE_FORMAT_NAMES.get(
+            self.format_tag, f"format {self.format_tag}"
+        )
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.data_size / self.byte_rate if self.byte_rate else 0.0
+
+
+def inspect_wav(data: bytes) -> WavInfo:
+    """A ringtone the phones play: a whole WAV file, PCM or G.711, mono, 8 kHz.
+
+    The RIFF chunks are read here because the stdlib `wave` module refuses G.711
+    (format tags 6 and 7); PCM files are opened with `wave` as well, as a second opinion.
+    """
+    check_size(len(data), RINGTONE_MAX_BYTES, "ringtone")
+    info = _read_riff(data)
+    problems = _ringtone_problems(info)
+    if problems:
+        raise invalid(
+            f"This WAV is {', '.join(problems)}; phones play PCM or G.711, mono, 8 kHz "
+            "(convert it, e.g. `sox in.wav -r 8000 -c 1 -e signed -b 16 out.wav`).",
+            "wav_format",
+        )
+    if info.format_tag == WAVE_FORMAT_PCM:
+        _check_with_wave_module(data)
+    return info
+
+
+def _read_riff(data: bytes) -> WavInfo:
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise invalid(
+            "This is not a WAV file (no RIFF/WAVE header); a renamed MP3 or other audio file "
+            "has to be converted to WAV.",
+            "not_wav",
+        )
+    declared = struct.unpack_from("<I", data, 4)[0] + 8
+    if declared > len(data):
+        raise _truncated(declared, len(data))
+    fmt: tuple[int, int, int, int, int] | None = None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id, size = struct.unpack_from("<4sI", data, offset)
+        body = offset + 8
+        if body + size > len(data):
+            raise _truncated(body + size, len(data))
+        if chunk_id == b"fmt ":
+            fmt = _read_fmt(data[body : body + size])
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise invalid("The WAV has its audio before its format chunk.", "corrupt_wav")
+            return WavInfo(*fmt[:4], data_size=size, byte_rate=fmt[4])
+        offset = body + size + (size & 1)  # chunks are padded to an even length
+    raise invalid("The WAV has no audio (no data chunk).", "corrupt_wav")
+
+
+def _truncated(expected: int, actual: int) -> ValidationError:
+    return invalid(
+        f"The WAV is truncated: its header announces {expected} bytes, the file has {actual}.",
+        "truncated_wav",
+    )
+
+
+def _read_fmt(chunk: bytes) -> tuple[int, int, int, int, int]:
+    """(format tag, channels, sample rate, bits per sample, byte rate)."""
+    if len(chunk) < 16:
+        raise invalid("The WAV format chunk is too short.", "corrupt_wav")
+    tag, channels, rate, byte_rate, _align, bits = struct.unpack_from("<HHIIHH", chunk)
+    if tag == WAVE_FORMAT_EXTENSIBLE and len(chunk) >= 26:
+        tag = struct.unpack_from("<H", chunk, 24)[0]  # first two bytes of the sub-format GUID
+    return tag, channels, rate, bits, byte_rate
+
+
+def _ringtone_problems(info: WavInfo) -> list[str]:
+    problems = []
+    if info.format_tag not in WAVE_CODECS:
+        problems.append(f"encoded as {info.codec}")
+    elif info.format_tag == WAVE_FORMAT_PCM and info.bits_per_sample not in (8, 16):
+        problems.append(f"{info.bits_per_sample}-bit PCM (use 16-bit)")
+    if info.channels != 1:
+        problems.append("stereo" if info.channels == 2 else f"{info.channels} channels")
+    if info.sample_rate != 8000:
+        problems.append(f"{info.sample_rate / 1000:g} kHz")
+    if info.data_size == 0:
+        problems.append("silent (no samples)")
+    return problems
+
+
+def _check_with_wave_module(data: bytes) -> None:
+    try:
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            reader.readframes(reader.getnframes())
+    except (wave.Error, EOFError, struct.error) as exc:
+        raise invalid(f"The WAV is damaged ({exc}).", "corrupt_wav") from None
+
+
+# --- CA certificate -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    pem: str  # normalised: exactly one PEM block, whatever was uploaded
+    sha256: str  # fingerprint of the DER encoding, as browsers and openssl show it
+    subject: str
+    issuer: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+    is_ca: bool
+
+
+def inspect_certificate(data: bytes) -> CertificateInfo:
+    """One X.509 certificate, PEM or DER, stored as PEM. A private key is refused outright:
+    this file is served to anyone."""
+    check_size(len(data), CERTIFICATE_MAX_BYTES, "certificate")
+    if b"PRIVATE KEY" in data:
+        raise invalid(
+            "This file contains a private key. Upload only the certificate: it is published "
+            "to every phone, and the key must stay secret (replace it if it has been shared).",
+            "private_key",
+        )
+    certificate = _load_certificate(data)
+    return CertificateInfo(
+        pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+        subject=certificate.subject.rfc4514_string()[:255],
+        issuer=certificate.issuer.rfc4514_string()[:255],
+        not_valid_before=certificate.not_valid_before_utc,
+        not_valid_after=certificate.not_valid_after_utc,
+        is_ca=_is_ca(certificate),
+    )
+
+
+def _load_certificate(data: bytes) -> x509.Certificate:
+    try:
+        if b"-----BEGIN" in data:
+            certificates = x509.load_pem_x509_certificates(data)
+            if len(certificates) != 1:
+                raise invalid(
+                    f"The file holds {len(certificates)} certificates; upload the one CA "
+                    "certificate the phones must trust.",
+                    "several_certificates",
+                )
+            return certificates[0]
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise invalid(
+            f"This does not parse as an X.509 certificate in PEM or DER ({exc}).",
+            "not_a_certificate",
+        ) from None
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+# --- Softkey XML ----------------------------------------------------------------------------
+
+
+def inspect_softkey_xml(text: str) -> str:
+    """A custom softkey layout: well-formed XML, no DTD or entities, rooted in a call state.
+
+    Returns the call state (the root element's name).
+    """
+    data = text.encode("utf-8")
+    check_size(len(data), SOFTKEY_MAX_BYTES, "softkey file")
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise invalid(f"This is not well-formed XML: {exc}", "xml_syntax") from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise invalid("Remove the DOCTYPE: phones need no DTD or entities.", "xml_dtd")
+    if (tree.docinfo.encoding or "UTF-8").upper() not in ("UTF-8", "UTF8"):
+        raise invalid(
+            f'The file declares encoding="{tree.docinfo.encoding}"; it is stored and served '
+            'as UTF-8, so declare encoding="UTF-8" (or nothing).',
+            "xml_encoding",
+        )
+    if root.tag not in SOFTKEY_CALL_STATES:
+        raise invalid(
+            f"The root element is <{root.tag}>; a softkey file's root is a call state: "
+            f"{', '.join(SOFTKEY_CALL_STATES)}.",
+            "xml_root",
+        )
+    return root.tag

@@ -1,0 +1,65 @@
+"""Production settings: `check --deploy` reports only what the TLS proxy takes over."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k7#Qp2!vX9zR@m4Lw8^tY6&nB3*cF1%hJ5$dG0+sA-uE=iO_lP~rT",
+    "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi1saWtlLWZpZWxkLWVuY3J5cHRpb24=",
+    "ALLOWED_HOSTS": "provisioning.example.net",
+    "CACHE_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "sqlite:////tmp/voipconfig-deploy-check.sqlite3",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DJANGO_SETTINGS_MODULE"
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **PRODUCTION, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def check_ids(output: str) -> set[str]:
+    return set(re.findall(r"\(([\w.]+\.[WE]\d+)\)", output))
+
+
+def test_check_deploy_reports_only_hsts_and_the_https_redirect():
+    result = manage("check", "--deploy")
+
+    assert check_ids(result.stdout + result.stderr) == {"security.W004", "security.W008"}
+
+
+def test_a_per_process_throttling_cache_is_reported():
+    result = manage("check", "--deploy", CACHE_URL="locmemcache://")
+
+    assert "voipconfig.W001" in check_ids(result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])
+def test_production_settings_refuse_to_start_without_their_secrets(missing):
+    result = manage("check", **{missing: ""})
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+def test_gunicorn_refuses_to_serve_with_debug_on(monkeypatch):
+    code = compile((ROOT / "deploy" / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec")
+    monkeypatch.setenv("DEBUG", "true")
+
+    with pytest.raises(SystemExit, match="never serve production with DEBUG"):
+        exec(code, {})  # our own configuration file
