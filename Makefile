@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=true
 
-.PHONY: run test lint venv migrate demo check clean
+.PHONY: run test lint venv migrate demo check clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,6 +33,10 @@ run: demo
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The boot storm against gunicorn and PostgreSQL (see bench/boot_storm.py for options).
+bench: venv
+	$(BIN)/python bench/boot_storm.py --json bench-result.json
 
 lint: venv
 	$(BIN)/ruff check .

@@ -48,6 +48,15 @@ def register_device_inline(inline: type[admin.options.InlineModelAdmin]) -> None
         DeviceAdmin.inlines = [*DeviceAdmin.inlines, inline]
 
 
+def register_device_column(column, select_related: str | None = None) -> None:
+    """Other apps add a column to the device list; `select_related` keeps it in the list's
+    one query."""
+    if column not in DeviceAdmin.list_display:
+        DeviceAdmin.list_display = [*DeviceAdmin.list_display, column]
+    if select_related and select_related not in DeviceAdmin.list_select_related:
+        DeviceAdmin.list_select_related = [*DeviceAdmin.list_select_related, select_related]
+
+
 def register_device_action(action) -> None:
     """Other apps add admin actions to the device list without this app importing them."""
     if action not in (DeviceAdmin.actions or []):

@@ -24,7 +24,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 
-from devices import http_auth, throttle
+from devices import config_cache, http_auth, throttle
 from devices.mac import UserAgent, parse_user_agent
 from devices.models import AccessLog, Device
 from organisations.models import Organisation
@@ -55,6 +55,7 @@ class PhoneRequest:
     organisation: Organisation | None = None
     username: str = ""
     used_previous_password: bool = False
+    version: str | None = None  # of the shared config cache, when it is on
     # Extra device fields the view wants saved with the last-seen update (same query).
     remember: dict = field(default_factory=dict)
 
@@ -229,12 +230,19 @@ def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) ->
     """The device by MAC (with its organisation, one query), or else, for a phone that sent
     no MAC at all, the organisation by provisioning user name."""
     if phone.mac:
-        phone.device = Device.objects.select_related("organisation").filter(mac=phone.mac).first()
+        phone.version = config_cache.current_version()
+        phone.device = config_cache.device(
+            phone.mac, phone.version, lambda: _load_device(phone.mac)
+        )
         phone.organisation = phone.device.organisation if phone.device else None
     elif credentials is not None:
         phone.organisation = Organisation.objects.filter(
             provisioning_username=credentials.username
         ).first()
+
+
+def _load_device(mac: str) -> Device | None:
+    return Device.objects.select_related("organisation").filter(mac=mac).first()
 
 
 def _is_known(phone: PhoneRequest) -> bool:
@@ -252,13 +260,27 @@ def _outcome_for(status_code: int) -> str:
 
 
 def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
-    Device.objects.filter(pk=phone.device.pk).update(
-        last_seen_at=timezone.now(),
-        last_seen_ip=ip,
-        last_user_agent=phone.user_agent.raw[:255],
-        last_firmware=phone.user_agent.firmware[:32],
+    """Write what the phone told us; within LAST_SEEN_PRECISION_SECONDS of the last write
+    and with nothing new, skip it (a round is several requests within seconds)."""
+    device, now = phone.device, timezone.now()
+    fields = {
+        "last_seen_at": now,
+        "last_seen_ip": ip,
+        "last_user_agent": phone.user_agent.raw[:255],
+        "last_firmware": phone.user_agent.firmware[:32],
         **phone.remember,
+    }
+    recent = device.last_seen_at and (now - device.last_seen_at).total_seconds() < (
+        settings.LAST_SEEN_PRECISION_SECONDS
     )
+    unchanged = all(
+        getattr(device, name) == value for name, value in fields.items() if name != "last_seen_at"
+    )
+    if recent and unchanged:
+        return
+    Device.objects.filter(pk=device.pk).update(**fields)
+    for name, value in fields.items():  # the kept copy, so this process skips the next one
+        setattr(device, name, value)
 
 
 def clean_header(value: str, limit: int = 1024) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 from django.http import HttpRequest, HttpResponse
 
+from devices import config_cache
 from devices.config import boot_file, render_common_config, render_device_config
 from devices.phone import phone_endpoint
 
@@ -20,13 +22,18 @@ def text_file(body: str) -> HttpResponse:
 
 @phone_endpoint(auth="required")
 def common_config(request: HttpRequest, code: str) -> HttpResponse:
-    return text_file(render_common_config(request.phone.organisation, int(code)))
+    phone = request.phone
+    render = partial(render_common_config, phone.organisation, int(code))
+    if phone.device is None:  # known by its user name only
+        return text_file(render())
+    return text_file(config_cache.rendered(phone.mac, phone.version, f"y{code}", render))
 
 
 @phone_endpoint(auth="required")
 def mac_config(request: HttpRequest, mac: str) -> HttpResponse:
     phone = request.phone
-    body = render_device_config(phone.device)
+    render = partial(render_device_config, phone.device)
+    body = config_cache.rendered(phone.mac, phone.version, "mac", render)
     digest = hashlib.sha256(body.encode()).hexdigest()
     if digest != phone.device.last_config_sha256:
         # Kept for the admin's "what changed since the phone's last download"; written with

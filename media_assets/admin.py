@@ -20,7 +20,7 @@ from media_assets.models import (
     SoftkeyFile,
     Wallpaper,
 )
-from media_assets.validation import human_size
+from media_assets.validation import EXAMPLE_SOFTKEY_XML, human_size
 from organisations.admin import (
     ScopedInline,
     ScopedModelAdmin,
@@ -29,16 +29,6 @@ from organisations.admin import (
     register_organisation_inline,
 )
 from organisations.models import Organisation
-
-SOFTKEY_EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
-<CallIn>
-  <Enable>
-    <Key Type="Answer"/>
-    <Key Type="Forward"/>
-    <Key Type="Reject"/>
-  </Enable>
-</CallIn>
-"""
 
 
 class GlobalFilter(admin.SimpleListFilter):
@@ -161,7 +151,7 @@ class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin):
         return softkey_url(obj.name) if obj.name else "—"
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
-        return {"content": SOFTKEY_EXAMPLE, **super().get_changeform_initial_data(request)}
+        return {"content": EXAMPLE_SOFTKEY_XML, **super().get_changeform_initial_data(request)}
 
 
 @admin.action(description="Make the selected certificate current")

@@ -1,8 +1,8 @@
 """The media keys of a phone's MAC file, contributed to `devices.config` (see apps.py).
 
-One query, whatever the organisation holds: the device's and its organisation's choices
-(names only, never bytes), whether a CA certificate is current, and the softkey file of
-each call state, all as columns of one row.
+A constant four queries, whatever the organisation holds: the device's and its
+organisation's choices (names only, never bytes), the softkey files when softkeys are on,
+and whether a CA certificate is current.
 
 Ringtones: Yealink repeats `ringtone.url` once per file, but a config here is a mapping with
 one value per key, and no indexed form of the key exists. So a phone gets one ringtone, the
@@ -13,7 +13,6 @@ ringtone it would download would never be played unless chosen on the phone itse
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Exists, Subquery
 
 from devices.models import Device
 from media_assets.ca import certificate_url
@@ -21,9 +20,7 @@ from media_assets.models import (
     CaCertificate,
     DeviceMedia,
     OrganisationMedia,
-    Ringtone,
     SoftkeyFile,
-    Wallpaper,
 )
 from media_assets.validation import SOFTKEY_CALL_STATES
 
@@ -77,19 +74,30 @@ def _softkeys(row: dict) -> Config:
 
 
 def _choices(device: Device) -> dict:
-    device_media = DeviceMedia.objects.filter(device=device.pk)
-    org_media = OrganisationMedia.objects.filter(organisation=device.organisation_id)
-    columns = {
-        "softkeys": Subquery(org_media.values("custom_softkeys_enabled")[:1]),
-        "ca": Exists(CaCertificate.objects.filter(is_active=True)),
-    }
-    for field, model in (("wallpaper", Wallpaper), ("ringtone", Ringtone)):
-        for level, choices in (("device", device_media), ("org", org_media)):
-            chosen = model.objects.filter(pk=Subquery(choices.values(f"{field}_id")[:1]))
-            columns[f"{level}_{field}"] = Subquery(chosen.values("name")[:1])
-            columns[f"{level}_{field}_owner"] = Subquery(chosen.values("organisation_id")[:1])
+    """Names and owners of what the device and its organisation chose, whether softkeys are
+    on, the softkey file of each call state, and whether a CA is current: four small
+    indexed queries (cheaper to build and run than one query of scalar subqueries)."""
+    row: dict = {"softkeys": False}
+    for level, queryset in (
+        ("device", DeviceMedia.objects.filter(device=device.pk)),
+        ("org", OrganisationMedia.objects.filter(organisation=device.organisation_id)),
+    ):
+        extra = ("custom_softkeys_enabled",) if level == "org" else ()
+        values = queryset.values(*_CHOICE_FIELDS, *extra).first() or {}
+        for field in ("wallpaper", "ringtone"):
+            row[f"{level}_{field}"] = values.get(f"{field}__name")
+            row[f"{level}_{field}_owner"] = values.get(f"{field}__organisation_id")
+        row["softkeys"] = row["softkeys"] or values.get("custom_softkeys_enabled", False)
+    files = dict(SoftkeyFile.objects.values_list("call_state", "name")) if row["softkeys"] else {}
     for state in SOFTKEY_CALL_STATES:
-        file = SoftkeyFile.objects.filter(call_state=state)
-        columns[f"softkey_{state}"] = Subquery(file.values("name")[:1])
-    # One row of scalar subqueries: one query, whatever the data.
-    return Device.objects.filter(pk=device.pk).values(**columns).get()
+        row[f"softkey_{state}"] = files.get(state)
+    row["ca"] = CaCertificate.objects.filter(is_active=True).exists()
+    return row
+
+
+_CHOICE_FIELDS = (
+    "wallpaper__name",
+    "wallpaper__organisation_id",
+    "ringtone__name",
+    "ringtone__organisation_id",
+)

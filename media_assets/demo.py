@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from media_assets.models import CaCertificate, OrganisationMedia, Ringtone, SoftkeyFile, Wallpaper
 from media_assets.validation import (
+    EXAMPLE_SOFTKEY_XML,
     RINGTONE_CONTENT_TYPE,
     inspect_certificate,
     inspect_image,
@@ -30,15 +31,7 @@ from media_assets.validation import (
 from organisations.models import Organisation
 
 DEMO_CA_LABEL = "Demo CA (self-signed, not for production)"
-CALL_IN_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<CallIn>
-  <Enable>
-    <Key Type="Answer"/>
-    <Key Type="Forward"/>
-    <Key Type="Reject"/>
-  </Enable>
-</CallIn>
-"""
+CALL_IN_XML = EXAMPLE_SOFTKEY_XML
 
 
 # Both demo organisations have their own logo.png: each phone gets its organisation's.

@@ -362,3 +362,15 @@ def inspect_softkey_xml(text: str) -> str:
             "xml_root",
         )
     return root.tag
+
+
+# What a new softkey file starts with in the admin, and the demo's CallIn.xml.
+EXAMPLE_SOFTKEY_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<CallIn>
+  <Enable>
+    <Key Type="Answer"/>
+    <Key Type="Forward"/>
+    <Key Type="Reject"/>
+  </Enable>
+</CallIn>
+"""

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "devices",
     "phonebooks",
     "media_assets",
+    "rps",
     "voipconfig",
 ]
 
@@ -159,11 +160,24 @@ THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=300)
 THROTTLE_MAX_FAILURES_PER_IP = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)
 THROTTLE_MAX_FAILURES_PER_MAC = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
 
+# Per-process cache of devices and rendered files, checked on every request against a version
+# kept in the shared cache (devices/config_cache.py). "auto": on when CACHE_URL is shared.
+CONFIG_CACHE = env.str("CONFIG_CACHE", default="auto")
+if CONFIG_CACHE != "auto":
+    CONFIG_CACHE = env.bool("CONFIG_CACHE")
+CONFIG_CACHE_ALIAS = "default"
+CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
+# A phone's last-seen fields are written at most this often while nothing else changes.
+LAST_SEEN_PRECISION_SECONDS = env.int("LAST_SEEN_PRECISION_SECONDS", default=60)
+
 # --- Yealink RPS ----------------------------------------------------------------------------
 
 RPS_API_URL = env.str("RPS_API_URL", default="https://api-dm.yealink.com:8443")
 RPS_ACCESS_KEY_ID = env.str("RPS_ACCESS_KEY_ID", default="")
 RPS_ACCESS_KEY_SECRET = env.str("RPS_ACCESS_KEY_SECRET", default="")
+# Put before every RPS server name (at most 8 of A-Z a-z 0-9 - _ .): names are unique across
+# all RPS customers, so a provider may want its own mark on them.
+RPS_SERVER_NAME_PREFIX = env.str("RPS_SERVER_NAME_PREFIX", default="")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,578 @@
+"""Boot storm: every phone of an installation provisions at once, against the real server.
+
+    make bench                       # or: .venv/bin/python bench/boot_storm.py [options]
+
+Starts gunicorn as production runs it (deploy/gunicorn.conf.py: sync workers, two per core)
+against PostgreSQL, builds an installation (default 20 organisations, 10,000 phones with two
+SIP accounts each, a 500-contact phonebook and a wallpaper per organisation, a softkey file
+and a CA certificate), then plays each phone's full round as a phone does it: boot file
+(401, then Digest), common file, MAC file, phonebook, wallpaper, softkey XML, CA certificate.
+
+In the same run, on the same server, it measures a trivial view (the ceiling of this stack on
+this machine) and authenticated MAC-file requests alone, so the result is a ratio that holds
+on any machine. Prints per request kind and overall: requests/s, p50/p95/p99, errors, SQL
+queries per request, the server's peak memory; --json writes the same as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "DEBUG": "false",
+    "SECRET_KEY": "boot-storm-benchmark-secret-key-0123456789-abcdefghijklmnop",
+    "FIELD_ENCRYPTION_KEYS": "Ym9vdC1zdG9ybS1iZW5jaG1hcmstZmllbGQta2V5ISE=",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "CACHE_URL": "redis://127.0.0.1:6379/14",
+    "CONN_MAX_AGE": "600",
+    "PROVISIONING_URL": "http://127.0.0.1:8000/",
+    "LOG_LEVEL": "WARNING",
+}
+MODELS = [("T54W", "96.86.0.100"), ("T46U", "108.86.0.20"), ("T57W", "97.86.0.100")]
+CONTACTS_PER_BOOK = 500
+
+
+# --- the installation -----------------------------------------------------------------------
+
+
+def setup_django(database_url: str, rebuild: bool = False) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    server = database_url.rsplit("/", 1)[0].replace("postgres://", "postgresql://")
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and rebuild:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if not exists or rebuild:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ.update(BENCH_ENV, DATABASE_URL=database_url)
+    import django
+
+    django.setup()
+
+
+def build_installation(organisations: int, phones: int) -> list[dict]:
+    """Create the installation unless it is there already; return each phone's identity."""
+    from django.core.management import call_command
+
+    from devices.models import Device
+
+    call_command("migrate", verbosity=0)
+    if Device.objects.filter(label="bench").count() != phones:
+        started = time.perf_counter()
+        _create(organisations, phones)
+        print(
+            f"built {organisations} organisations, {phones:,} phones "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+    return [
+        {"mac": mac, "model": model, "user": user, "password": password, "book": book, "slug": slug}
+        for mac, model, user, password, book, slug in _phones()
+    ]
+
+
+def _create(organisations: int, phones: int) -> None:
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from devices.models import Device, SipAccount
+    from media_assets.demo import logo_png
+    from media_assets.models import OrganisationMedia, Wallpaper
+    from media_assets.validation import inspect_image
+    from organisations.models import Organisation
+    from phonebooks.models import Contact, Phonebook
+    from phonebooks.render import refresh_size
+
+    call_command("loaddemo", verbosity=0, stdout=open(os.devnull, "w"))  # softkeys, the CA  # noqa: SIM115
+    if Organisation.objects.filter(slug__startswith="bench-").exists():
+        raise SystemExit("This database holds an installation of another size: use --rebuild.")
+    with transaction.atomic():
+        orgs = Organisation.objects.bulk_create(
+            Organisation(
+                name=f"Bench {n}",
+                slug=f"bench-{n}",
+                provisioning_username=f"bench{n}",
+                provisioning_password=f"bench-password-{n}",
+                sip_server_host=f"sip{n}.bench.example",
+            )
+            for n in range(organisations)
+        )
+        data = logo_png("bench", (0.3, 0.6, 1))
+        info = inspect_image(data)
+        for org in orgs:
+            wallpaper = Wallpaper(
+                organisation=org, name="logo.png", width=info.width, height=info.height
+            )
+            wallpaper.set_content(data, info.content_type)
+            wallpaper.save()
+            OrganisationMedia.objects.create(
+                organisation=org, wallpaper=wallpaper, custom_softkeys_enabled=True
+            )
+            book = Phonebook.objects.create(organisation=org, name="Everyone", title="Everyone")
+            Contact.objects.bulk_create(
+                Contact(
+                    phonebook=book,
+                    name=f"Colleague {c:03d}",
+                    group=f"Team {c % 10}",
+                    number_1=f"+3120{c:07d}",
+                )
+                for c in range(CONTACTS_PER_BOOK)
+            )
+            refresh_size(book)
+        devices = Device.objects.bulk_create(
+            Device(
+                organisation=orgs[n % organisations],
+                mac=f"805ec1{n:06x}",
+                model=MODELS[n % len(MODELS)][0],
+                label="bench",
+            )
+            for n in range(phones)
+        )
+        SipAccount.objects.bulk_create(
+            SipAccount(
+                device=device, index=line, user_name=f"{n}{line}", password=f"sip-{n}-{line}"
+            )
+            for n, device in enumerate(devices)
+            for line in (1, 2)
+        )
+
+
+def _phones():
+    from devices.models import Device
+    from phonebooks.models import Phonebook
+
+    books = dict(
+        Phonebook.objects.filter(organisation__slug__startswith="bench-").values_list(
+            "organisation_id", "pk"
+        )
+    )
+    for device in (
+        Device.objects.filter(label="bench").select_related("organisation").order_by("mac")
+    ):
+        org = device.organisation
+        yield (
+            device.mac,
+            device.model,
+            org.provisioning_username,
+            org.provisioning_password,
+            books[org.pk],
+            org.slug,
+        )
+
+
+def queries_per_request(phone: dict) -> dict[str, int]:
+    """SQL statements per request kind, counted in-process with the same code."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    counts = {}
+    for kind, path in _round(phone)[1:]:
+        auth = _basic(phone)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(path, HTTP_USER_AGENT=_agent(phone), HTTP_AUTHORIZATION=auth)
+        counts[kind] = len(captured.captured_queries)
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/bench/trivial")
+    counts["trivial"] = len(captured.captured_queries)
+    return counts
+
+
+def _basic(phone: dict) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{phone['user']}:{phone['password']}".encode()).decode()
+
+
+# --- the phones -----------------------------------------------------------------------------
+
+
+def _agent(phone: dict) -> str:
+    firmware = dict(MODELS)[phone["model"]]
+    mac = ":".join(phone["mac"][i : i + 2] for i in range(0, 12, 2))
+    return f"Yealink SIP-{phone['model']} {firmware} {mac}"
+
+
+def _round(phone: dict) -> list[tuple[str, str]]:
+    code = int(dict(MODELS)[phone["model"]].split(".")[0])
+    family = "t5x" if phone["model"] in ("T54W", "T57W") else "t4xg"
+    return [
+        ("boot (401)", f"/{phone['mac']}.boot"),
+        ("boot", f"/{phone['mac']}.boot"),
+        ("common file", f"/y{code:012d}.cfg"),
+        ("MAC file", f"/{phone['mac']}.cfg"),
+        ("phonebook", f"/pb-{family}-{phone['book']}.xml"),
+        ("wallpaper", "/logo.png"),
+        ("softkey XML", "/xml/_global/CallIn.xml"),
+        ("CA certificate", "/ca.crt"),
+    ]
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error_samples: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, seconds: float, ok: bool, detail: str = "") -> None:
+        self.latencies[kind].append(seconds)
+        if not ok:
+            self.errors[kind] += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(f"{kind}: {detail}")
+
+
+async def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed.setdefault(name.strip().lower(), value.strip())
+    return int(status_line.split()[1]), parsed, len(body)
+
+
+class Digest:
+    """A phone's Digest client: answers the first challenge, then reuses its nonce."""
+
+    def __init__(self, phone: dict, challenge: str) -> None:
+        params = dict(re.findall(r'(\w+)="?([^",]+)"?', challenge))
+        self.phone, self.realm, self.nonce, self.count = phone, params["realm"], params["nonce"], 0
+        self.ha1 = _md5(f"{phone['user']}:{self.realm}:{phone['password']}")
+
+    def header(self, path: str) -> str:
+        self.count += 1
+        nc, cnonce = f"{self.count:08x}", f"{self.count:016x}"
+        response = _md5(f"{self.ha1}:{self.nonce}:{nc}:{cnonce}:auth:{_md5(f'GET:{path}')}")
+        return (
+            f'Digest username="{self.phone["user"]}", realm="{self.realm}", nonce="{self.nonce}", '
+            f'uri="{path}", qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}", '
+            "algorithm=MD5"
+        )
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+async def play_round(port: int, phone: dict, stats: Stats) -> None:
+    agent = {"User-Agent": _agent(phone)}
+    steps = _round(phone)
+    kind, path = steps[0]
+    started = time.perf_counter()
+    status, headers, _ = await _get(port, path, agent)
+    stats.add(kind, time.perf_counter() - started, status == 401, f"{path} {status}")
+    if status != 401:
+        return
+    digest = Digest(phone, headers.get("www-authenticate", ""))
+    for kind, path in steps[1:]:
+        started = time.perf_counter()
+        status, _, size = await _get(port, path, {**agent, "Authorization": digest.header(path)})
+        stats.add(
+            kind, time.perf_counter() - started, status == 200 and size > 0, f"{path} {status}"
+        )
+
+
+async def run_storm(port: int, phones: list[dict], concurrency: int) -> tuple[Stats, float]:
+    stats = Stats()
+    queue: asyncio.Queue = asyncio.Queue()
+    for phone in phones:
+        queue.put_nowait(phone)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await play_round(port, queue.get_nowait(), stats)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return stats, time.perf_counter() - started
+
+
+async def run_same(
+    port: int, requests: list[tuple[str, dict]], concurrency: int, kind: str
+) -> tuple[Stats, float]:
+    """The same kind of request over and over: for the throughput ratio."""
+    stats = Stats()
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        while not queue.empty():
+            path, headers = queue.get_nowait()
+            started = time.perf_counter()
+            status, _, _ = await _get(port, path, headers)
+            stats.add(kind, time.perf_counter() - started, status == 200, f"{path} {status}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return stats, time.perf_counter() - started
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def start_server(database_url: str, workers: int | None) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        **BENCH_ENV,
+        "DATABASE_URL": database_url,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
+    if workers:
+        env["GUNICORN_WORKERS"] = str(workers)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "deploy/gunicorn.conf.py",
+            "bench.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class MemorySampler:
+    """Peak resident memory of gunicorn's master and workers together, from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+
+    def sample(self) -> None:
+        pids = [self.pid, *self._children()]
+        total = sum(self._rss(pid) for pid in pids)
+        self.peak = max(self.peak, total)
+
+    def _children(self) -> list[int]:
+        try:
+            text = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.sample()
+            await asyncio.sleep(0.2)
+
+
+async def measured(sampler: MemorySampler, coroutine):
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sampler.run(stop))
+    try:
+        return await coroutine
+    finally:
+        stop.set()
+        await sampling
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def summary(stats: Stats, seconds: float) -> dict:
+    kinds = {}
+    for kind, values in stats.latencies.items():
+        kinds[kind] = _figures(values, seconds, stats.errors.get(kind, 0))
+    everything = [value for values in stats.latencies.values() for value in values]
+    kinds["overall"] = _figures(everything, seconds, sum(stats.errors.values()))
+    return kinds
+
+
+def _figures(values: list[float], seconds: float, errors: int) -> dict:
+    ordered = sorted(values)
+
+    def pct(p: float) -> float:
+        return (
+            round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1) if ordered else 0
+        )
+
+    return {
+        "requests": len(values),
+        "requests_per_s": round(len(values) / seconds, 1) if seconds else 0,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else 0,
+        "errors": errors,
+    }
+
+
+def print_table(title: str, figures: dict, queries: dict[str, int] | None = None) -> None:
+    print(f"\n{title}")
+    print(
+        f"  {'kind':16} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>7} {'SQL':>4}"
+    )
+    for kind, f in figures.items():
+        sql = "" if not queries or kind not in queries else str(queries[kind])
+        print(
+            f"  {kind:16} {f['requests']:9,} {f['requests_per_s']:8.1f} {f['p50_ms']:8.1f} "
+            f"{f['p95_ms']:8.1f} {f['p99_ms']:8.1f} {f['errors']:7} {sql:>4}"
+        )
+
+
+def access_log_rows() -> int:
+    from devices.models import AccessLog
+
+    return AccessLog.objects.count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Boot storm benchmark (see the module doc).")
+    parser.add_argument("--organisations", type=int, default=20)
+    parser.add_argument("--phones", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64, help="phones in flight at once")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: two per core)")
+    parser.add_argument("--ratio-requests", type=int, default=6000)
+    parser.add_argument("--database-url", help="default: a database named after the size")
+    parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+
+    url = args.database_url or (
+        f"postgres://postgres@127.0.0.1:5432/voipconfig_bench_{args.organisations}x{args.phones}"
+    )
+    setup_django(url, args.rebuild)
+    phones = build_installation(args.organisations, args.phones)
+    queries = queries_per_request(phones[0])
+    from django.db import connection
+
+    connection.close()
+    server, port = start_server(url, args.workers)
+    sampler = MemorySampler(server.pid)
+    try:
+        result = asyncio.run(_measure(port, phones, args, sampler))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result["queries_per_request"] = queries
+    result["server_peak_memory_mb"] = round(sampler.peak / 2**20, 1)
+    _report(result, queries)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) -> dict:
+    await run_same(port, [("/bench/trivial", {})] * 200, args.concurrency, "warm-up")
+    trivial, t_seconds = await measured(
+        sampler,
+        run_same(port, [("/bench/trivial", {})] * args.ratio_requests, args.concurrency, "trivial"),
+    )
+    mac_requests = []
+    for phone in phones[: args.ratio_requests]:
+        path = f"/{phone['mac']}.cfg"
+        mac_requests.append((path, {"User-Agent": _agent(phone), "Authorization": _basic(phone)}))
+    config, c_seconds = await measured(
+        sampler, run_same(port, mac_requests, args.concurrency, "MAC file")
+    )
+    naive_requests = [
+        (f"/bench/naive/{phone['mac']}", {}) for phone in phones[: args.ratio_requests]
+    ]
+    naive, n_seconds = await measured(
+        sampler, run_same(port, naive_requests, args.concurrency, "naive")
+    )
+    rows_before = await asyncio.to_thread(access_log_rows)
+    storm, s_seconds = await measured(sampler, run_storm(port, phones, args.concurrency))
+    rows_after = await asyncio.to_thread(access_log_rows)
+    expected_rows = sum(
+        len(values) for kind, values in storm.latencies.items() if kind != "boot (401)"
+    )
+    trivial_rps = len(trivial.latencies["trivial"]) / t_seconds
+    config_rps = len(config.latencies["MAC file"]) / c_seconds
+    return {
+        "phones": len(phones),
+        "concurrency": args.concurrency,
+        "storm_seconds": round(s_seconds, 1),
+        "phones_per_s": round(len(phones) / s_seconds, 1),
+        "storm": summary(storm, s_seconds),
+        "trivial": summary(trivial, t_seconds)["trivial"],
+        "mac_file_alone": summary(config, c_seconds)["MAC file"],
+        "naive_select_insert": summary(naive, n_seconds)["naive"],
+        "config_to_trivial_ratio": round(config_rps / trivial_rps, 2),
+        "access_log_rows_expected": expected_rows,
+        "access_log_rows_written": rows_after - rows_before,
+        "error_samples": storm.error_samples + config.error_samples + trivial.error_samples,
+    }
+
+
+def _report(result: dict, queries: dict[str, int]) -> None:
+    print_table(
+        f"boot storm: {result['phones']:,} phones, {result['concurrency']} at a time, "
+        f"{result['storm_seconds']} s, {result['phones_per_s']} phones/s",
+        result["storm"],
+        queries,
+    )
+    print_table(
+        "same server, same run",
+        {
+            "trivial view": result["trivial"],
+            "naive view": result["naive_select_insert"],
+            "MAC file alone": result["mac_file_alone"],
+        },
+        {"trivial view": queries["trivial"], "MAC file alone": queries["MAC file"]},
+    )
+    print(
+        "\nauthenticated MAC file / trivial view throughput: "
+        f"{result['config_to_trivial_ratio']:.2f}"
+    )
+    print(f"server peak memory (master + workers): {result['server_peak_memory_mb']} MB")
+    print(
+        f"access-log rows: {result['access_log_rows_written']:,} written, "
+        f"{result['access_log_rows_expected']:,} expected"
+    )
+    for sample in result["error_samples"]:
+        print(f"  error: {sample}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""What serving a phone needs, kept per app-server process and checked against a shared version.
+
+Phones come back every 30 minutes, and after a power cut all at once, while what they get
+changes only when someone edits it. So each process keeps, per MAC, the device with its
+organisation and the files rendered for it. Every request first reads one shared version
+token (a single cache GET); every save or delete of a model that feeds a config (registered
+with `register_config_source`) sets a new token, so the next request in every process reads
+the database again: a phone never gets a stale config after an admin changed something.
+
+It needs a cache that all processes share (Redis, the database, memcached): with a per-process
+cache a new token would not reach the other processes, so `CONFIG_CACHE = "auto"` switches it
+off there. When the shared cache cannot be reached, requests go to the database as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import Model
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from devices.models import Device
+
+logger = logging.getLogger(__name__)
+VERSION_KEY = "voipconfig:config-version"
+PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
+
+
+@dataclass
+class Entry:
+    version: str
+    device: Device
+    files: dict[str, str] = field(default_factory=dict)
+
+
+_entries: OrderedDict[str, Entry] = OrderedDict()
+
+
+def enabled() -> bool:
+    choice = settings.CONFIG_CACHE
+    if choice == "auto":
+        backend = settings.CACHES[settings.CONFIG_CACHE_ALIAS]["BACKEND"]
+        return not backend.endswith(PER_PROCESS_BACKENDS)
+    return bool(choice)
+
+
+def current_version() -> str | None:
+    """The shared version token, or None when the cache is off or unreachable."""
+    if not enabled():
+        return None
+    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    try:
+        version = cache.get(VERSION_KEY)
+        if version is None:  # first start, or the cache was emptied
+            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(VERSION_KEY)
+    except Exception:  # the shared cache is down: serve from the database
+        logger.warning("config cache unavailable; reading the database", exc_info=True)
+        return None
+    return version
+
+
+def bump() -> None:
+    """Something a config is made of changed: every process reads the database again."""
+    _entries.clear()
+    if not enabled():
+        return
+    try:
+        caches[settings.CONFIG_CACHE_ALIAS].set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        # Without the new token other processes would serve what they kept: say it loudly.
+        logger.error(
+            "config cache unavailable: other processes may serve old configs until it is back",
+            exc_info=True,
+        )
+        raise
+
+
+def changed(**kwargs) -> None:
+    """Signal receiver: a new version now, and again once the change is committed, because
+    a process may read the database between the two and keep what was there before."""
+    bump()
+    transaction.on_commit(bump)
+
+
+def register_config_source(model: type[Model]) -> None:
+    """Saving or deleting `model` (or changing its many-to-many fields) changes configs."""
+    uid = f"config_cache:{model._meta.label}"
+    post_save.connect(changed, sender=model, dispatch_uid=uid + ":save", weak=False)
+    post_delete.connect(changed, sender=model, dispatch_uid=uid + ":delete", weak=False)
+    for m2m in model._meta.many_to_many:
+        m2m_changed.connect(
+            changed, sender=m2m.remote_field.through, dispatch_uid=f"{uid}:{m2m.name}", weak=False
+        )
+
+
+def device(mac: str, version: str | None, load: Callable[[], Device | None]) -> Device | None:
+    """The device of `mac` as kept for `version`, else loaded (and kept when it exists)."""
+    entry = _entries.get(mac) if version else None
+    if entry is not None and entry.version == version:
+        _entries.move_to_end(mac)
+        return entry.device
+    loaded = load()
+    if version and loaded is not None:
+        _keep(mac, Entry(version, loaded))
+    return loaded
+
+
+def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]) -> str:
+    """A file rendered for the device of `mac`, rendered again only after a change."""
+    entry = _entries.get(mac) if version else None
+    if entry is None or entry.version != version:
+        return render()
+    if name not in entry.files:
+        entry.files[name] = render()
+    return entry.files[name]
+
+
+def _keep(mac: str, entry: Entry) -> None:
+    _entries[mac] = entry
+    _entries.move_to_end(mac)
+    while len(_entries) > settings.CONFIG_CACHE_MAX_ENTRIES:
+        _entries.popitem(last=False)

@@ -1,0 +1,29 @@
+"""Demo RPS state (used by `manage.py loaddemo`): every demo phone is pending, honestly.
+
+Nothing is sent to RPS here; the rows say what the admin shows before the first
+`manage.py rps_sync`. A real sync treats them as never pushed.
+"""
+
+from __future__ import annotations
+
+from devices.models import Device
+from rps.models import RpsDeviceState
+
+NOT_SYNCED = "Not synced yet: set RPS_ACCESS_KEY_ID and RPS_ACCESS_KEY_SECRET, run rps_sync."
+
+
+def create_demo_data() -> int:
+    """Create what is missing; return how many objects were created."""
+    created = 0
+    for device in Device.objects.filter(rps_state__isnull=True).select_related("organisation"):
+        _, made = RpsDeviceState.objects.get_or_create(
+            mac=device.mac,
+            defaults={
+                "device": device,
+                "organisation": device.organisation,
+                "status": RpsDeviceState.Status.PENDING,
+                "last_error": NOT_SYNCED,
+            },
+        )
+        created += made
+    return created

@@ -1,0 +1,786 @@
+"""Keep Yealink RPS true to our database (`manage.py rps_sync` and the admin actions).
+
+For each organisation: make sure its RPS server exists and carries the current URL and
+credentials, then compare each active phone with what we recorded (or, with `full`, with what
+RPS lists) and push the difference in batches. Afterwards, remove from RPS what we pushed
+once but no longer want (deleted or deactivated phones, inactive organisations).
+
+Every write's outcome is saved right after RPS answered it, so a failure or an abort never
+leaves the recorded state claiming more than RPS has. What a crash between RPS's answer and
+our save (or a lost answer) hides, the next run finds out: RPS refuses the MAC as existing
+and it is settled on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from devices.mac import format_mac
+from devices.models import Device
+from media_assets import ca
+from organisations.models import Organisation
+from rps.client import MAX_BATCH, RemoteDevice, RemoteServer, RpsClient, RpsError
+from rps.desired import device_fingerprint, server_fields, server_fingerprint
+from rps.models import RpsDeviceState, RpsServerState
+from rps.summary import Problem, SyncSummary
+
+logger = logging.getLogger("rps")
+
+Status = RpsDeviceState.Status
+Progress = Callable[[int, int, str], None]  # (phones done, phones in all, organisation slug)
+
+# Keys that concern single MACs of a batch: the batch is then settled MAC by MAC.
+_PER_MAC_KEYS = ("device.mac", "device.not.found", "device.operate.forbidden")
+_DEVICE_FIELDS = [
+    "device",
+    "organisation",
+    "server_rps_id",
+    "rps_id",
+    "fingerprint",
+    "status",
+    "pushed_at",
+    "last_attempt_at",
+    "last_error",
+]
+OWNED_MESSAGE = (
+    "Registered in RPS by another RPS customer (device.mac.added.by.other): ask them or "
+    "Yealink to release it, then use the admin action 'Sync with RPS' on this phone."
+)
+
+
+@dataclass
+class _Item:
+    """A phone we want in RPS, with the state row we keep for its MAC."""
+
+    device: Device
+    state: RpsDeviceState
+    remote: RemoteDevice | None = None  # what RPS lists for it (with `full`)
+
+    @property
+    def mac(self) -> str:
+        return self.device.mac
+
+    @property
+    def rps_id(self) -> str:
+        return self.remote.id if self.remote else self.state.rps_id
+
+
+@dataclass
+class _Plan:
+    unchanged: list[_Item] = field(default_factory=list)
+    add: list[_Item] = field(default_factory=list)
+    move: list[_Item] = field(default_factory=list)
+    recheck: list[_Item] = field(default_factory=list)
+    owned: list[_Item] = field(default_factory=list)
+
+
+class _Abort(Exception):
+    """Nothing more can succeed (our key or signature was refused)."""
+
+
+class RpsSync:
+    """One run. `macs` limits it to those phones and re-checks them even when another RPS
+    customer owned them (someone acted); `full` trusts RPS's lists, not our records."""
+
+    def __init__(
+        self,
+        client: RpsClient,
+        *,
+        dry_run: bool = False,
+        full: bool = False,
+        macs: Iterable[str] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.client = client
+        self.dry_run = dry_run
+        self.full = full
+        self.macs = set(macs) if macs is not None else None
+        self.progress = progress or (lambda done, total, what: None)
+        self.summary = SyncSummary(dry_run=dry_run, full=full)
+        self.certificate_url = ""
+        self.remote_servers: dict[str, RemoteServer] | None = None
+        self.remote_devices: dict[str, RemoteDevice] | None = None
+        self.done = self.total = 0
+
+    def run(self, organisations: Iterable[Organisation] | None = None) -> SyncSummary:
+        """All organisations when None; only the given ones (and their phones) otherwise."""
+        started = time.monotonic()
+        everything = organisations is None and self.macs is None
+        selected = list(Organisation.objects.all() if organisations is None else organisations)
+        with contextlib.suppress(_Abort):  # _guard has reported why
+            self._run(selected, everything)
+        self.summary.calls = self.client.calls
+        self.summary.write_calls = self.client.write_calls
+        self.summary.seconds = round(time.monotonic() - started, 3)
+        return self.summary
+
+    def _run(self, selected: list[Organisation], everything: bool) -> None:
+        self.certificate_url = ca.ca_certificate_url()
+        self.total = self._wanted(selected).count()
+        if self.full:
+            self._guard(self._load_remote, "could not list what RPS has")
+            if self.remote_devices is None:
+                return  # without RPS's lists a full sync would guess
+        for organisation in selected:
+            self._guard(lambda org=organisation: self._sync_organisation(org), "", org=organisation)
+        self._guard(lambda: self._remove_unwanted(None if everything else selected), "removals")
+        if everything:
+            self._guard(self._remove_orphan_servers, "removing servers")
+        self.progress(self.total, self.total, "removals")
+
+    def _wanted(self, selected: list[Organisation]):
+        devices = Device.objects.filter(
+            organisation__in=selected, is_active=True, organisation__is_active=True
+        )
+        return devices if self.macs is None else devices.filter(mac__in=self.macs)
+
+    def _advance(self, count: int, organisation: Organisation) -> None:
+        if count:
+            self.done = min(self.done + count, self.total)
+            self.progress(self.done, self.total, organisation.slug)
+
+    def _guard(
+        self, step: Callable[[], None], context: str, org: Organisation | None = None
+    ) -> None:
+        """A failure of one step is reported and the next one runs, except when RPS refused
+        our key or signature: then every further call would fail, so the run stops."""
+        try:
+            step()
+        except RpsError as exc:
+            if exc.is_auth:
+                self._error(
+                    "",
+                    "",
+                    f"RPS refused our access key or signature: {exc}. Check RPS_ACCESS_KEY_ID "
+                    "and RPS_ACCESS_KEY_SECRET (and the clock of this server); nothing more "
+                    "was sent.",
+                )
+                raise _Abort from exc
+            self._error(org.slug if org else "", "", f"{context}: {exc}" if context else str(exc))
+
+    def _did(self, organisation: str, text: str) -> None:
+        """One write action, done (or, in a dry run, planned); logged as it happens."""
+        text = f"would {text}" if self.dry_run else text
+        text = f"{organisation}: {text}" if organisation else text[0].upper() + text[1:]
+        self.summary.actions.append(text)
+        logger.info("%s", text)
+
+    def _error(self, organisation: str, mac: str, message: str, log: bool = True) -> None:
+        self.summary.errors.append(Problem(organisation, mac, message))
+        if log:
+            logger.warning("%s", Problem(organisation, mac, message))
+
+    def _load_remote(self) -> None:
+        self.remote_servers = {server.id: server for server in self.client.iter_servers()}
+        self.remote_devices = {device.mac: device for device in self.client.iter_devices()}
+
+    # --- one organisation ---------------------------------------------------------------
+
+    def _sync_organisation(self, organisation: Organisation) -> None:
+        if not organisation.is_active:
+            return  # its phones are refused anyway; the removal step takes them out of RPS
+        try:
+            server_id = self._ensure_server(organisation)
+        except RpsError as exc:
+            if exc.is_auth:
+                raise
+            self._error(organisation.slug, "", f"server: {exc}")
+            server_id = None
+        if server_id is None:
+            self._skip_devices(organisation)
+            return
+        items = self._items(organisation)
+        plan = self._plan(items, server_id)
+        self._apply(organisation, server_id, plan)
+
+    def _skip_devices(self, organisation: Organisation) -> None:
+        count = self._devices(organisation).count()
+        self._advance(count, organisation)
+        if count:
+            self.summary.devices_failed += count
+            self._error(
+                organisation.slug,
+                "",
+                f"{count} phone(s) not synced: the organisation has no RPS server yet",
+            )
+
+    def _devices(self, organisation: Organisation):
+        devices = Device.objects.filter(organisation=organisation, is_active=True)
+        if self.macs is not None:
+            devices = devices.filter(mac__in=self.macs)
+        return devices.only("id", "mac", "organisation_id").order_by("mac")
+
+    def _items(self, organisation: Organisation) -> list[_Item]:
+        devices = list(self._devices(organisation))
+        states = _states_by_mac([device.mac for device in devices])
+        return [
+            _Item(device, states.get(device.mac) or RpsDeviceState(mac=device.mac))
+            for device in devices
+        ]
+
+    # --- the server -----------------------------------------------------------------------
+
+    def _ensure_server(self, organisation: Organisation) -> str | None:
+        """The RPS id of the organisation's server, created or edited as needed; None when
+        there is none and it could not be created ("" in a dry run: it would be)."""
+        state = _server_state(organisation)
+        fields = server_fields(organisation, self.certificate_url)
+        if self.full and state.rps_id:
+            self._check_remote_server(state, fields)
+        if not state.rps_id:
+            state.rps_id = self._adopt(fields["serverName"])
+            state.fingerprint = ""  # adopted: we don't know what it carries
+        if not state.rps_id:
+            return self._create_server(organisation, state, fields)
+        if state.fingerprint != server_fingerprint(fields):
+            return self._edit_server(organisation, state, fields)
+        self.summary.servers_unchanged += 1
+        return state.rps_id
+
+    def _check_remote_server(self, state: RpsServerState, fields: dict[str, str]) -> None:
+        remote = (self.remote_servers or {}).get(state.rps_id)
+        if remote is None:
+            state.rps_id = ""  # deleted in RPS behind our back
+        elif (remote.name, remote.url, remote.auth_name, remote.certificate_url) != (
+            fields["serverName"],
+            fields["url"],
+            fields["authName"],
+            fields["certificateUrl"],
+        ):
+            state.fingerprint = ""  # changed in RPS behind our back (the password is not listed)
+
+    def _adopt(self, name: str) -> str:
+        """The id of a server of ours that already has this name (an earlier run that lost
+        its answer, or a restored database), or ""."""
+        if self.remote_servers is not None:
+            servers: Iterable[RemoteServer] = self.remote_servers.values()
+        else:
+            servers, _ = self.client.list_servers(name)
+        return next((server.id for server in servers if server.name == name), "")
+
+    def _create_server(
+        self, organisation: Organisation, state: RpsServerState, fields: dict[str, str]
+    ) -> str | None:
+        self.summary.servers_created += 1
+        if self.dry_run:
+            self._did(organisation.slug, f"create server {fields['serverName']}")
+            return ""
+        try:
+            state.rps_id = self.client.add_server(fields)
+        except RpsError as exc:
+            self.summary.servers_created -= 1
+            return self._server_refused(organisation, state, fields, exc)
+        self._did(organisation.slug, f"create server {fields['serverName']}")
+        _save_server(state, fields)
+        return state.rps_id
+
+    def _server_refused(
+        self,
+        organisation: Organisation,
+        state: RpsServerState,
+        fields: dict[str, str],
+        exc: RpsError,
+    ) -> str | None:
+        if exc.is_auth:
+            raise exc
+        # A timed-out add may have gone through: if the server is there after all, use it.
+        state.rps_id = _quietly(lambda: self._adopt(fields["serverName"])) or ""
+        if state.rps_id:
+            return self._edit_server(organisation, state, fields)
+        message = f"RPS refused to create server {fields['serverName']!r}: {exc}"
+        if not exc.retryable:
+            message += (
+                ". Server names are unique across all RPS customers: if another one has it, "
+                "set RPS_SERVER_NAME_PREFIX to something of your own."
+            )
+        _save_server_error(state, fields, message)
+        self._error(organisation.slug, "", message)
+        return None
+
+    def _edit_server(
+        self, organisation: Organisation, state: RpsServerState, fields: dict[str, str]
+    ) -> str | None:
+        self.summary.servers_updated += 1
+        if self.dry_run:
+            self._did(organisation.slug, f"update server {fields['serverName']}")
+            return state.rps_id
+        try:
+            self.client.edit_server(state.rps_id, fields)
+        except RpsError as exc:
+            self.summary.servers_updated -= 1
+            if exc.is_auth:
+                raise
+            if "not.found" in exc.key or "not.exist" in exc.key:
+                state.rps_id = ""  # deleted in RPS behind our back: create it again
+                return self._create_server(organisation, state, fields)
+            message = f"RPS refused to update server {fields['serverName']!r}: {exc}"
+            _save_server_error(state, fields, message)
+            self._error(organisation.slug, "", message)
+            return state.rps_id  # it exists: its phones can still be registered to it
+        self._did(organisation.slug, f"update server {fields['serverName']}")
+        _save_server(state, fields)
+        return state.rps_id
+
+    # --- the phones -----------------------------------------------------------------------
+
+    def _plan(self, items: list[_Item], server_id: str) -> _Plan:
+        plan = _Plan()
+        for item in items:
+            bucket = self._bucket(item, server_id)
+            getattr(plan, bucket).append(item)
+        return plan
+
+    def _bucket(self, item: _Item, server_id: str) -> str:
+        state = item.state
+        if self.remote_devices is not None:
+            item.remote = self.remote_devices.get(item.mac)
+            if item.remote is not None:
+                return "unchanged" if item.remote.server_id == server_id else "move"
+            state.fingerprint = ""  # RPS does not list it under our account
+            return "recheck" if state.status == Status.OWNED_BY_OTHER else "add"
+        if server_id and state.fingerprint == device_fingerprint(item.mac, server_id):
+            return "unchanged"
+        if state.status == Status.OWNED_BY_OTHER:
+            return "recheck" if self.macs is not None else "owned"
+        return "move" if state.fingerprint else "add"
+
+    def _apply(self, organisation: Organisation, server_id: str, plan: _Plan) -> None:
+        self._keep_unchanged(organisation, plan.unchanged, server_id)
+        self._advance(len(plan.unchanged) + len(plan.owned), organisation)
+        for item in plan.owned:
+            self.summary.devices_owned_by_other += 1
+            self.summary.notices.append(Problem(organisation.slug, item.mac, OWNED_MESSAGE))
+        if self.dry_run:
+            self.summary.devices_registered += len(plan.add)
+            self.summary.devices_moved += len(plan.move)
+            self.summary.devices_owned_by_other += len(plan.recheck)
+            for verb, items in (("register", plan.add), ("move", plan.move)):
+                if items:
+                    self._did(organisation.slug, f"{verb} {_phones(items)}")
+            if plan.recheck:
+                self._did(organisation.slug, f"check again {_phones(plan.recheck)}")
+            self._advance(len(plan.add) + len(plan.move) + len(plan.recheck), organisation)
+            return
+        for item in plan.recheck:
+            self._settle(organisation, server_id, item)
+            self._advance(1, organisation)
+        self._move(organisation, server_id, plan.move)
+        self._advance(len(plan.move), organisation)
+        for batch in _batches(plan.add):
+            self._add_batch(organisation, server_id, batch)
+            self._advance(len(batch), organisation)
+
+    def _keep_unchanged(self, organisation: Organisation, items: list[_Item], server_id: str):
+        self.summary.devices_unchanged += len(items)
+        changed = [item for item in items if _record_unchanged(item, organisation, server_id)]
+        if changed and not self.dry_run:
+            _save(changed)
+
+    def _add_batch(self, organisation: Organisation, server_id: str, batch: list[_Item]) -> None:
+        try:
+            ids = self.client.add_devices(
+                [item.mac for item in batch], server_id, organisation.slug
+            )
+        except RpsError as exc:
+            self._batch_failed(organisation, server_id, batch, exc, self._add_batch)
+            return
+        for item in batch:
+            _record_registered(item, organisation, server_id, ids.get(item.mac, ""))
+        _save(batch)
+        self.summary.devices_registered += len(batch)
+        self._did(organisation.slug, f"register {_phones(batch)}")
+
+    def _move(self, organisation: Organisation, server_id: str, items: list[_Item]) -> None:
+        ready = []
+        for item in items:
+            if item.rps_id or self._look_up(organisation, server_id, item):
+                ready.append(item)
+        for batch in _batches(ready):
+            self._move_batch(organisation, server_id, batch)
+
+    def _look_up(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
+        """Finds the RPS id a move needs; settles the phone itself when it can't be moved."""
+        try:
+            remote = self.client.find_device(item.mac)
+        except RpsError as exc:
+            self._batch_failed(organisation, server_id, [item], exc, None)
+            return False
+        if remote is None:
+            self._settle(organisation, server_id, item)  # gone from our account: whose is it?
+            return False
+        item.remote = remote
+        if remote.server_id == server_id:
+            self._keep_unchanged(organisation, [item], server_id)
+            return False
+        return True
+
+    def _move_batch(self, organisation: Organisation, server_id: str, batch: list[_Item]) -> None:
+        try:
+            self.client.migrate_devices([item.rps_id for item in batch], server_id)
+        except RpsError as exc:
+            self._batch_failed(organisation, server_id, batch, exc, self._move_batch)
+            return
+        for item in batch:
+            _record_registered(item, organisation, server_id, item.rps_id)
+        _save(batch)
+        self.summary.devices_moved += len(batch)
+        self._did(organisation.slug, f"move {_phones(batch)} to its server")
+
+    def _batch_failed(
+        self,
+        organisation: Organisation,
+        server_id: str,
+        batch: list[_Item],
+        exc: RpsError,
+        again: Callable[[Organisation, str, list[_Item]], None] | None,
+    ) -> None:
+        """A refusal that concerns single MACs is narrowed down by halving the batch (one
+        foreign MAC in 100 costs ~15 calls, not 200) and settled MAC by MAC at the end; any
+        other failure leaves the batch as RPS has it, to be retried by the next run."""
+        if exc.is_auth:
+            raise exc
+        if not exc.retryable and exc.key.startswith(_PER_MAC_KEYS):
+            if len(batch) > 1 and again is not None:
+                half = len(batch) // 2
+                again(organisation, server_id, batch[:half])
+                again(organisation, server_id, batch[half:])
+                return
+            for item in batch:
+                self._settle(organisation, server_id, item)
+            return
+        for item in batch:
+            self._device_failed(organisation, item, exc)
+        _save(batch)
+        logger.warning("%s: %d phone(s) not pushed: %s", organisation.slug, len(batch), exc)
+
+    def _settle(self, organisation: Organisation, server_id: str, item: _Item) -> None:
+        """One MAC on its own: ask RPS whose it is, then add, move or leave it."""
+        try:
+            outcome = self._settle_one(organisation, server_id, item)
+        except RpsError as exc:
+            if exc.is_auth:
+                raise
+            self._device_failed(organisation, item, exc)
+            logger.warning("%s %s: %s", organisation.slug, format_mac(item.mac), exc)
+        else:
+            setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+        _save([item])
+
+    def _settle_one(self, organisation: Organisation, server_id: str, item: _Item) -> str:
+        existed, ours = self.client.check_mac(item.mac)
+        if not existed:
+            ids = self.client.add_devices([item.mac], server_id, organisation.slug)
+            _record_registered(item, organisation, server_id, ids.get(item.mac, ""))
+            return "devices_registered"
+        if not ours:
+            return self._owned_by_other(organisation, item)
+        remote = self.client.find_device(item.mac)
+        if remote is None:
+            raise RpsError("device.not.listed", "RPS says the MAC is ours but does not list it")
+        if remote.server_id != server_id:
+            self.client.migrate_devices([remote.id], server_id)
+        _record_registered(item, organisation, server_id, remote.id)
+        return "devices_unchanged" if remote.server_id == server_id else "devices_moved"
+
+    def _owned_by_other(self, organisation: Organisation, item: _Item) -> str:
+        state = item.state
+        if state.status == Status.OWNED_BY_OTHER:
+            self.summary.notices.append(Problem(organisation.slug, item.mac, OWNED_MESSAGE))
+        else:
+            self._error(organisation.slug, item.mac, OWNED_MESSAGE)
+        state.device, state.organisation, state.status = (
+            item.device,
+            organisation,
+            Status.OWNED_BY_OTHER,
+        )
+        state.fingerprint = state.server_rps_id = state.rps_id = ""
+        state.last_error, state.last_attempt_at = OWNED_MESSAGE, timezone.now()
+        return "devices_owned_by_other"
+
+    def _device_failed(self, organisation: Organisation, item: _Item, exc: RpsError) -> None:
+        state = item.state
+        state.device = item.device
+        state.organisation = state.organisation if state.fingerprint else organisation
+        state.status = Status.PENDING if exc.retryable else Status.FAILED
+        state.last_error, state.last_attempt_at = str(exc), timezone.now()
+        self.summary.devices_failed += 1
+        self._error(organisation.slug, item.mac, str(exc), log=False)
+
+    # --- removals -------------------------------------------------------------------------
+
+    def _remove_unwanted(self, selected: list[Organisation] | None) -> None:
+        states = self._unwanted_states(selected) + self._unknown_remote(selected)
+        in_rps = [state for state in states if self._in_rps(state)]
+        never_there = [state for state in states if not self._in_rps(state)]
+        if never_there and not self.dry_run:
+            for state in never_there:  # never reached RPS under our account: nothing to send
+                _record_removed(state)
+            _save_states(never_there)
+        for batch in _batches(in_rps):
+            self._remove_batch(batch)
+
+    def _in_rps(self, state: RpsDeviceState) -> bool:
+        if self.remote_devices is not None:
+            return state.mac in self.remote_devices
+        return bool(state.fingerprint) or state.status == Status.PENDING
+
+    def _unwanted_states(self, selected: list[Organisation] | None) -> list[RpsDeviceState]:
+        unwanted = Q(device__isnull=True) | Q(device__is_active=False)
+        states = RpsDeviceState.objects.exclude(status=Status.REMOVED).filter(
+            unwanted | Q(device__organisation__is_active=False)
+        )
+        if selected is not None:
+            states = states.filter(
+                Q(organisation__in=selected) | Q(device__organisation__in=selected)
+            )
+        if self.macs is not None:
+            states = states.filter(mac__in=self.macs)
+        found = list(states.select_related("organisation"))
+        # A deleted phone's MAC may be back as a new phone: the sync of its organisation
+        # links the row to it; it is not ours to remove.
+        back = _wanted_macs([state.mac for state in found if state.device_id is None])
+        return [state for state in found if state.mac not in back]
+
+    def _unknown_remote(self, selected: list[Organisation] | None) -> list[RpsDeviceState]:
+        """With `full`: phones RPS lists on our servers that we have no record of and no
+        longer want (left behind by a lost answer or a restored database)."""
+        if self.remote_devices is None or self.macs is not None:
+            return []
+        servers = RpsServerState.objects.exclude(rps_id="")
+        if selected is not None:
+            servers = servers.filter(organisation__in=selected)
+        owner = {server.rps_id: server.organisation_id for server in servers}
+        candidates = [d for d in self.remote_devices.values() if d.server_id in owner]
+        known = _states_by_mac([device.mac for device in candidates])
+        wanted = _wanted_macs([device.mac for device in candidates])
+        found = []
+        for device in candidates:
+            state = known.get(device.mac) or RpsDeviceState(mac=device.mac)
+            if device.mac in wanted or (state.pk and state.status != Status.REMOVED):
+                continue  # wanted, or a row the other removal query already covers
+            state.organisation_id = owner[device.server_id]
+            state.server_rps_id, state.rps_id = device.server_id, device.id
+            state.fingerprint = device_fingerprint(device.mac, device.server_id)
+            state.status = Status.REGISTERED
+            found.append(state)
+        return found
+
+    def _remove_batch(self, batch: list[RpsDeviceState]) -> None:
+        self.summary.devices_removed += len(batch)
+        if self.dry_run:
+            self._did("", f"remove {_phones(batch)}")
+            return
+        try:
+            self.client.delete_devices([state.mac for state in batch])
+        except RpsError as exc:
+            self.summary.devices_removed -= len(batch)
+            self._removal_failed(batch, exc)
+            return
+        for state in batch:
+            _record_removed(state)
+        _save_states(batch)
+        self._did("", f"remove {_phones(batch)}")
+
+    def _removal_failed(self, batch: list[RpsDeviceState], exc: RpsError) -> None:
+        if exc.is_auth:
+            raise exc
+        if len(batch) > 1 and not exc.retryable and exc.key.startswith(_PER_MAC_KEYS):
+            for state in batch:
+                self._remove_batch([state])
+            return
+        if len(batch) == 1 and ("not.found" in exc.key or self._not_ours(batch[0].mac)):
+            self.summary.devices_removed += 1  # not there under our account: as we wanted
+            _record_removed(batch[0])
+            _save_states(batch)
+            return
+        for state in batch:
+            state.status = Status.PENDING if exc.retryable else Status.FAILED
+            state.last_error, state.last_attempt_at = f"removal: {exc}", timezone.now()
+            slug = state.organisation.slug if state.organisation else ""
+            self._error(slug, state.mac, f"could not be removed from RPS: {exc}")
+        self.summary.devices_failed += len(batch)
+        _save_states(batch)
+
+    def _not_ours(self, mac: str) -> bool:
+        try:
+            _, ours = self.client.check_mac(mac)
+        except RpsError as exc:
+            if exc.is_auth:
+                raise
+            return False
+        return not ours
+
+    def _remove_orphan_servers(self) -> None:
+        """Servers of deleted organisations, once none of our phones is left on them."""
+        for state in RpsServerState.objects.filter(organisation__isnull=True):
+            if state.rps_id and self._server_in_use(state):
+                continue
+            self.summary.servers_removed += bool(state.rps_id)
+            if state.rps_id:
+                self._did("", f"delete server {state.server_name} (its organisation is gone)")
+            if self.dry_run:
+                continue
+            try:
+                if state.rps_id:
+                    self.client.delete_servers([state.rps_id])
+            except RpsError as exc:
+                if exc.is_auth:
+                    raise
+                if "not.found" not in exc.key:
+                    self.summary.servers_removed -= 1
+                    self._error("", "", f"could not delete server {state.server_name}: {exc}")
+                    continue
+            state.delete()
+
+    def _server_in_use(self, state: RpsServerState) -> bool:
+        left = RpsDeviceState.objects.filter(server_rps_id=state.rps_id).exclude(
+            status=Status.REMOVED
+        )
+        if self.dry_run:
+            return False  # the removal step would have emptied it
+        if left.exists():
+            self._error("", "", f"server {state.server_name} still has phones; kept for now")
+            return True
+        return False
+
+
+# --- recording what RPS has -------------------------------------------------------------
+
+
+def _record_registered(
+    item: _Item, organisation: Organisation, server_id: str, rps_id: str
+) -> None:
+    state, now = item.state, timezone.now()
+    state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
+    state.fingerprint = device_fingerprint(item.mac, server_id)
+    state.rps_id = rps_id or state.rps_id
+    state.status, state.last_error = Status.REGISTERED, ""
+    state.pushed_at = state.last_attempt_at = now
+
+
+def _record_unchanged(item: _Item, organisation: Organisation, server_id: str) -> bool:
+    """Brings the row up to date with what RPS has; True when that changed it."""
+    state = item.state
+    before = _values(state)
+    state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
+    state.fingerprint = device_fingerprint(item.mac, server_id)
+    state.rps_id = item.rps_id
+    state.status, state.last_error = Status.REGISTERED, ""
+    state.pushed_at = state.pushed_at or timezone.now()
+    return state.pk is None or _values(state) != before
+
+
+def _values(state: RpsDeviceState) -> list:
+    return [
+        state.device_id,
+        state.organisation_id,
+        state.server_rps_id,
+        state.rps_id,
+        state.fingerprint,
+        state.status,
+        state.last_error,
+    ]
+
+
+def _record_removed(state: RpsDeviceState) -> None:
+    state.status, state.last_error = Status.REMOVED, ""
+    state.fingerprint = state.server_rps_id = state.rps_id = ""
+    state.pushed_at = state.last_attempt_at = timezone.now()
+
+
+def _save(items: list[_Item]) -> None:
+    _save_states([item.state for item in items])
+
+
+def _save_states(states: list[RpsDeviceState]) -> None:
+    new = [state for state in states if state.pk is None]
+    old = [state for state in states if state.pk is not None]
+    if new:
+        try:
+            with transaction.atomic():
+                RpsDeviceState.objects.bulk_create(new)
+        except IntegrityError:
+            # Another run (an admin action beside the cron job) recorded some of these MACs
+            # meanwhile: ours is the newer answer from RPS, so it overwrites theirs.
+            pks = dict(
+                RpsDeviceState.objects.filter(mac__in=[s.mac for s in new]).values_list("mac", "pk")
+            )
+            for state in new:
+                state.pk = pks.get(state.mac)
+            old += [state for state in new if state.pk is not None]
+            RpsDeviceState.objects.bulk_create([state for state in new if state.pk is None])
+    if old:
+        RpsDeviceState.objects.bulk_update(old, _DEVICE_FIELDS)
+
+
+def _server_state(organisation: Organisation) -> RpsServerState:
+    try:
+        return organisation.rps_server
+    except RpsServerState.DoesNotExist:
+        return RpsServerState(organisation=organisation)
+
+
+def _save_server(state: RpsServerState, fields: dict[str, str]) -> None:
+    state.server_name = fields["serverName"]
+    state.fingerprint, state.last_error = server_fingerprint(fields), ""
+    state.pushed_at = state.last_attempt_at = timezone.now()
+    state.save()
+
+
+def _save_server_error(state: RpsServerState, fields: dict[str, str], message: str) -> None:
+    # The name and id stay those RPS has (none yet when it was never created).
+    state.server_name = state.server_name or fields["serverName"]
+    state.last_error, state.last_attempt_at = message, timezone.now()
+    state.save()
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+def _phones(items: list[_Item] | list[RpsDeviceState]) -> str:
+    macs = [format_mac(item.mac) for item in items]
+    shown = ", ".join(macs[:3]) + (f", … ({len(macs) - 3} more)" if len(macs) > 3 else "")
+    return f"{len(macs)} phone(s): {shown}"
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _batches(values: list) -> Iterator[list]:
+    return _chunks(values, MAX_BATCH)
+
+
+def _states_by_mac(macs: list[str]) -> dict[str, RpsDeviceState]:
+    states: dict[str, RpsDeviceState] = {}
+    for chunk in _chunks(macs, 500):
+        states.update({s.mac: s for s in RpsDeviceState.objects.filter(mac__in=chunk)})
+    return states
+
+
+def _wanted_macs(macs: list[str]) -> set[str]:
+    """Those of the MACs that belong to an active phone of an active organisation."""
+    wanted: set[str] = set()
+    for chunk in _chunks(macs, 500):
+        wanted.update(
+            Device.objects.filter(
+                mac__in=chunk, is_active=True, organisation__is_active=True
+            ).values_list("mac", flat=True)
+        )
+    return wanted
+
+
+def _quietly(call: Callable[[], str]) -> str | None:
+    try:
+        return call()
+    except RpsError:
+        return None

@@ -1,0 +1,138 @@
+"""The per-process config cache: fewer queries, never a stale config after a change."""
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from devices import config_cache
+from devices.models import AccessLog, Device, SipAccount
+from organisations.models import Organisation
+from phonebooks.models import Phonebook
+from tests.factories import make_account
+
+MAC_FILE = "/805ec0aaaa01.cfg"
+
+
+@pytest.fixture(autouse=True)
+def cache_on(settings):
+    # The tests' cache is per process, which is all one test process needs.
+    settings.CONFIG_CACHE = True
+    config_cache._entries.clear()
+    yield
+    config_cache._entries.clear()
+
+
+def fetch(client, tenant, password=None):
+    return client.get(MAC_FILE, headers=tenant.phone_headers(password=password))
+
+
+def test_a_repeated_request_reads_nothing_but_the_log_write(client, tenant_a):
+    assert fetch(client, tenant_a).status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        again = fetch(client, tenant_a)
+
+    assert again.status_code == 200
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"]  # the access-log row
+    assert AccessLog.objects.filter(outcome="success").count() == 2
+
+
+def test_a_changed_account_reaches_the_phone_at_once(client, tenant_a):
+    fetch(client, tenant_a)
+    account = SipAccount.objects.get(device=tenant_a.device, index=1)
+    account.password = "changed-sip-password"
+    account.save()
+
+    assert b"account.1.password = changed-sip-password" in fetch(client, tenant_a).content
+
+
+def test_a_new_account_and_a_deleted_one_reach_the_phone(client, tenant_a):
+    fetch(client, tenant_a)
+    make_account(tenant_a.device, 5, password="fifth-line")
+    SipAccount.objects.get(device=tenant_a.device, index=2).delete()
+
+    body = fetch(client, tenant_a).content.decode()
+
+    assert "account.5.password = fifth-line" in body
+    assert "account.2.enable = 0" in body
+
+
+def test_a_rotated_password_is_checked_at_once(client, tenant_a):
+    fetch(client, tenant_a)
+    organisation = Organisation.objects.get(pk=tenant_a.organisation.pk)
+    organisation.password_grace_days = 0
+    organisation.provisioning_password = "rotated-password"
+    organisation.save()
+
+    assert fetch(client, tenant_a).status_code == 401
+    assert fetch(client, tenant_a, password="rotated-password").status_code == 200
+
+
+def test_a_deactivated_phone_is_refused_at_once(client, tenant_a):
+    fetch(client, tenant_a)
+    device = Device.objects.get(pk=tenant_a.device.pk)
+    device.is_active = False
+    device.save()
+
+    assert fetch(client, tenant_a).status_code == 401
+
+
+def test_a_phonebook_given_to_the_phone_through_many_to_many_reaches_it(client, tenant_a):
+    book = Phonebook.objects.create(
+        organisation=tenant_a.organisation, name="Chosen", title="Chosen", audience="chosen"
+    )
+    fetch(client, tenant_a)
+    book.devices.add(tenant_a.device)
+
+    assert f"pb-t5x-{book.pk}.xml".encode() in fetch(client, tenant_a).content
+
+
+def test_a_change_in_another_process_reaches_this_one(client, tenant_a):
+    fetch(client, tenant_a)
+    # Another process saved something: all this process sees is a new shared version.
+    SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="from-elsewhere")
+    caches["default"].set(config_cache.VERSION_KEY, "a-new-version-from-elsewhere", timeout=None)
+
+    assert b"account.1.password = from-elsewhere" in fetch(client, tenant_a).content
+
+
+def test_without_the_shared_cache_requests_go_to_the_database(client, tenant_a, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+    settings.THROTTLE_ENABLED = False
+
+    assert fetch(client, tenant_a).status_code == 200
+    assert config_cache._entries == {}
+
+
+def test_auto_is_off_with_a_per_process_cache(settings):
+    settings.CONFIG_CACHE = "auto"
+
+    assert config_cache.enabled() is False
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://x",
+        }
+    }
+    assert config_cache.enabled() is True
+
+
+def test_the_last_seen_fields_are_written_once_a_minute_while_nothing_changes(client, tenant_a):
+    fetch(client, tenant_a)
+    first = Device.objects.get(pk=tenant_a.device.pk).last_seen_at
+
+    with CaptureQueriesContext(connection) as queries:
+        fetch(client, tenant_a)
+
+    assert not any(q["sql"].startswith("UPDATE") for q in queries)
+    assert Device.objects.get(pk=tenant_a.device.pk).last_seen_at == first
+    other_ip = client.get(MAC_FILE, headers=tenant_a.phone_headers(), REMOTE_ADDR="10.9.9.9")
+    assert other_ip.status_code == 200
+    assert Device.objects.get(pk=tenant_a.device.pk).last_seen_ip == "10.9.9.9"

@@ -1,0 +1,231 @@
+"""The RPS state in the admin, and "Sync with RPS" on organisations and phones."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+from django.core.management import CommandError, call_command
+
+from rps.desired import server_name
+from rps.models import RpsDeviceState
+from tests.admin_forms import management_data
+from tests.factories import make_device, make_organisation
+
+Status = RpsDeviceState.Status
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def run_action(client, url: str, action: str, pks: list[int]):
+    return client.post(url, {"action": action, "_selected_action": pks}, follow=True)
+
+
+@pytest.fixture
+def alpha(db):
+    organisation = make_organisation("alpha")
+    for _ in range(3):
+        make_device(organisation)
+    return organisation
+
+
+def test_the_organisation_action_syncs_the_selected_organisations(admin_client, fake_rps, alpha):
+    bravo = make_organisation("bravo")
+    make_device(bravo)
+
+    response = run_action(
+        admin_client,
+        "/admin/organisations/organisation/",
+        "sync_organisations_with_rps",
+        [alpha.pk],
+    )
+
+    assert response.status_code == 200
+    assert set(fake_rps.our_devices().values()) == {server_name("alpha")}
+    assert len(fake_rps.our_devices()) == 3
+    [message] = messages_of(response)
+    assert "servers 1 created" in message
+    assert "3 registered" in message
+
+
+def test_the_device_action_rechecks_a_phone_another_customer_has_released(
+    admin_client, fake_rps, alpha
+):
+    phone = make_device(alpha, "805ec0ee0001")
+    fake_rps.seed_device(phone.mac, owner="another-provider")
+    with pytest.raises(CommandError):
+        call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    del fake_rps.devices[phone.mac]
+    fake_rps.calls.clear()
+
+    response = run_action(
+        admin_client, "/admin/devices/device/", "sync_devices_with_rps", [phone.pk]
+    )
+
+    assert fake_rps.our_devices()[phone.mac] == server_name("alpha")
+    assert RpsDeviceState.objects.get(mac=phone.mac).status == Status.REGISTERED
+    assert [call.body["macs"] for call in fake_rps.calls_to("device/add")] == [[phone.mac]]
+    assert "1 registered" in messages_of(response)[0]
+
+
+def test_an_action_reports_failures_per_phone(admin_client, fake_rps, alpha):
+    phone = make_device(alpha, "805ec0ee0001")
+    fake_rps.seed_device(phone.mac, owner="another-provider")
+
+    response = run_action(
+        admin_client,
+        "/admin/organisations/organisation/",
+        "sync_organisations_with_rps",
+        [alpha.pk],
+    )
+
+    shown = messages_of(response)
+    assert any("80:5e:c0:ee:00:01" in line and "another RPS customer" in line for line in shown)
+
+
+def test_an_action_without_rps_keys_says_what_to_set(admin_client, fake_rps, alpha, settings):
+    settings.RPS_ACCESS_KEY_SECRET = ""
+
+    response = run_action(
+        admin_client,
+        "/admin/organisations/organisation/",
+        "sync_organisations_with_rps",
+        [alpha.pk],
+    )
+
+    assert messages_of(response) == [
+        "RPS_ACCESS_KEY_SECRET must be set (see .env.example); nothing was sent to RPS."
+    ]
+    assert fake_rps.calls == []
+
+
+def test_the_phone_page_shows_its_rps_state_with_the_reason_of_a_failure(
+    admin_client, fake_rps, alpha
+):
+    phone = make_device(alpha, "805ec0ee0001")
+    fake_rps.seed_device(phone.mac, owner="another-provider")
+    with pytest.raises(CommandError):
+        call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+
+    page = admin_client.get(f"/admin/devices/device/{phone.pk}/change/").content.decode()
+
+    assert "Yealink RPS" in page
+    assert "Owned by another RPS customer" in page
+    assert "device.mac.added.by.other" in page
+
+
+def test_a_phone_never_synced_says_so(admin_client, alpha):
+    phone = alpha.devices.first()
+
+    page = admin_client.get(f"/admin/devices/device/{phone.pk}/change/").content.decode()
+
+    assert "not synced yet" in page
+
+
+def test_a_synced_phones_page_still_saves_and_leaves_its_rps_state_alone(
+    admin_client, fake_rps, alpha
+):
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    phone = alpha.devices.first()
+    state = phone.rps_state
+    url = f"/admin/devices/device/{phone.pk}/change/"
+    data = management_data(admin_client, url)
+    data.update(
+        {
+            "organisation": alpha.pk,
+            "mac": phone.mac,
+            "model": phone.model,
+            "label": "Renamed",
+            "is_active": "on",
+            "raw_overrides": "",
+            # The read-only row's hidden fields, as the browser sends them back.
+            "rps_state-0-id": state.pk,
+            "rps_state-0-device": phone.pk,
+        }
+    )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    phone.refresh_from_db()
+    assert phone.label == "Renamed"
+    assert RpsDeviceState.objects.get(pk=state.pk).status == Status.REGISTERED
+
+
+def test_the_phone_list_shows_each_phones_rps_state_in_one_query(
+    admin_client, fake_rps, alpha, django_assert_max_num_queries
+):
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    newcomer = make_device(alpha, "805ec0ee0002")
+    moved = make_device(alpha, "805ec0ee0003")
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    moved.organisation = make_organisation("bravo")
+    moved.save()
+
+    page = admin_client.get("/admin/devices/device/").content.decode()
+
+    assert page.count('<td class="field-rps_state_column">Registered</td>') == 4
+    assert "Registered, move pending" in page
+    assert newcomer.mac  # registered by the second sync
+    for _ in range(20):
+        make_device(alpha)
+    with django_assert_max_num_queries(12):
+        page = admin_client.get("/admin/devices/device/").content.decode()
+    assert page.count("Pending (not synced yet)") == 20
+
+
+def test_the_state_list_finds_a_mac_in_any_notation_and_filters_by_status(
+    admin_client, fake_rps, alpha
+):
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    mac = alpha.devices.first().mac
+    colons = ":".join(mac[i : i + 2] for i in range(0, 12, 2)).upper()
+
+    found = admin_client.get("/admin/rps/rpsdevicestate/", {"q": colons}).content.decode()
+    failed = admin_client.get("/admin/rps/rpsdevicestate/", {"status__exact": "failed"})
+
+    assert found.count("field-mac_address") == 1
+    assert "0 RPS devices" in failed.content.decode()
+    assert admin_client.get("/admin/rps/rpsserverstate/").status_code == 200
+
+
+def test_state_rows_cannot_be_edited_in_the_admin(admin_client, fake_rps, alpha):
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    state = RpsDeviceState.objects.first()
+
+    response = admin_client.post(
+        f"/admin/rps/rpsdevicestate/{state.pk}/change/", {"status": "removed"}
+    )
+
+    assert response.status_code == 403
+    state.refresh_from_db()
+    assert state.status == Status.REGISTERED
+
+
+@pytest.fixture
+def alpha_staff(client, alpha):
+    call_command(
+        "createorgadmin", "alpha", "bob", "--password", "Corr3ct-Horse-Battery", stdout=StringIO()
+    )
+    client.force_login(get_user_model().objects.get(username="bob"))
+    return client
+
+
+def test_organisation_staff_see_only_their_own_phones_rps_state(alpha_staff, fake_rps, alpha):
+    bravo_phone = make_device(make_organisation("bravo"), "001565bb0001")
+    call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
+    bravo_state = RpsDeviceState.objects.get(mac=bravo_phone.mac)
+    own_phone = alpha.devices.first()
+
+    listed = alpha_staff.get("/admin/rps/rpsdevicestate/")
+    own_page = alpha_staff.get(f"/admin/devices/device/{own_phone.pk}/change/").content.decode()
+
+    assert {state.device.organisation for state in listed.context["cl"].result_list} == {alpha}
+    assert listed.context["cl"].result_count == 3
+    assert "Yealink RPS" in own_page
+    assert alpha_staff.get(f"/admin/rps/rpsdevicestate/{bravo_state.pk}/change/").status_code == 404
+    assert alpha_staff.get("/admin/rps/rpsserverstate/").status_code == 403

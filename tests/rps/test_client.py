@@ -1,0 +1,160 @@
+"""The RPS client against the fake: envelope, error keys, retries and timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from rps.client import RpsClient, RpsConfigError, RpsError, client_from_settings
+from tests.rps.fake_rps import KEY_ID, SECRET
+
+
+@pytest.fixture
+def pauses() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(fake_rps, pauses) -> RpsClient:
+    return RpsClient(
+        fake_rps.url,
+        KEY_ID,
+        SECRET,
+        retries=3,
+        backoff=0.5,
+        backoff_max=4,
+        read_timeout=0.5,
+        sleep=pauses.append,
+    )
+
+
+def test_it_retries_a_server_error_with_growing_backoff_and_a_fresh_signature(
+    fake_rps, client, pauses
+):
+    fake_rps.fail("server/list", 500, times=2)
+
+    servers, total = client.list_servers()
+
+    assert (servers, total) == ([], 0)
+    assert [call.status for call in fake_rps.calls] == [500, 500, 200]
+    assert pauses == [0.5, 1.0]
+    assert len(fake_rps.nonces) == 3  # each attempt signed anew
+
+
+def test_it_honours_retry_after_on_429_but_caps_it(fake_rps, client, pauses):
+    fake_rps.fail("server/list", 429, times=1, retry_after="2")
+    fake_rps.fail("server/list", 429, times=1, retry_after="3600")
+
+    client.list_servers()
+
+    assert pauses == [2.0, 4.0]
+
+
+def test_it_gives_up_after_its_retries_with_a_retryable_error(fake_rps, client, pauses):
+    fake_rps.fail("server/list", 503, times=10)
+
+    with pytest.raises(RpsError) as caught:
+        client.list_servers()
+
+    assert caught.value.status == 503
+    assert caught.value.retryable
+    assert len(fake_rps.calls) == 4
+
+
+def test_it_does_not_retry_a_refusal_that_would_fail_again(fake_rps, client):
+    with pytest.raises(RpsError) as caught:
+        client.edit_server("999", {"serverName": "x"})
+
+    assert caught.value.key == "server.not.found"
+    assert not caught.value.retryable
+    assert len(fake_rps.calls) == 1
+
+
+def test_a_400_is_an_error_with_the_key_and_field_errors_of_the_envelope(fake_rps, client):
+    with pytest.raises(RpsError) as caught:
+        client.add_server({"serverName": "ok-name"})
+
+    assert caught.value.status == 400
+    assert caught.value.key == "param.required"
+    assert "url" in str(caught.value)
+    assert len(fake_rps.calls) == 1
+
+
+def test_a_slow_answer_times_out_and_is_retried(fake_rps, client):
+    fake_rps.delay("server/list", 1.5)
+
+    client.list_servers()
+
+    assert len(fake_rps.calls) == 2
+
+
+def test_an_unreachable_rps_is_a_retryable_connection_error(pauses):
+    client = RpsClient("http://127.0.0.1:9", KEY_ID, SECRET, retries=1, sleep=pauses.append)
+
+    with pytest.raises(RpsError) as caught:
+        client.list_servers()
+
+    assert caught.value.key == "connection"
+    assert caught.value.retryable
+    assert len(pauses) == 1
+
+
+def test_device_calls_send_lower_case_macs_in_batches_of_at_most_100(fake_rps, client):
+    server_id = fake_rps.seed_server("s1")
+
+    ids = client.add_devices(["805ec0000001", "805ec0000002"], server_id)
+    client.delete_devices(["805ec0000001"])
+
+    assert set(ids) == {"805ec0000001", "805ec0000002"}
+    assert fake_rps.calls_to("device/delete")[0].body == {"macs": ["805ec0000001"]}
+    with pytest.raises(ValueError, match="1 to 100"):
+        client.add_devices([f"805ec0{n:06x}" for n in range(101)], server_id)
+
+
+def test_listing_devices_pages_through_everything(fake_rps, client):
+    for n in range(250):
+        fake_rps.seed_device(f"805ec0{n:06x}", server_id="1")
+    fake_rps.seed_device("805ec0ffffff", owner="other")
+
+    devices = list(client.iter_devices())
+
+    assert len(devices) == 250
+    assert len(fake_rps.calls_to("device/list")) == 3
+
+
+def test_check_mac_tells_ours_from_another_customers(fake_rps, client):
+    fake_rps.seed_device("805ec0000001")
+    fake_rps.seed_device("805ec0000002", owner="other")
+
+    assert client.check_mac("805ec0000001") == (True, True)
+    assert client.check_mac("805ec0000002") == (True, False)
+    assert client.check_mac("805ec0000003") == (False, False)
+
+
+def test_missing_keys_are_a_clear_error_before_any_call(settings):
+    settings.RPS_ACCESS_KEY_ID = "id"
+    settings.RPS_ACCESS_KEY_SECRET = ""
+
+    with pytest.raises(RpsConfigError, match="RPS_ACCESS_KEY_SECRET must be set"):
+        client_from_settings()
+
+
+def test_a_403_about_one_device_is_not_mistaken_for_a_refused_key(fake_rps, client):
+    fake_rps.fail("device/delete", 403, key="device.operate.forbidden")
+
+    with pytest.raises(RpsError) as caught:
+        client.delete_devices(["805ec0000001"])
+
+    assert caught.value.status == 403
+    assert not caught.value.is_auth
+    assert not caught.value.retryable
+
+
+def test_listing_goes_on_when_rps_answers_shorter_pages_than_asked(fake_rps, client):
+    fake_rps.max_page = 30
+    for n in range(100):
+        fake_rps.seed_device(f"805ec0{n:06x}", server_id="1")
+
+    devices = list(client.iter_devices())
+
+    assert len(devices) == 100
+    assert len(fake_rps.calls_to("device/list")) == 4

@@ -1,0 +1,530 @@
+"""`manage.py rps_sync` against the fake RPS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from devices.mac import format_mac
+from rps import sync as sync_module
+from rps.desired import server_name
+from rps.models import RpsDeviceState, RpsServerState
+from tests.factories import make_device, make_organisation
+
+Status = RpsDeviceState.Status
+
+
+def sync(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("rps_sync", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def sync_fails(*args: str) -> tuple[str, str, str]:
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("rps_sync", *args, stdout=out, stderr=err)
+    return str(caught.value), out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def two_organisations(db):
+    alpha = make_organisation("alpha")
+    bravo = make_organisation("bravo")
+    alpha_macs = [make_device(alpha).mac for _ in range(3)]
+    bravo_macs = [make_device(bravo).mac for _ in range(2)]
+    return alpha, bravo, alpha_macs, bravo_macs
+
+
+def test_the_first_sync_creates_a_server_per_organisation_and_registers_every_phone(
+    fake_rps, ca_url, two_organisations
+):
+    alpha, _, alpha_macs, bravo_macs = two_organisations
+
+    out, _ = sync()
+
+    server = fake_rps.server_named(server_name("alpha"))
+    assert server["url"] == "https://provisioning.example.net/"
+    assert (server["authName"], server["password"]) == ("alpha", "alpha-secret-pw")
+    assert server["certificateUrl"] == ca_url
+    expected = {mac: server_name("alpha") for mac in alpha_macs}
+    expected.update({mac: server_name("bravo") for mac in bravo_macs})
+    assert fake_rps.our_devices() == expected
+    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.REGISTERED}
+    assert RpsServerState.objects.get(organisation=alpha).rps_id == server["id"]
+    assert "servers 2 created" in out
+    assert "5 registered" in out
+
+
+def test_a_second_sync_right_after_makes_no_write_calls(fake_rps, two_organisations):
+    sync()
+    fake_rps.calls.clear()
+
+    out, _ = sync()
+
+    assert fake_rps.write_calls() == []
+    assert "5 unchanged" in out
+    assert "0 write(s)" in out
+
+
+def test_a_password_change_edits_the_server_and_nothing_else(fake_rps, two_organisations):
+    alpha = two_organisations[0]
+    sync()
+    fake_rps.calls.clear()
+    alpha.provisioning_password = "rotated-password-1"
+    alpha.save()
+
+    out, _ = sync()
+
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["server/edit"]
+    assert fake_rps.server_named(server_name("alpha"))["password"] == "rotated-password-1"
+    assert "1 updated" in out
+    stored = RpsServerState.objects.filter(organisation=alpha).values().get()
+    assert not [name for name, value in stored.items() if "rotated" in str(value)]
+
+
+def test_an_uploaded_ca_certificate_reaches_the_servers(fake_rps, two_organisations, monkeypatch):
+    sync()
+    assert fake_rps.server_named(server_name("alpha"))["certificateUrl"] == ""
+    monkeypatch.setattr("media_assets.ca.ca_certificate_url", lambda: "https://x.example/ca.crt")
+
+    sync()
+
+    assert (
+        fake_rps.server_named(server_name("bravo"))["certificateUrl"] == "https://x.example/ca.crt"
+    )
+
+
+def test_a_phone_moved_to_another_organisation_is_moved_in_rps(fake_rps, two_organisations):
+    alpha, bravo, alpha_macs, _ = two_organisations
+    sync()
+    fake_rps.calls.clear()
+    phone = alpha.devices.get(mac=alpha_macs[0])
+    phone.organisation = bravo
+    phone.save()
+
+    out, _ = sync()
+
+    [migrate] = fake_rps.write_calls()
+    assert migrate.endpoint == "device/migrate"
+    assert fake_rps.our_devices()[phone.mac] == server_name("bravo")
+    state = RpsDeviceState.objects.get(mac=phone.mac)
+    assert state.organisation == bravo
+    assert state.server_rps_id == fake_rps.server_named(server_name("bravo"))["id"]
+    assert "1 moved" in out
+
+
+def test_a_deleted_phone_is_removed_from_rps_and_its_record_kept(fake_rps, two_organisations):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    alpha.devices.get(mac=alpha_macs[0]).delete()
+
+    out, _ = sync()
+
+    assert alpha_macs[0] not in fake_rps.devices
+    assert fake_rps.calls_to("device/delete")[0].body == {"macs": [alpha_macs[0]]}
+    state = RpsDeviceState.objects.get(mac=alpha_macs[0])
+    assert (state.status, state.device, state.rps_id) == (Status.REMOVED, None, "")
+    assert "1 removed" in out
+
+
+def test_a_deactivated_phone_is_removed_and_comes_back_when_activated(fake_rps, two_organisations):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    phone = alpha.devices.get(mac=alpha_macs[1])
+    phone.is_active = False
+    phone.save()
+
+    sync()
+    assert phone.mac not in fake_rps.devices
+
+    phone.is_active = True
+    phone.save()
+    sync()
+    assert fake_rps.our_devices()[phone.mac] == server_name("alpha")
+
+
+def test_the_phones_of_an_inactive_organisation_are_removed(fake_rps, two_organisations):
+    _, bravo, _, bravo_macs = two_organisations
+    sync()
+    bravo.is_active = False
+    bravo.save()
+
+    sync()
+
+    assert not set(bravo_macs) & set(fake_rps.devices)
+
+
+def test_one_failing_batch_leaves_the_rest_synced_and_is_retried_next_run(fake_rps, db):
+    alpha = make_organisation("alpha")
+    macs = sorted(make_device(alpha).mac for _ in range(250))
+    in_second_batch = macs[150]
+    fake_rps.fail("device/add", 500, times=3, match=lambda body: in_second_batch in body["macs"])
+
+    message, _, err = sync_fails()
+
+    registered = set(fake_rps.our_devices())
+    assert registered == set(macs[:100] + macs[200:])
+    failed = RpsDeviceState.objects.exclude(status=Status.REGISTERED)
+    assert set(failed.values_list("mac", flat=True)) == set(macs[100:200])
+    assert {state.status for state in failed} == {Status.PENDING}
+    assert "HTTP 500" in failed.first().last_error
+    assert "100 phones" in err
+    assert "100 problem(s)" in message
+
+    fake_rps.calls.clear()
+    out, _ = sync()
+
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add"]
+    assert set(fake_rps.our_devices()) == set(macs)
+    assert "100 registered, 0 moved, 0 removed, 150 unchanged, 0 failed" in out
+
+
+def test_a_batch_that_went_through_without_an_answer_is_settled_next_run(fake_rps, db, settings):
+    alpha = make_organisation("alpha")
+    macs = [make_device(alpha).mac for _ in range(3)]
+    settings.RPS_RETRIES = 0
+    settings.RPS_READ_TIMEOUT = 0.2
+    fake_rps.delay("device/add", 0.5)  # RPS adds them, we time out
+    sync_fails()
+    fake_rps.wait_idle()
+    assert set(fake_rps.our_devices()) == set(macs)
+    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+    out, _ = sync()
+
+    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.REGISTERED}
+    assert "3 unchanged, 0 failed" in out
+
+
+def test_a_dry_run_says_what_it_would_do_and_writes_nothing(fake_rps, two_organisations):
+    out, _ = sync("--dry-run")
+
+    assert fake_rps.write_calls() == []
+    assert not RpsServerState.objects.exists()
+    assert not RpsDeviceState.objects.exists()
+    assert "would have: servers 2 created" in out
+    assert "5 registered" in out
+    assert f"alpha: would create server {server_name('alpha')}" in out
+    assert "bravo: would register 2 phone(s): 80:5e:c0:" in out
+
+
+def test_a_dry_run_after_a_deletion_says_it_would_remove_it(fake_rps, two_organisations):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    alpha.devices.get(mac=alpha_macs[0]).delete()
+    fake_rps.calls.clear()
+
+    out, _ = sync("--dry-run")
+
+    assert fake_rps.write_calls() == []
+    assert alpha_macs[0] in fake_rps.devices
+    assert "1 removed" in out
+    assert f"Would remove 1 phone(s): {format_mac(alpha_macs[0])}" in out
+    assert RpsDeviceState.objects.get(mac=alpha_macs[0]).status == Status.REGISTERED
+
+
+def test_a_wrong_secret_is_reported_clearly_and_stops_the_run(
+    fake_rps, two_organisations, settings
+):
+    settings.RPS_ACCESS_KEY_SECRET = "not-the-secret"
+
+    message, _, err = sync_fails()
+
+    assert "RPS refused our access key or signature" in err
+    assert "RPS_ACCESS_KEY_SECRET" in err
+    assert len(fake_rps.calls) == 1  # the first refusal stops everything
+    assert fake_rps.servers == {}
+    assert not RpsDeviceState.objects.exists()
+    assert "RPS sync failed" in message
+
+
+def test_missing_keys_are_a_clear_error_before_any_call(fake_rps, two_organisations, settings):
+    settings.RPS_ACCESS_KEY_ID = ""
+
+    message, _, _ = sync_fails()
+
+    assert "RPS_ACCESS_KEY_ID must be set" in message
+    assert fake_rps.calls == []
+
+
+def test_a_phone_owned_by_another_customer_is_reported_once_and_not_retried(fake_rps, db):
+    alpha = make_organisation("alpha")
+    theirs = make_device(alpha, "805ec0ee0001").mac
+    ours = [make_device(alpha).mac for _ in range(3)]
+    fake_rps.seed_device(theirs, owner="another-provider")
+
+    message, _, err = sync_fails()
+
+    assert "RPS sync failed: 1 problem(s)" in message
+    assert "805ec0ee0001" not in fake_rps.our_devices()
+    assert set(ours) <= set(fake_rps.our_devices())
+    assert "80:5e:c0:ee:00:01" in err
+    assert "another RPS customer" in err
+    assert RpsDeviceState.objects.get(mac=theirs).status == Status.OWNED_BY_OTHER
+
+    fake_rps.calls.clear()
+    out, _ = sync()
+
+    assert fake_rps.calls == []  # not retried on every run
+    assert "1 owned by another customer" in out
+    assert "80:5e:c0:ee:00:01" in out
+
+
+def test_a_full_sync_rechecks_a_phone_another_customer_has_released(fake_rps, db):
+    alpha = make_organisation("alpha")
+    theirs = make_device(alpha, "805ec0ee0001").mac
+    fake_rps.seed_device(theirs, owner="another-provider")
+    sync_fails()
+    del fake_rps.devices[theirs]
+
+    sync("--full")
+
+    assert fake_rps.our_devices()[theirs] == server_name("alpha")
+    assert RpsDeviceState.objects.get(mac=theirs).status == Status.REGISTERED
+
+
+def test_a_phone_already_in_our_account_on_another_server_is_moved(fake_rps, db):
+    alpha = make_organisation("alpha")
+    phone = make_device(alpha)
+    legacy = fake_rps.seed_server("legacy-server")
+    fake_rps.seed_device(phone.mac, server_id=legacy)
+
+    out, _ = sync()
+
+    assert fake_rps.our_devices()[phone.mac] == server_name("alpha")
+    assert "1 moved" in out
+
+
+def test_a_full_sync_repairs_what_was_changed_in_rps_behind_our_back(fake_rps, two_organisations):
+    _, _, alpha_macs, _ = two_organisations
+    sync()
+    del fake_rps.devices[alpha_macs[0]]
+    fake_rps.server_named(server_name("alpha"))["url"] = "https://wrong.example/"
+    stray = fake_rps.seed_device(
+        "805ec0dd0001", server_id=fake_rps.server_named(server_name("alpha"))["id"]
+    )
+
+    sync()
+    assert alpha_macs[0] not in fake_rps.devices  # trusting our records, nothing to do
+
+    out, _ = sync("--full")
+
+    assert fake_rps.our_devices()[alpha_macs[0]] == server_name("alpha")
+    assert fake_rps.server_named(server_name("alpha"))["url"] == "https://provisioning.example.net/"
+    assert "805ec0dd0001" not in fake_rps.devices
+    assert stray
+    assert "1 registered" in out
+    assert "1 updated" in out
+
+
+def test_a_server_deleted_in_rps_is_created_again(fake_rps, two_organisations):
+    alpha = two_organisations[0]
+    sync()
+    old = fake_rps.server_named(server_name("alpha"))["id"]
+    del fake_rps.servers[old]
+    alpha.provisioning_password = "rotated-password-2"
+    alpha.save()
+
+    sync()
+
+    assert fake_rps.server_named(server_name("alpha"))["id"] != old
+
+
+def test_a_server_name_taken_by_another_customer_is_reported_clearly(fake_rps, two_organisations):
+    fake_rps.seed_server(server_name("alpha"), owner="another-provider")
+
+    _, _, err = sync_fails()
+
+    assert "RPS refused to create server" in err
+    assert "server.name.existed" in err
+    assert "RPS_SERVER_NAME_PREFIX" in err
+    assert "3 phone(s) not synced" in err
+    assert set(fake_rps.our_devices()) == set(two_organisations[3])  # bravo went ahead
+
+
+def test_a_server_created_by_a_lost_answer_is_adopted_not_duplicated(fake_rps, two_organisations):
+    fake_rps.seed_server(server_name("alpha"), url="old")
+
+    sync()
+
+    assert len([s for s in fake_rps.servers.values() if "alpha" in s["serverName"]]) == 1
+    assert fake_rps.server_named(server_name("alpha"))["url"] == "https://provisioning.example.net/"
+
+
+def test_organisation_limits_the_run_to_those_organisations(fake_rps, two_organisations):
+    _, _, alpha_macs, bravo_macs = two_organisations
+
+    sync("--organisation", "bravo")
+
+    assert set(fake_rps.our_devices()) == set(bravo_macs)
+    assert not set(alpha_macs) & set(fake_rps.devices)
+    assert {s["serverName"] for s in fake_rps.servers.values()} == {server_name("bravo")}
+
+
+def test_an_unknown_organisation_is_an_error_before_any_call(fake_rps, two_organisations):
+    message, _, _ = sync_fails("--organisation", "alpha", "--organisation", "nope")
+
+    assert "No organisation with slug nope" in message
+    assert fake_rps.calls == []
+
+
+def test_json_gives_a_machine_readable_summary(fake_rps, two_organisations):
+    out, _ = sync("--json")
+
+    summary = json.loads(out)
+    assert summary["ok"] is True
+    assert summary["servers_created"] == 2
+    assert summary["devices_registered"] == 5
+    assert summary["write_calls"] == 4
+    assert summary["errors"] == []
+
+
+def test_json_lists_the_failures_by_organisation_and_mac(fake_rps, db):
+    alpha = make_organisation("alpha")
+    theirs = make_device(alpha, "805ec0ee0001").mac
+    fake_rps.seed_device(theirs, owner="another-provider")
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("rps_sync", "--json", stdout=out, stderr=StringIO())
+
+    [error] = json.loads(out.getvalue())["errors"]
+    assert (error["organisation"], error["mac"]) == ("alpha", theirs)
+
+
+def test_it_prints_plain_progress_lines_when_not_on_a_terminal(fake_rps, two_organisations):
+    out, _ = sync()
+
+    assert "alpha: done, 3/5 phones\nbravo: done, 5/5 phones\nremovals: done\n" in out
+    assert "\r" not in out
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_it_draws_a_progress_bar_on_a_terminal(fake_rps, two_organisations):
+    out = Terminal()
+
+    call_command("rps_sync", stdout=out, stderr=StringIO())
+
+    assert "\r[##################............] 3/5 phones  alpha" in out.getvalue()
+    assert "\r[##############################] 5/5 phones  removals" in out.getvalue()
+    assert "alpha: done" not in out.getvalue()
+
+
+def test_rate_limiting_is_waited_out(fake_rps, two_organisations):
+    fake_rps.fail("device/add", 429, times=2, retry_after="0")
+
+    out, _ = sync()
+
+    assert len(fake_rps.our_devices()) == 5
+    assert "0 failed" in out
+
+
+def test_a_deleted_organisations_server_is_deleted_after_its_phones(fake_rps, two_organisations):
+    _, bravo, _, bravo_macs = two_organisations
+    sync()
+    bravo.devices.all().delete()
+    bravo.delete()
+
+    out, _ = sync()
+
+    assert not set(bravo_macs) & set(fake_rps.devices)
+    assert server_name("bravo") not in {s["serverName"] for s in fake_rps.servers.values()}
+    assert not RpsServerState.objects.filter(server_name=server_name("bravo")).exists()
+    assert "1 removed; devices" in out
+
+
+def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
+    fake_rps, two_organisations
+):
+    alpha, bravo, alpha_macs, _ = two_organisations
+    sync()
+    alpha.devices.get(mac=alpha_macs[0]).delete()
+    make_device(bravo, alpha_macs[0])
+    fake_rps.calls.clear()
+
+    sync("--organisation", "alpha")  # alpha's run must not remove bravo's new phone
+    assert fake_rps.write_calls() == []
+    sync()
+
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/migrate"]
+    assert fake_rps.our_devices()[alpha_macs[0]] == server_name("bravo")
+    assert RpsDeviceState.objects.get(mac=alpha_macs[0]).device.organisation == bravo
+
+
+def test_the_demo_phones_start_pending_and_the_first_sync_registers_them(fake_rps, db):
+    call_command("loaddemo", stdout=StringIO())
+    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+    sync()
+
+    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.REGISTERED}
+    assert len(fake_rps.our_devices()) == RpsDeviceState.objects.count() > 0
+
+
+def test_a_deleted_phone_another_customer_took_over_meanwhile_counts_as_removed(
+    fake_rps, two_organisations
+):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    fake_rps.devices[alpha_macs[0]]["owner"] = "another-provider"
+    alpha.devices.get(mac=alpha_macs[0]).delete()
+
+    out, _ = sync()
+
+    assert fake_rps.calls_to("device/delete")[0].body == {"macs": [alpha_macs[0]]}
+    assert RpsDeviceState.objects.get(mac=alpha_macs[0]).status == Status.REMOVED
+    assert "1 removed" in out
+
+
+def test_one_foreign_mac_in_a_full_batch_is_narrowed_down_in_few_calls(fake_rps, db):
+    alpha = make_organisation("alpha")
+    macs = sorted(make_device(alpha).mac for _ in range(100))
+    fake_rps.seed_device(macs[37], owner="another-provider")
+
+    _, _, err = sync_fails()
+
+    assert set(fake_rps.our_devices()) == set(macs) - {macs[37]}
+    assert len(fake_rps.calls_to("device/add")) <= 15
+    assert len(fake_rps.calls) <= 20
+    assert RpsDeviceState.objects.get(mac=macs[37]).status == Status.OWNED_BY_OTHER
+    assert err.count("another RPS customer") == 1
+
+
+def test_a_row_recorded_meanwhile_by_another_run_is_overwritten_not_a_crash(
+    fake_rps, db, monkeypatch
+):
+    alpha = make_organisation("alpha")
+    phone = make_device(alpha)
+    original = sync_module._states_by_mac
+
+    def looked_too_early(macs):  # another run creates the row right after we looked
+        found = original(macs)
+        RpsDeviceState.objects.create(mac=phone.mac, status=Status.FAILED, last_error="other run")
+        return found
+
+    monkeypatch.setattr(sync_module, "_states_by_mac", looked_too_early)
+
+    sync()
+
+    state = RpsDeviceState.objects.get(mac=phone.mac)
+    assert (state.status, state.last_error, state.device) == (Status.REGISTERED, "", phone)
+
+
+def test_the_progress_bar_moves_with_each_batch_of_a_large_organisation(fake_rps, db):
+    alpha = make_organisation("alpha")
+    for _ in range(250):
+        make_device(alpha)
+    out = Terminal()
+
+    call_command("rps_sync", stdout=out, stderr=StringIO())
+
+    shown = out.getvalue()
+    assert shown.index(" 100/250 phones") < shown.index(" 200/250 phones") < shown.index(" 250/250")
