@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from functools import partial
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -16,7 +18,12 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from devices import csv_io, status
-from devices.config import mask_secrets, render_common_config, render_device_config
+from devices.config import (
+    PROVIDER_SECRETS,
+    mask_secrets,
+    render_common_config,
+    render_device_config,
+)
 from devices.mac import format_mac, is_yealink_oui, mac_search_fragment, parse_user_agent
 from devices.models import AccessLog, Device, SipAccount
 from organisations.admin import (
@@ -28,6 +35,7 @@ from organisations.admin import (
     register_organisation_column,
     warn_about_unknown_keys,
 )
+from organisations.config_syntax import provider_only_keys
 from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_upload
 from organisations.models import Organisation
 from organisations.scoping import is_provider, scope_queryset, staff_organisation
@@ -166,6 +174,25 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results | search_with_mac(queryset, search_term), may_have_duplicates
 
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if is_provider(request.user):
+            return form
+
+        class StaffDeviceForm(form):
+            def clean_raw_overrides(self) -> str:
+                text = self.cleaned_data.get("raw_overrides", "")
+                reserved = provider_only_keys(text)
+                if reserved:
+                    raise forms.ValidationError(
+                        "Only your provider may set these keys: %(keys)s",
+                        params={"keys": ", ".join(reserved)},
+                        code="provider_only",
+                    )
+                return text
+
+        return StaffDeviceForm
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         warn_about_unknown_keys(request, obj.raw_overrides)
@@ -198,7 +225,12 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
         mac_file = render_device_config(device)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
-        shown = (lambda text: text) if reveal else mask_secrets
+        if not reveal:
+            shown = mask_secrets
+        elif is_provider(request.user):
+            shown = str
+        else:  # organisation staff see their SIP passwords, never the organisation's secrets
+            shown = partial(mask_secrets, only=PROVIDER_SECRETS)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

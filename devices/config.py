@@ -146,14 +146,23 @@ def render_device_config(device: Device) -> str:
 
 
 SECRET_KEY_MARKERS = ("password", "aes_key")
+# Secrets of the organisation as a whole, masked for organisation staff even when revealed.
+PROVIDER_SECRETS = ("static.auto_provision.server.password", "static.security.user_password")
 
 
-def mask_secrets(text: str) -> str:
-    """A rendered file with every secret value replaced, for showing it in the admin."""
+def mask_secrets(text: str, only: tuple[str, ...] | None = None) -> str:
+    """A rendered file with every secret value replaced, for showing it in the admin; with
+    `only`, just the values of those keys (and of encryption keys)."""
     lines = []
     for line in text.splitlines():
         key, sep, value = line.partition(" = ")
-        if sep and value and any(marker in key.lower() for marker in SECRET_KEY_MARKERS):
+        if sep and value and _is_secret(key.lower(), only):
             line = f"{key} = ********"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+def _is_secret(key: str, only: tuple[str, ...] | None) -> bool:
+    if only is None:
+        return any(marker in key for marker in SECRET_KEY_MARKERS)
+    return key in only or "aes_key" in key

@@ -15,6 +15,7 @@ off there. When the shared cache cannot be reached, requests go to the database 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,6 +39,13 @@ class Entry:
     version: str
     device: Device
     files: dict[str, str] = field(default_factory=dict)
+    born: float = field(default_factory=time.monotonic)
+
+    def valid(self, version: str | None) -> bool:
+        # The age limit bounds the harm of a version token lost or set back (a Redis
+        # fail-over to a lagging replica, a restore), or of a change made behind Django.
+        age = time.monotonic() - self.born
+        return version == self.version and age < settings.CONFIG_CACHE_MAX_AGE_SECONDS
 
 
 _entries: OrderedDict[str, Entry] = OrderedDict()
@@ -63,6 +71,7 @@ def current_version() -> str | None:
             version = cache.get(VERSION_KEY)
     except Exception:  # the shared cache is down: serve from the database
         logger.warning("config cache unavailable; reading the database", exc_info=True)
+        _entries.clear()  # a bump may be missed meanwhile
         return None
     return version
 
@@ -104,7 +113,7 @@ def register_config_source(model: type[Model]) -> None:
 def device(mac: str, version: str | None, load: Callable[[], Device | None]) -> Device | None:
     """The device of `mac` as kept for `version`, else loaded (and kept when it exists)."""
     entry = _entries.get(mac) if version else None
-    if entry is not None and entry.version == version:
+    if entry is not None and entry.valid(version):
         _entries.move_to_end(mac)
         return entry.device
     loaded = load()
@@ -116,7 +125,7 @@ def device(mac: str, version: str | None, load: Callable[[], Device | None]) -> 
 def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]) -> str:
     """A file rendered for the device of `mac`, rendered again only after a change."""
     entry = _entries.get(mac) if version else None
-    if entry is None or entry.version != version:
+    if entry is None or not entry.valid(version):
         return render()
     if name not in entry.files:
         entry.files[name] = render()

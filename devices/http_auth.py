@@ -33,8 +33,7 @@ class MalformedAuthorization(ValueError):
 class Verdict(enum.Enum):
     OK = "ok"
     WRONG = "wrong"
-    STALE = "stale"  # right answer to an expired nonce: challenge again with stale=true
-    INVALID_NONCE = "invalid_nonce"  # a nonce we never issued
+    STALE = "stale"  # right answer to an expired or unknown nonce: challenge again, stale=true
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,10 @@ def uri_matches(credentials: Credentials, request_uri: str) -> bool:
         return True
     if credentials.uri == request_uri:
         return True
-    parts = urlsplit(credentials.uri)
+    try:
+        parts = urlsplit(credentials.uri)
+    except ValueError:  # e.g. "http://[x/…": not a URI at all
+        return False
     return bool(parts.scheme) and (parts.path + (f"?{parts.query}" if parts.query else "")) == (
         request_uri
     )
@@ -160,12 +162,15 @@ def _check_digest(creds: DigestCredentials, username: str, password: str, method
         expected = _md5(f"{ha1}:{creds.nonce}:{ha2}")
     right = _same(creds.username, username) & _same(creds.realm, realm)
     right &= _same(creds.response, expected)
-    age = nonce_age(creds.nonce)
-    if age is None:
-        return Verdict.INVALID_NONCE
     if not right:
         return Verdict.WRONG
-    return Verdict.STALE if age > settings.DIGEST_NONCE_TTL_SECONDS else Verdict.OK
+    age = nonce_age(creds.nonce)
+    # The right answer to a nonce that expired or that we cannot verify (issued before a
+    # SECRET_KEY rotation, say): challenge again with stale=true, so the phone retries with
+    # a fresh nonce instead of prompting for a password.
+    if age is None or age > settings.DIGEST_NONCE_TTL_SECONDS:
+        return Verdict.STALE
+    return Verdict.OK
 
 
 def _same(given: str, expected: str) -> bool:
@@ -184,10 +189,12 @@ def make_nonce(now: float | None = None) -> str:
 def nonce_age(nonce: str, now: float | None = None) -> float | None:
     """Seconds since we issued this nonce, or None when we never did."""
     stamp, _, signature = nonce.partition(".")
-    if (
-        not stamp
-        or len(stamp) > 12
-        or not hmac.compare_digest(signature.encode(), _nonce_signature(stamp).encode())
+    if not stamp or len(stamp) > 12:
+        return None
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]  # a rotated key still counts
+    if not any(
+        hmac.compare_digest(signature.encode(), _nonce_signature(stamp, key).encode())
+        for key in keys
     ):
         return None
     try:
@@ -198,9 +205,12 @@ def nonce_age(nonce: str, now: float | None = None) -> float | None:
     return age if age >= -60 else None
 
 
-def _nonce_signature(stamp: str) -> str:
+def _nonce_signature(stamp: str, secret: str | None = None) -> str:
     digest = salted_hmac(
-        "voipconfig.digest-nonce", f"{stamp}:{settings.PROVISIONING_REALM}", algorithm="sha256"
+        "voipconfig.digest-nonce",
+        f"{stamp}:{settings.PROVISIONING_REALM}",
+        secret=secret,
+        algorithm="sha256",
     ).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
 

@@ -80,7 +80,7 @@ class Device(models.Model):
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
-    # The MAC file as last served, to show an admin what changed since (SHA-256 of the body).
+    # The MAC file as last served, to show an admin what changed since (keyed HMAC-SHA256).
     last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     last_config = EncryptedTextField(blank=True, editable=False)  # it holds SIP passwords
     created_at = models.DateTimeField(auto_now_add=True)

@@ -209,7 +209,7 @@ def _must_wait(phone: PhoneRequest, ip: str | None) -> bool:
     device = phone.device
     if device is not None and ip is not None and device.last_seen_ip == ip:
         return False
-    return throttle.is_throttled(ip, device.mac if device else None)
+    return throttle.is_throttled(ip, phone.mac)
 
 
 def _check_credentials(
@@ -312,8 +312,9 @@ class _AccessLogger:
     def write(self, response: HttpResponse, outcome: str) -> HttpResponse:
         phone = self.phone
         if outcome in FAILURES:
-            wrong_password = outcome == Outcome.WRONG_CREDENTIALS and phone.device is not None
-            throttle.record_failure(self.ip, phone.device.mac if wrong_password else None)
+            # A password tried for a MAC counts for that MAC, whether it exists or not.
+            tried = outcome in (Outcome.WRONG_CREDENTIALS, Outcome.MAC_UNKNOWN) and phone.username
+            throttle.record_failure(self.ip, phone.mac if tried else None)
         AccessLog.objects.create(
             ip=self.ip,
             user_agent=phone.user_agent.raw[:255],

@@ -11,6 +11,7 @@ address that device last succeeded from is never throttled, and its credentials 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 
@@ -29,10 +30,17 @@ def _keys(ip: str | None, mac: str | None) -> dict[str, str]:
     window = _window()
     keys = {}
     if ip:
-        keys["ip"] = f"throttle:ip:{ip}:{window}"
+        keys["ip"] = f"throttle:ip:{_network(ip)}:{window}"
     if mac:
         keys["mac"] = f"throttle:mac:{mac}:{window}"
     return keys
+
+
+def _network(ip: str) -> str:
+    """IPv6 clients are counted per /64: one host usually has the whole network to pick from."""
+    if ":" not in ip:
+        return ip
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
 
 
 def _cache():
@@ -54,7 +62,8 @@ def is_throttled(ip: str | None, mac: str | None) -> bool:
 
 
 def record_failure(ip: str | None, mac: str | None = None) -> None:
-    """Count a failure from `ip`; with `mac`, also a wrong password for that MAC."""
+    """Count a failure from `ip`; with `mac`, also a failed password for that MAC (known or
+    not, so the counts tell nothing about which MACs exist)."""
     if not settings.THROTTLE_ENABLED:
         return
     try:

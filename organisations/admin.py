@@ -231,10 +231,12 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # What organisation staff may not even see: the phones' shared secret.
+    # (raw overrides may hold the phones' admin passwords and other provider settings).
     provider_only_fields = [
         "provisioning_password",
         "password_grace_days",
         "previous_password_state",
+        "raw_overrides",
     ]
 
     def get_queryset(self, request: HttpRequest):

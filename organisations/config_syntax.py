@@ -78,6 +78,24 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Keys only the provider may override: where phones fetch their config and firmware, whom
+# they trust, and the phones' own admin passwords. An override of the provisioning URL would
+# send the organisation's credentials elsewhere.
+PROVIDER_ONLY_PREFIXES = (
+    "static.auto_provision.",
+    "static.firmware.",
+    "static.trusted_certificates.",
+    "static.security.",
+)
+
+
+def provider_only_keys(text: str) -> list[str]:
+    """The keys of raw overrides that only provider staff may set."""
+    return [
+        key for key in parse_overrides(text, lenient=True) if key.startswith(PROVIDER_ONLY_PREFIXES)
+    ]
+
+
 def validate_overrides(text: str) -> None:
     parse_overrides(text)
 

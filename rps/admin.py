@@ -16,6 +16,7 @@ from devices.mac import format_mac
 from devices.models import Device
 from organisations.admin import ScopedInline, ScopedModelAdmin, register_organisation_action
 from organisations.models import Organisation
+from organisations.scoping import is_provider
 from rps.client import RpsConfigError, client_from_settings
 from rps.models import RpsDeviceState, RpsServerState
 from rps.sync import RpsSync
@@ -92,10 +93,9 @@ def sync_states_with_rps(modeladmin, request: HttpRequest, queryset) -> None:
         )
         return
     states = list(queryset.select_related("organisation", "device__organisation"))
-    organisations = {s.organisation_id: s.organisation for s in states if s.organisation}
-    organisations.update(
-        {s.device.organisation_id: s.device.organisation for s in states if s.device}
-    )
+    organisations = {s.device.organisation_id: s.device.organisation for s in states if s.device}
+    if is_provider(request.user):  # staff sync their own organisation only
+        organisations.update({s.organisation_id: s.organisation for s in states if s.organisation})
     _run_sync(modeladmin, request, organisations.values(), {state.mac for state in states})
 
 
@@ -175,6 +175,15 @@ class RpsDeviceStateInline(ScopedInline, admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if is_provider(request.user):
+            return self.fields
+        # Where the phone was registered before it came here is another organisation's.
+        return [name for name in self.fields if name not in ("organisation", "server_rps_id")]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.get_fields(request, obj)
 
 
 register_device_inline(RpsDeviceStateInline)

@@ -94,7 +94,9 @@ authorizations = st.one_of(
         _valid_looking_digest,
         st.sampled_from(["alpha", "bravo"]),
         st.sampled_from(["alpha-secret-pw", "wrong"]),
-        st.sampled_from(["/805ec0aaaa01.cfg", "/y000000000096.cfg", "/other"]),
+        st.sampled_from(
+            ["/805ec0aaaa01.cfg", "/y000000000096.cfg", "/other", "http://[x/805ec0aaaa01.cfg"]
+        ),
         st.booleans(),
     ),
 )

@@ -16,6 +16,7 @@ from devices.models import AccessLog, Device, SipAccount
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import PROVIDER_GROUP, organisation_of, scope_queryset, scoped_model
+from tests.admin_forms import management_data
 
 User = get_user_model()
 # Admins organisation staff have no permission for at all; checked below.
@@ -267,3 +268,66 @@ def test_the_groups_permissions_follow_the_registry(two_organisations):
     assert "view_accesslog" in codenames
     assert not {"change_accesslog", "change_organisation", "add_organisation"} & codenames
     assert Group.objects.get(name=PROVIDER_GROUP).permissions.count() == Permission.objects.count()
+
+
+def test_staff_revealing_the_preview_see_their_sip_passwords_but_not_the_provisioning_password(
+    staff_client, two_organisations
+):
+    demo, _ = two_organisations
+    phone = Device.objects.get(mac="805ec0000001")
+
+    body = staff_client.get(
+        f"/admin/devices/device/{phone.pk}/config/", {"reveal": "1"}
+    ).content.decode()
+
+    assert "account.1.password = demo-sip-1001" in body
+    assert demo.provisioning_password not in body
+    assert "static.auto_provision.server.password = ********" in body
+
+
+def test_staff_cannot_override_where_phones_provision_from(staff_client, two_organisations):
+    phone = Device.objects.get(mac="805ec0000001")
+    page = staff_client.get(admin_url(Device, "change", phone.pk))
+    form = page.context["adminform"].form
+    data = {name: form[name].value() or "" for name in form.fields}
+    data |= management_data(staff_client, admin_url(Device, "change", phone.pk))
+    data["raw_overrides"] = (
+        "static.auto_provision.server.url = http://evil.example/\nlang.gui = Dutch"
+    )
+    data["is_active"] = "on"
+
+    response = staff_client.post(admin_url(Device, "change", phone.pk), data)
+
+    assert (
+        "Only your provider may set these keys: static.auto_provision.server.url"
+        in response.content.decode()
+    )
+    assert Device.objects.get(pk=phone.pk).raw_overrides == ""
+
+
+def test_staff_do_not_see_the_organisations_raw_overrides(staff_client, two_organisations):
+    demo, _ = two_organisations
+    Organisation.objects.filter(pk=demo.pk).update(
+        raw_overrides="static.security.user_password = admin:s3cret"
+    )
+
+    body = staff_client.get(admin_url(Organisation, "change", demo.pk)).content.decode()
+
+    assert "s3cret" not in body
+
+
+def test_staff_do_not_see_where_a_phone_was_registered_before_it_came_to_them(
+    staff_client, two_organisations
+):
+    from rps.models import RpsDeviceState
+
+    _, acme = two_organisations
+    phone = Device.objects.get(mac="805ec0000001")
+    RpsDeviceState.objects.update_or_create(
+        mac=phone.mac, defaults={"device": phone, "organisation": acme, "status": "registered"}
+    )
+
+    body = staff_client.get(admin_url(Device, "change", phone.pk)).content.decode()
+
+    assert "Registered" in body
+    assert "Acme" not in body

@@ -17,6 +17,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Earlier keys, still accepted for signatures (sessions, Digest nonces) after a rotation.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
@@ -167,6 +169,7 @@ if CONFIG_CACHE != "auto":
     CONFIG_CACHE = env.bool("CONFIG_CACHE")
 CONFIG_CACHE_ALIAS = "default"
 CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
+CONFIG_CACHE_MAX_AGE_SECONDS = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
 # A phone's last-seen fields are written at most this often while nothing else changes.
 LAST_SEEN_PRECISION_SECONDS = env.int("LAST_SEEN_PRECISION_SECONDS", default=60)
 

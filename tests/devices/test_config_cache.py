@@ -136,3 +136,16 @@ def test_the_last_seen_fields_are_written_once_a_minute_while_nothing_changes(cl
     other_ip = client.get(MAC_FILE, headers=tenant_a.phone_headers(), REMOTE_ADDR="10.9.9.9")
     assert other_ip.status_code == 200
     assert Device.objects.get(pk=tenant_a.device.pk).last_seen_ip == "10.9.9.9"
+
+
+def test_kept_entries_are_read_again_after_their_maximum_age(
+    client, tenant_a, monkeypatch, settings
+):
+    fetch(client, tenant_a)
+    SipAccount.objects.filter(device=tenant_a.device, index=1).update(
+        password="behind-djangos-back"
+    )
+    later = config_cache.time.monotonic() + settings.CONFIG_CACHE_MAX_AGE_SECONDS + 1
+    monkeypatch.setattr(config_cache.time, "monotonic", lambda: later)
+
+    assert b"account.1.password = behind-djangos-back" in fetch(client, tenant_a).content

@@ -256,7 +256,8 @@ def test_an_expired_nonce_with_a_wrong_answer_is_plain_wrong_credentials(
     assert only_log_row().outcome == Outcome.WRONG_CREDENTIALS
 
 
-def test_a_forged_nonce_is_refused(client, tenant_a):
+def test_a_nonce_we_did_not_issue_with_the_right_answer_gets_a_stale_challenge(client, tenant_a):
+    # The phone retries with a fresh nonce rather than prompting for a password.
     first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
     forged = f"{int(time.time()):x}.AAAAAAAAAAAAAAAAAAAAAAAA"
     authorization = digest_authorization(
@@ -269,8 +270,54 @@ def test_a_forged_nonce_is_refused(client, tenant_a):
     )
 
     assert response.status_code == 401
+    assert www_authenticate(response)[0].endswith(", stale=true")
+    assert only_log_row().outcome == Outcome.STALE_NONCE
+
+
+def test_a_nonce_we_did_not_issue_with_a_wrong_answer_is_wrong_credentials(client, tenant_a):
+    forged = f"{int(time.time()):x}.AAAAAAAAAAAAAAAAAAAAAAAA"
+    authorization = digest_authorization(
+        'Digest realm="voipconfig", nonce="x"', "alpha", "guess", MAC_FILE, nonce=forged
+    )
+
+    response = client.get(
+        MAC_FILE,
+        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
+    )
+
     assert "stale" not in www_authenticate(response)[0]
     assert only_log_row().outcome == Outcome.WRONG_CREDENTIALS
+
+
+def test_a_nonce_issued_before_a_secret_key_rotation_still_counts(client, tenant_a, settings):
+    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-brand-new-secret-key-after-rotation-0123456789"
+    authorization = digest_authorization(
+        www_authenticate(first)[0], "alpha", tenant_a.password, MAC_FILE
+    )
+
+    response = client.get(
+        MAC_FILE,
+        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
+    )
+
+    assert response.status_code == 200
+
+
+def test_a_digest_uri_that_is_no_uri_at_all_is_a_bad_request(client, tenant_a):
+    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
+    authorization = digest_authorization(
+        www_authenticate(first)[0], "alpha", tenant_a.password, "http://[x/805ec0aaaa01.cfg"
+    )
+
+    response = client.get(
+        MAC_FILE,
+        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
+    )
+
+    assert response.status_code == 400
+    assert only_log_row().outcome == Outcome.BAD_REQUEST
 
 
 def test_a_digest_answer_for_another_uri_is_a_bad_request(client, tenant_a):

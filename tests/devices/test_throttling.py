@@ -130,3 +130,23 @@ def test_the_counts_are_shared_by_every_app_server_through_redis(client, tenant_
         assert attempt(client, "198.51.100.77", password=tenant_a.password).status_code == 429
     finally:
         other_server.clear()  # database 15 is the tests' own
+
+
+def test_an_unknown_mac_is_throttled_like_a_known_one(client, tenant_a):
+    # Otherwise the 429s would tell which MACs exist.
+    known = [attempt(client, f"198.51.100.{n}").status_code for n in range(1, 6)]
+    unknown = [
+        attempt(client, f"198.51.100.{n}", mac="805ec0999999").status_code for n in range(1, 6)
+    ]
+
+    assert known == unknown == [401, 401, 401, 429, 429]
+
+
+def test_ipv6_clients_are_counted_per_64_network(client, tenant_a):
+    statuses = [
+        attempt(client, f"2001:db8:1:2::{n:x}", mac=f"805ec0ff{n:04x}").status_code
+        for n in range(1, 8)
+    ]
+
+    assert statuses == [401] * 5 + [429] * 2
+    assert attempt(client, "2001:db8:1:3::1", mac="805ec0ff0099").status_code == 401
