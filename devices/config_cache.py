@@ -20,6 +20,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -30,6 +31,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from devices.models import Device
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 VERSION_KEY = "voipconfig:config-version"
 PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
 
@@ -37,8 +39,9 @@ PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
 @dataclass
 class Entry:
     version: str
-    device: Device
+    device: Device | None
     files: dict[str, str] = field(default_factory=dict)
+    value: object = None
     born: float = field(default_factory=time.monotonic)
 
     def valid(self, version: str | None) -> bool:
@@ -49,6 +52,7 @@ class Entry:
 
 
 _entries: OrderedDict[str, Entry] = OrderedDict()
+_shared: dict[str, Entry] = {}  # what all phones share, by name
 
 
 def enabled() -> bool:
@@ -72,6 +76,7 @@ def current_version() -> str | None:
     except Exception:  # the shared cache is down: serve from the database
         logger.warning("config cache unavailable; reading the database", exc_info=True)
         _entries.clear()  # a bump may be missed meanwhile
+        _shared.clear()
         return None
     return version
 
@@ -79,6 +84,7 @@ def current_version() -> str | None:
 def bump() -> None:
     """Something a config is made of changed: every process reads the database again."""
     _entries.clear()
+    _shared.clear()
     if not enabled():
         return
     try:
@@ -130,6 +136,18 @@ def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]
     if name not in entry.files:
         entry.files[name] = render()
     return entry.files[name]
+
+
+def memo(name: str, load: Callable[[], T]) -> T:
+    """Data every phone shares (softkey files, the CA certificate), kept per version."""
+    version = current_version()
+    entry = _shared.get(name)
+    if entry is not None and entry.valid(version):
+        return entry.value
+    value = load()
+    if version:
+        _shared[name] = Entry(version, None, value=value)
+    return value
 
 
 def _keep(mac: str, entry: Entry) -> None:

@@ -1,8 +1,8 @@
 """The media keys of a phone's MAC file, contributed to `devices.config` (see apps.py).
 
-A constant four queries, whatever the organisation holds: the device's and its
-organisation's choices (names only, never bytes), the softkey files when softkeys are on,
-and whether a CA certificate is current.
+One query, whatever the organisation holds, for the device's and its organisation's choices
+(names only, never bytes); the softkey files and whether a CA certificate is current are the
+same for every phone and kept per config version (two more queries after a change).
 
 Ringtones: Yealink repeats `ringtone.url` once per file, but a config here is a mapping with
 one value per key, and no indexed form of the key exists. So a phone gets one ringtone, the
@@ -13,13 +13,13 @@ ringtone it would download would never be played unless chosen on the phone itse
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import F
 
+from devices import config_cache
 from devices.models import Device
 from media_assets.ca import certificate_url
 from media_assets.models import (
     CaCertificate,
-    DeviceMedia,
-    OrganisationMedia,
     SoftkeyFile,
 )
 from media_assets.validation import SOFTKEY_CALL_STATES
@@ -74,30 +74,29 @@ def _softkeys(row: dict) -> Config:
 
 
 def _choices(device: Device) -> dict:
-    """Names and owners of what the device and its organisation chose, whether softkeys are
-    on, the softkey file of each call state, and whether a CA is current: four small
-    indexed queries (cheaper to build and run than one query of scalar subqueries)."""
-    row: dict = {"softkeys": False}
-    for level, queryset in (
-        ("device", DeviceMedia.objects.filter(device=device.pk)),
-        ("org", OrganisationMedia.objects.filter(organisation=device.organisation_id)),
-    ):
-        extra = ("custom_softkeys_enabled",) if level == "org" else ()
-        values = queryset.values(*_CHOICE_FIELDS, *extra).first() or {}
-        for field in ("wallpaper", "ringtone"):
-            row[f"{level}_{field}"] = values.get(f"{field}__name")
-            row[f"{level}_{field}_owner"] = values.get(f"{field}__organisation_id")
-        row["softkeys"] = row["softkeys"] or values.get("custom_softkeys_enabled", False)
-    files = dict(SoftkeyFile.objects.values_list("call_state", "name")) if row["softkeys"] else {}
+    """Names and owners of what the device and its organisation chose and whether softkeys
+    are on (one query, joined from the device), plus what every phone shares: the softkey
+    files and whether a CA is current (kept per config version)."""
+    values = Device.objects.filter(pk=device.pk).values(**_CHOICE_COLUMNS).first() or {}
+    row = {name: values.get(name) for name in _CHOICE_COLUMNS}
+    row["softkeys"] = bool(row["softkeys"])
+    files, row["ca"] = config_cache.memo("media:shared", _shared_media)
     for state in SOFTKEY_CALL_STATES:
-        row[f"softkey_{state}"] = files.get(state)
-    row["ca"] = CaCertificate.objects.filter(is_active=True).exists()
+        row[f"softkey_{state}"] = files.get(state) if row["softkeys"] else None
     return row
 
 
-_CHOICE_FIELDS = (
-    "wallpaper__name",
-    "wallpaper__organisation_id",
-    "ringtone__name",
-    "ringtone__organisation_id",
-)
+def _shared_media() -> tuple[dict[str, str], bool]:
+    files = dict(SoftkeyFile.objects.values_list("call_state", "name"))
+    return files, CaCertificate.objects.filter(is_active=True).exists()
+
+
+_CHOICE_COLUMNS = {
+    "softkeys": F("organisation__media__custom_softkeys_enabled"),
+    **{
+        f"{level}_{field}{suffix}": F(f"{path}{field}__{column}")
+        for level, path in (("device", "media__"), ("org", "organisation__media__"))
+        for field in ("wallpaper", "ringtone")
+        for suffix, column in (("", "name"), ("_owner", "organisation_id"))
+    },
+}

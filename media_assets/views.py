@@ -13,12 +13,14 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F, FilteredRelation, Model, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import parse_etags
 
+from devices import config_cache
 from devices.models import AccessLog
 from devices.phone import PhoneRequest, not_found, phone_endpoint
 from devices.phone_models import get_model
@@ -67,23 +69,32 @@ def media_file(request: HttpRequest, name: str) -> HttpResponse:
 
 @phone_endpoint(auth="public")
 def softkey_file(request: HttpRequest, name: str) -> HttpResponse:
+    # Every phone asks for the same few files: kept per config version (devices.config_cache).
+    body = config_cache.memo(f"softkey:{name}", partial(_softkey_body, name))
+    return missing() if body is None else file_response(request, body, cache_control="no-cache")
+
+
+def _softkey_body(name: str) -> Body | None:
     softkey = SoftkeyFile.objects.filter(name=name).only("content").first()
     if softkey is None:
-        return missing()
+        return None
     data = softkey.content.encode("utf-8")
-    body = Body(SoftkeyFile, softkey.pk, len(data), _sha256(data), XML_CONTENT_TYPE, data)
-    return file_response(request, body, cache_control="no-cache")
+    return Body(SoftkeyFile, softkey.pk, len(data), _sha256(data), XML_CONTENT_TYPE, data)
 
 
 @phone_endpoint(auth="public")
 def ca_certificate(request: HttpRequest) -> HttpResponse:
+    body = config_cache.memo("ca-certificate", _certificate_body)
+    return missing() if body is None else file_response(request, body, cache_control="no-cache")
+
+
+def _certificate_body() -> Body | None:
     certificate = CaCertificate.objects.filter(is_active=True).only("pem", "sha256").first()
     if certificate is None:
-        return missing()
+        return None
     data = certificate.pem.encode("ascii")
     content_type = CA_CERTIFICATE_CONTENT_TYPE
-    body = Body(CaCertificate, certificate.pk, len(data), certificate.sha256, content_type, data)
-    return file_response(request, body, cache_control="no-cache")
+    return Body(CaCertificate, certificate.pk, len(data), certificate.sha256, content_type, data)
 
 
 def missing() -> HttpResponse:

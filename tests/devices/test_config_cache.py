@@ -149,3 +149,22 @@ def test_kept_entries_are_read_again_after_their_maximum_age(
     monkeypatch.setattr(config_cache.time, "monotonic", lambda: later)
 
     assert b"account.1.password = behind-djangos-back" in fetch(client, tenant_a).content
+
+
+def test_what_every_phone_shares_is_read_once_per_version(client, tenant_a, tenant_b):
+    from media_assets.models import SoftkeyFile
+
+    SoftkeyFile.objects.create(
+        name="CallIn", call_state="CallIn", content="<CallIn><Enable/></CallIn>"
+    )
+    assert client.get("/xml/_global/CallIn.xml").status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/xml/_global/CallIn.xml")
+    SoftkeyFile.objects.filter(name="CallIn").get().save()  # an admin saves it: a new version
+    with CaptureQueriesContext(connection) as after_change:
+        client.get("/xml/_global/CallIn.xml")
+
+    assert again.status_code == 200
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"]
+    assert [q["sql"].split()[0] for q in after_change] == ["SELECT", "INSERT"]
