@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Count
 from django.http import HttpRequest
 
 from devices.admin import (
@@ -14,7 +15,12 @@ from devices.admin import (
 )
 from devices.mac import format_mac
 from devices.models import Device
-from organisations.admin import ScopedInline, ScopedModelAdmin, register_organisation_action
+from organisations.admin import (
+    ScopedInline,
+    ScopedModelAdmin,
+    register_organisation_action,
+    register_organisation_inline,
+)
 from organisations.models import Organisation
 from organisations.scoping import is_provider
 from rps.client import RpsConfigError, client_from_settings
@@ -186,7 +192,33 @@ class RpsDeviceStateInline(ScopedInline, admin.TabularInline):
         return self.get_fields(request, obj)
 
 
+class RpsServerStateInline(ScopedInline, admin.StackedInline):
+    """The organisation's RPS server and how its phones stand there, on its page."""
+
+    model = RpsServerState
+    fk_name = "organisation"
+    verbose_name = verbose_name_plural = "Yealink RPS"
+    fields = ["server_name", "rps_id", "phones", "pushed_at", "last_attempt_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="phones")
+    def phones(self, obj: RpsServerState) -> str:
+        counts = dict(
+            RpsDeviceState.objects.filter(device__organisation=obj.organisation_id)
+            .values_list("status")
+            .annotate(n=Count("pk"))
+        )
+        return ", ".join(f"{counts.get(s, 0)} {label.lower()}" for s, label in Status.choices)
+
+
 register_device_inline(RpsDeviceStateInline)
+register_organisation_inline(RpsServerStateInline)
 register_device_action(sync_devices_with_rps)
 register_organisation_action(sync_organisations_with_rps)
 register_device_column(rps_state_column, select_related="rps_state")

@@ -229,3 +229,21 @@ def test_organisation_staff_see_only_their_own_phones_rps_state(alpha_staff, fak
     assert "Yealink RPS" in own_page
     assert alpha_staff.get(f"/admin/rps/rpsdevicestate/{bravo_state.pk}/change/").status_code == 404
     assert alpha_staff.get("/admin/rps/rpsserverstate/").status_code == 403
+
+
+def test_the_organisation_page_shows_its_rps_server_and_phones(admin_client, tenant_a):
+    from rps.models import RpsDeviceState, RpsServerState
+
+    RpsServerState.objects.create(
+        organisation=tenant_a.organisation, server_name="alpha-1a2b3c", rps_id="77"
+    )
+    RpsDeviceState.objects.create(
+        mac=tenant_a.device.mac, device=tenant_a.device, status="registered"
+    )
+
+    body = admin_client.get(
+        f"/admin/organisations/organisation/{tenant_a.organisation.pk}/change/"
+    ).content.decode()
+
+    assert "alpha-1a2b3c" in body
+    assert "1 registered, 0 pending, 0 failed" in body
