@@ -26,6 +26,7 @@ demo: migrate
 run: demo
 	@echo
 	@echo "  Admin:      http://127.0.0.1:8000/admin/  (user admin, password admin)"
+	@echo "              organisation staff of Demo BV: demo-admin / demo-admin-password"
 	@echo "  A phone's config, fetched the way a phone does:"
 	@echo "    curl --digest -u demo:demo-provisioning -A 'Yealink SIP-T54W 96.86.0.100 80:5e:c0:00:00:01' http://127.0.0.1:8000/805ec0000001.cfg"
 	@echo
