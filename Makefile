@@ -15,7 +15,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-venv: $(STAMP)
+# A development checkout's settings: bare `manage.py` commands then work here. Production
+# sets its own environment (see .env.example) and never uses this target.
+.env:
+	printf '# Development settings of this checkout (make wrote it; see .env.example).\nDEBUG=true\n' > .env
+
+venv: $(STAMP) .env
 
 migrate: venv
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
