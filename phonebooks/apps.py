@@ -14,5 +14,6 @@ class PhonebooksConfig(AppConfig):
 
         register_device_contributor(phonebook_keys)
         register_config_source(Phonebook)
+        register_config_source(Contact)  # the rendered books are kept per version too
         register_scoped_model(Phonebook, "organisation")
         register_scoped_model(Contact, "phonebook__organisation")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 from django.http import HttpRequest, HttpResponse
 
+from devices import config_cache
 from devices.models import AccessLog
 from devices.phone import not_found, phone_endpoint
 from phonebooks.delivery import readable_book
@@ -35,7 +37,12 @@ def phonebook_xml(request: HttpRequest, family: str, pk: str) -> HttpResponse:
         response = not_found()
         response.access_outcome = AccessLog.Outcome.NOT_FOUND
         return response
-    return xml_response(request, render_phonebook(book, kind))
+    # The same book goes to every phone of the organisation: rendered once per config
+    # version (contacts are a config source, see apps.py), whichever phone asks.
+    body = config_cache.memo(
+        f"phonebook:{book.pk}:{kind.slug}", partial(render_phonebook, book, kind)
+    )
+    return xml_response(request, body)
 
 
 def xml_response(request: HttpRequest, body: bytes) -> HttpResponse:

@@ -168,3 +168,37 @@ def test_what_every_phone_shares_is_read_once_per_version(client, tenant_a, tena
     assert again.status_code == 200
     assert [q["sql"].split()[0] for q in queries] == ["INSERT"]
     assert [q["sql"].split()[0] for q in after_change] == ["SELECT", "INSERT"]
+
+
+def test_a_phonebook_is_rendered_once_and_again_after_a_contact_changes(client, tenant_a):
+    from phonebooks.models import Contact
+
+    book = Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
+    contact = Contact.objects.create(phonebook=book, name="Before", number_1="100")
+    path = f"/pb-t5x-{book.pk}.xml"
+    headers = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 805ec0aaaa01"}
+    client.get(path, headers=headers)
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(path, headers=headers)
+    contact.name = "After"
+    contact.save()
+    changed = client.get(path, headers=headers)
+
+    assert b"Before" in again.content
+    assert not any("phonebooks_contact" in q["sql"] for q in queries)
+    assert b"After" in changed.content and b"Before" not in changed.content
+
+
+def test_a_csv_import_reaches_the_kept_phonebook(client, tenant_a):
+    from phonebooks.csv_io import import_contacts
+
+    book = Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
+    path = f"/pb-t4xg-{book.pk}.xml"
+    headers = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 805ec0aaaa01"}
+    client.get(path, headers=headers)
+
+    plan = import_contacts(book, b"name,number 1\nImported Person,+31201234567\n")
+
+    assert plan.errors == []
+    assert b"Imported Person" in client.get(path, headers=headers).content
