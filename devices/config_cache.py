@@ -19,6 +19,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -63,8 +65,32 @@ def enabled() -> bool:
     return bool(choice)
 
 
+_request: ContextVar[dict | None] = ContextVar("config_cache_request", default=None)
+
+
+@contextmanager
+def one_version_per_request():
+    """Within it, the shared version is read once (every lookup of a request agrees, and a
+    request pays one round trip to the shared cache, not one per lookup)."""
+    token = _request.set({})
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
 def current_version() -> str | None:
     """The shared version token, or None when the cache is off or unreachable."""
+    scope = _request.get()
+    if scope is not None and "version" in scope:
+        return scope["version"]
+    version = _read_version()
+    if scope is not None:
+        scope["version"] = version
+    return version
+
+
+def _read_version() -> str | None:
     if not enabled():
         return None
     cache = caches[settings.CONFIG_CACHE_ALIAS]

@@ -118,7 +118,8 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView], Phone
             if request.method not in ("GET", "HEAD"):
                 return HttpResponseNotAllowed(["GET", "HEAD"])
             try:
-                return _serve(request, view, kwargs, auth)
+                with config_cache.one_version_per_request():
+                    return _serve(request, view, kwargs, auth)
             except (OperationalError, InterfaceError):
                 # The database is down or overloaded: the phone tries again later. The row
                 # that could not be written goes to the application log instead.
