@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 
 from devices import config_cache, http_auth, throttle
+from devices.fast_lookup import device_with_organisation
 from devices.mac import UserAgent, parse_user_agent
 from devices.models import AccessLog, Device
 from organisations.models import Organisation
@@ -243,7 +244,7 @@ def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) ->
 
 
 def _load_device(mac: str) -> Device | None:
-    return Device.objects.select_related("organisation").filter(mac=mac).first()
+    return device_with_organisation(mac)
 
 
 def _is_known(phone: PhoneRequest) -> bool:
