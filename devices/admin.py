@@ -96,14 +96,12 @@ class PhoneStatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         conditions = {
-            "never": status.NEVER_PROVISIONED,
+            "never": lambda: status.NEVER_PROVISIONED,
             "stale": status.stale,
             "failing": status.failing,
         }
         condition = conditions.get(self.value())
-        if condition is None:
-            return queryset
-        return queryset.filter(condition if isinstance(condition, Q) else condition())
+        return queryset if condition is None else queryset.filter(condition())
 
 
 CSV_SALT = "devices.csv-import"

@@ -55,11 +55,10 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
     return config
 
 
-def device_config(device: Device, accounts: Iterable[SipAccount] | None = None) -> Config:
+def device_config(device: Device) -> Config:
     """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else."""
     organisation = device.organisation
-    if accounts is None:
-        accounts = device.sip_accounts.all()
+    accounts = device.sip_accounts.all()
     config: Config = {}
     model = device.phone_model
     if model:

@@ -230,8 +230,8 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
         ),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-    # What organisation staff may not even see: the phones' shared secret.
-    # (raw overrides may hold the phones' admin passwords and other provider settings).
+    # What organisation staff may not even see: the phones' shared secret, and the raw
+    # overrides, which may hold the phones' admin passwords and other provider settings.
     provider_only_fields = [
         "provisioning_password",
         "password_grace_days",

@@ -38,17 +38,6 @@ def decrypt(stored: str) -> str:
         ) from exc
 
 
-def is_encrypted_with_current_key(stored: str) -> bool:
-    if not stored.startswith(PREFIX):
-        return False
-    keys = settings.FIELD_ENCRYPTION_KEYS
-    try:
-        _fernet((keys[0],)).decrypt(stored[len(PREFIX) :].encode())
-    except InvalidToken:
-        return False
-    return True
-
-
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
