@@ -27,3 +27,10 @@ forwarded_allow_ips = "127.0.0.1"
 accesslog = None
 errorlog = "-"
 loglevel = "warning"
+
+
+def worker_exit(server, worker):
+    """A worker stops (restart, deploy, shutdown): write the access-log rows it holds."""
+    from devices.access_log import writer
+
+    writer.close()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 
+from devices.fast_lookup import sip_accounts
 from devices.models import Device, SipAccount
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
 from organisations.config_syntax import parse_overrides, render_lines
@@ -58,12 +59,11 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
 def device_config(device: Device) -> Config:
     """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else."""
     organisation = device.organisation
-    accounts = device.sip_accounts.all()
     config: Config = {}
     model = device.phone_model
     if model:
         config.update(model.keys)
-    config.update(accounts_layer(device, list(accounts), model))
+    config.update(accounts_layer(device, sip_accounts(device), model))
     for contributor in _device_contributors:
         pairs = contributor(device)
         config.update(pairs.items() if isinstance(pairs, Mapping) else pairs)

@@ -1,11 +1,16 @@
 """What serving a phone needs, kept per app-server process and checked against a shared version.
 
 Phones come back every 30 minutes, and after a power cut all at once, while what they get
-changes only when someone edits it. So each process keeps, per MAC, the device with its
-organisation and the files rendered for it. Every request first reads one shared version
-token (a single cache GET); every save or delete of a model that feeds a config (registered
-with `register_config_source`) sets a new token, so the next request in every process reads
-the database again: a phone never gets a stale config after an admin changed something.
+changes only when someone edits it. So each process keeps, per MAC, the device and the files
+rendered for it, and what many phones share (organisations, their books and media choices).
+A phone's round is several requests that land on different processes, so a process also
+shares what it loaded for a phone through the cache, sealed with FIELD_ENCRYPTION_KEYS (it
+holds SIP passwords), and the next process takes it from there.
+
+Every request first reads one shared version token, with the phone's shared entry in the
+same round trip; every save or delete of a model that feeds a config (registered with
+`register_config_source`) sets a new token, so the next request in every process reads the
+database again: a phone never gets a stale config after an admin changed something.
 
 It needs a cache that all processes share (Redis, the database, memcached): with a per-process
 cache a new token would not reach the other processes, so `CONFIG_CACHE = "auto"` switches it
@@ -14,7 +19,9 @@ off there. When the shared cache cannot be reached, requests go to the database 
 
 from __future__ import annotations
 
+import copy
 import logging
+import pickle
 import time
 import uuid
 from collections import OrderedDict
@@ -31,10 +38,12 @@ from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from devices.models import Device
+from organisations import secrets
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 VERSION_KEY = "voipconfig:config-version"
+SHARED_KEY = "voipconfig:phone:{mac}"
 PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
 
 
@@ -54,7 +63,7 @@ class Entry:
 
 
 _entries: OrderedDict[str, Entry] = OrderedDict()
-_shared: dict[str, Entry] = {}  # what all phones share, by name
+_shared: OrderedDict[str, Entry] = OrderedDict()  # what phones share, by name
 
 
 def enabled() -> bool:
@@ -142,16 +151,27 @@ def register_config_source(model: type[Model]) -> None:
         )
 
 
-def device(mac: str, version: str | None, load: Callable[[], Device | None]) -> Device | None:
-    """The device of `mac` as kept for `version`, else loaded (and kept when it exists)."""
+def device(mac: str, load: Callable[[], Device | None]) -> Device | None:
+    """The device of `mac`: as this process keeps it, else as another process shared it,
+    else `load()`ed. The shared version and the shared copy come in one round trip, which
+    also fixes the version for the rest of the request."""
+    scope = _request.get()
+    version, shared = _read_version_and_shared(mac)
+    if scope is not None:
+        scope["version"] = version
     entry = _entries.get(mac) if version else None
     if entry is not None and entry.valid(version):
         _entries.move_to_end(mac)
         return entry.device
-    loaded = load()
-    if version and loaded is not None:
-        _keep(mac, Entry(version, loaded))
-    return loaded
+    entry = _unpack(shared, version) if version and shared else None
+    if entry is None:
+        loaded = load()
+        if not version or loaded is None:
+            return loaded
+        entry = Entry(version, loaded)
+        _changed(mac)
+    _keep(mac, entry)
+    return entry.device
 
 
 def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]) -> str:
@@ -161,18 +181,99 @@ def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]
         return render()
     if name not in entry.files:
         entry.files[name] = render()
+        _changed(mac)
     return entry.files[name]
 
 
+def device_changed(mac: str) -> None:
+    """The kept device was updated in place (its last visit): share the new state."""
+    if mac in _entries:
+        _changed(mac)
+
+
+def share_changes() -> None:
+    """End of a phone request: what it loaded or rendered goes to the shared cache, so the
+    phone's next request finds it whichever process takes it (one write, and only when
+    something changed). Entries live there CONFIG_CACHE_MAX_AGE_SECONDS at most."""
+    scope = _request.get()
+    if not scope or not scope.get("changed"):
+        return
+    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    timeout = settings.CONFIG_CACHE_MAX_AGE_SECONDS
+    try:
+        for mac in scope.pop("changed"):
+            entry = _entries.get(mac)
+            if entry is not None and entry.version == scope.get("version"):
+                cache.set(SHARED_KEY.format(mac=mac), _pack(entry), timeout=timeout)
+    except Exception:  # the next request will load from the database instead
+        logger.warning("config cache unavailable; not shared", exc_info=True)
+
+
+def _changed(mac: str) -> None:
+    scope = _request.get()
+    if scope is not None:
+        scope.setdefault("changed", set()).add(mac)
+
+
+def _read_version_and_shared(mac: str) -> tuple[str | None, bytes | None]:
+    scope = _request.get()
+    if scope is not None and "version" in scope:  # read already in this request
+        return scope["version"], None
+    if not enabled():
+        return None, None
+    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    shared_key = SHARED_KEY.format(mac=mac)
+    try:
+        found = cache.get_many([VERSION_KEY, shared_key])
+    except Exception:
+        return _read_version(), None  # which says that the cache is down
+    if VERSION_KEY not in found:
+        return _read_version(), None  # which starts a version
+    return found[VERSION_KEY], found.get(shared_key)
+
+
+def _pack(entry: Entry) -> bytes:
+    """The entry sealed (it holds SIP passwords), without the organisation: every process
+    keeps its organisations already (devices.fast_lookup)."""
+    device = copy.copy(entry.device)
+    device._state = copy.copy(device._state)
+    device._state.fields_cache = {}
+    age = time.monotonic() - entry.born
+    payload = (entry.version, time.time() - age, device, dict(entry.files))
+    return secrets.seal(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _unpack(token: bytes, version: str) -> Entry | None:
+    data = secrets.unseal(token)
+    if data is None:
+        return None
+    shared_version, born_at, device, files = pickle.loads(data)  # noqa: S301 (sealed by us)
+    entry = Entry(shared_version, device, files, born=time.monotonic() - (time.time() - born_at))
+    if not entry.valid(version):
+        return None
+    from devices.fast_lookup import organisation_by_pk
+
+    Device.organisation.field.set_cached_value(device, organisation_by_pk(device.organisation_id))
+    return entry
+
+
 def memo(name: str, load: Callable[[], T]) -> T:
-    """Data every phone shares (softkey files, the CA certificate), kept per version."""
+    """Data many phones share (an organisation's books, the softkey files), kept per version.
+
+    None (nothing found) is not kept: anyone may ask for names that do not exist, and each
+    would take memory until the next change.
+    """
     version = current_version()
     entry = _shared.get(name)
     if entry is not None and entry.valid(version):
+        _shared.move_to_end(name)
         return entry.value
     value = load()
-    if version:
+    if version and value is not None:
         _shared[name] = Entry(version, None, value=value)
+        _shared.move_to_end(name)
+        while len(_shared) > settings.CONFIG_CACHE_MAX_ENTRIES:
+            _shared.popitem(last=False)
     return value
 
 

@@ -1,70 +1,108 @@
-"""The device of a MAC with its organisation, in one statement built once per process.
+"""The lookups every phone request makes, as statements built once per process.
 
-Every phone request starts here, and the ORM spends more time building this query than the
-database spends answering it. The SQL and its column converters are made once from the
-models' own fields (so a new field needs no change here); each request only runs it and
-turns the row into model instances as the ORM would.
+Every phone request starts by finding its device, and the ORM spends more time building
+such a query than the database spends answering it. A `Prebuilt` query makes the SQL and
+its column converters once, from the model's own fields (so a new field needs no change
+here); each request only runs it and turns the rows into model instances as the ORM would.
+
+The organisation is not joined in: a few organisations serve thousands of phones, so each
+process keeps them per config version (devices.config_cache), passwords already decrypted.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import partial
 
 from django.db import connections, router
+from django.db.models import Model
 
-from devices.models import Device
+from devices import config_cache
+from devices.models import Device, SipAccount
 from organisations.models import Organisation
 
 
+class Prebuilt:
+    """`SELECT <the model's columns> FROM <its table> WHERE <field> = %s [ORDER BY ...]`."""
+
+    def __init__(
+        self, model: type[Model], where: str, *, defer: tuple[str, ...] = (), order_by=()
+    ) -> None:
+        self.model, self.where, self.defer, self.order_by = model, where, defer, order_by
+        self._built: dict[str, tuple[str, list]] = {}
+
+    def all(self, value) -> list[Model]:
+        alias = router.db_for_read(self.model)
+        connection = connections[alias]
+        sql, fields = self._statement(alias)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value])
+            rows = cursor.fetchall()
+        names = [field.attname for field, _, _ in fields]
+        return [
+            self.model.from_db(alias, names, _converted(fields, row, connection)) for row in rows
+        ]
+
+    def first(self, value) -> Model | None:
+        found = self.all(value)
+        return found[0] if found else None
+
+    def _statement(self, alias: str) -> tuple[str, list]:
+        if alias not in self._built:
+            connection = connections[alias]
+            quote = connection.ops.quote_name
+            meta = self.model._meta
+            fields = []
+            for field in meta.concrete_fields:
+                if field.name in self.defer:
+                    continue
+                col = field.get_col(meta.db_table)
+                converters = connection.ops.get_db_converters(col)
+                converters += field.get_db_converters(connection)
+                fields.append((field, col, converters))
+            columns = ", ".join(quote(field.column) for field, _, _ in fields)
+            order = ", ".join(quote(meta.get_field(name).column) for name in self.order_by)
+            # Only names from the model's metadata go into the text; the value is a parameter.
+            sql = (
+                f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
+                f"WHERE {quote(meta.get_field(self.where).column)} = %s"
+                + (f" ORDER BY {order}" if order else "")
+            )
+            self._built[alias] = (sql, fields)
+        return self._built[alias]
+
+
+def _converted(fields: list, row: tuple, connection) -> list:
+    values = []
+    for (_field, col, converters), value in zip(fields, row, strict=True):
+        for converter in converters:
+            value = converter(value, col, connection)
+        values.append(value)
+    return values
+
+
+# The copy of the MAC file as last served is for the admin; decrypting it on every phone
+# request would cost more than the rest of the lookup.
+DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))
+ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
+
+
 def device_with_organisation(mac: str) -> Device | None:
-    alias = router.db_for_read(Device)
-    connection = connections[alias]
-    sql, device_fields, organisation_fields = _statement(alias)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [mac])
-        row = cursor.fetchone()
-    if row is None:
+    device = DEVICE_BY_MAC.first(mac)
+    if device is None:
         return None
-    split = len(device_fields)
-    device = _instance(Device, alias, device_fields, row[:split])
-    organisation = _instance(Organisation, alias, organisation_fields, row[split:])
+    organisation = organisation_by_pk(device.organisation_id)
     Device.organisation.field.set_cached_value(device, organisation)
     return device
 
 
-def _instance(model, alias: str, fields: list, values: tuple):
-    connection = connections[alias]
-    converted = []
-    for (_field, col, converters), value in zip(fields, values, strict=True):
-        for converter in converters:
-            value = converter(value, col, connection)
-        converted.append(value)
-    return model.from_db(alias, [field.attname for field, _, _ in fields], converted)
+def organisation_by_pk(pk: int) -> Organisation | None:
+    load = partial(Organisation.objects.filter(pk=pk).first)
+    return config_cache.memo(f"organisation:{pk}", load)
 
 
-@cache
-def _statement(alias: str) -> tuple[str, list, list]:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    device_fields = _fields(Device, "d", connection)
-    organisation_fields = _fields(Organisation, "o", connection)
-    columns = [f"d.{quote(field.column)}" for field, _, _ in device_fields]
-    columns += [f"o.{quote(field.column)}" for field, _, _ in organisation_fields]
-    link = Device._meta.get_field("organisation").column
-    # Only names from the models' metadata go into the text; the MAC is a parameter.
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d "  # noqa: S608
-        f"INNER JOIN {quote(Organisation._meta.db_table)} o "
-        f"ON o.{quote(Organisation._meta.pk.column)} = d.{quote(link)} "
-        f"WHERE d.{quote(Device._meta.get_field('mac').column)} = %s"
-    )
-    return sql, device_fields, organisation_fields
-
-
-def _fields(model, alias: str, connection) -> list:
-    fields = []
-    for field in model._meta.concrete_fields:
-        col = field.get_col(alias)
-        converters = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        fields.append((field, col, converters))
-    return fields
+def sip_accounts(device: Device) -> list[SipAccount]:
+    """The device's accounts by line, each knowing its device (no query to reach it)."""
+    accounts = ACCOUNTS_OF_DEVICE.all(device.pk)
+    for account in accounts:
+        SipAccount.device.field.set_cached_value(account, device)
+    return accounts

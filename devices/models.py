@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.phone_models import MODEL_CHOICES, get_model
@@ -179,7 +180,8 @@ class AccessLog(models.Model):
         NOT_FOUND = "not_found", "Not found"
         THROTTLED = "throttled", "Throttled"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the request came, not when its row was written (rows are written in batches).
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     path = models.CharField(max_length=255)

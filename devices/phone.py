@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 
 from devices import config_cache, http_auth, throttle
+from devices.access_log import writer as access_log
 from devices.fast_lookup import device_with_organisation
 from devices.mac import UserAgent, parse_user_agent
 from devices.models import AccessLog, Device
@@ -59,6 +60,7 @@ class PhoneRequest:
     version: str | None = None  # of the shared config cache, when it is on
     # Extra device fields the view wants saved with the last-seen update (same query).
     remember: dict = field(default_factory=dict)
+    visit: dict | None = None  # the device fields to write with the access-log row
 
 
 class ChallengeResponse(HttpResponse):
@@ -172,6 +174,7 @@ def _serve(request: HttpRequest, view: PhoneView, kwargs: dict, auth: AuthPolicy
         _remember_visit(phone, log.ip)
     if outcome == Outcome.SUCCESS and phone.used_previous_password:
         outcome = Outcome.SUCCESS_PREVIOUS_PASSWORD
+    config_cache.share_changes()
     return log.write(response, outcome)
 
 
@@ -232,10 +235,8 @@ def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) ->
     """The device by MAC (with its organisation, one query), or else, for a phone that sent
     no MAC at all, the organisation by provisioning user name."""
     if phone.mac:
-        phone.version = config_cache.current_version()
-        phone.device = config_cache.device(
-            phone.mac, phone.version, lambda: _load_device(phone.mac)
-        )
+        phone.device = config_cache.device(phone.mac, lambda: _load_device(phone.mac))
+        phone.version = config_cache.current_version()  # read with the device
         phone.organisation = phone.device.organisation if phone.device else None
     elif credentials is not None:
         phone.organisation = Organisation.objects.filter(
@@ -262,8 +263,9 @@ def _outcome_for(status_code: int) -> str:
 
 
 def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
-    """Write what the phone told us; within LAST_SEEN_PRECISION_SECONDS of the last write
-    and with nothing new, skip it (a round is several requests within seconds)."""
+    """Note what the phone told us, to be written with the access-log row; within
+    LAST_SEEN_PRECISION_SECONDS of the last write and with nothing new, skip it (a round is
+    several requests within seconds)."""
     device, now = phone.device, timezone.now()
     fields = {
         "last_seen_at": now,
@@ -280,9 +282,10 @@ def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
     )
     if recent and unchanged:
         return
-    Device.objects.filter(pk=device.pk).update(**fields)
-    for name, value in fields.items():  # the kept copy, so this process skips the next one
+    phone.visit = fields
+    for name, value in fields.items():  # the kept copy, so the next request skips the write
         setattr(device, name, value)
+    config_cache.device_changed(device.mac)
 
 
 def clean_header(value: str, limit: int = 1024) -> str:
@@ -317,7 +320,8 @@ class _AccessLogger:
             # A password tried for a MAC counts for that MAC, whether it exists or not.
             tried = outcome in (Outcome.WRONG_CREDENTIALS, Outcome.MAC_UNKNOWN) and phone.username
             throttle.record_failure(self.ip, phone.mac if tried else None)
-        AccessLog.objects.create(
+        row = AccessLog(
+            created_at=timezone.now(),
             ip=self.ip,
             user_agent=phone.user_agent.raw[:255],
             path=clean_header(self.request.get_full_path(), 255),
@@ -328,4 +332,6 @@ class _AccessLogger:
             outcome=outcome,
             status_code=response.status_code,
         )
+        visit = (phone.device.pk, phone.visit) if phone.visit else None
+        access_log.add(row, visit)
         return response

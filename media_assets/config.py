@@ -1,8 +1,8 @@
 """The media keys of a phone's MAC file, contributed to `devices.config` (see apps.py).
 
-One query, whatever the organisation holds, for the device's and its organisation's choices
-(names only, never bytes); the softkey files and whether a CA certificate is current are the
-same for every phone and kept per config version (two more queries after a change).
+What the organisation and its phones chose (names only, never bytes) is kept per config
+version and organisation, and the softkey files and whether a CA certificate is current are
+kept per version for everyone: a MAC file costs no query for them while nothing changed.
 
 Ringtones: Yealink repeats `ringtone.url` once per file, but a config here is a mapping with
 one value per key, and no indexed form of the key exists. So a phone gets one ringtone, the
@@ -12,16 +12,16 @@ ringtone it would download would never be played unless chosen on the phone itse
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from django.conf import settings
 from django.db.models import F
 
 from devices import config_cache
 from devices.models import Device
 from media_assets.ca import certificate_url
-from media_assets.models import (
-    CaCertificate,
-    SoftkeyFile,
-)
+from media_assets.models import CaCertificate, DeviceMedia, OrganisationMedia, SoftkeyFile
 from media_assets.validation import SOFTKEY_CALL_STATES
 
 Config = dict[str, str]
@@ -74,29 +74,53 @@ def _softkeys(row: dict) -> Config:
 
 
 def _choices(device: Device) -> dict:
-    """Names and owners of what the device and its organisation chose and whether softkeys
-    are on (one query, joined from the device), plus what every phone shares: the softkey
-    files and whether a CA is current (kept per config version)."""
-    values = Device.objects.filter(pk=device.pk).values(**_CHOICE_COLUMNS).first() or {}
-    row = {name: values.get(name) for name in _CHOICE_COLUMNS}
-    row["softkeys"] = bool(row["softkeys"])
+    """Names and owners of what the device and its organisation chose, whether softkeys are
+    on, the softkey files and whether a CA is current: all kept per config version, per
+    organisation (two queries) and for everyone (two more), so a MAC file costs none."""
+    chosen = config_cache.memo(
+        f"media:{device.organisation_id}",
+        partial(_organisation_choices, device.organisation_id),
+    )
+    row = {**chosen.organisation, **chosen.devices.get(device.pk, _NOTHING_CHOSEN)}
     files, row["ca"] = config_cache.memo("media:shared", _shared_media)
     for state in SOFTKEY_CALL_STATES:
         row[f"softkey_{state}"] = files.get(state) if row["softkeys"] else None
     return row
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    organisation: dict[str, object]
+    devices: dict[int, dict[str, object]]  # only the devices with choices of their own
+
+
+def _organisation_choices(organisation_id: int) -> _Chosen:
+    values = (
+        OrganisationMedia.objects.filter(organisation_id=organisation_id)
+        .values(softkeys=F("custom_softkeys_enabled"), **_columns("org"))
+        .first()
+    ) or {"softkeys": False, **dict.fromkeys(_columns("org"))}
+    values["softkeys"] = bool(values["softkeys"])
+    devices = {
+        row.pop("device_id"): row
+        for row in DeviceMedia.objects.filter(device__organisation_id=organisation_id).values(
+            "device_id", **_columns("device")
+        )
+    }
+    return _Chosen(values, devices)
+
+
+def _columns(level: str) -> dict[str, F]:
+    return {
+        f"{level}_{field}{suffix}": F(f"{field}__{column}")
+        for field in ("wallpaper", "ringtone")
+        for suffix, column in (("", "name"), ("_owner", "organisation_id"))
+    }
+
+
+_NOTHING_CHOSEN = dict.fromkeys(_columns("device"))
+
+
 def _shared_media() -> tuple[dict[str, str], bool]:
     files = dict(SoftkeyFile.objects.values_list("call_state", "name"))
     return files, CaCertificate.objects.filter(is_active=True).exists()
-
-
-_CHOICE_COLUMNS = {
-    "softkeys": F("organisation__media__custom_softkeys_enabled"),
-    **{
-        f"{level}_{field}{suffix}": F(f"{path}{field}__{column}")
-        for level, path in (("device", "media__"), ("org", "organisation__media__"))
-        for field in ("wallpaper", "ringtone")
-        for suffix, column in (("", "name"), ("_owner", "organisation_id"))
-    },
-}

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, FilteredRelation, Model, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -57,10 +59,16 @@ class Body:
 @phone_endpoint(auth="optional")
 def media_file(request: HttpRequest, name: str) -> HttpResponse:
     phone: PhoneRequest = request.phone
+    organisation_id = phone.organisation.pk
     if name.lower().endswith(".wav"):
-        body = _ringtone(phone.organisation.pk, name)
+        key, find = f"{organisation_id}:{name}", partial(_ringtone, organisation_id, name)
     else:
-        body = _wallpaper(phone.organisation.pk, name, screen_size(phone))
+        screen = screen_size(phone)
+        key = f"{organisation_id}:{name}:{screen}"
+        find = partial(_wallpaper, organisation_id, name, screen)
+    # Every phone of the organisation asks for the same few: which row answers is kept per
+    # config version (media files are config sources), the bytes by their hash.
+    body = config_cache.memo(f"media-file:{key}", find)
     if body is None:
         return missing()
     # Not for shared caches: only known phones may have these.
@@ -184,13 +192,9 @@ def _new_rendition(wallpaper: Wallpaper, width: int, height: int) -> Body:
                 "content_type": wallpaper.content_type,
             },
         )
+    _kept_bytes.keep(rendition.sha256, rendition.content)
     return Body(
-        WallpaperRendition,
-        rendition.pk,
-        rendition.size,
-        rendition.sha256,
-        rendition.content_type,
-        rendition.content,
+        WallpaperRendition, rendition.pk, rendition.size, rendition.sha256, rendition.content_type
     )
 
 
@@ -198,7 +202,43 @@ def load_bytes(body: Body) -> bytes | memoryview:
     """The bytes column of that one row (PostgreSQL's driver may give a memoryview)."""
     if body.data is not None:
         return body.data
-    return body.model.objects.filter(pk=body.pk).values_list("content", flat=True).get()
+    data = _kept_bytes.get(body.sha256)
+    if data is None:
+        data = body.model.objects.filter(pk=body.pk).values_list("content", flat=True).get()
+        _kept_bytes.keep(body.sha256, data)
+    return data
+
+
+class KeptBytes:
+    """Small files' bytes by content hash, per process, within a budget of memory.
+
+    The key is the SHA-256 of the bytes, so a kept copy can never be out of date: a changed
+    file has another hash. Files over `max_file` are never kept (they are streamed from the
+    row, see the module doc), and the least recently used go first.
+    """
+
+    def __init__(self, budget: int, max_file: int) -> None:
+        self.budget, self.max_file = budget, max_file
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+
+    def get(self, sha256: str) -> bytes | None:
+        data = self._items.get(sha256)
+        if data is not None:
+            self._items.move_to_end(sha256)
+        return data
+
+    def keep(self, sha256: str, data: bytes | memoryview) -> None:
+        if len(data) > self.max_file or sha256 in self._items:
+            return
+        self._items[sha256] = bytes(data)
+        self._size += len(data)
+        while self._size > self.budget:
+            _, dropped = self._items.popitem(last=False)
+            self._size -= len(dropped)
+
+
+_kept_bytes = KeptBytes(settings.MEDIA_CACHE_BYTES, settings.MEDIA_CACHE_MAX_FILE_BYTES)
 
 
 def file_response(request: HttpRequest, body: Body, cache_control: str) -> HttpResponse:

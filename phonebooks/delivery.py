@@ -8,10 +8,12 @@ the phones that miss a book (`phones_missing_books`).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from devices import config_cache
 from devices.models import Device
 from organisations.models import Organisation
 from phonebooks.families import Family, family_for_model
@@ -23,20 +25,56 @@ ORDER = ("position", "name", "pk")
 BLANK = "%NULL%"
 
 
-def readable_books(device: Device) -> QuerySet[Phonebook]:
-    """Every book the device may read, in the stated order (one query)."""
-    chosen = Phonebook.devices.through.objects.filter(phonebook=OuterRef("pk"), device=device)
-    return (
-        Phonebook.objects.filter(organisation_id=device.organisation_id)
-        .filter(Q(audience=Phonebook.Audience.ALL) | Q(Exists(chosen)))
+@dataclass(frozen=True)
+class OrganisationBooks:
+    """An organisation's books in the stated order, and who was chosen for the books that
+    only chosen phones may read. The same for every phone of the organisation: kept per
+    config version (books and their chosen phones are config sources), so serving a phone
+    its books costs no query while nothing changed."""
+
+    books: tuple[Phonebook, ...]
+    chosen: dict[int, frozenset[int]]  # book pk -> device pks
+
+    def readable(self, device: Device) -> list[Phonebook]:
+        return [
+            book
+            for book in self.books
+            if book.audience == Phonebook.Audience.ALL or device.pk in self.chosen.get(book.pk, ())
+        ]
+
+
+def organisation_books(organisation_id: int) -> OrganisationBooks:
+    return config_cache.memo(
+        f"phonebooks:{organisation_id}", partial(_load_organisation_books, organisation_id)
+    )
+
+
+def _load_organisation_books(organisation_id: int) -> OrganisationBooks:
+    """Two queries, however many books and phones the organisation has."""
+    books = tuple(
+        Phonebook.objects.filter(organisation_id=organisation_id)
+        .defer("size_bytes", "created_at", "updated_at")
         .order_by(*ORDER)
     )
+    chosen: dict[int, set[int]] = defaultdict(set)
+    pairs = Phonebook.devices.through.objects.filter(
+        phonebook__organisation_id=organisation_id,
+        phonebook__audience=Phonebook.Audience.CHOSEN,
+    )
+    for book_id, device_id in pairs.values_list("phonebook_id", "device_id"):
+        chosen[book_id].add(device_id)
+    return OrganisationBooks(books, {pk: frozenset(ids) for pk, ids in chosen.items()})
+
+
+def readable_books(device: Device) -> list[Phonebook]:
+    """Every book the device may read, in the stated order."""
+    return organisation_books(device.organisation_id).readable(device)
 
 
 def readable_book(device: Device, pk: int) -> Phonebook | None:
     """The book if this device may read it; None for a book that does not exist, is another
     organisation's or is not for this phone: the caller cannot tell these apart."""
-    return readable_books(device).filter(pk=pk).first()
+    return next((book for book in readable_books(device) if book.pk == pk), None)
 
 
 def phonebook_url(phonebook: Phonebook, family: Family) -> str:
@@ -44,9 +82,10 @@ def phonebook_url(phonebook: Phonebook, family: Family) -> str:
 
 
 def phonebook_keys(device: Device) -> list[tuple[str, str]]:
-    """The MAC file's remote phonebook keys (a device contributor, one query)."""
+    """The MAC file's remote phonebook keys (a device contributor; no query while the
+    organisation's books are kept)."""
     family = family_for_model(device.model)
-    books = list(readable_books(device).only("pk", "title", "name")[:BOOKS_PER_PHONE])
+    books = readable_books(device)[:BOOKS_PER_PHONE]
     pairs = [("features.remote_phonebook.enable", "1" if books else "0")]
     for index in range(1, BOOKS_PER_PHONE + 1):
         book = books[index - 1] if index <= len(books) else None

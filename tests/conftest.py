@@ -45,9 +45,15 @@ def basic(username: str, password: str) -> str:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The throttling counts live in the cache: every test starts with none."""
+    from django.conf import settings
     from django.core.cache import cache
 
+    from media_assets import views
+
     cache.clear()
+    views._kept_bytes = views.KeptBytes(
+        settings.MEDIA_CACHE_BYTES, settings.MEDIA_CACHE_MAX_FILE_BYTES
+    )
     yield
     cache.clear()
 

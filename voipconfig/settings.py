@@ -152,10 +152,21 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=60)
 
 # How long access-log rows are kept (manage.py prune_access_log, run daily from cron).
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
+# Access-log rows (and each phone's last-seen fields) are written in batches by a thread in
+# each app-server process, every this many seconds or once ACCESS_LOG_BATCH_SIZE rows wait
+# (devices/access_log.py). 0 writes them in the request: the default on SQLite, where a
+# second writer would wait on the database lock.
+_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+ACCESS_LOG_FLUSH_SECONDS = env.float("ACCESS_LOG_FLUSH_SECONDS", default=0.25 if _POSTGRES else 0)
+ACCESS_LOG_BATCH_SIZE = env.int("ACCESS_LOG_BATCH_SIZE", default=500)
+# More rows than this waiting means the database cannot keep up: phones get a 503.
+ACCESS_LOG_MAX_PENDING = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
 
 # Throttling of failed phone requests (see devices/throttle.py). The counts live in the
 # cache: use Redis (or the database) in production so that every app server shares them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "voipconfig.cache.RedisCache"  # one client per process
 THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
 THROTTLE_CACHE = "default"
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=300)
@@ -170,6 +181,10 @@ if CONFIG_CACHE != "auto":
 CONFIG_CACHE_ALIAS = "default"
 CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
 CONFIG_CACHE_MAX_AGE_SECONDS = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
+# Bytes of media files up to MEDIA_CACHE_MAX_FILE_BYTES are kept per process, by hash,
+# within MEDIA_CACHE_BYTES; larger files are streamed from the database on every request.
+MEDIA_CACHE_BYTES = env.int("MEDIA_CACHE_BYTES", default=32 * 2**20)
+MEDIA_CACHE_MAX_FILE_BYTES = env.int("MEDIA_CACHE_MAX_FILE_BYTES", default=2**20)
 # A phone's last-seen fields are written at most this often while nothing else changes.
 LAST_SEEN_PRECISION_SECONDS = env.int("LAST_SEEN_PRECISION_SECONDS", default=60)
 

@@ -8,3 +8,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdHMtb25seS1maWVsZC1lbmNyeXB0
 from voipconfig.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Rows are written in the request, so a test sees them at once; tests of the batched writer
+# switch it on themselves (tests/devices/test_access_log_writer.py).
+ACCESS_LOG_FLUSH_SECONDS = 0

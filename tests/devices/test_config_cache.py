@@ -145,8 +145,10 @@ def test_kept_entries_are_read_again_after_their_maximum_age(
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(
         password="behind-djangos-back"
     )
-    later = config_cache.time.monotonic() + settings.CONFIG_CACHE_MAX_AGE_SECONDS + 1
+    age = settings.CONFIG_CACHE_MAX_AGE_SECONDS + 1
+    later, later_wall = config_cache.time.monotonic() + age, config_cache.time.time() + age
     monkeypatch.setattr(config_cache.time, "monotonic", lambda: later)
+    monkeypatch.setattr(config_cache.time, "time", lambda: later_wall)  # the shared copy's
 
     assert b"account.1.password = behind-djangos-back" in fetch(client, tenant_a).content
 
@@ -202,3 +204,46 @@ def test_a_csv_import_reaches_the_kept_phonebook(client, tenant_a):
 
     assert plan.errors == []
     assert b"Imported Person" in client.get(path, headers=headers).content
+
+
+def another_process() -> None:
+    """What a request in another app-server process sees: only the shared cache."""
+    config_cache._entries.clear()
+
+
+def test_a_phone_round_spread_over_processes_reads_the_database_once(client, tenant_a):
+    fetch(client, tenant_a)
+    another_process()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = fetch(client, tenant_a)
+
+    assert response.status_code == 200
+    assert b"account.1.password = alpha-sip-101" in response.content
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"]  # the access-log row
+
+
+def test_the_shared_copy_is_sealed_and_a_forged_one_is_ignored(client, tenant_a):
+    fetch(client, tenant_a)
+    key = config_cache.SHARED_KEY.format(mac=tenant_a.device.mac)
+    shared = caches["default"].get(key)
+
+    assert b"alpha-sip-101" not in shared and b"a101" not in shared
+    forged = shared[:-8] + b"AAAAAAAA"
+    caches["default"].set(key, forged)
+    another_process()
+    with CaptureQueriesContext(connection) as queries:
+        response = fetch(client, tenant_a)
+
+    assert response.status_code == 200
+    assert any("devices_device" in q["sql"] for q in queries)  # read from the database
+
+
+def test_a_shared_copy_of_an_older_version_is_not_used(client, tenant_a):
+    fetch(client, tenant_a)
+    # Another process changed an account and set a new version; this shared copy is older.
+    SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="newer")
+    caches["default"].set(config_cache.VERSION_KEY, "newer-version", timeout=None)
+    another_process()
+
+    assert b"account.1.password = newer" in fetch(client, tenant_a).content

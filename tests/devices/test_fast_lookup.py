@@ -1,9 +1,11 @@
-"""The hot lookup returns exactly what the ORM would."""
+"""The hot lookups return exactly what the ORM would."""
 
 from django.forms.models import model_to_dict
 
-from devices.fast_lookup import device_with_organisation
+from devices import config_cache
+from devices.fast_lookup import device_with_organisation, sip_accounts
 from devices.models import Device
+from tests.factories import make_account, make_device
 
 
 def test_it_returns_the_device_and_its_organisation_as_the_orm_does(tenant_a, tenant_b):
@@ -12,12 +14,22 @@ def test_it_returns_the_device_and_its_organisation_as_the_orm_does(tenant_a, te
 
     fast = device_with_organisation("805ec0aaaa01")
 
-    assert model_to_dict(fast) == model_to_dict(orm)
-    for name in ("last_seen_at", "last_seen_ip", "created_at", "updated_at", "last_config"):
+    loaded = {name: value for name, value in model_to_dict(orm).items() if name != "last_config"}
+    assert {name: model_to_dict(fast)[name] for name in loaded} == loaded
+    for name in ("last_seen_at", "last_seen_ip", "created_at", "updated_at"):
         assert getattr(fast, name) == getattr(orm, name), name
     assert model_to_dict(fast.organisation) == model_to_dict(orm.organisation)
     assert fast.organisation.provisioning_password == tenant_a.password  # decrypted
     assert fast.organisation.previous_password() is None
+
+
+def test_the_copy_of_the_last_config_is_not_read_on_the_phone_path(tenant_a):
+    Device.objects.filter(pk=tenant_a.device.pk).update(last_config="account.1.password = x")
+
+    fast = device_with_organisation("805ec0aaaa01")
+
+    assert fast.get_deferred_fields() == {"last_config"}
+    assert fast.last_config == "account.1.password = x"  # still there, for whoever asks
 
 
 def test_an_unknown_mac_is_none(tenant_a):
@@ -25,7 +37,26 @@ def test_an_unknown_mac_is_none(tenant_a):
     assert device_with_organisation("not a mac") is None
 
 
-def test_the_organisation_comes_without_another_query(tenant_a, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_the_organisation_is_kept_for_its_other_phones(
+    settings, tenant_a, django_assert_num_queries
+):
+    other = make_device(tenant_a.organisation, "805ec0aaaa99")
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
+    with django_assert_num_queries(2):  # the device, its organisation
         device = device_with_organisation("805ec0aaaa01")
         assert device.organisation.slug == "alpha"
+
+    with django_assert_num_queries(1):  # the device only
+        assert device_with_organisation(other.mac).organisation == tenant_a.organisation
+
+
+def test_the_accounts_come_in_line_order_as_the_orm_gives_them(tenant_a):
+    make_account(tenant_a.device, 3, password="three")
+    fast = sip_accounts(tenant_a.device)
+
+    orm = list(tenant_a.device.sip_accounts.order_by("index"))
+
+    assert [model_to_dict(account) for account in fast] == [model_to_dict(a) for a in orm]
+    assert [account.index for account in fast] == [1, 2, 3]
+    assert fast[2].password == "three"  # decrypted

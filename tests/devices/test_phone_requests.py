@@ -481,7 +481,7 @@ def test_a_phone_request_costs_the_same_queries_however_large_the_installation(
         make_account(tenant_a.device, index)
 
     assert queries_for_mac_file() == small
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         client.get(MAC_FILE, headers=tenant_a.phone_headers())
 
 

@@ -4,12 +4,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from devices import config_cache
 from devices.config import device_config
 from media_assets.ca import ca_certificate_url
 from media_assets.config import media_config
 from media_assets.models import CaCertificate, DeviceMedia, SoftkeyFile
 from organisations.config_syntax import unknown_keys
-from tests.factories import make_organisation
+from tests.factories import make_device, make_organisation
 from tests.media_assets.media import choose, make_ca_certificate, make_ringtone, make_wallpaper
 
 URL = "http://127.0.0.1:8000/"
@@ -108,7 +109,7 @@ def test_a_current_ca_certificate_is_trusted(tenant_a):
     assert config["static.security.trust_certificates"] == "1"
 
 
-def test_the_contributor_costs_three_queries_and_never_reads_bytes(tenant_a):
+def test_the_contributor_reads_names_not_bytes_and_keeps_them_per_organisation(settings, tenant_a):
     organisation = tenant_a.organisation
     choose(
         organisation,
@@ -117,16 +118,37 @@ def test_the_contributor_costs_three_queries_and_never_reads_bytes(tenant_a):
         custom_softkeys_enabled=True,
     )
     DeviceMedia.objects.create(device=tenant_a.device, ringtone=make_ringtone(None, "g.wav"))
+    other = make_device(organisation, "805ec0aaaa99")
     for state in ("CallIn", "Talking", "Dialing"):
         softkey(state)
     make_ca_certificate()
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
 
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as first:
         config = media_config(tenant_a.device)
+    with CaptureQueriesContext(connection) as second:
+        other_config = media_config(other)
 
-    assert len(queries) == 3  # the choices, the softkey files, whether a CA is current
-    assert not any('"content"' in query["sql"] or '"pem"' in query["sql"] for query in queries)
+    # The organisation's choices, its phones' own choices, the softkey files, whether a CA
+    # is current; then nothing for the next phone of the organisation.
+    assert len(first) == 4
+    assert len(second) == 0
+    assert not any('"content"' in query["sql"] or '"pem"' in query["sql"] for query in first)
     assert config["ringtone.url"] == URL + "g.wav"
+    assert other_config["ringtone.url"] == URL + "ring.wav"
+
+
+def test_a_changed_choice_reaches_the_next_mac_file(settings, tenant_a):
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
+    organisation = tenant_a.organisation
+    choose(organisation, ringtone=make_ringtone(organisation, "ring.wav"))
+    assert media_config(tenant_a.device)["ringtone.url"] == URL + "ring.wav"
+
+    DeviceMedia.objects.create(device=tenant_a.device, ringtone=make_ringtone(None, "g.wav"))
+
+    assert media_config(tenant_a.device)["ringtone.url"] == URL + "g.wav"
 
 
 def test_every_key_it_writes_is_a_known_yealink_key(tenant_a):

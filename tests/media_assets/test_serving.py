@@ -8,9 +8,10 @@ from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 from PIL import Image
 
+from devices import config_cache
 from devices.models import AccessLog
 from media_assets import views
-from media_assets.models import WallpaperRendition
+from media_assets.models import Ringtone, WallpaperRendition
 from tests.factories import make_device, user_agent
 from tests.media_assets.media import (
     image_bytes,
@@ -173,11 +174,12 @@ def test_if_none_match_with_the_etag_answers_304_without_loading_the_bytes(
     client, tenant_a, django_assert_num_queries, settings
 ):
     settings.LAST_SEEN_PRECISION_SECONDS = 0  # every request writes the visit
+    views._kept_bytes.max_file = 0  # so loading the bytes would show as a query
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
     etag = client.get("/logo.png", headers=phone(tenant_a))["ETag"]
 
-    # Device, wallpaper metadata, access log, last-seen update: no bytes query.
-    with django_assert_num_queries(4):
+    # Device, organisation, wallpaper metadata, access log, last-seen update: no bytes.
+    with django_assert_num_queries(5):
         response = client.get("/logo.png", headers={**phone(tenant_a), "If-None-Match": etag})
 
     assert response.status_code == 304
@@ -212,7 +214,8 @@ def test_serving_costs_the_same_queries_however_many_files_the_organisation_has(
     settings.LAST_SEEN_PRECISION_SECONDS = 0  # every request writes the visit
     make_wallpaper(tenant_a.organisation, "logo.png")
     client.get("/logo.png", headers=phone(tenant_a))  # makes the 480x272 rendition
-    # Device, wallpaper with its rendition, the rendition's bytes, access log, last seen.
+    # Device, organisation, wallpaper with its rendition, access log, last seen; the
+    # rendition's bytes were kept by their hash when it was made.
     with django_assert_num_queries(5):
         first = client.get("/logo.png", headers=phone(tenant_a))
     for number in range(30):
@@ -223,6 +226,37 @@ def test_serving_costs_the_same_queries_however_many_files_the_organisation_has(
         second = client.get("/logo.png", headers=phone(tenant_a))
 
     assert body(first) == body(second)
+
+
+def test_a_file_over_the_kept_size_is_read_from_its_row_on_every_request(
+    client, tenant_a, django_assert_num_queries, settings
+):
+    settings.LAST_SEEN_PRECISION_SECONDS = 0
+    ringtone = make_ringtone(tenant_a.organisation, "ring.wav")
+    views._kept_bytes.max_file = ringtone.size - 1
+    client.get("/ring.wav", headers=phone(tenant_a))
+
+    # Device, organisation, the ringtone's row, its bytes, access log, last seen.
+    with django_assert_num_queries(6):
+        response = client.get("/ring.wav", headers=phone(tenant_a))
+
+    assert body(response) == bytes(Ringtone.objects.get(pk=ringtone.pk).content)
+
+
+def test_kept_bytes_stay_within_their_budget_dropping_the_least_recently_used():
+    kept = views.KeptBytes(budget=10, max_file=6)
+    kept.keep("a", b"aaaa")
+    kept.keep("b", b"bbbb")
+    kept.get("a")
+    kept.keep("c", b"cccc")  # over budget: "b" was used least recently
+    kept.keep("d", b"ddddddd")  # larger than a kept file may be
+
+    assert (kept.get("a"), kept.get("b"), kept.get("c"), kept.get("d")) == (
+        b"aaaa",
+        None,
+        b"cccc",
+        None,
+    )
 
 
 # --- fitted to the screen -------------------------------------------------------------------
@@ -321,8 +355,10 @@ def test_a_new_upload_replaces_the_fitted_copies(client, tenant_a):
 def test_a_stale_rendition_left_by_a_race_is_not_served(client, tenant_a):
     wallpaper = make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(1200, 900))
     client.get("/logo.png", headers=phone(tenant_a))
-    # As if a request had fitted the old bytes after the new upload was saved.
+    # As if a request had fitted the old bytes after the new upload was saved (and the
+    # save had set a new config version, as saving a wallpaper does).
     WallpaperRendition.objects.update(source_sha256="0" * 64)
+    config_cache.bump()
 
     response = client.get("/logo.png", headers=phone(tenant_a))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.test import override_settings
 
+from devices import config_cache
 from devices.config import device_config
 from organisations.config_syntax import unknown_keys
 from phonebooks.delivery import phonebook_keys, phones_missing_books
@@ -84,12 +85,30 @@ def test_the_keys_are_known_yealink_keys(tenant_a):
     assert unknown_keys(dict(phonebook_keys(tenant_a.device))) == []
 
 
-def test_the_contributor_costs_one_query_however_many_books(tenant_a, django_assert_num_queries):
+def test_the_contributor_costs_two_queries_per_organisation_however_many_books(
+    settings, tenant_a, django_assert_num_queries
+):
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
+    other = make_device(tenant_a.organisation, "805ec0aaaa99")
     for index in range(8):
         make_phonebook(tenant_a.organisation, name=f"Book {index}")
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the books, and who was chosen for which
         phonebook_keys(tenant_a.device)
+    with django_assert_num_queries(0):  # kept for every phone of the organisation
+        phonebook_keys(other)
+
+
+def test_a_phone_chosen_for_a_book_gets_it_in_its_next_mac_file(settings, tenant_a):
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
+    book = make_phonebook(tenant_a.organisation, audience="chosen")
+    assert listed(dict(phonebook_keys(tenant_a.device))) == []
+
+    book.devices.add(tenant_a.device)
+
+    assert [name for _, name in listed(dict(phonebook_keys(tenant_a.device)))] == [book.title]
 
 
 def test_no_phone_misses_a_book_with_five_or_fewer(tenant_a):

@@ -1,0 +1,257 @@
+"""Writing what phone requests leave behind: one access-log row each, and the device's visit.
+
+With ACCESS_LOG_FLUSH_SECONDS = 0 (SQLite, the tests) both are written in the request, as
+before. Above 0 (PostgreSQL in production) each app-server process collects them and a
+background thread writes them every ACCESS_LOG_FLUSH_SECONDS, or as soon as
+ACCESS_LOG_BATCH_SIZE rows wait: one multi-row INSERT and one UPDATE per batch instead of a
+committed round trip per request. That is most of what a boot storm costs.
+
+No row is given up for it:
+- a batch the database refuses for being unreachable stays queued and is retried; while it
+  is, the phone endpoints answer 503 (as they do with the database down anyway), and so they
+  do when more than ACCESS_LOG_MAX_PENDING rows wait (an overloaded database);
+- a row the database refuses on its own (say its device was deleted meanwhile) is written
+  without the link, else to the application log;
+- a process that stops writes what it holds first (gunicorn's worker_exit hook, and atexit).
+  Only a process killed outright (SIGKILL, the machine losing power) loses what it held:
+  at most ACCESS_LOG_FLUSH_SECONDS of its requests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
+
+from devices.models import AccessLog, Device
+
+logger = logging.getLogger(__name__)
+
+
+class Unavailable(OperationalError):
+    """Rows cannot be written now (the database is unreachable or overloaded)."""
+
+
+class Writer:
+    """One per process: collects rows and visits, and writes them (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._rows: list[AccessLog] = []
+        self._visits: dict[int, dict] = {}  # device pk -> fields; the last visit wins
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._failing_since: float | None = None
+        self._closed = False
+
+    @staticmethod
+    def batched() -> bool:
+        return settings.ACCESS_LOG_FLUSH_SECONDS > 0
+
+    def check(self) -> None:
+        """Raise Unavailable while rows cannot be written: the request gets a 503."""
+        if not self.batched():
+            return
+        if self._failing_since is not None:
+            raise Unavailable("the access log cannot be written: the database is unreachable")
+        if len(self._rows) >= settings.ACCESS_LOG_MAX_PENDING:
+            raise Unavailable("the access log cannot be written: too many rows wait")
+
+    def add(self, row: AccessLog, visit: tuple[int, dict] | None = None) -> None:
+        """Write `row` (and `visit`, a device pk with the fields to update), now or soon."""
+        if not self.batched():
+            if visit is not None:
+                Device.objects.filter(pk=visit[0]).update(**visit[1])
+            row.save(force_insert=True)
+            return
+        self.check()
+        with self._lock:
+            self._start()
+            self._rows.append(row)
+            if visit is not None:
+                self._visits.setdefault(visit[0], {}).update(visit[1])
+            if len(self._rows) >= settings.ACCESS_LOG_BATCH_SIZE:
+                self._wake.notify()
+
+    def flush(self) -> None:
+        """Write everything collected so far (in the caller's thread)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            visits, self._visits = self._visits, {}
+        if rows or visits:
+            self._write(rows, visits)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """The process stops: write what is held, retrying for up to `timeout` seconds."""
+        self._closed = True
+        if self._thread is None:  # nothing was ever held here
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            self.flush()
+            if not self.pending() or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        rows, visits = self._take_all()
+        for row in rows:  # the database never came back: keep them in the application log
+            _to_application_log(row)
+        if visits:
+            logger.error("access log: %d device visits not written", len(visits))
+        connections.close_all()
+
+    def pending(self) -> int:
+        return len(self._rows) + len(self._visits)
+
+    # --- the background thread ---------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Start the thread in this process (after a fork the parent's thread is not here)."""
+        if self._pid == os.getpid() and self._thread is not None:
+            return
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            with self._lock:
+                if len(self._rows) < settings.ACCESS_LOG_BATCH_SIZE:
+                    self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # never let the thread die: the next round retries
+                logger.exception("access log writer failed")
+            if self._failing_since is not None:
+                time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * 10))
+
+    def _take_all(self) -> tuple[list[AccessLog], dict[int, dict]]:
+        with self._lock:
+            rows, self._rows = self._rows, []
+            visits, self._visits = self._visits, {}
+        return rows, visits
+
+    def _write(self, rows: list[AccessLog], visits: dict[int, dict]) -> None:
+        alias = router.db_for_write(AccessLog)
+        try:
+            with transaction.atomic(using=alias):
+                _insert(rows, alias)
+                _update_visits(visits, alias)
+        except (OperationalError, InterfaceError):
+            self._requeue(rows, visits)
+            if self._failing_since is None:
+                logger.warning("access log: database unreachable; %d rows wait", len(rows))
+                self._failing_since = time.monotonic()
+            connections[alias].close()  # reconnect on the next try
+            return
+        except DatabaseError:
+            logger.warning("access log: a batch was refused; writing its rows one by one")
+            _write_one_by_one(rows, visits, alias)
+        if self._failing_since is not None:
+            logger.warning("access log: database reachable again")
+            self._failing_since = None
+
+    def _requeue(self, rows: list[AccessLog], visits: dict[int, dict]) -> None:
+        with self._lock:
+            self._rows[:0] = rows
+            for pk, fields in visits.items():
+                self._visits[pk] = {**fields, **self._visits.get(pk, {})}
+
+
+def _insert(rows: list[AccessLog], alias: str) -> None:
+    if rows:
+        AccessLog.objects.using(alias).bulk_create(rows)
+
+
+def _update_visits(visits: dict[int, dict], alias: str) -> None:
+    """One UPDATE per set of fields (a visit, a visit with a new config), not one per device."""
+    groups: dict[tuple[str, ...], dict[int, dict]] = defaultdict(dict)
+    for pk, fields in visits.items():
+        groups[tuple(sorted(fields))][pk] = fields
+    db = connections[alias]
+    for names, items in groups.items():
+        if db.vendor == "postgresql":
+            _update_from_values(names, items, db)
+        else:
+            for pk, fields in items.items():
+                Device.objects.using(alias).filter(pk=pk).update(**fields)
+
+
+def _update_from_values(names: tuple[str, ...], items: dict[int, dict], db) -> None:
+    """UPDATE ... FROM (VALUES ...): every device of the batch in one statement."""
+    quote = db.ops.quote_name
+    fields = [Device._meta.get_field(name) for name in names]
+    pk = Device._meta.pk
+    casts = [f"%s::{pk.db_type(db)}"] + [f"%s::{field.db_type(db)}" for field in fields]
+    row = "(" + ", ".join(casts) + ")"
+    params = []
+    for key, values in items.items():
+        params.append(key)
+        params += [field.get_db_prep_save(values[field.name], db) for field in fields]
+    columns = ", ".join(["pk_", *(f"v{n}" for n in range(len(fields)))])
+    assignments = ", ".join(f"{quote(field.column)} = v.v{n}" for n, field in enumerate(fields))
+    # Only names from the model's metadata go into the text; every value is a parameter.
+    sql = (
+        f"UPDATE {quote(Device._meta.db_table)} AS d SET {assignments} "  # noqa: S608
+        f"FROM (VALUES {', '.join([row] * len(items))}) AS v({columns}) "
+        f"WHERE d.{quote(pk.column)} = v.pk_"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_one_by_one(rows: list[AccessLog], visits: dict[int, dict], alias: str) -> None:
+    for row in rows:
+        try:
+            with transaction.atomic(using=alias):
+                row.save(using=alias, force_insert=True)
+        except IntegrityError:
+            # Its device or organisation was deleted meanwhile: keep the row, not the link.
+            row.device_id = row.organisation_id = None
+            row.pk = None
+            try:
+                with transaction.atomic(using=alias):
+                    row.save(using=alias, force_insert=True)
+            except DatabaseError:
+                _to_application_log(row)
+        except DatabaseError:
+            row.pk = None
+            _to_application_log(row)
+    for pk, fields in visits.items():
+        try:
+            with transaction.atomic(using=alias):
+                Device.objects.using(alias).filter(pk=pk).update(**fields)
+        except DatabaseError:
+            logger.exception("access log: the visit of device %s was not written", pk)
+
+
+def _to_application_log(row: AccessLog) -> None:
+    logger.error(
+        "access log row not written: %s %s %s mac=%s user=%s ip=%s status=%s agent=%s",
+        row.created_at.isoformat() if row.created_at else "",
+        row.outcome,
+        row.path,
+        row.mac,
+        row.username,
+        row.ip,
+        row.status_code,
+        row.user_agent,
+    )
+
+
+writer = Writer()
+atexit.register(writer.close)

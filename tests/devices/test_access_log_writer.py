@@ -1,0 +1,145 @@
+"""The batched access-log writer: every row reaches the table, in few statements, or the
+application log; the phone gets a 503 while rows cannot be written."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from devices import access_log
+from devices.models import AccessLog, Device
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the writer has its own connection
+
+
+@pytest.fixture
+def writer(settings):
+    settings.ACCESS_LOG_FLUSH_SECONDS = 0.05
+    settings.ACCESS_LOG_BATCH_SIZE = 50
+    settings.ACCESS_LOG_MAX_PENDING = 1000
+    writer = access_log.Writer()
+    yield writer
+    writer.close(timeout=5)
+
+
+def row(device: Device | None = None, path: str = "/x.cfg") -> AccessLog:
+    return AccessLog(
+        created_at=timezone.now(),
+        path=path,
+        mac=device.mac if device else "",
+        device=device,
+        organisation_id=device.organisation_id if device else None,
+        outcome=AccessLog.Outcome.SUCCESS,
+        status_code=200,
+    )
+
+
+def test_rows_from_many_threads_all_arrive(writer, tenant_a):
+    def requests(n: int) -> None:
+        for i in range(200):
+            writer.add(row(tenant_a.device, f"/{n}-{i}.cfg"))
+
+    threads = [threading.Thread(target=requests, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close(timeout=5)
+
+    assert AccessLog.objects.count() == 800
+    assert AccessLog.objects.values("path").distinct().count() == 800
+
+
+def test_a_batch_is_one_insert_and_the_visits_one_update(writer, tenant_a, tenant_b):
+    seen = timezone.now()
+    for tenant in (tenant_a, tenant_b):
+        visit = {"last_seen_at": seen, "last_seen_ip": "192.0.2.7", "last_firmware": "96.1"}
+        writer.add(row(tenant.device), (tenant.device.pk, visit))
+        writer.add(row(tenant.device))
+
+    with CaptureQueriesContext(connection) as queries:
+        writer.flush()
+
+    statements = [q["sql"].split()[0] for q in queries if q["sql"].split()[0] != "SAVEPOINT"]
+    assert statements.count("INSERT") == 1
+    assert statements.count("UPDATE") == (1 if connection.vendor == "postgresql" else 2)
+    assert AccessLog.objects.count() == 4
+    for tenant in (tenant_a, tenant_b):
+        device = Device.objects.get(pk=tenant.device.pk)
+        assert (device.last_seen_at, device.last_seen_ip, device.last_firmware) == (
+            seen,
+            "192.0.2.7",
+            "96.1",
+        )
+
+
+def test_the_time_of_a_row_is_its_requests_not_its_write(writer, tenant_a):
+    made = row(tenant_a.device)
+    writer.add(made)
+    writer.close(timeout=5)
+
+    assert AccessLog.objects.get().created_at == made.created_at
+
+
+def test_a_row_whose_device_was_deleted_meanwhile_is_kept_without_the_link(writer, tenant_a):
+    device = tenant_a.device
+    writer.add(row(device))
+    writer.add(row(None, "/unknown.cfg"))
+    Device.objects.filter(pk=device.pk).delete()
+
+    writer.flush()
+
+    kept = AccessLog.objects.get(mac=device.mac)
+    assert (kept.device_id, kept.organisation_id) == (None, None)
+    assert AccessLog.objects.count() == 2
+
+
+def test_while_the_database_refuses_rows_wait_and_phones_get_a_503(writer, tenant_a, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    writer.add(row(tenant_a.device))
+    with monkeypatch.context() as patched:
+        patched.setattr(access_log, "_insert", unreachable)
+        writer.flush()
+        with pytest.raises(access_log.Unavailable):
+            writer.add(row(tenant_a.device))
+    assert writer.pending() == 1
+
+    writer.flush()  # the database is back
+
+    assert AccessLog.objects.count() == 1
+    writer.add(row(tenant_a.device))  # and phones are served again
+
+
+def test_too_many_waiting_rows_mean_an_overloaded_database(writer, tenant_a, settings):
+    settings.ACCESS_LOG_MAX_PENDING = 3
+    settings.ACCESS_LOG_BATCH_SIZE = 1000
+    writer._start = lambda: None  # no thread: the rows only wait
+    for _ in range(3):
+        writer.add(row(tenant_a.device))
+
+    with pytest.raises(access_log.Unavailable):
+        writer.add(row(tenant_a.device))
+    writer.flush()
+    assert AccessLog.objects.count() == 3
+
+
+def test_rows_that_can_never_be_written_go_to_the_application_log(
+    writer, tenant_a, monkeypatch, caplog
+):
+    monkeypatch.setattr(
+        access_log,
+        "_insert",
+        lambda rows, alias: (_ for _ in ()).throw(OperationalError("connection refused")),
+    )
+    writer.add(row(tenant_a.device, "/805ec0aaaa01.cfg"))
+
+    writer.close(timeout=0)
+
+    assert "access log row not written" in caplog.text
+    assert "/805ec0aaaa01.cfg" in caplog.text

@@ -1,0 +1,36 @@
+"""Django's Redis cache, with one Redis client per process instead of one per call.
+
+Django's backend builds a new `redis.Redis` for every get or set, and building one costs more
+than the round trip to Redis (it fills a table of some 170 reply handlers each time). Phone
+requests read the cache on every request (the config version, the throttle counts), so this
+keeps the client. A `redis.Redis` is safe to share between threads: each command takes a
+connection from the pool. After a fork the pool notices and opens new connections.
+"""
+
+from __future__ import annotations
+
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+
+
+class RedisCacheClient(DjangoRedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            if index not in self._pools:
+                self._pools[index] = self._pool_class.from_url(
+                    self._servers[index], **self._pool_options
+                )
+            client = self._clients[index] = self._client(connection_pool=self._pools[index])
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = RedisCacheClient
