@@ -102,6 +102,10 @@ class Writer:
         if self._thread is None:  # nothing was ever held here
             return
         deadline = time.monotonic() + timeout
+        with self._lock:
+            self._wake.notify()
+        if self._pid == os.getpid():  # let the thread finish the batch it is writing
+            self._thread.join(timeout)
         while True:
             self.flush()
             if not self.pending() or time.monotonic() > deadline:
@@ -128,16 +132,19 @@ class Writer:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._closed:
-            with self._lock:
-                if len(self._rows) < settings.ACCESS_LOG_BATCH_SIZE:
-                    self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
-            try:
-                self.flush()
-            except Exception:  # never let the thread die: the next round retries
-                logger.exception("access log writer failed")
-            if self._failing_since is not None:
-                time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * 10))
+        try:
+            while not self._closed:
+                with self._lock:
+                    if len(self._rows) < settings.ACCESS_LOG_BATCH_SIZE:
+                        self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
+                try:
+                    self.flush()
+                except Exception:  # never let the thread die: the next round retries
+                    logger.exception("access log writer failed")
+                if self._failing_since is not None and not self._closed:
+                    time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * 10))
+        finally:
+            connections.close_all()  # this thread's own connections
 
     def _take_all(self) -> tuple[list[AccessLog], dict[int, dict]]:
         with self._lock:

@@ -235,19 +235,30 @@ def _read_version_and_shared(mac: str) -> tuple[str | None, bytes | None]:
 def _pack(entry: Entry) -> bytes:
     """The entry sealed (it holds SIP passwords), without the organisation: every process
     keeps its organisations already (devices.fast_lookup)."""
-    device = copy.copy(entry.device)
-    device._state = copy.copy(device._state)
-    device._state.fields_cache = {}
+    from devices.fast_lookup import ACCOUNTS
+
+    device = _unlinked(entry.device)
+    accounts = getattr(entry.device, ACCOUNTS, None)
+    if accounts is not None:
+        setattr(device, ACCOUNTS, [_unlinked(account) for account in accounts])
     age = time.monotonic() - entry.born
     payload = (entry.version, time.time() - age, device, dict(entry.files))
     return secrets.seal(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _unlinked(instance: Model) -> Model:
+    """A copy without the related objects it holds (the organisation, the device)."""
+    clone = copy.copy(instance)
+    clone._state = copy.copy(instance._state)
+    clone._state.fields_cache = {}
+    return clone
 
 
 def _unpack(token: bytes, version: str) -> Entry | None:
     data = secrets.unseal(token)
     if data is None:
         return None
-    shared_version, born_at, device, files = pickle.loads(data)  # noqa: S301 (sealed by us)
+    shared_version, born_at, device, files = pickle.loads(data)  # noqa: S301 (we sealed it)
     entry = Entry(shared_version, device, files, born=time.monotonic() - (time.time() - born_at))
     if not entry.valid(version):
         return None

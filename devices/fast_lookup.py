@@ -11,7 +11,7 @@ process keeps them per config version (devices.config_cache), passwords already 
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache
 
 from django.db import connections, router
 from django.db.models import Model
@@ -45,6 +45,10 @@ class Prebuilt:
     def first(self, value) -> Model | None:
         found = self.all(value)
         return found[0] if found else None
+
+    def fields(self, alias: str) -> list:
+        """(field, column, converters) of each column the statement selects."""
+        return self._statement(alias)[1]
 
     def _statement(self, alias: str) -> tuple[str, list]:
         if alias not in self._built:
@@ -84,25 +88,72 @@ def _converted(fields: list, row: tuple, connection) -> list:
 # request would cost more than the rest of the lookup.
 DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))
 ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
+ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
 
 
 def device_with_organisation(mac: str) -> Device | None:
-    device = DEVICE_BY_MAC.first(mac)
-    if device is None:
+    """The device with its organisation and its accounts, in one statement. The accounts
+    come along because a phone's round asks for the MAC file next, maybe from another
+    process: the device kept for the round (devices.config_cache) then holds all it needs."""
+    alias = router.db_for_read(Device)
+    connection = connections[alias]
+    sql, device_fields, account_fields = _device_statement(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [mac])
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    organisation = organisation_by_pk(device.organisation_id)
-    Device.organisation.field.set_cached_value(device, organisation)
+    split = len(device_fields)
+    names = [field.attname for field, _, _ in device_fields]
+    values = _converted(device_fields, rows[0][:split], connection)
+    device = Device.from_db(alias, names, values)
+    account_names = [field.attname for field, _, _ in account_fields]
+    accounts = [
+        SipAccount.from_db(
+            alias, account_names, _converted(account_fields, row[split:], connection)
+        )
+        for row in rows
+        if row[split] is not None  # the LEFT JOIN's row of a device without accounts
+    ]
+    setattr(device, ACCOUNTS, accounts)
+    Device.organisation.field.set_cached_value(device, organisation_by_pk(device.organisation_id))
     return device
 
 
+@cache
+def _device_statement(alias: str) -> tuple[str, list, list]:
+    quote = connections[alias].ops.quote_name
+    device_fields = DEVICE_BY_MAC.fields(alias)
+    account_fields = ACCOUNTS_OF_DEVICE.fields(alias)
+    columns = [f"d.{quote(field.column)}" for field, _, _ in device_fields]
+    columns += [f"a.{quote(field.column)}" for field, _, _ in account_fields]
+    account = SipAccount._meta
+    # The account's primary key first among its columns: NULL for a device without any.
+    assert account_fields[0][0] is account.pk
+    # Only names from the models' metadata go into the text; the MAC is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d "  # noqa: S608
+        f"LEFT JOIN {quote(account.db_table)} a "
+        f"ON a.{quote(account.get_field('device').column)} = d.{quote(Device._meta.pk.column)} "
+        f"WHERE d.{quote(Device._meta.get_field('mac').column)} = %s "
+        f"ORDER BY a.{quote(account.get_field('index').column)}"
+    )
+    return sql, device_fields, account_fields
+
+
 def organisation_by_pk(pk: int) -> Organisation | None:
-    load = partial(Organisation.objects.filter(pk=pk).first)
-    return config_cache.memo(f"organisation:{pk}", load)
+    return config_cache.memo(
+        f"organisation:{pk}", lambda: Organisation.objects.filter(pk=pk).first()
+    )
 
 
 def sip_accounts(device: Device) -> list[SipAccount]:
     """The device's accounts by line, each knowing its device (no query to reach it)."""
-    accounts = ACCOUNTS_OF_DEVICE.all(device.pk)
+    kept = getattr(device, ACCOUNTS, None)
+    return _with_device(ACCOUNTS_OF_DEVICE.all(device.pk) if kept is None else kept, device)
+
+
+def _with_device(accounts: list[SipAccount], device: Device) -> list[SipAccount]:
     for account in accounts:
         SipAccount.device.field.set_cached_value(account, device)
     return accounts

@@ -88,7 +88,20 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: the check costs a round trip on every request that uses the database. After
+# a database restart each process answers one request with a 503 (phones retry) and then
+# reconnects by itself; set it on to spare even that one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Statements run again and again (every phone request's) are planned once per connection
+    # instead of every time. Turn it off behind a pooler in transaction mode that does not
+    # track prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

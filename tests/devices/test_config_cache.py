@@ -1,12 +1,16 @@
 """The per-process config cache: fewer queries, never a stale config after a change."""
 
+import pickle
+
 import pytest
 from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from devices import config_cache
+from devices.fast_lookup import ACCOUNTS
 from devices.models import AccessLog, Device, SipAccount
+from organisations import secrets
 from organisations.models import Organisation
 from phonebooks.models import Phonebook
 from tests.factories import make_account
@@ -247,3 +251,18 @@ def test_a_shared_copy_of_an_older_version_is_not_used(client, tenant_a):
     another_process()
 
     assert b"account.1.password = newer" in fetch(client, tenant_a).content
+
+
+def test_the_shared_copy_holds_the_phone_and_its_accounts_but_not_the_organisation(
+    client, tenant_a
+):
+    fetch(client, tenant_a)
+    shared = caches["default"].get(config_cache.SHARED_KEY.format(mac=tenant_a.device.mac))
+
+    _, _, device, files = pickle.loads(secrets.unseal(shared))
+
+    assert device.mac == tenant_a.device.mac and "mac" in files
+    assert device._state.fields_cache == {}  # no organisation, so no provisioning password
+    accounts = getattr(device, ACCOUNTS)
+    assert [account.user_name for account in accounts] == ["a101", "a102"]
+    assert all(account._state.fields_cache == {} for account in accounts)

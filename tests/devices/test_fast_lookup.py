@@ -60,3 +60,30 @@ def test_the_accounts_come_in_line_order_as_the_orm_gives_them(tenant_a):
     assert [model_to_dict(account) for account in fast] == [model_to_dict(a) for a in orm]
     assert [account.index for account in fast] == [1, 2, 3]
     assert fast[2].password == "three"  # decrypted
+
+
+def test_the_accounts_come_with_the_device_in_the_same_statement(
+    settings, tenant_a, django_assert_num_queries
+):
+    settings.CONFIG_CACHE = True
+    config_cache.bump()
+    device_with_organisation("805ec0aaaa01")  # the organisation is kept from here on
+
+    with django_assert_num_queries(1):
+        device = device_with_organisation("805ec0aaaa01")
+        accounts = sip_accounts(device)
+
+    assert [(a.index, a.user_name, a.password) for a in accounts] == [
+        (1, "a101", "alpha-sip-101"),
+        (2, "a102", "alpha-sip-102"),
+    ]
+    assert all(account.device is device for account in accounts)
+
+
+def test_a_device_without_accounts_has_none(tenant_a, django_assert_num_queries):
+    make_device(tenant_a.organisation, "805ec0aaaa98")
+
+    device = device_with_organisation("805ec0aaaa98")
+
+    with django_assert_num_queries(0):
+        assert sip_accounts(device) == []
