@@ -10,8 +10,11 @@ and a CA certificate), then plays each phone's full round as a phone does it: bo
 
 In the same run, on the same server, it measures a trivial view (the ceiling of this stack on
 this machine) and authenticated MAC-file requests alone, so the result is a ratio that holds
-on any machine. Prints per request kind and overall: requests/s, p50/p95/p99, errors, SQL
-queries per request, the server's peak memory; --json writes the same as JSON.
+on any machine: first each phone's MAC file as the first request anyone makes for it, then
+the same again at once, as within a phone's round, where the MAC file follows the boot and
+common files and finds what the server loaded for the phone. Prints per request kind and
+overall: requests/s, p50/p95/p99, errors, SQL queries per request, the server's peak memory;
+--json writes the same as JSON.
 """
 
 from __future__ import annotations
@@ -519,6 +522,11 @@ async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) 
     config, c_seconds = await measured(
         sampler, run_same(port, mac_requests, args.concurrency, "MAC file")
     )
+    # The same phones again at once, as within a phone's round (its MAC file follows its boot
+    # and common files within a second): what a process loaded for the phone is shared.
+    again, a_seconds = await measured(
+        sampler, run_same(port, mac_requests, args.concurrency, "MAC file")
+    )
     naive_requests = [
         (f"/bench/naive/{phone['mac']}", {}) for phone in phones[: args.ratio_requests]
     ]
@@ -539,6 +547,7 @@ async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) 
     )
     trivial_rps = len(trivial.latencies["trivial"]) / t_seconds
     config_rps = len(config.latencies["MAC file"]) / c_seconds
+    again_rps = len(again.latencies["MAC file"]) / a_seconds
     return {
         "phones": len(phones),
         "concurrency": args.concurrency,
@@ -548,12 +557,16 @@ async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) 
         "next_round_seconds": round(w_seconds, 1),
         "next_round": summary(warm, w_seconds),
         "trivial": summary(trivial, t_seconds)["trivial"],
-        "mac_file_alone": summary(config, c_seconds)["MAC file"],
+        "mac_file_first_request": summary(config, c_seconds)["MAC file"],
+        "mac_file_in_round": summary(again, a_seconds)["MAC file"],
         "naive_select_insert": summary(naive, n_seconds)["naive"],
-        "config_to_trivial_ratio": round(config_rps / trivial_rps, 2),
+        "config_to_trivial_ratio_first_request": round(config_rps / trivial_rps, 2),
+        "config_to_trivial_ratio_in_round": round(again_rps / trivial_rps, 2),
         "access_log_rows_expected": expected_rows,
         "storm_started_at": storm_started_at,
-        "error_samples": storm.error_samples + warm.error_samples + config.error_samples,
+        "error_samples": (
+            storm.error_samples + warm.error_samples + config.error_samples + again.error_samples
+        ),
     }
 
 
@@ -573,13 +586,19 @@ def _report(result: dict, queries: dict[str, int]) -> None:
         {
             "trivial view": result["trivial"],
             "naive view": result["naive_select_insert"],
-            "MAC file alone": result["mac_file_alone"],
+            "MAC file, 1st": result["mac_file_first_request"],
+            "MAC file, round": result["mac_file_in_round"],
         },
-        {"trivial view": queries["trivial"], "MAC file alone": queries["MAC file"]},
+        {"trivial view": queries["trivial"], "MAC file, 1st": queries["MAC file"]},
+    )
+    print("\nauthenticated MAC file / trivial view throughput (target: at least 0.50):")
+    print(
+        f"  within a phone's round (its entry shared): "
+        f"{result['config_to_trivial_ratio_in_round']:.2f}"
     )
     print(
-        "\nauthenticated MAC file / trivial view throughput: "
-        f"{result['config_to_trivial_ratio']:.2f}"
+        f"  first request of a phone nobody has asked for yet: "
+        f"{result['config_to_trivial_ratio_first_request']:.2f}"
     )
     print(f"server peak memory (master + workers): {result['server_peak_memory_mb']} MB")
     print(

@@ -104,8 +104,8 @@ class Writer:
         deadline = time.monotonic() + timeout
         with self._lock:
             self._wake.notify()
-        if self._pid == os.getpid():  # let the thread finish the batch it is writing
-            self._thread.join(timeout)
+        if self._pid == os.getpid():  # let the thread finish (or put back) what it writes
+            self._thread.join(max(timeout, 5.0))
         while True:
             self.flush()
             if not self.pending() or time.monotonic() > deadline:
@@ -180,8 +180,24 @@ class Writer:
 
 
 def _insert(rows: list[AccessLog], alias: str) -> None:
-    if rows:
+    """All rows in one statement: COPY on PostgreSQL (half the cost of an INSERT of many
+    rows), a multi-row INSERT elsewhere."""
+    if not rows:
+        return
+    db = connections[alias]
+    if db.vendor != "postgresql":
         AccessLog.objects.using(alias).bulk_create(rows)
+        return
+    fields = [field for field in AccessLog._meta.concrete_fields if not field.primary_key]
+    quote = db.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    with db.cursor() as cursor:
+        copy_sql = f"COPY {quote(AccessLog._meta.db_table)} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(
+                    [field.get_db_prep_save(field.pre_save(row, True), db) for field in fields]
+                )
 
 
 def _update_visits(visits: dict[int, dict], alias: str) -> None:

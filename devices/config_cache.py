@@ -180,8 +180,8 @@ def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]
     if entry is None or not entry.valid(version):
         return render()
     if name not in entry.files:
+        # Kept here, not shared: a phone asks for each file once per round.
         entry.files[name] = render()
-        _changed(mac)
     return entry.files[name]
 
 

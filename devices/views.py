@@ -22,11 +22,10 @@ def text_file(body: str) -> HttpResponse:
 
 @phone_endpoint(auth="required")
 def common_config(request: HttpRequest, code: str) -> HttpResponse:
-    phone = request.phone
-    render = partial(render_common_config, phone.organisation, int(code))
-    if phone.device is None:  # known by its user name only
-        return text_file(render())
-    return text_file(config_cache.rendered(phone.mac, phone.version, f"y{code}", render))
+    organisation = request.phone.organisation
+    # The same for every phone of the organisation and model: rendered once per version.
+    render = partial(render_common_config, organisation, int(code))
+    return text_file(config_cache.memo(f"common-file:{organisation.pk}:{code}", render))
 
 
 @phone_endpoint(auth="required")

@@ -39,16 +39,20 @@ def phonebook_xml(request: HttpRequest, family: str, pk: str) -> HttpResponse:
         return response
     # The same book goes to every phone of the organisation: rendered once per config
     # version (contacts are a config source, see apps.py), whichever phone asks.
-    body = config_cache.memo(
-        f"phonebook:{book.pk}:{kind.slug}", partial(render_phonebook, book, kind)
+    body, etag = config_cache.memo(
+        f"phonebook:{book.pk}:{kind.slug}", partial(_rendered, book, kind)
     )
-    return xml_response(request, body)
+    return xml_response(request, body, etag)
 
 
-def xml_response(request: HttpRequest, body: bytes) -> HttpResponse:
+def _rendered(book, kind) -> tuple[bytes, str]:
+    body = render_phonebook(book, kind)
+    return body, f'"{hashlib.md5(body).hexdigest()}"'
+
+
+def xml_response(request: HttpRequest, body: bytes, etag: str) -> HttpResponse:
     """The book with an ETag. Phones send no If-None-Match and always get the body; other
     clients that do get a 304 while the book is unchanged."""
-    etag = f'"{hashlib.md5(body).hexdigest()}"'
     wanted = _etags(request.headers.get("If-None-Match", ""))
     if etag in wanted or "*" in wanted:
         response = HttpResponse(status=304)

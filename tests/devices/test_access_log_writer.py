@@ -54,7 +54,7 @@ def test_rows_from_many_threads_all_arrive(writer, tenant_a):
     assert AccessLog.objects.values("path").distinct().count() == 800
 
 
-def test_a_batch_is_one_insert_and_the_visits_one_update(writer, tenant_a, tenant_b):
+def test_a_batch_is_one_statement_and_the_visits_one_update(writer, tenant_a, tenant_b):
     seen = timezone.now()
     for tenant in (tenant_a, tenant_b):
         visit = {"last_seen_at": seen, "last_seen_ip": "192.0.2.7", "last_firmware": "96.1"}
@@ -65,8 +65,11 @@ def test_a_batch_is_one_insert_and_the_visits_one_update(writer, tenant_a, tenan
         writer.flush()
 
     statements = [q["sql"].split()[0] for q in queries if q["sql"].split()[0] != "SAVEPOINT"]
-    assert statements.count("INSERT") == 1
-    assert statements.count("UPDATE") == (1 if connection.vendor == "postgresql" else 2)
+    if connection.vendor == "postgresql":
+        # One COPY, which Django does not list among its queries, and one UPDATE.
+        assert (statements.count("INSERT"), statements.count("UPDATE")) == (0, 1)
+    else:
+        assert (statements.count("INSERT"), statements.count("UPDATE")) == (1, 2)
     assert AccessLog.objects.count() == 4
     for tenant in (tenant_a, tenant_b):
         device = Device.objects.get(pk=tenant.device.pk)

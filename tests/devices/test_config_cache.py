@@ -13,7 +13,7 @@ from devices.models import AccessLog, Device, SipAccount
 from organisations import secrets
 from organisations.models import Organisation
 from phonebooks.models import Phonebook
-from tests.factories import make_account
+from tests.factories import make_account, user_agent
 
 MAC_FILE = "/805ec0aaaa01.cfg"
 
@@ -266,3 +266,28 @@ def test_the_shared_copy_holds_the_phone_and_its_accounts_but_not_the_organisati
     accounts = getattr(device, ACCOUNTS)
     assert [account.user_name for account in accounts] == ["a101", "a102"]
     assert all(account._state.fields_cache == {} for account in accounts)
+
+
+def test_the_common_file_is_rendered_once_per_organisation_and_follows_its_changes(
+    client, tenant_a, monkeypatch
+):
+    from devices import views
+
+    renders = []
+    real = views.render_common_config
+    monkeypatch.setattr(
+        views, "render_common_config", lambda *args: renders.append(args) or real(*args)
+    )
+    other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa77")
+    for device in (tenant_a.device, other):
+        headers = {**tenant_a.phone_headers(), "User-Agent": user_agent(device)}
+        assert client.get("/y000000000108.cfg", headers=headers).status_code == 200
+    assert len(renders) == 1
+
+    Organisation.objects.filter(pk=tenant_a.organisation.pk).update(ntp_server="ntp.example")
+    tenant_a.organisation.refresh_from_db()
+    tenant_a.organisation.save()  # as the admin saves it
+
+    again = client.get("/y000000000108.cfg", headers=tenant_a.phone_headers())
+    assert b"local_time.ntp_server1 = ntp.example" in again.content
+    assert len(renders) == 2
