@@ -163,7 +163,7 @@ def device(mac: str, load: Callable[[], Device | None]) -> Device | None:
     if entry is not None and entry.valid(version):
         _entries.move_to_end(mac)
         return entry.device
-    entry = _unpack(shared, version) if version and shared else None
+    entry = _unpack(shared, version, mac) if version and shared else None
     if entry is None:
         loaded = load()
         if not version or loaded is None:
@@ -254,13 +254,13 @@ def _unlinked(instance: Model) -> Model:
     return clone
 
 
-def _unpack(token: bytes, version: str) -> Entry | None:
+def _unpack(token: bytes, version: str, mac: str) -> Entry | None:
     data = secrets.unseal(token)
     if data is None:
         return None
     shared_version, born_at, device, files = pickle.loads(data)  # noqa: S301 (we sealed it)
     entry = Entry(shared_version, device, files, born=time.monotonic() - (time.time() - born_at))
-    if not entry.valid(version):
+    if not entry.valid(version) or device.mac != mac:
         return None
     from devices.fast_lookup import organisation_by_pk
 

@@ -63,3 +63,24 @@ def test_gunicorn_refuses_to_serve_with_debug_on(monkeypatch):
 
     with pytest.raises(SystemExit, match="never serve production with DEBUG"):
         exec(code, {})  # our own configuration file
+
+
+def _key_prefix(**env: str) -> str:
+    done = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.CACHES['default']['KEY_PREFIX'])",
+        **env,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_two_installations_sharing_one_redis_database_use_different_keys():
+    # A staging copy has the same MACs: what production shared about a phone must not reach it.
+    production = _key_prefix(DATABASE_URL="postgres://voipconfig@db1.example/voipconfig")
+    staging = _key_prefix(DATABASE_URL="postgres://voipconfig@db1.example/voipconfig_staging")
+
+    assert production != staging
+    assert production == _key_prefix(DATABASE_URL="postgres://voipconfig@db1.example/voipconfig")
+    assert _key_prefix(CACHE_KEY_PREFIX="mine") == "mine"

@@ -180,6 +180,14 @@ ACCESS_LOG_MAX_PENDING = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "voipconfig.cache.RedisCache"  # one client per process
+# Each installation's keys apart, even in one Redis database: what a process shares about a
+# phone is only good for the database it came from (a staging copy has the same MACs).
+_DATABASE_IDENTITY = "|".join(
+    str(DATABASES["default"].get(key, "")) for key in ("ENGINE", "HOST", "PORT", "NAME")
+)
+CACHES["default"]["KEY_PREFIX"] = env.str(
+    "CACHE_KEY_PREFIX", default="vc-" + hashlib.sha256(_DATABASE_IDENTITY.encode()).hexdigest()[:12]
+)
 THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
 THROTTLE_CACHE = "default"
 THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=300)

@@ -291,3 +291,16 @@ def test_the_common_file_is_rendered_once_per_organisation_and_follows_its_chang
     again = client.get("/y000000000108.cfg", headers=tenant_a.phone_headers())
     assert b"local_time.ntp_server1 = ntp.example" in again.content
     assert len(renders) == 2
+
+
+def test_a_shared_copy_under_another_phones_key_is_not_used(client, tenant_a, tenant_b):
+    fetch(client, tenant_a)
+    mine = config_cache.SHARED_KEY.format(mac=tenant_a.device.mac)
+    theirs = config_cache.SHARED_KEY.format(mac=tenant_b.device.mac)
+    caches["default"].set(theirs, caches["default"].get(mine))
+    another_process()
+
+    response = client.get(f"/{tenant_b.device.mac}.cfg", headers=tenant_b.phone_headers())
+
+    assert response.status_code == 200
+    assert b"account.1.user_name = b201" in response.content
