@@ -320,18 +320,18 @@ class _AccessLogger:
             # A password tried for a MAC counts for that MAC, whether it exists or not.
             tried = outcome in (Outcome.WRONG_CREDENTIALS, Outcome.MAC_UNKNOWN) and phone.username
             throttle.record_failure(self.ip, phone.mac if tried else None)
-        row = AccessLog(
-            created_at=timezone.now(),
-            ip=self.ip,
-            user_agent=phone.user_agent.raw[:255],
-            path=clean_header(self.request.get_full_path(), 255),
-            mac=phone.mac or "",
-            username=clean_header(phone.username, 64),
-            organisation=phone.organisation,
-            device=phone.device,
-            outcome=outcome,
-            status_code=response.status_code,
-        )
+        row = {
+            "created_at": timezone.now(),
+            "ip": self.ip,
+            "user_agent": phone.user_agent.raw[:255],
+            "path": clean_header(self.request.get_full_path(), 255),
+            "mac": phone.mac or "",
+            "username": clean_header(phone.username, 64),
+            "organisation_id": phone.organisation.pk if phone.organisation else None,
+            "device_id": phone.device.pk if phone.device else None,
+            "outcome": str(outcome),
+            "status_code": response.status_code,
+        }
         visit = (phone.device.pk, phone.visit) if phone.visit else None
         access_log.add(row, visit)
         return response
