@@ -3,8 +3,9 @@
 With ACCESS_LOG_FLUSH_SECONDS = 0 (SQLite, the tests) both are written in the request, as
 before. Above 0 (PostgreSQL in production) each app-server process collects them and a
 background thread writes them every ACCESS_LOG_FLUSH_SECONDS, or as soon as
-ACCESS_LOG_BATCH_SIZE rows wait: one multi-row INSERT and one UPDATE per batch instead of a
-committed round trip per request. That is most of what a boot storm costs.
+ACCESS_LOG_BATCH_SIZE rows wait: one COPY (a multi-row INSERT elsewhere) and one UPDATE per
+batch instead of a committed round trip per request, which was most of what a boot storm
+cost.
 
 No row is given up for it:
 - a batch the database refuses for being unreachable stays queued and is retried; while it
@@ -95,9 +96,7 @@ class Writer:
 
     def flush(self) -> None:
         """Write everything collected so far (in the caller's thread)."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-            visits, self._visits = self._visits, {}
+        rows, visits = self._take_all()
         if rows or visits:
             self._write(rows, visits)
 
