@@ -42,10 +42,6 @@ class Prebuilt:
             self.model.from_db(alias, names, _converted(fields, row, connection)) for row in rows
         ]
 
-    def first(self, value) -> Model | None:
-        found = self.all(value)
-        return found[0] if found else None
-
     def fields(self, alias: str) -> list:
         """(field, column, converters) of each column the statement selects."""
         return self._statement(alias)[1]
@@ -86,7 +82,7 @@ def _converted(fields: list, row: tuple, connection) -> list:
 
 # The copy of the MAC file as last served is for the admin; decrypting it on every phone
 # request would cost more than the rest of the lookup.
-DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))
+DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))  # its columns, joined below
 ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
 ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
 
@@ -108,12 +104,13 @@ def device_with_organisation(mac: str) -> Device | None:
     values = _converted(device_fields, rows[0][:split], connection)
     device = Device.from_db(alias, names, values)
     account_names = [field.attname for field, _, _ in account_fields]
+    account_pk = split + account_names.index(SipAccount._meta.pk.attname)
     accounts = [
         SipAccount.from_db(
             alias, account_names, _converted(account_fields, row[split:], connection)
         )
         for row in rows
-        if row[split] is not None  # the LEFT JOIN's row of a device without accounts
+        if row[account_pk] is not None  # the LEFT JOIN's row of a device without accounts
     ]
     setattr(device, ACCOUNTS, accounts)
     Device.organisation.field.set_cached_value(device, organisation_by_pk(device.organisation_id))
@@ -128,8 +125,6 @@ def _device_statement(alias: str) -> tuple[str, list, list]:
     columns = [f"d.{quote(field.column)}" for field, _, _ in device_fields]
     columns += [f"a.{quote(field.column)}" for field, _, _ in account_fields]
     account = SipAccount._meta
-    # The account's primary key first among its columns: NULL for a device without any.
-    assert account_fields[0][0] is account.pk
     # Only names from the models' metadata go into the text; the MAC is a parameter.
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d "  # noqa: S608

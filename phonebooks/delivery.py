@@ -101,20 +101,12 @@ def phones_missing_books(organisation: Organisation) -> dict[Device, list[Phoneb
 
     Three queries for the whole organisation, however many phones it has.
     """
-    books = list(Phonebook.objects.filter(organisation=organisation).order_by(*ORDER))
-    if len(books) <= BOOKS_PER_PHONE:
+    books = _load_organisation_books(organisation.pk)
+    if len(books.books) <= BOOKS_PER_PHONE:
         return {}
-    chosen: dict[int, set[int]] = defaultdict(set)
-    pairs = Phonebook.devices.through.objects.filter(phonebook__organisation=organisation)
-    for book_id, device_id in pairs.values_list("phonebook_id", "device_id"):
-        chosen[device_id].add(book_id)
     missing: dict[Device, list[Phonebook]] = {}
     for device in Device.objects.filter(organisation=organisation).order_by("mac"):
-        readable = [
-            book
-            for book in books
-            if book.audience == Phonebook.Audience.ALL or book.pk in chosen[device.pk]
-        ]
+        readable = books.readable(device)
         if len(readable) > BOOKS_PER_PHONE:
             missing[device] = readable[BOOKS_PER_PHONE:]
     return missing
