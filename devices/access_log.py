@@ -8,6 +8,8 @@ batch instead of a committed round trip per request, which was most of what a bo
 cost.
 
 No row is given up for it:
+- a batch that loses a deadlock (two processes updating the same devices; they lock them
+  in the same order, so only another writer can cause one) is written again at once;
 - a batch the database refuses for being unreachable stays queued and is retried; while it
   is, the phone endpoints answer 503 (as they do with the database down anyway), and so they
   do when more than ACCESS_LOG_MAX_PENDING rows wait (an overloaded database);
@@ -46,6 +48,10 @@ from devices.models import AccessLog, Device
 Row = dict
 
 logger = logging.getLogger(__name__)
+# SQLSTATEs of a transaction the database gave up on by itself (a deadlock, a serialization
+# failure): the database is fine and the same batch goes through when written again.
+TRY_AGAIN = {"40P01", "40001"}
+ATTEMPTS = 3
 
 
 class Unavailable(OperationalError):
@@ -159,13 +165,16 @@ class Writer:
     def _write(self, rows: list[Row], visits: dict[int, dict]) -> None:
         alias = router.db_for_write(AccessLog)
         try:
-            with transaction.atomic(using=alias):
-                _insert(rows, alias)
-                _update_visits(visits, alias)
-        except (OperationalError, InterfaceError):
+            _write_batch(rows, visits, alias)
+        except (OperationalError, InterfaceError) as error:
             self._requeue(rows, visits)
+            if _try_again(error):  # still losing to another transaction: the next round
+                logger.warning("access log: %d rows wait after %s", len(rows), error)
+                return
             if self._failing_since is None:
-                logger.warning("access log: database unreachable; %d rows wait", len(rows))
+                logger.warning(
+                    "access log: database unreachable; %d rows wait: %s", len(rows), error
+                )
                 self._failing_since = time.monotonic()
             connections[alias].close()  # reconnect on the next try
             return
@@ -181,6 +190,26 @@ class Writer:
             self._rows[:0] = rows
             for pk, fields in visits.items():
                 self._visits[pk] = {**fields, **self._visits.get(pk, {})}
+
+
+def _write_batch(rows: list[Row], visits: dict[int, dict], alias: str) -> None:
+    """One transaction; again, a moment later, when the database chose it as the victim of a
+    deadlock or a serialization failure."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with transaction.atomic(using=alias):
+                _insert(rows, alias)
+                _update_visits(visits, alias)
+            return
+        except OperationalError as error:
+            if attempt == ATTEMPTS or not _try_again(error):
+                raise
+            logger.info("access log: a batch lost to another transaction (%s); again", error)
+            time.sleep(0.02 * attempt)  # let the other transaction finish first
+
+
+def _try_again(error: Exception) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in TRY_AGAIN
 
 
 def _insert(rows: list[Row], alias: str) -> None:
@@ -211,12 +240,29 @@ def _update_visits(visits: dict[int, dict], alias: str) -> None:
     for pk, fields in visits.items():
         groups[tuple(sorted(fields))][pk] = fields
     db = connections[alias]
+    if visits and db.vendor == "postgresql":
+        _lock_in_order(sorted(visits), db)
     for names, items in groups.items():
         if db.vendor == "postgresql":
             _update_from_values(names, items, db)
         else:
             for pk, fields in items.items():
                 Device.objects.using(alias).filter(pk=pk).update(**fields)
+
+
+def _lock_in_order(pks: list[int], db) -> None:
+    """Lock the batch's devices in primary-key order before updating them. Every process
+    updates devices that others update too (a phone's round spreads over processes), and an
+    UPDATE locks rows in whatever order its plan meets them: two batches could each hold a
+    device the other waits for. In one order, one of them simply waits."""
+    quote = db.ops.quote_name
+    pk = quote(Device._meta.pk.column)
+    sql = (
+        f"SELECT 1 FROM {quote(Device._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"WHERE {pk} = ANY(%s) ORDER BY {pk} FOR NO KEY UPDATE"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, [pks])
 
 
 def _update_from_values(names: tuple[str, ...], items: dict[int, dict], db) -> None:

@@ -3,10 +3,12 @@ application log; the phone gets a 503 while rows cannot be written."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -150,3 +152,96 @@ def test_rows_that_can_never_be_written_go_to_the_application_log(
 
     assert "access log row not written" in caplog.text
     assert "/805ec0aaaa01.cfg" in caplog.text
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks: SQLite locks the whole database"
+)
+
+
+@postgresql_only
+def test_processes_updating_the_same_devices_do_not_deadlock(settings, tenant_a, caplog):
+    """Each app-server process writes the visits of phones whose rounds the others serve
+    too, in whatever order their requests came."""
+    settings.ACCESS_LOG_FLUSH_SECONDS = 0.05
+    devices = Device.objects.bulk_create(
+        Device(organisation=tenant_a.organisation, mac=f"805ec0{n:06x}") for n in range(300)
+    )
+    writers = [access_log.Writer(), access_log.Writer()]
+    go = threading.Barrier(len(writers))
+
+    def flush_rounds(writer: access_log.Writer, order: list[Device]) -> None:
+        try:
+            for attempt in range(15):
+                for device in order:
+                    seen = {"last_seen_at": timezone.now(), "last_firmware": f"96.{attempt}"}
+                    writer._visits[device.pk] = seen  # as add() leaves them, without a thread
+                go.wait()
+                writer.flush()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=flush_rounds, args=(writers[0], devices)),
+        threading.Thread(target=flush_rounds, args=(writers[1], devices[::-1])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert "deadlock" not in caplog.text
+    assert [writer.pending() for writer in writers] == [0, 0]
+    assert set(
+        Device.objects.filter(pk__in=[d.pk for d in devices]).values_list(
+            "last_firmware", flat=True
+        )
+    ) == {"96.14"}
+
+
+@postgresql_only
+def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant_b, caplog):
+    """Another transaction (an admin's bulk edit, say) locks the devices in another order:
+    the database gives up one of the two. When that is the writer's batch, it is written
+    again, and phones never see a 503 for it."""
+    first, second = sorted([tenant_a.device, tenant_b.device], key=lambda device: device.pk)
+    holding, writing = threading.Event(), threading.Event()
+
+    def admin_edit() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET deadlock_timeout = '10s'")  # the writer notices first
+            with transaction.atomic():
+                Device.objects.filter(pk=second.pk).update(label="edited")
+                holding.set()
+                writing.wait()
+                time.sleep(0.2)  # the writer now holds `first` and waits for `second`
+                Device.objects.filter(pk=first.pk).update(label="edited")
+        finally:
+            connection.close()
+
+    edit = threading.Thread(target=admin_edit)
+    edit.start()
+    holding.wait()
+    with connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '600ms'")
+    for device in (first, second):
+        writer.add(row(device), (device.pk, {"last_firmware": "96.99"}))
+    writer._start = lambda: None  # no thread: the flush below is the one that meets the edit
+    with caplog.at_level(logging.INFO, logger="devices.access_log"):
+        writing.set()
+        writer.flush()
+    edit.join()
+
+    assert "deadlock" in caplog.text  # it did lose one
+    writer.check()  # no 503 for phones
+    assert writer.pending() == 0
+    assert AccessLog.objects.count() == 2
+    assert (
+        list(
+            Device.objects.filter(pk__in=[first.pk, second.pk]).values_list(
+                "label", "last_firmware"
+            )
+        )
+        == [("edited", "96.99")] * 2
+    )
