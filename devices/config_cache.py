@@ -3,14 +3,16 @@
 Phones come back every 30 minutes, and after a power cut all at once, while what they get
 changes only when someone edits it. So each process keeps, per MAC, the device and the files
 rendered for it, and what many phones share (organisations, their books and media choices).
-A phone's round is several requests that land on different processes, so a process also
-shares what it loaded for a phone through the cache, sealed with FIELD_ENCRYPTION_KEYS (it
-holds SIP passwords), and the next process takes it from there.
+The phones of one customer come together, and a phone's round is several requests that land
+on different processes: so a process that misses a phone reads the phone's whole
+organisation in the same statement (up to CONFIG_CACHE_ORGANISATION_MAX_DEVICES phones),
+and the requests of its other phones, and of the rest of this round, find them kept.
 
-Every request first reads one shared version token, with the phone's shared entry in the
-same round trip; every save or delete of a model that feeds a config (registered with
-`register_config_source`) sets a new token, so the next request in every process reads the
-database again: a phone never gets a stale config after an admin changed something.
+Every request first reads one shared version token; every save or delete of a model that
+feeds a config (registered with `register_config_source`) sets a new token, so the next
+request in every process reads the database again: a phone never gets a stale config after
+an admin changed something. Nothing of a phone is kept in the shared cache, so its SIP
+passwords are in no cache but the memory of the processes that serve it.
 
 It needs a cache that all processes share (Redis, the database, memcached): with a per-process
 cache a new token would not reach the other processes, so `CONFIG_CACHE = "auto"` switches it
@@ -19,9 +21,7 @@ off there. When the shared cache cannot be reached, requests go to the database 
 
 from __future__ import annotations
 
-import copy
 import logging
-import pickle
 import time
 import uuid
 from collections import OrderedDict
@@ -38,12 +38,10 @@ from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from devices.models import Device
-from organisations import secrets
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 VERSION_KEY = "voipconfig:config-version"
-SHARED_KEY = "voipconfig:phone:{mac}"
 PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
 
 
@@ -151,27 +149,33 @@ def register_config_source(model: type[Model]) -> None:
         )
 
 
-def device(mac: str, load: Callable[[], Device | None]) -> Device | None:
-    """The device of `mac`: as this process keeps it, else as another process shared it,
-    else `load()`ed. The shared version and the shared copy come in one round trip, which
-    also fixes the version for the rest of the request."""
-    scope = _request.get()
-    version, shared = _read_version_and_shared(mac)
-    if scope is not None:
-        scope["version"] = version
+def device(mac: str, load: Callable[[int], list[Device]]) -> Device | None:
+    """The device of `mac` as this process keeps it, else `load(limit)`ed: the device first,
+    then, when its organisation has at most `limit` devices, the organisation's other
+    phones, which the process keeps too (their own requests will follow)."""
+    version = current_version()
     entry = _entries.get(mac) if version else None
     if entry is not None and entry.valid(version):
         _entries.move_to_end(mac)
         return entry.device
-    entry = _unpack(shared, version, mac) if version and shared else None
-    if entry is None:
-        loaded = load()
-        if not version or loaded is None:
-            return loaded
-        entry = Entry(version, loaded)
-        _changed(mac)
-    _keep(mac, entry)
-    return entry.device
+    if not version:
+        return next(iter(load(0)), None)
+    loaded = load(min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, _room()))
+    if not loaded or loaded[0].mac != mac:
+        return None
+    born = time.monotonic()
+    for phone in reversed(loaded):  # the asked-for device last: the most recently used
+        kept = _entries.get(phone.mac)
+        if phone is loaded[0] or kept is None or not kept.valid(version):
+            # A kept one that is still valid may hold rendered files and a newer visit.
+            _keep(phone.mac, Entry(version, phone, born=born))
+    return loaded[0]
+
+
+def _room() -> int:
+    """Phones of one organisation kept at most: half of what a process keeps, so that
+    loading one organisation never pushes out all the others."""
+    return settings.CONFIG_CACHE_MAX_ENTRIES // 2
 
 
 def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]) -> str:
@@ -180,92 +184,8 @@ def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]
     if entry is None or not entry.valid(version):
         return render()
     if name not in entry.files:
-        # Kept here, not shared: a phone asks for each file once per round.
         entry.files[name] = render()
     return entry.files[name]
-
-
-def device_changed(mac: str) -> None:
-    """The kept device was updated in place (its last visit): share the new state."""
-    if mac in _entries:
-        _changed(mac)
-
-
-def share_changes() -> None:
-    """End of a phone request: what it loaded or rendered goes to the shared cache, so the
-    phone's next request finds it whichever process takes it (one write, and only when
-    something changed). Entries live there CONFIG_CACHE_MAX_AGE_SECONDS at most."""
-    scope = _request.get()
-    if not scope or not scope.get("changed"):
-        return
-    cache = caches[settings.CONFIG_CACHE_ALIAS]
-    timeout = settings.CONFIG_CACHE_MAX_AGE_SECONDS
-    try:
-        for mac in scope.pop("changed"):
-            entry = _entries.get(mac)
-            if entry is not None and entry.version == scope.get("version"):
-                cache.set(SHARED_KEY.format(mac=mac), _pack(entry), timeout=timeout)
-    except Exception:  # the next request will load from the database instead
-        logger.warning("config cache unavailable; not shared", exc_info=True)
-
-
-def _changed(mac: str) -> None:
-    scope = _request.get()
-    if scope is not None:
-        scope.setdefault("changed", set()).add(mac)
-
-
-def _read_version_and_shared(mac: str) -> tuple[str | None, bytes | None]:
-    scope = _request.get()
-    if scope is not None and "version" in scope:  # read already in this request
-        return scope["version"], None
-    if not enabled():
-        return None, None
-    cache = caches[settings.CONFIG_CACHE_ALIAS]
-    shared_key = SHARED_KEY.format(mac=mac)
-    try:
-        found = cache.get_many([VERSION_KEY, shared_key])
-    except Exception:
-        return _read_version(), None  # which says that the cache is down
-    if VERSION_KEY not in found:
-        return _read_version(), None  # which starts a version
-    return found[VERSION_KEY], found.get(shared_key)
-
-
-def _pack(entry: Entry) -> bytes:
-    """The entry sealed (it holds SIP passwords), without the organisation: every process
-    keeps its organisations already (devices.fast_lookup)."""
-    from devices.fast_lookup import ACCOUNTS
-
-    device = _unlinked(entry.device)
-    accounts = getattr(entry.device, ACCOUNTS, None)
-    if accounts is not None:
-        setattr(device, ACCOUNTS, [_unlinked(account) for account in accounts])
-    age = time.monotonic() - entry.born
-    payload = (entry.version, time.time() - age, device, dict(entry.files))
-    return secrets.seal(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _unlinked(instance: Model) -> Model:
-    """A copy without the related objects it holds (the organisation, the device)."""
-    clone = copy.copy(instance)
-    clone._state = copy.copy(instance._state)
-    clone._state.fields_cache = {}
-    return clone
-
-
-def _unpack(token: bytes, version: str, mac: str) -> Entry | None:
-    data = secrets.unseal(token)
-    if data is None:
-        return None
-    shared_version, born_at, device, files = pickle.loads(data)  # noqa: S301 (we sealed it)
-    entry = Entry(shared_version, device, files, born=time.monotonic() - (time.time() - born_at))
-    if not entry.valid(version) or device.mac != mac:
-        return None
-    from devices.fast_lookup import organisation_by_pk
-
-    Device.organisation.field.set_cached_value(device, organisation_by_pk(device.organisation_id))
-    return entry
 
 
 def memo(name: str, load: Callable[[], T]) -> T:

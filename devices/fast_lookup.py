@@ -88,50 +88,72 @@ ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
 
 
 def device_with_organisation(mac: str) -> Device | None:
-    """The device with its organisation and its accounts, in one statement. The accounts
-    come along because a phone's round asks for the MAC file next, maybe from another
-    process: the device kept for the round (devices.config_cache) then holds all it needs."""
+    """The device with its organisation and its accounts, in one statement."""
+    return next(iter(phones_of_organisation(mac, limit=0)), None)
+
+
+def phones_of_organisation(mac: str, limit: int) -> list[Device]:
+    """The device of `mac` first, and after it, when its organisation has at most `limit`
+    devices, all the others: each with its organisation and its accounts, in one statement.
+
+    The phones of one customer boot together (a power cut, the 30-minute round), and each
+    request of a round may land on another process: loaded one by one, every process would
+    read every phone again. An organisation too large to keep whole is read phone by phone.
+    """
     alias = router.db_for_read(Device)
     connection = connections[alias]
-    sql, device_fields, account_fields = _device_statement(alias)
+    sql, device_fields, account_fields = _organisation_statement(alias)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [mac])
+        cursor.execute(sql, [mac, limit + 1, limit])
         rows = cursor.fetchall()
-    if not rows:
-        return None
     split = len(device_fields)
     names = [field.attname for field, _, _ in device_fields]
-    values = _converted(device_fields, rows[0][:split], connection)
-    device = Device.from_db(alias, names, values)
     account_names = [field.attname for field, _, _ in account_fields]
+    pk = names.index(Device._meta.pk.attname)
     account_pk = split + account_names.index(SipAccount._meta.pk.attname)
-    accounts = [
-        SipAccount.from_db(
-            alias, account_names, _converted(account_fields, row[split:], connection)
-        )
-        for row in rows
-        if row[account_pk] is not None  # the LEFT JOIN's row of a device without accounts
-    ]
-    setattr(device, ACCOUNTS, accounts)
-    Device.organisation.field.set_cached_value(device, organisation_by_pk(device.organisation_id))
-    return device
+    devices: dict[int, Device] = {}
+    for row in rows:
+        device = devices.get(row[pk])
+        if device is None:
+            values = _converted(device_fields, row[:split], connection)
+            device = devices[row[pk]] = Device.from_db(alias, names, values)
+            setattr(device, ACCOUNTS, [])
+            organisation = organisation_by_pk(device.organisation_id)
+            Device.organisation.field.set_cached_value(device, organisation)
+        if row[account_pk] is not None:  # else the LEFT JOIN's row of a device without any
+            values = _converted(account_fields, row[split:], connection)
+            getattr(device, ACCOUNTS).append(SipAccount.from_db(alias, account_names, values))
+    for device in devices.values():
+        getattr(device, ACCOUNTS).sort(key=lambda account: account.index)
+    return sorted(devices.values(), key=lambda device: device.mac != mac)  # its device first
 
 
 @cache
-def _device_statement(alias: str) -> tuple[str, list, list]:
+def _organisation_statement(alias: str) -> tuple[str, list, list]:
     quote = connections[alias].ops.quote_name
     device_fields = DEVICE_BY_MAC.fields(alias)
     account_fields = ACCOUNTS_OF_DEVICE.fields(alias)
     columns = [f"d.{quote(field.column)}" for field, _, _ in device_fields]
     columns += [f"a.{quote(field.column)}" for field, _, _ in account_fields]
-    account = SipAccount._meta
-    # Only names from the models' metadata go into the text; the MAC is a parameter.
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Device._meta.db_table)} d "  # noqa: S608
+    device, account = Device._meta, SipAccount._meta
+    table, pk = quote(device.db_table), quote(device.pk.column)
+    organisation = quote(device.get_field("organisation").column)
+    # Only names from the models' metadata go into the text; the values are parameters.
+    select = (
+        f"SELECT {', '.join(columns)} FROM {table} d "  # noqa: S608
         f"LEFT JOIN {quote(account.db_table)} a "
-        f"ON a.{quote(account.get_field('device').column)} = d.{quote(Device._meta.pk.column)} "
-        f"WHERE d.{quote(Device._meta.get_field('mac').column)} = %s "
-        f"ORDER BY a.{quote(account.get_field('index').column)}"
+        f"ON a.{quote(account.get_field('device').column)} = d.{pk}"
+    )
+    # The second part runs only when the count, a constant to the planner, allows it.
+    sql = (
+        f"WITH phone AS (SELECT {pk} AS id, {organisation} AS organisation "  # noqa: S608
+        f"FROM {table} WHERE {quote(device.get_field('mac').column)} = %s) "
+        f"{select} WHERE d.{pk} = (SELECT id FROM phone) "
+        f"UNION ALL {select} "
+        f"WHERE d.{organisation} = (SELECT organisation FROM phone) "
+        f"AND d.{pk} <> (SELECT id FROM phone) "
+        f"AND (SELECT count(*) FROM (SELECT 1 FROM {table} "
+        f"WHERE {organisation} = (SELECT organisation FROM phone) LIMIT %s) few) <= %s"
     )
     return sql, device_fields, account_fields
 

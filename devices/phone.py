@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import partial, wraps
 from typing import Literal
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from devices import config_cache, http_auth, throttle
 from devices.access_log import writer as access_log
-from devices.fast_lookup import device_with_organisation
+from devices.fast_lookup import phones_of_organisation
 from devices.mac import UserAgent, parse_user_agent
 from devices.models import AccessLog, Device
 from organisations.models import Organisation
@@ -174,7 +174,6 @@ def _serve(request: HttpRequest, view: PhoneView, kwargs: dict, auth: AuthPolicy
         _remember_visit(phone, log.ip)
     if outcome == Outcome.SUCCESS and phone.used_previous_password:
         outcome = Outcome.SUCCESS_PREVIOUS_PASSWORD
-    config_cache.share_changes()
     return log.write(response, outcome)
 
 
@@ -235,17 +234,13 @@ def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) ->
     """The device by MAC (with its organisation, one query), or else, for a phone that sent
     no MAC at all, the organisation by provisioning user name."""
     if phone.mac:
-        phone.device = config_cache.device(phone.mac, lambda: _load_device(phone.mac))
+        phone.device = config_cache.device(phone.mac, partial(phones_of_organisation, phone.mac))
         phone.version = config_cache.current_version()  # read with the device
         phone.organisation = phone.device.organisation if phone.device else None
     elif credentials is not None:
         phone.organisation = Organisation.objects.filter(
             provisioning_username=credentials.username
         ).first()
-
-
-def _load_device(mac: str) -> Device | None:
-    return device_with_organisation(mac)
 
 
 def _is_known(phone: PhoneRequest) -> bool:
@@ -285,7 +280,6 @@ def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
     phone.visit = fields
     for name, value in fields.items():  # the kept copy, so the next request skips the write
         setattr(device, name, value)
-    config_cache.device_changed(device.mac)
 
 
 def clean_header(value: str, limit: int = 1024) -> str:

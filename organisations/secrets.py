@@ -38,20 +38,6 @@ def decrypt(stored: str) -> str:
         ) from exc
 
 
-def seal(data: bytes) -> bytes:
-    """Bytes encrypted and authenticated for a shared cache (see devices.config_cache)."""
-    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).encrypt(data)
-
-
-def unseal(token: bytes) -> bytes | None:
-    """The bytes `seal` was given, or None for a token no key of ours made or that was
-    altered: whoever can write to the cache still cannot make us read their data."""
-    try:
-        return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token)
-    except (InvalidToken, TypeError):
-        return None
-
-
 @lru_cache(maxsize=4)
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:

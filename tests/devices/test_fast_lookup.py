@@ -3,7 +3,12 @@
 from django.forms.models import model_to_dict
 
 from devices import config_cache
-from devices.fast_lookup import device_with_organisation, sip_accounts
+from devices.fast_lookup import (
+    ACCOUNTS,
+    device_with_organisation,
+    phones_of_organisation,
+    sip_accounts,
+)
 from devices.models import Device
 from tests.factories import make_account, make_device
 
@@ -87,3 +92,21 @@ def test_a_device_without_accounts_has_none(tenant_a, django_assert_num_queries)
 
     with django_assert_num_queries(0):
         assert sip_accounts(device) == []
+
+
+def test_the_phones_of_the_organisation_come_with_the_device_up_to_a_limit(tenant_a, tenant_b):
+    other = make_device(tenant_a.organisation, "805ec0aaaa99")
+    make_account(other, 1, user_name="a901", password="nine")
+
+    phones = phones_of_organisation("805ec0aaaa99", limit=2)
+
+    assert [phone.mac for phone in phones] == ["805ec0aaaa99", "805ec0aaaa01"]  # its own first
+    assert [[(a.index, a.password) for a in getattr(phone, ACCOUNTS)] for phone in phones] == [
+        [(1, "nine")],
+        [(1, "alpha-sip-101"), (2, "alpha-sip-102")],
+    ]
+    assert all(phone.organisation == tenant_a.organisation for phone in phones)
+    assert [phone.mac for phone in phones_of_organisation("805ec0aaaa99", limit=1)] == [
+        "805ec0aaaa99"
+    ]
+    assert phones_of_organisation("805ec0999999", limit=10) == []
