@@ -648,7 +648,7 @@ def _report(result: dict, queries: dict[str, int]) -> None:
     print("\nauthenticated MAC file / trivial view throughput (target: at least 0.50):")
     low, high = result["ratio_range_in_round"]
     print(
-        f"  within a phone's round (its entry shared): "
+        f"  within a phone's round (after its boot file): "
         f"{result['config_to_trivial_ratio_in_round']:.2f} (slices {low:.2f}-{high:.2f})"
     )
     low, high = result["ratio_range_first_request"]
