@@ -28,9 +28,18 @@ def decrypt(stored: str) -> str:
     """The clear text; a value without our prefix is legacy plain text and returned as is."""
     if not stored.startswith(PREFIX):
         return stored
+    return _decrypted(stored, tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+# Each app-server process reads the same secrets again and again (every phone of an
+# organisation, after every config change), and a decryption costs more than the rest of
+# reading the row. A token always decrypts to the same text, so the texts are kept by token
+# and keys: memory that holds the phones' configs holds these secrets anyway.
+@lru_cache(maxsize=50_000)
+def _decrypted(stored: str, keys: tuple[str, ...]) -> str:
     try:
         token = stored[len(PREFIX) :].encode()
-        return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token).decode()
+        return _fernet(keys).decrypt(token).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS: "

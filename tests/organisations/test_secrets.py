@@ -66,6 +66,7 @@ def test_rotating_the_key_re_encrypts_everything(tenant_a, settings):
 
 def test_a_missing_key_is_a_clear_error_and_the_command_changes_nothing(tenant_a, settings):
     before = raw("organisations_organisation", "provisioning_password", tenant_a.organisation.pk)
+    Organisation.objects.get(pk=tenant_a.organisation.pk)  # decrypted (and kept) with the key
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
     with pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
