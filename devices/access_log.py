@@ -8,8 +8,8 @@ batch instead of a committed round trip per request, which was most of what a bo
 cost.
 
 No row is given up for it:
-- a batch that loses a deadlock (two processes updating the same devices; they lock them
-  in the same order, so only another writer can cause one) is written again at once;
+- a batch that loses a deadlock is written again at once (batches lock their devices in one
+  order, so they cannot deadlock each other; another transaction, an admin's edit say, can);
 - a batch the database refuses for being unreachable stays queued and is retried; while it
   is, the phone endpoints answer 503 (as they do with the database down anyway), and so they
   do when more than ACCESS_LOG_MAX_PENDING rows wait (an overloaded database);

@@ -152,7 +152,11 @@ def register_config_source(model: type[Model]) -> None:
 def device(mac: str, load: Callable[[int], list[Device]]) -> Device | None:
     """The device of `mac` as this process keeps it, else `load(limit)`ed: the device first,
     then, when its organisation has at most `limit` devices, the organisation's other
-    phones, which the process keeps too (their own requests will follow)."""
+    phones, which the process keeps too (their own requests will follow).
+
+    The others come only into room that is free: they never push out phones kept for this
+    version, so a process serving more phones than it keeps reads phone by phone instead of
+    reading whole organisations over and over."""
     version = current_version()
     entry = _entries.get(mac) if version else None
     if entry is not None and entry.valid(version):
@@ -160,7 +164,9 @@ def device(mac: str, load: Callable[[int], list[Device]]) -> Device | None:
         return entry.device
     if not version:
         return next(iter(load(0)), None)
-    loaded = load(min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, _room()))
+    _drop_invalid(version)
+    room = settings.CONFIG_CACHE_MAX_ENTRIES - len(_entries) - 1
+    loaded = load(max(0, min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, room)))
     if not loaded or loaded[0].mac != mac:
         return None
     born = time.monotonic()
@@ -172,10 +178,14 @@ def device(mac: str, load: Callable[[int], list[Device]]) -> Device | None:
     return loaded[0]
 
 
-def _room() -> int:
-    """Phones of one organisation kept at most: half of what a process keeps, so that
-    loading one organisation never pushes out all the others."""
-    return settings.CONFIG_CACHE_MAX_ENTRIES // 2
+def _drop_invalid(version: str) -> None:
+    """Drop entries of older versions or past their age from the least recently used end
+    (after a new version, all of them), so that they take no room."""
+    while _entries:
+        oldest = next(iter(_entries.values()))
+        if oldest.valid(version):
+            return
+        _entries.popitem(last=False)
 
 
 def rendered(mac: str, version: str | None, name: str, render: Callable[[], str]) -> str:

@@ -202,9 +202,10 @@ if CONFIG_CACHE != "auto":
 CONFIG_CACHE_ALIAS = "default"
 CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
 CONFIG_CACHE_MAX_AGE_SECONDS = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
-# A process that misses a phone reads its whole organisation when it has at most this many.
+# A process that misses a phone reads its whole organisation when it has at most this many
+# (1,000 phones with two accounts: about 0.1 s, during which that process serves nothing else).
 CONFIG_CACHE_ORGANISATION_MAX_DEVICES = env.int(
-    "CONFIG_CACHE_ORGANISATION_MAX_DEVICES", default=5000
+    "CONFIG_CACHE_ORGANISATION_MAX_DEVICES", default=1000
 )
 # Bytes of media files up to MEDIA_CACHE_MAX_FILE_BYTES are kept per process, by hash,
 # within MEDIA_CACHE_BYTES; larger files are streamed from the database on every request.

@@ -248,16 +248,31 @@ def test_an_organisation_above_the_limit_is_read_phone_by_phone(client, tenant_a
     assert len(device_statements(queries)) == 1
 
 
-def test_a_phone_kept_with_its_organisation_follows_a_change_made_since(client, tenant_a):
+def test_a_phone_kept_with_its_organisation_follows_a_change_made_elsewhere(client, tenant_a):
     other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa02")
-    fetch(client, tenant_a)  # `other` is kept from here on
-    account = make_account(other, 1, user_name="a201", password="first")  # saves: a new version
-    account.password = "second"
-    account.save()
+    make_account(other, 1, user_name="a201", password="first")
+    fetch(client, tenant_a)  # `other` is kept from here on, never asked for itself
+    assert other.mac in config_cache._entries
+    # Another process saved it: all this process sees is a new shared version.
+    SipAccount.objects.filter(device=other).update(password="second")
+    caches["default"].set(config_cache.VERSION_KEY, "a-new-version-from-elsewhere", timeout=None)
 
     response = client.get("/805ec0aaaa02.cfg", headers=phone_of(tenant_a, other))
 
     assert b"account.1.password = second" in response.content
+
+
+def test_a_full_process_reads_phone_by_phone_and_keeps_what_it_kept(
+    client, tenant_a, tenant_b, settings
+):
+    settings.CONFIG_CACHE_MAX_ENTRIES = 2
+    other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa02")
+    client.get(f"/{tenant_b.device.mac}.cfg", headers=tenant_b.phone_headers())
+
+    fetch(client, tenant_a)  # its organisation (two phones) does not fit beside tenant B's
+
+    assert list(config_cache._entries) == [tenant_b.device.mac, tenant_a.device.mac]
+    assert other.mac not in config_cache._entries
 
 
 def test_a_phone_round_spread_over_processes_reads_the_database_once_per_process(client, tenant_a):
