@@ -1,5 +1,6 @@
 """Production settings: `check --deploy` reports only what the TLS proxy takes over."""
 
+import gc
 import os
 import re
 import subprocess
@@ -84,3 +85,18 @@ def test_two_installations_sharing_one_redis_database_use_different_keys():
     assert production != staging
     assert production == _key_prefix(DATABASE_URL="postgres://voipconfig@db1.example/voipconfig")
     assert _key_prefix(CACHE_KEY_PREFIX="mine") == "mine"
+
+
+def test_gunicorn_workers_collect_garbage_less_often(monkeypatch):
+    code = compile((ROOT / "deploy" / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec")
+    monkeypatch.setenv("DEBUG", "false")
+    before = gc.get_threshold()
+    try:
+        for setting, expected in (("", before), ("1000,20,30", (1000, 20, 30))):
+            monkeypatch.setenv("GC_THRESHOLD", setting)
+            config: dict = {}
+            exec(code, config)  # our own configuration file
+            config["post_fork"](server=None, worker=None)
+            assert gc.get_threshold() == expected
+    finally:
+        gc.set_threshold(*before)
