@@ -87,11 +87,6 @@ ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
 ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
 
 
-def device_with_organisation(mac: str) -> Device | None:
-    """The device with its organisation and its accounts, in one statement."""
-    return next(iter(phones_of_organisation(mac, limit=0)), None)
-
-
 def phones_of_organisation(mac: str, limit: int) -> list[Device]:
     """The device of `mac` first, and after it, when its organisation has at most `limit`
     devices, all the others: each with its organisation and its accounts, in one statement.

@@ -3,14 +3,14 @@
 from django.forms.models import model_to_dict
 
 from devices import config_cache
-from devices.fast_lookup import (
-    ACCOUNTS,
-    device_with_organisation,
-    phones_of_organisation,
-    sip_accounts,
-)
+from devices.fast_lookup import ACCOUNTS, phones_of_organisation, sip_accounts
 from devices.models import Device
 from tests.factories import make_account, make_device
+
+
+def device_with_organisation(mac: str) -> Device | None:
+    """The phone's own lookup: its device alone (the limit allows no other phones)."""
+    return next(iter(phones_of_organisation(mac, limit=0)), None)
 
 
 def test_it_returns_the_device_and_its_organisation_as_the_orm_does(tenant_a, tenant_b):
