@@ -306,7 +306,14 @@ async def play_round(port: int, phone: dict, stats: Stats) -> None:
         )
 
 
-async def _ratio_slices(port: int, phones: list[dict], args) -> list[dict]:
+async def _timed(cpu: CpuByProcess, part: dict, kind: str, requests) -> None:
+    """Run `requests` as `kind` into `part`, with the CPU each process group spent on them."""
+    before = cpu.snapshot()
+    part[kind] = await requests
+    part[f"cpu {kind}"] = CpuByProcess.spent(before, cpu.snapshot())
+
+
+async def _ratio_slices(port: int, phones: list[dict], args, cpu: CpuByProcess) -> list[dict]:
     """The yardsticks and the MAC files in interleaved slices, so that each ratio compares
     figures taken moments apart (a machine's speed drifts during a run). Per slice: the
     trivial view; MAC files as the first request for their phones; other phones' boot files
@@ -319,13 +326,14 @@ async def _ratio_slices(port: int, phones: list[dict], args) -> list[dict]:
         in_round = phones[n + start : n + min(start + size, n)]
         part = {}
         trivial = [("/bench/trivial", {})] * len(first)
-        part["trivial"] = await run_same(port, trivial, args.concurrency, "trivial")
+        await _timed(cpu, part, "trivial", run_same(port, trivial, args.concurrency, "trivial"))
         macs = [(f"/{phone['mac']}.cfg", _basic_headers(phone)) for phone in first]
         part["MAC file, 1st"] = await run_same(port, macs, args.concurrency, "MAC file, 1st")
         boots = [(f"/{phone['mac']}.boot", _basic_headers(phone)) for phone in in_round]
         await run_same(port, boots, args.concurrency, "boot")
         macs = [(f"/{phone['mac']}.cfg", _basic_headers(phone)) for phone in in_round]
-        part["MAC file, round"] = await run_same(port, macs, args.concurrency, "MAC file, round")
+        round_requests = run_same(port, macs, args.concurrency, "MAC file, round")
+        await _timed(cpu, part, "MAC file, round", round_requests)
         naive = [(f"/bench/naive/{phone['mac']}", {}) for phone in first]
         part["naive"] = await run_same(port, naive, args.concurrency, "naive")
         parts.append(part)
@@ -455,6 +463,50 @@ class MemorySampler:
             await asyncio.sleep(0.2)
 
 
+class CpuByProcess:
+    """CPU seconds used so far, from /proc, by who used them: gunicorn's workers (and their
+    access-log threads), PostgreSQL, Redis and this load generator; `kernel` is the
+    machine's softirq time (the network)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def snapshot(self) -> dict[str, float]:
+        workers = set(MemorySampler(self.server_pid)._children())
+        used: dict[str, float] = defaultdict(float)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            group = self._group(int(entry.name), command, workers)
+            if group:
+                fields = stat.rsplit(")", 1)[1].split()
+                used[group] += (int(fields[11]) + int(fields[12])) / self.tick
+        softirq = Path("/proc/stat").read_text().split("\n", 1)[0].split()[7]
+        used["kernel"] = int(softirq) / self.tick
+        return used
+
+    def _group(self, pid: int, command: bytes, workers: set[int]) -> str | None:
+        if pid in workers:
+            return "workers"
+        if pid == os.getpid():
+            return "load generator"
+        if command.startswith(b"postgres"):
+            return "postgresql"
+        if b"redis-server" in command:
+            return "redis"
+        return None
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {group: after[group] - before.get(group, 0.0) for group in after}
+
+
 async def measured(sampler: MemorySampler, coroutine):
     stop = asyncio.Event()
     sampling = asyncio.create_task(sampler.run(stop))
@@ -553,7 +605,7 @@ def main() -> None:
     server, port = start_server(url, args.workers)
     sampler = MemorySampler(server.pid)
     try:
-        result = _run_event_loop(_measure(port, phones, args, sampler))
+        result = _run_event_loop(_measure(port, phones, args, sampler, CpuByProcess(server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -567,9 +619,11 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
-async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) -> dict:
+async def _measure(
+    port: int, phones: list[dict], args, sampler: MemorySampler, cpu: CpuByProcess
+) -> dict:
     await run_same(port, [("/bench/trivial", {})] * 200, args.concurrency, "warm-up")
-    slices = await measured(sampler, _ratio_slices(port, phones, args))
+    slices = await measured(sampler, _ratio_slices(port, phones, args, cpu))
     trivial, t_seconds = _merged(slices, "trivial")
     config, c_seconds = _merged(slices, "MAC file, 1st")
     again, a_seconds = _merged(slices, "MAC file, round")
@@ -616,12 +670,25 @@ async def _measure(port: int, phones: list[dict], args, sampler: MemorySampler) 
             round(min(r[1] for r in per_slice), 2),
             round(max(r[1] for r in per_slice), 2),
         ],
+        "cpu_us_per_request": {
+            kind: _cpu_per_request(slices, kind) for kind in ("trivial", "MAC file, round")
+        },
         "access_log_rows_expected": expected_rows,
         "storm_started_at": storm_started_at,
         "error_samples": (
             storm.error_samples + warm.error_samples + config.error_samples + again.error_samples
         ),
     }
+
+
+def _cpu_per_request(slices: list[dict], kind: str) -> dict[str, int]:
+    """Microseconds of CPU per request of `kind`, by process group, over all slices."""
+    requests = sum(len(part[kind][0].latencies[kind]) for part in slices)
+    total: dict[str, float] = defaultdict(float)
+    for part in slices:
+        for group, seconds in part[f"cpu {kind}"].items():
+            total[group] += seconds
+    return {group: round(seconds / requests * 1e6) for group, seconds in sorted(total.items())}
 
 
 def _report(result: dict, queries: dict[str, int]) -> None:
@@ -656,6 +723,9 @@ def _report(result: dict, queries: dict[str, int]) -> None:
         f"  first request of a phone nobody has asked for yet: "
         f"{result['config_to_trivial_ratio_first_request']:.2f} (slices {low:.2f}-{high:.2f})"
     )
+    print("CPU per request, microseconds, by process (from /proc; the clock ticks at 10 ms):")
+    for kind, groups in result["cpu_us_per_request"].items():
+        print(f"  {kind:16s}" + "".join(f"  {group} {us:,}" for group, us in groups.items()))
     print(f"server peak memory (master + workers): {result['server_peak_memory_mb']} MB")
     print(
         f"access-log rows: {result['access_log_rows_written']:,} written, "

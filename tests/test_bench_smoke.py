@@ -66,3 +66,8 @@ def test_the_boot_storm_benchmark_runs_and_loses_no_row(tmp_path):
     assert result["mac_file_in_round"]["errors"] == 0
     assert result["access_log_rows_written"] == result["access_log_rows_expected"] == 2 * 30 * 7
     assert "authenticated MAC file / trivial view throughput" in done.stdout
+    assert "CPU per request, microseconds, by process" in done.stdout
+    for kind in ("trivial", "MAC file, round"):
+        spent = result["cpu_us_per_request"][kind]
+        assert {"workers", "postgresql", "redis", "load generator", "kernel"} <= spent.keys()
+        assert all(us >= 0 for us in spent.values())
