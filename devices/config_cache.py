@@ -22,6 +22,8 @@ off there. When the shared cache cannot be reached, requests go to the database 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -100,6 +102,9 @@ def current_version() -> str | None:
 def _read_version() -> str | None:
     if not enabled():
         return None
+    known, ticket = _feed.known()
+    if known is not None:
+        return known
     cache = caches[settings.CONFIG_CACHE_ALIAS]
     try:
         version = cache.get(VERSION_KEY)
@@ -111,7 +116,104 @@ def _read_version() -> str | None:
         _entries.clear()  # a bump may be missed meanwhile
         _shared.clear()
         return None
+    _feed.read(version, ticket)
     return version
+
+
+class VersionFeed:
+    """Which version is current, without a round trip per request, where the shared cache
+    is Redis: every bump also publishes on a channel this process subscribes to, and a
+    request first takes whatever arrived on it (without waiting). Nothing arrived since the
+    version was last read: it is still the current one. Something arrived: it is read again.
+
+    A bump's message reaches the subscribers as Redis answers the bump (before the process
+    that made the change goes on), so a request that starts after the change finds it here.
+    Until the subscription is confirmed, after it is lost, and at least every
+    CONFIG_CACHE_VERSION_CHECK_SECONDS (a connection that died without a word), the version
+    is read as before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._pubsub = None
+        self._version: str | None = None
+        self._read_at = 0.0
+        self._retry_at = 0.0
+        self._news = 0  # messages taken so far: a version read before one is not current
+
+    def known(self) -> tuple[str | None, int]:
+        """The current version, or None: read it, and tell `read` with the ticket."""
+        if not _feed_enabled():
+            return None, -1
+        with self._lock:
+            if self._pid != os.getpid():  # a new process: its own subscription
+                self._pid, self._pubsub, self._version = os.getpid(), None, None
+            if self._pubsub is None and not self._subscribe():
+                return None, -1
+            try:
+                while self._pubsub.get_message(timeout=0) is not None:
+                    self._version, self._news = None, self._news + 1
+            except Exception:
+                logger.warning("config version feed lost; reading the version", exc_info=True)
+                self._close()
+                return None, -1
+            fresh = time.monotonic() - self._read_at < settings.CONFIG_CACHE_VERSION_CHECK_SECONDS
+            return (self._version if fresh else None), self._news
+
+    def read(self, version: str | None, ticket: int) -> None:
+        """The version as read from the shared cache after `known` gave `ticket`; kept only
+        when no message arrived since (another thread may have read a newer one)."""
+        with self._lock:
+            if self._pubsub is not None and ticket == self._news:
+                self._version, self._read_at = version, time.monotonic()
+
+    def _subscribe(self) -> bool:
+        if time.monotonic() < self._retry_at:
+            return False
+        self._retry_at = time.monotonic() + 1.0
+        try:
+            client = caches[settings.CONFIG_CACHE_ALIAS]._cache.get_client()
+            self._pubsub = client.pubsub()
+            self._pubsub.subscribe(_channel())
+            # Bumps after the confirmation arrive as messages; the version is read after it.
+            confirmed = self._pubsub.get_message(timeout=1.0)
+            if not confirmed or confirmed.get("type") != "subscribe":
+                raise ConnectionError(f"no confirmation of the subscription: {confirmed!r}")
+        except Exception:
+            logger.warning("config version feed unavailable; reading the version", exc_info=True)
+            self._close()
+            return False
+        self._version, self._news = None, self._news + 1
+        return True
+
+    def _close(self) -> None:
+        pubsub, self._pubsub, self._version = self._pubsub, None, None
+        self._news += 1
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:  # already broken
+                logger.debug("closing the config version feed", exc_info=True)
+
+
+def _feed_enabled() -> bool:
+    backend = settings.CACHES[settings.CONFIG_CACHE_ALIAS]["BACKEND"]
+    return settings.CONFIG_CACHE_VERSION_FEED and backend == "voipconfig.cache.RedisCache"
+
+
+def _channel() -> str:
+    return caches[settings.CONFIG_CACHE_ALIAS].make_key(VERSION_KEY)
+
+
+def _announce() -> None:
+    """Tell every subscribed process that the version changed (after setting it)."""
+    if _feed_enabled():
+        cache = caches[settings.CONFIG_CACHE_ALIAS]
+        cache._cache.get_client(write=True).publish(_channel(), b"bump")
+
+
+_feed = VersionFeed()
 
 
 def bump() -> None:
@@ -122,6 +224,7 @@ def bump() -> None:
         return
     try:
         caches[settings.CONFIG_CACHE_ALIAS].set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        _announce()
     except Exception:
         # Without the new token other processes would serve what they kept: say it loudly.
         logger.error(

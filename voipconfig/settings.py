@@ -202,6 +202,10 @@ if CONFIG_CACHE != "auto":
 CONFIG_CACHE_ALIAS = "default"
 CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
 CONFIG_CACHE_MAX_AGE_SECONDS = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
+# With Redis, each process learns of a new version from a subscription instead of reading it
+# on every request, and reads it anyway at least this often.
+CONFIG_CACHE_VERSION_FEED = env.bool("CONFIG_CACHE_VERSION_FEED", default=True)
+CONFIG_CACHE_VERSION_CHECK_SECONDS = env.float("CONFIG_CACHE_VERSION_CHECK_SECONDS", default=1.0)
 # A process that misses a phone reads its whole organisation when it has at most this many
 # (1,000 phones with two accounts: about 0.1 s, during which that process serves nothing else).
 CONFIG_CACHE_ORGANISATION_MAX_DEVICES = env.int(
