@@ -152,14 +152,31 @@ class VersionFeed:
             if self._pubsub is None and not self._subscribe():
                 return None, -1
             try:
-                while self._pubsub.get_message(timeout=0) is not None:
-                    self._version, self._news = None, self._news + 1
+                if not self._drain():
+                    return None, -1
             except Exception:
                 logger.warning("config version feed lost; reading the version", exc_info=True)
                 self._close()
                 return None, -1
             fresh = time.monotonic() - self._read_at < settings.CONFIG_CACHE_VERSION_CHECK_SECONDS
             return (self._version if fresh else None), self._news
+
+    def _drain(self) -> bool:
+        """Take everything that arrived; False if that never ends."""
+        for _ in range(1000):
+            if self._pubsub.get_message(timeout=0) is not None:
+                self._version, self._news = None, self._news + 1
+                continue
+            # None is also what a health check's PONG gives: go on while anything waits.
+            connection = self._pubsub.connection
+            if connection is None or not connection.can_read(timeout=0):
+                return True
+        return False
+
+    def _reconnected(self, connection) -> None:
+        """redis-py re-made the subscription by itself: what was published meanwhile is
+        lost, so the version is read again."""
+        self._version, self._news = None, self._news + 1
 
     def read(self, version: str | None, ticket: int) -> None:
         """The version as read from the shared cache after `known` gave `ticket`; kept only
@@ -176,6 +193,7 @@ class VersionFeed:
             client = caches[settings.CONFIG_CACHE_ALIAS]._cache.get_client()
             self._pubsub = client.pubsub()
             self._pubsub.subscribe(_channel())
+            self._pubsub.connection.register_connect_callback(self._reconnected)
             # Bumps after the confirmation arrive as messages; the version is read after it.
             confirmed = self._pubsub.get_message(timeout=1.0)
             if not confirmed or confirmed.get("type") != "subscribe":
@@ -183,6 +201,7 @@ class VersionFeed:
         except Exception:
             logger.warning("config version feed unavailable; reading the version", exc_info=True)
             self._close()
+            self._retry_at = time.monotonic() + 1.0  # a second after the attempt ended
             return False
         self._version, self._news = None, self._news + 1
         return True

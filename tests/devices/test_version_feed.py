@@ -89,9 +89,9 @@ def test_a_lost_subscription_falls_back_to_reading_the_version(
     client, tenant_a, redis_cache, version_reads
 ):
     fetch(client, tenant_a)
-    config_cache._feed._pubsub.connection.disconnect()  # gone, and its messages with it
+    config_cache._feed._pubsub.connection.disconnect()  # redis-py will re-make it by itself
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="meanwhile")
-    redis_cache.set(config_cache.VERSION_KEY, uuid.uuid4().hex, timeout=None)  # unannounced
+    another_process_bumps(redis_cache)  # published while nobody here listened
     version_reads.clear()
 
     response = fetch(client, tenant_a)
@@ -138,3 +138,15 @@ def test_without_redis_requests_go_to_the_database(client, tenant_a, redis_cache
         response = fetch(client, tenant_a)
         assert response.status_code == 200
         assert b"account.1.password = alpha-sip-101" in response.content
+
+
+def test_a_subscription_re_made_by_redis_py_itself_means_reading_again(redis_cache):
+    feed = config_cache._feed
+    assert config_cache.current_version()
+    assert feed.known()[0] is not None
+    connection = feed._pubsub.connection
+
+    connection.disconnect()
+    connection.connect()  # as redis-py does on its next read: what was published is lost
+
+    assert feed._version is None  # before any confirmation could be read
