@@ -14,7 +14,9 @@ def database_down(monkeypatch):
     # The first database access of each path (the test's own database stays up).
     monkeypatch.setattr("devices.phone.phones_of_organisation", refuse)
     monkeypatch.setattr("devices.admin.DeviceAdmin.get_queryset", refuse)
-    monkeypatch.setattr("voipconfig.views.connection", SimpleNamespace(cursor=refuse))
+    monkeypatch.setattr(
+        "voipconfig.views.connection", SimpleNamespace(cursor=refuse, close=lambda: None)
+    )
 
 
 def test_phones_get_503_with_retry_after(client, tenant_a, database_down, settings):
@@ -45,3 +47,25 @@ def test_healthz_says_503_when_the_database_is_down(client, db, database_down):
 
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+def test_healthz_tries_a_new_connection_before_saying_the_database_is_down(client, db, monkeypatch):
+    from django.db import connection
+
+    tried = []
+
+    def cursor():
+        tried.append("cursor")
+        if len(tried) == 1:  # a kept connection that died while the database was away
+            raise OperationalError("server closed the connection unexpectedly")
+        return connection.cursor()
+
+    def close():
+        tried.append("closed")
+
+    monkeypatch.setattr("voipconfig.views.connection", SimpleNamespace(cursor=cursor, close=close))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert tried == ["cursor", "closed", "cursor"]

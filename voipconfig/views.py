@@ -12,13 +12,19 @@ from django.views.decorators.http import require_safe
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database answers, 503 when it does not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError:
-        response = JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-        response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
-        return response
-    return JsonResponse({"status": "ok", "database": "ok"})
+    """200 when the database answers, 503 when it does not.
+
+    A kept connection that died while the database was away fails once; it is not the
+    database's state, so a new connection is tried before answering 503."""
+    for _attempt in range(2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except DatabaseError:
+            connection.close()
+            continue
+        return JsonResponse({"status": "ok", "database": "ok"})
+    response = JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+    return response
