@@ -8,10 +8,11 @@ on different processes: so a process that misses a phone reads the phone's whole
 organisation in the same statement (up to CONFIG_CACHE_ORGANISATION_MAX_DEVICES phones),
 and the requests of its other phones, and of the rest of this round, find them kept.
 
-Every request first reads one shared version token; every save or delete of a model that
-feeds a config (registered with `register_config_source`) sets a new token, so the next
-request in every process reads the database again: a phone never gets a stale config after
-an admin changed something. Nothing of a phone is kept in the shared cache, so its SIP
+Every request first checks one shared version token (with Redis, through a subscription
+that tells of each new token, see VersionFeed; else by reading it); every save or delete of
+a model that feeds a config (registered with `register_config_source`) sets a new token, so
+the next request in every process reads the database again: a phone never gets a stale
+config after an admin changed something. Nothing of a phone is kept in the shared cache, so its SIP
 passwords are in no cache but the memory of the processes that serve it.
 
 It needs a cache that all processes share (Redis, the database, memcached): with a per-process
@@ -188,9 +189,8 @@ class VersionFeed:
     def _subscribe(self) -> bool:
         if time.monotonic() < self._retry_at:
             return False
-        self._retry_at = time.monotonic() + 1.0
         try:
-            client = caches[settings.CONFIG_CACHE_ALIAS]._cache.get_client()
+            client = caches[settings.CONFIG_CACHE_ALIAS].client()
             self._pubsub = client.pubsub()
             self._pubsub.subscribe(_channel())
             self._pubsub.connection.register_connect_callback(self._reconnected)
@@ -229,7 +229,7 @@ def _announce() -> None:
     """Tell every subscribed process that the version changed (after setting it)."""
     if _feed_enabled():
         cache = caches[settings.CONFIG_CACHE_ALIAS]
-        cache._cache.get_client(write=True).publish(_channel(), b"bump")
+        cache.client(write=True).publish(_channel(), b"bump")
 
 
 _feed = VersionFeed()

@@ -34,3 +34,8 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def client(self, *, write: bool = False):
+        """The process's `redis.Redis`, for what Django's cache API has no word for
+        (publishing and subscribing: devices.config_cache.VersionFeed)."""
+        return self._cache.get_client(write=write)
