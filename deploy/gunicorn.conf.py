@@ -30,7 +30,7 @@ errorlog = "-"
 loglevel = "warning"
 
 
-# A worker keeps the phones of whole organisations in memory (devices/config_cache.py), and
+# A worker keeps the phones of whole organisations in memory (devices/serving/cache.py), and
 # with Python's default thresholds its collector ran so often over that heap that it cost
 # 0.1 ms of each phone request (a tenth of it; bench/boot_storm.py). Young objects are now
 # collected every 50,000 allocations instead of 700. GC_THRESHOLD="" keeps Python's default.
@@ -44,6 +44,6 @@ def post_fork(server, worker):
 
 def worker_exit(server, worker):
     """A worker stops (restart, deploy, shutdown): write the access-log rows it holds."""
-    from devices.access_log import writer
+    from devices.serving import close_access_log
 
-    writer.close()
+    close_access_log()

@@ -32,7 +32,6 @@ from organisations.admin import (
     WidgetsMixin,
     overrides_widget,
     password_widget,
-    register_organisation_column,
     warn_about_unknown_keys,
 )
 from organisations.config_syntax import provider_only_keys
@@ -47,28 +46,6 @@ def search_with_mac(queryset, search_term: str, field: str = "mac"):
     if fragment is None:
         return queryset.none()
     return queryset.filter(Q(**{f"{field}__contains": fragment}))
-
-
-def register_device_inline(inline: type[admin.options.InlineModelAdmin]) -> None:
-    """Other apps add their inlines to the device page without this app importing them
-    (call it from the other app's admin.py)."""
-    if inline not in DeviceAdmin.inlines:
-        DeviceAdmin.inlines = [*DeviceAdmin.inlines, inline]
-
-
-def register_device_column(column, select_related: str | None = None) -> None:
-    """Other apps add a column to the device list; `select_related` keeps it in the list's
-    one query."""
-    if column not in DeviceAdmin.list_display:
-        DeviceAdmin.list_display = [*DeviceAdmin.list_display, column]
-    if select_related and select_related not in DeviceAdmin.list_select_related:
-        DeviceAdmin.list_select_related = [*DeviceAdmin.list_select_related, select_related]
-
-
-def register_device_action(action) -> None:
-    """Other apps add admin actions to the device list without this app importing them."""
-    if action not in (DeviceAdmin.actions or []):
-        DeviceAdmin.actions = [*(DeviceAdmin.actions or []), action]
 
 
 class SipAccountInline(ScopedInline, WidgetsMixin, admin.StackedInline):
@@ -107,7 +84,6 @@ class PhoneStatusFilter(admin.SimpleListFilter):
 CSV_SALT = "devices.csv-import"
 
 
-@admin.register(Device)
 class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
     widgets = {"raw_overrides": overrides_widget(4)}
     inlines = [SipAccountInline]
@@ -317,10 +293,8 @@ def _diff(before: str, after: str) -> str:
 
 @admin.display(description="phones (never / stale / failing)")
 def phone_counts(obj: Organisation) -> str:
+    """A column of the organisation list, read from `status.annotate_phone_counts`."""
     return f"{obj.phone_count} ({obj.never_count} / {obj.stale_count} / {obj.failing_count})"
-
-
-register_organisation_column(phone_counts, status.annotate_phone_counts)
 
 
 @admin.register(SipAccount)

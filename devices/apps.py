@@ -6,14 +6,11 @@ class DevicesConfig(AppConfig):
     verbose_name = "Phones"
 
     def ready(self) -> None:
-        from devices.config_cache import register_config_source
         from devices.models import AccessLog, Device, SipAccount
-        from organisations.models import Organisation
+        from devices.serving.cache import connect_config_sources
         from organisations.scoping import register_scoped_model
 
-        for model in (Organisation, Device, SipAccount):
-            register_config_source(model)
-
+        connect_config_sources()  # of every app: devices.serving.keys lists them
         register_scoped_model(Device, "organisation")
         register_scoped_model(SipAccount, "device__organisation")
         register_scoped_model(AccessLog, "organisation", staff_actions=["view"])

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 
-from devices.fast_lookup import sip_accounts
 from devices.models import Device, SipAccount
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
+from devices.serving import sip_accounts
 from organisations.config_syntax import parse_overrides, render_lines
 from organisations.models import Organisation
 

@@ -7,7 +7,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from devices.admin import register_device_inline
 from media_assets.ca import certificate_url
 from media_assets.config import softkey_url
 from media_assets.forms import CaCertificateForm, RingtoneForm, WallpaperForm
@@ -26,7 +25,6 @@ from organisations.admin import (
     ScopedModelAdmin,
     WidgetsMixin,
     overrides_widget,
-    register_organisation_inline,
 )
 from organisations.models import Organisation
 
@@ -270,7 +268,3 @@ class DeviceMediaInline(MediaChoiceInline):
 
     def organisation_of(self, obj) -> Organisation | None:
         return obj.organisation if obj is not None and obj.pk else None
-
-
-register_organisation_inline(OrganisationMediaInline)
-register_device_inline(DeviceMediaInline)

@@ -7,7 +7,6 @@ class MediaAssetsConfig(AppConfig):
 
     def ready(self) -> None:
         from devices.config import register_device_contributor
-        from devices.config_cache import register_config_source
         from media_assets.config import media_config
         from media_assets.models import (
             CaCertificate,
@@ -20,10 +19,6 @@ class MediaAssetsConfig(AppConfig):
         from organisations.scoping import register_scoped_model
 
         register_device_contributor(media_config)
-        for model in (Wallpaper, Ringtone, SoftkeyFile, CaCertificate):
-            register_config_source(model)
-        for model in (OrganisationMedia, DeviceMedia):
-            register_config_source(model)
         # Global files (no organisation) are shared: staff see them, only providers edit them.
         # SoftkeyFile and CaCertificate are global only: the provider's.
         register_scoped_model(SoftkeyFile, None)

@@ -18,8 +18,8 @@ from functools import partial
 from django.conf import settings
 from django.db.models import F
 
-from devices import config_cache
 from devices.models import Device
+from devices.serving import keys, memo
 from media_assets.ca import certificate_url
 from media_assets.models import CaCertificate, DeviceMedia, OrganisationMedia, SoftkeyFile
 from media_assets.validation import SOFTKEY_CALL_STATES
@@ -77,12 +77,12 @@ def _choices(device: Device) -> dict:
     """Names and owners of what the device and its organisation chose, whether softkeys are
     on, the softkey files and whether a CA is current: all kept per config version, per
     organisation (two queries) and for everyone (two more), so a MAC file costs none."""
-    chosen = config_cache.memo(
-        f"media:{device.organisation_id}",
+    chosen = memo(
+        keys.media_choices(device.organisation_id),
         partial(_organisation_choices, device.organisation_id),
     )
     row = {**chosen.organisation, **chosen.devices.get(device.pk, _NOTHING_CHOSEN)}
-    files, row["ca"] = config_cache.memo("media:shared", _shared_media)
+    files, row["ca"] = memo(keys.SHARED_MEDIA, _shared_media)
     for state in SOFTKEY_CALL_STATES:
         row[f"softkey_{state}"] = files.get(state) if row["softkeys"] else None
     return row

@@ -3,29 +3,32 @@ provisioning URL, softkey XML under /xml/_global/, the CA certificate at /ca.crt
 
 A request costs a constant number of queries: the metadata of the one file (with its fitted
 rendition, for a wallpaper, in the same query), then its bytes, and only for a GET that is
-not answered 304. The bytes are streamed in slices of the one buffer the database driver
-returned, so a 5 MB wallpaper is held once, not copied into a response.
+not answered 304 (`devices.serving.stored_file` streams them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, FilteredRelation, Model, Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.http import parse_etags
+from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.http import HttpResponseBase
 
-from devices import config_cache
-from devices.models import AccessLog
-from devices.phone import PhoneRequest, not_found, phone_endpoint
 from devices.phone_models import get_model
+from devices.serving import (
+    Body,
+    PhoneHttpRequest,
+    PhoneRequest,
+    keep_bytes,
+    keys,
+    load_bytes,
+    memo,
+    not_found,
+    phone_endpoint,
+    stored_file,
+)
 from media_assets.ca import CA_CERTIFICATE_CONTENT_TYPE
 from media_assets.models import (
     MEDIA_FIELDS,
@@ -39,47 +42,35 @@ from media_assets.renditions import fit_to_screen
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 64 * 1024
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 RENDITION_FIELDS = ("id", "size", "sha256", "content_type", "source_sha256")
 
 
-@dataclass(frozen=True)
-class Body:
-    """What to send: the row whose `content` column holds the bytes, and their metadata."""
-
-    model: type[Model]
-    pk: int
-    size: int
-    sha256: str
-    content_type: str
-    data: bytes | None = None  # already in memory (a rendition just made)
-
-
 @phone_endpoint(auth="optional")
-def media_file(request: HttpRequest, name: str) -> HttpResponse:
-    phone: PhoneRequest = request.phone
+def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
+    phone = request.phone
+    assert phone.organisation is not None  # a known phone's
     organisation_id = phone.organisation.pk
     if name.lower().endswith(".wav"):
-        key, find = f"{organisation_id}:{name}", partial(_ringtone, organisation_id, name)
+        key, find = keys.ringtone(organisation_id, name), partial(_ringtone, organisation_id, name)
     else:
         screen = screen_size(phone)
-        key = f"{organisation_id}:{name}:{screen}"
+        key = keys.wallpaper(organisation_id, name, screen)
         find = partial(_wallpaper, organisation_id, name, screen)
     # Every phone of the organisation asks for the same few: which row answers is kept per
     # config version (media files are config sources), the bytes by their hash.
-    body = config_cache.memo(f"media-file:{key}", find)
+    body = memo(key, find)
     if body is None:
-        return missing()
+        return not_found()
     # Not for shared caches: only known phones may have these.
-    return file_response(request, body, cache_control="private, no-cache")
+    return stored_file(request, body, cache_control="private, no-cache")
 
 
 @phone_endpoint(auth="public")
-def softkey_file(request: HttpRequest, name: str) -> HttpResponse:
-    # Every phone asks for the same few files: kept per config version (devices.config_cache).
-    body = config_cache.memo(f"softkey:{name}", partial(_softkey_body, name))
-    return missing() if body is None else file_response(request, body, cache_control="no-cache")
+def softkey_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
+    # Every phone asks for the same few files: kept per config version.
+    body = memo(keys.softkey(name), partial(_softkey_body, name))
+    return not_found() if body is None else stored_file(request, body, cache_control="no-cache")
 
 
 def _softkey_body(name: str) -> Body | None:
@@ -91,9 +82,9 @@ def _softkey_body(name: str) -> Body | None:
 
 
 @phone_endpoint(auth="public")
-def ca_certificate(request: HttpRequest) -> HttpResponse:
-    body = config_cache.memo("ca-certificate", _certificate_body)
-    return missing() if body is None else file_response(request, body, cache_control="no-cache")
+def ca_certificate(request: PhoneHttpRequest) -> HttpResponseBase:
+    body = memo(keys.CA_CERTIFICATE, _certificate_body)
+    return not_found() if body is None else stored_file(request, body, cache_control="no-cache")
 
 
 def _certificate_body() -> Body | None:
@@ -105,12 +96,6 @@ def _certificate_body() -> Body | None:
     return Body(CaCertificate, certificate.pk, len(data), certificate.sha256, content_type, data)
 
 
-def missing() -> HttpResponse:
-    response = not_found()
-    response.access_outcome = AccessLog.Outcome.NOT_FOUND
-    return response
-
-
 def screen_size(phone: PhoneRequest) -> tuple[int, int] | None:
     """The screen of the model that asks: as its User-Agent says, else as the admin set it."""
     model = get_model(phone.user_agent.model)
@@ -119,7 +104,9 @@ def screen_size(phone: PhoneRequest) -> tuple[int, int] | None:
     return model.screen if model else None
 
 
-def find_media(model: type[Wallpaper] | type[Ringtone], organisation_id: int, name: str):
+def find_media(
+    model: type[Wallpaper] | type[Ringtone], organisation_id: int, name: str
+) -> QuerySet[Wallpaper] | QuerySet[Ringtone]:
     """The organisation's file of that name, else the global one; never another's."""
     return (
         model.objects.filter(Q(organisation=organisation_id) | Q(organisation__isnull=True))
@@ -192,87 +179,10 @@ def _new_rendition(wallpaper: Wallpaper, width: int, height: int) -> Body:
                 "content_type": wallpaper.content_type,
             },
         )
-    _kept_bytes.keep(rendition.sha256, rendition.content)
+    keep_bytes(rendition.sha256, rendition.content)
     return Body(
         WallpaperRendition, rendition.pk, rendition.size, rendition.sha256, rendition.content_type
     )
-
-
-def load_bytes(body: Body) -> bytes | memoryview:
-    """The bytes column of that one row (PostgreSQL's driver may give a memoryview)."""
-    if body.data is not None:
-        return body.data
-    data = _kept_bytes.get(body.sha256)
-    if data is None:
-        data = body.model.objects.filter(pk=body.pk).values_list("content", flat=True).get()
-        _kept_bytes.keep(body.sha256, data)
-    return data
-
-
-class KeptBytes:
-    """Small files' bytes by content hash, per process, within a budget of memory.
-
-    The key is the SHA-256 of the bytes, so a kept copy can never be out of date: a changed
-    file has another hash. Files over `max_file` are never kept (they are streamed from the
-    row, see the module doc), and the least recently used go first.
-    """
-
-    def __init__(self, budget: int, max_file: int) -> None:
-        self.budget, self.max_file = budget, max_file
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-
-    def get(self, sha256: str) -> bytes | None:
-        data = self._items.get(sha256)
-        if data is not None:
-            self._items.move_to_end(sha256)
-        return data
-
-    def keep(self, sha256: str, data: bytes | memoryview) -> None:
-        if len(data) > self.max_file or sha256 in self._items:
-            return
-        self._items[sha256] = bytes(data)
-        self._size += len(data)
-        while self._size > self.budget:
-            _, dropped = self._items.popitem(last=False)
-            self._size -= len(dropped)
-
-
-_kept_bytes = KeptBytes(settings.MEDIA_CACHE_BYTES, settings.MEDIA_CACHE_MAX_FILE_BYTES)
-
-
-def file_response(request: HttpRequest, body: Body, cache_control: str) -> HttpResponse:
-    """200 with the bytes (or none, for HEAD), or 304 when If-None-Match names our ETag.
-
-    Content-Length is always the full body's, as RFC 9110 allows for HEAD and 304.
-    """
-    etag = f'"{body.sha256}"'
-    if _etag_matches(request.headers.get("If-None-Match", ""), etag):
-        response = HttpResponse(status=304)
-        del response["Content-Type"]
-    elif request.method == "HEAD":
-        response = HttpResponse(b"", content_type=body.content_type)
-    else:
-        response = StreamingHttpResponse(_slices(load_bytes(body)), content_type=body.content_type)
-    response["Content-Length"] = str(body.size)
-    response["ETag"] = etag
-    response["Cache-Control"] = cache_control
-    return response
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    # Weak comparison, as If-None-Match asks for: W/"x" matches "x".
-    return etag in {tag.removeprefix("W/") for tag in parse_etags(header)}
-
-
-def _slices(data: bytes | memoryview) -> Iterator[memoryview]:
-    view = memoryview(data)
-    for start in range(0, len(view), CHUNK_SIZE):
-        yield view[start : start + CHUNK_SIZE]
 
 
 def _sha256(data: bytes) -> str:

@@ -154,31 +154,6 @@ def overrides_widget(rows: int = 6) -> forms.Widget:
     return forms.Textarea(attrs={"rows": rows, "class": "vLargeTextField"})
 
 
-def register_organisation_inline(inline: type[admin.options.InlineModelAdmin]) -> None:
-    """Other apps add their inlines to the organisation page without this app importing them
-    (call it from the other app's admin.py)."""
-    if inline not in OrganisationAdmin.inlines:
-        OrganisationAdmin.inlines = [*OrganisationAdmin.inlines, inline]
-
-
-def register_organisation_action(action) -> None:
-    """Other apps add admin actions to the organisation list without this app importing them."""
-    if action not in (OrganisationAdmin.actions or []):
-        OrganisationAdmin.actions = [*(OrganisationAdmin.actions or []), action]
-
-
-_list_annotations: list = []
-
-
-def register_organisation_column(column, annotate) -> None:
-    """Other apps add a column to the organisation list: `annotate(queryset)` adds what the
-    `column(obj)` display function reads, in the list's one query."""
-    if column not in OrganisationAdmin.list_display:
-        OrganisationAdmin.list_display = [*OrganisationAdmin.list_display, column]
-        _list_annotations.append(annotate)
-
-
-@admin.register(Organisation)
 class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
     widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
     list_display = [
@@ -238,12 +213,6 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
         "previous_password_state",
         "raw_overrides",
     ]
-
-    def get_queryset(self, request: HttpRequest):
-        queryset = super().get_queryset(request)
-        for annotate in _list_annotations:
-            queryset = annotate(queryset)
-        return queryset
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -7,13 +7,10 @@ class PhonebooksConfig(AppConfig):
 
     def ready(self) -> None:
         from devices.config import register_device_contributor
-        from devices.config_cache import register_config_source
         from organisations.scoping import register_scoped_model
         from phonebooks.delivery import phonebook_keys
         from phonebooks.models import Contact, Phonebook
 
         register_device_contributor(phonebook_keys)
-        register_config_source(Phonebook)
-        register_config_source(Contact)  # the rendered books are kept per version too
         register_scoped_model(Phonebook, "organisation")
         register_scoped_model(Contact, "phonebook__organisation")

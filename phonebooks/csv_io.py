@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from devices import config_cache
+from devices import serving
 from organisations.csv_files import (
     MAX_UPLOAD_BYTES,
     CsvFileError,
@@ -260,7 +260,7 @@ def import_contacts(
         if plan.delete:
             Contact.objects.filter(pk__in=[c.pk for c in plan.delete]).delete()
         refresh_size(phonebook)
-        config_cache.changed()  # bulk writes send no signals
+        serving.changed()  # bulk writes send no signals
     return plan
 
 

@@ -13,8 +13,8 @@ from functools import partial
 
 from django.conf import settings
 
-from devices import config_cache
 from devices.models import Device
+from devices.serving import keys, memo
 from organisations.models import Organisation
 from phonebooks.families import Family, family_for_model
 from phonebooks.models import BOOKS_PER_PHONE, Phonebook
@@ -44,8 +44,9 @@ class OrganisationBooks:
 
 
 def organisation_books(organisation_id: int) -> OrganisationBooks:
-    return config_cache.memo(
-        f"phonebooks:{organisation_id}", partial(_load_organisation_books, organisation_id)
+    return memo(
+        keys.organisation_books(organisation_id),
+        partial(_load_organisation_books, organisation_id),
     )
 
 

@@ -7,20 +7,10 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count
 from django.http import HttpRequest
 
-from devices.admin import (
-    register_device_action,
-    register_device_column,
-    register_device_inline,
-    search_with_mac,
-)
+from devices.admin import search_with_mac
 from devices.mac import format_mac
 from devices.models import Device
-from organisations.admin import (
-    ScopedInline,
-    ScopedModelAdmin,
-    register_organisation_action,
-    register_organisation_inline,
-)
+from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import is_provider
 from rps.client import RpsConfigError, client_from_settings
@@ -215,10 +205,3 @@ class RpsServerStateInline(ScopedInline, admin.StackedInline):
             .annotate(n=Count("pk"))
         )
         return ", ".join(f"{counts.get(s, 0)} {label.lower()}" for s, label in Status.choices)
-
-
-register_device_inline(RpsDeviceStateInline)
-register_organisation_inline(RpsServerStateInline)
-register_device_action(sync_devices_with_rps)
-register_organisation_action(sync_organisations_with_rps)
-register_device_column(rps_state_column, select_related="rps_state")

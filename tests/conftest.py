@@ -44,18 +44,17 @@ def basic(username: str, password: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The throttling counts live in the cache: every test starts with none."""
-    from django.conf import settings
+    """Every test starts as a new process would: no throttle counts in the shared cache,
+    nothing kept by the serving code."""
     from django.core.cache import cache
 
-    from media_assets import views
+    from devices import serving
 
     cache.clear()
-    views._kept_bytes = views.KeptBytes(
-        settings.MEDIA_CACHE_BYTES, settings.MEDIA_CACHE_MAX_FILE_BYTES
-    )
+    serving.reset()
     yield
     cache.clear()
+    serving.reset()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ def database_down(monkeypatch):
         raise OperationalError("connection to server at 127.0.0.1, port 5432 failed")
 
     # The first database access of each path (the test's own database stays up).
-    monkeypatch.setattr("devices.phone.phones_of_organisation", refuse)
+    monkeypatch.setattr("devices.serving.lookup.phones_of_organisation", refuse)
     monkeypatch.setattr("devices.admin.DeviceAdmin.get_queryset", refuse)
     monkeypatch.setattr(
         "voipconfig.views.connection", SimpleNamespace(cursor=refuse, close=lambda: None)

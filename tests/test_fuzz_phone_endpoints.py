@@ -18,8 +18,8 @@ from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices.http_auth import make_nonce
 from devices.models import AccessLog
+from devices.serving.http_auth import make_nonce
 from tests.phone_client import md5
 
 EXAMPLES = 600

@@ -37,5 +37,5 @@ class RedisCache(DjangoRedisCache):
 
     def client(self, *, write: bool = False):
         """The process's `redis.Redis`, for what Django's cache API has no word for
-        (publishing and subscribing: devices.config_cache.VersionFeed)."""
+        (publishing and subscribing: devices.serving.version_feed)."""
         return self._cache.get_client(write=write)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from devices.serving import service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -17,20 +19,16 @@ class DatabaseUnavailableMiddleware:
     the end of the request and opens a new one on the next, so service resumes by itself
     when the database is back."""
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         logger.warning("database unavailable: %s %s", request.method, request.path, exc_info=True)
-        response = HttpResponse(
-            "Service temporarily unavailable: the database cannot be reached.\n",
-            status=503,
-            content_type="text/plain; charset=utf-8",
+        return service_unavailable(
+            "Service temporarily unavailable: the database cannot be reached.\n"
         )
-        response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
-        return response

@@ -167,7 +167,7 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=60)
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
 # Access-log rows (and each phone's last-seen fields) are written in batches by a thread in
 # each app-server process, every this many seconds or once ACCESS_LOG_BATCH_SIZE rows wait
-# (devices/access_log.py). 0 writes them in the request: the default on SQLite, where a
+# (devices/serving/access_log.py). 0 writes them in the request: the default on SQLite, where a
 # second writer would wait on the database lock.
 _POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 ACCESS_LOG_FLUSH_SECONDS = env.float("ACCESS_LOG_FLUSH_SECONDS", default=0.25 if _POSTGRES else 0)
@@ -175,7 +175,7 @@ ACCESS_LOG_BATCH_SIZE = env.int("ACCESS_LOG_BATCH_SIZE", default=500)
 # More rows than this waiting means the database cannot keep up: phones get a 503.
 ACCESS_LOG_MAX_PENDING = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
 
-# Throttling of failed phone requests (see devices/throttle.py). The counts live in the
+# Throttling of failed phone requests (see devices/serving/throttle.py). The counts live in the
 # cache: use Redis (or the database) in production so that every app server shares them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
@@ -195,7 +195,7 @@ THROTTLE_MAX_FAILURES_PER_IP = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=5
 THROTTLE_MAX_FAILURES_PER_MAC = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
 
 # Per-process cache of devices and rendered files, checked on every request against a version
-# kept in the shared cache (devices/config_cache.py). "auto": on when CACHE_URL is shared.
+# kept in the shared cache (devices/serving/cache.py). "auto": on when CACHE_URL is shared.
 CONFIG_CACHE = env.str("CONFIG_CACHE", default="auto")
 if CONFIG_CACHE != "auto":
     CONFIG_CACHE = env.bool("CONFIG_CACHE")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+import json
+
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from devices.serving import service_unavailable
 
 
 @never_cache
 @require_safe
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HttpRequest) -> HttpResponse:
     """200 when the database answers, 503 when it does not.
 
     A kept connection that died while the database was away fails once; it is not the
@@ -25,6 +28,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
             connection.close()
             continue
         return JsonResponse({"status": "ok", "database": "ok"})
-    response = JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
-    return response
+    down = {"status": "unavailable", "database": "unreachable"}
+    return service_unavailable(json.dumps(down), content_type="application/json")

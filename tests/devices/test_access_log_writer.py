@@ -12,8 +12,8 @@ from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from devices import access_log
 from devices.models import AccessLog, Device
+from devices.serving import access_log
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer has its own connection
 
@@ -128,7 +128,7 @@ def test_while_the_database_refuses_rows_wait_and_phones_get_a_503(writer, tenan
 def test_too_many_waiting_rows_mean_an_overloaded_database(writer, tenant_a, settings):
     settings.ACCESS_LOG_MAX_PENDING = 3
     settings.ACCESS_LOG_BATCH_SIZE = 1000
-    writer._start = lambda: None  # no thread: the rows only wait
+    writer.background = False  # no thread: the rows only wait
     for _ in range(3):
         writer.add(row(tenant_a.device))
 
@@ -167,7 +167,7 @@ def test_processes_updating_the_same_devices_do_not_deadlock(settings, tenant_a,
     devices = Device.objects.bulk_create(
         Device(organisation=tenant_a.organisation, mac=f"805ec0{n:06x}") for n in range(300)
     )
-    writers = [access_log.Writer(), access_log.Writer()]
+    writers = [access_log.Writer(background=False), access_log.Writer(background=False)]
     go = threading.Barrier(len(writers))
 
     def flush_rounds(writer: access_log.Writer, order: list[Device]) -> None:
@@ -175,7 +175,7 @@ def test_processes_updating_the_same_devices_do_not_deadlock(settings, tenant_a,
             for attempt in range(15):
                 for device in order:
                     seen = {"last_seen_at": timezone.now(), "last_firmware": f"96.{attempt}"}
-                    writer._visits[device.pk] = seen  # as add() leaves them, without a thread
+                    writer.add(row(device), (device.pk, seen))
                 go.wait()
                 writer.flush()
         finally:
@@ -225,10 +225,10 @@ def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant
     holding.wait()
     with connection.cursor() as cursor:
         cursor.execute("SET deadlock_timeout = '600ms'")
+    writer.background = False  # no thread: the flush below is the one that meets the edit
     for device in (first, second):
         writer.add(row(device), (device.pk, {"last_firmware": "96.99"}))
-    writer._start = lambda: None  # no thread: the flush below is the one that meets the edit
-    with caplog.at_level(logging.INFO, logger="devices.access_log"):
+    with caplog.at_level(logging.INFO, logger="devices.serving.access_log"):
         writing.set()
         writer.flush()
     edit.join()

@@ -5,8 +5,9 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from devices import config_cache
+from devices import serving
 from devices.models import AccessLog, Device, SipAccount
+from devices.serving import cache, keys
 from organisations.models import Organisation
 from phonebooks.models import Phonebook
 from tests.factories import make_account, user_agent
@@ -18,9 +19,9 @@ MAC_FILE = "/805ec0aaaa01.cfg"
 def cache_on(settings):
     # The tests' cache is per process, which is all one test process needs.
     settings.CONFIG_CACHE = True
-    config_cache._entries.clear()
+    serving.reset()
     yield
-    config_cache._entries.clear()
+    serving.reset()
 
 
 def fetch(client, tenant, password=None):
@@ -92,7 +93,7 @@ def test_a_change_in_another_process_reaches_this_one(client, tenant_a):
     fetch(client, tenant_a)
     # Another process saved something: all this process sees is a new shared version.
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="from-elsewhere")
-    caches["default"].set(config_cache.VERSION_KEY, "a-new-version-from-elsewhere", timeout=None)
+    caches["default"].set(keys.VERSION, "a-new-version-from-elsewhere", timeout=None)
 
     assert b"account.1.password = from-elsewhere" in fetch(client, tenant_a).content
 
@@ -108,20 +109,20 @@ def test_without_the_shared_cache_requests_go_to_the_database(client, tenant_a, 
     settings.THROTTLE_ENABLED = False
 
     assert fetch(client, tenant_a).status_code == 200
-    assert config_cache._entries == {}
+    assert cache.kept_phones() == []
 
 
 def test_auto_is_off_with_a_per_process_cache(settings):
     settings.CONFIG_CACHE = "auto"
 
-    assert config_cache.enabled() is False
+    assert cache.enabled() is False
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://x",
         }
     }
-    assert config_cache.enabled() is True
+    assert cache.enabled() is True
 
 
 def test_the_last_seen_fields_are_written_once_a_minute_while_nothing_changes(client, tenant_a):
@@ -146,9 +147,9 @@ def test_kept_entries_are_read_again_after_their_maximum_age(
         password="behind-djangos-back"
     )
     age = settings.CONFIG_CACHE_MAX_AGE_SECONDS + 1
-    later, later_wall = config_cache.time.monotonic() + age, config_cache.time.time() + age
-    monkeypatch.setattr(config_cache.time, "monotonic", lambda: later)
-    monkeypatch.setattr(config_cache.time, "time", lambda: later_wall)  # the shared copy's
+    later, later_wall = cache.time.monotonic() + age, cache.time.time() + age
+    monkeypatch.setattr(cache.time, "monotonic", lambda: later)
+    monkeypatch.setattr(cache.time, "time", lambda: later_wall)  # the shared copy's
 
     assert b"account.1.password = behind-djangos-back" in fetch(client, tenant_a).content
 
@@ -208,7 +209,7 @@ def test_a_csv_import_reaches_the_kept_phonebook(client, tenant_a):
 
 def another_process() -> None:
     """What a request in another app-server process sees: only the shared version."""
-    config_cache._entries.clear()
+    serving.reset()
 
 
 def device_statements(queries) -> list[str]:
@@ -234,7 +235,7 @@ def test_a_process_that_misses_a_phone_reads_its_organisation_with_it(client, te
     assert response.status_code == 200
     assert b"account.1.password = alpha-sip-201" in response.content
     assert device_statements(queries) == []  # it came with the first phone
-    assert tenant_b.device.mac not in config_cache._entries  # nor another organisation's
+    assert tenant_b.device.mac not in cache.kept_phones()  # nor another organisation's
 
 
 def test_an_organisation_above_the_limit_is_read_phone_by_phone(client, tenant_a, settings):
@@ -242,7 +243,7 @@ def test_an_organisation_above_the_limit_is_read_phone_by_phone(client, tenant_a
     other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa02")
     fetch(client, tenant_a)
 
-    assert other.mac not in config_cache._entries
+    assert other.mac not in cache.kept_phones()
     with CaptureQueriesContext(connection) as queries:
         client.get("/805ec0aaaa02.cfg", headers=phone_of(tenant_a, other))
     assert len(device_statements(queries)) == 1
@@ -252,10 +253,10 @@ def test_a_phone_kept_with_its_organisation_follows_a_change_made_elsewhere(clie
     other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa02")
     make_account(other, 1, user_name="a201", password="first")
     fetch(client, tenant_a)  # `other` is kept from here on, never asked for itself
-    assert other.mac in config_cache._entries
+    assert other.mac in cache.kept_phones()
     # Another process saved it: all this process sees is a new shared version.
     SipAccount.objects.filter(device=other).update(password="second")
-    caches["default"].set(config_cache.VERSION_KEY, "a-new-version-from-elsewhere", timeout=None)
+    caches["default"].set(keys.VERSION, "a-new-version-from-elsewhere", timeout=None)
 
     response = client.get("/805ec0aaaa02.cfg", headers=phone_of(tenant_a, other))
 
@@ -271,8 +272,8 @@ def test_a_full_process_reads_phone_by_phone_and_keeps_what_it_kept(
 
     fetch(client, tenant_a)  # its organisation (two phones) does not fit beside tenant B's
 
-    assert list(config_cache._entries) == [tenant_b.device.mac, tenant_a.device.mac]
-    assert other.mac not in config_cache._entries
+    assert cache.kept_phones() == [tenant_b.device.mac, tenant_a.device.mac]
+    assert other.mac not in cache.kept_phones()
 
 
 def test_a_phone_round_spread_over_processes_reads_the_database_once_per_process(client, tenant_a):

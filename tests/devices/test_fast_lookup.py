@@ -2,14 +2,20 @@
 
 from django.forms.models import model_to_dict
 
-from devices import config_cache
-from devices.fast_lookup import ACCOUNTS, phones_of_organisation, sip_accounts
 from devices.models import Device
+from devices.serving import cache, sip_accounts
+from devices.serving.lookup import ACCOUNTS, phones_of_organisation
 from tests.factories import make_account, make_device
 
 
 def device_with_organisation(mac: str) -> Device | None:
-    """The phone's own lookup: its device alone (the limit allows no other phones)."""
+    """The phone's own lookup, as the endpoint makes it (with the cache off, as here: the
+    device alone, and its organisation)."""
+    return cache.device(mac)
+
+
+def device_alone(mac: str) -> Device | None:
+    """The one statement: the device with its accounts (the limit allows no other phones)."""
     return next(iter(phones_of_organisation(mac, limit=0)), None)
 
 
@@ -47,7 +53,8 @@ def test_the_organisation_is_kept_for_its_other_phones(
 ):
     other = make_device(tenant_a.organisation, "805ec0aaaa99")
     settings.CONFIG_CACHE = True
-    config_cache.bump()
+    settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES = 0  # phone by phone
+    cache.bump()
     with django_assert_num_queries(2):  # the device, its organisation
         device = device_with_organisation("805ec0aaaa01")
         assert device.organisation.slug == "alpha"
@@ -68,14 +75,10 @@ def test_the_accounts_come_in_line_order_as_the_orm_gives_them(tenant_a):
 
 
 def test_the_accounts_come_with_the_device_in_the_same_statement(
-    settings, tenant_a, django_assert_num_queries
+    tenant_a, django_assert_num_queries
 ):
-    settings.CONFIG_CACHE = True
-    config_cache.bump()
-    device_with_organisation("805ec0aaaa01")  # the organisation is kept from here on
-
     with django_assert_num_queries(1):
-        device = device_with_organisation("805ec0aaaa01")
+        device = device_alone("805ec0aaaa01")
         accounts = sip_accounts(device)
 
     assert [(a.index, a.user_name, a.password) for a in accounts] == [
@@ -88,7 +91,7 @@ def test_the_accounts_come_with_the_device_in_the_same_statement(
 def test_a_device_without_accounts_has_none(tenant_a, django_assert_num_queries):
     make_device(tenant_a.organisation, "805ec0aaaa98")
 
-    device = device_with_organisation("805ec0aaaa98")
+    device = device_alone("805ec0aaaa98")
 
     with django_assert_num_queries(0):
         assert sip_accounts(device) == []
@@ -105,7 +108,7 @@ def test_the_phones_of_the_organisation_come_with_the_device_up_to_a_limit(tenan
         [(1, "nine")],
         [(1, "alpha-sip-101"), (2, "alpha-sip-102")],
     ]
-    assert all(phone.organisation == tenant_a.organisation for phone in phones)
+    assert all(phone.organisation_id == tenant_a.organisation.pk for phone in phones)
     assert [phone.mac for phone in phones_of_organisation("805ec0aaaa99", limit=1)] == [
         "805ec0aaaa99"
     ]

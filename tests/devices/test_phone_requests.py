@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from devices.http_auth import make_nonce
 from devices.models import AccessLog, Device
+from devices.serving.http_auth import make_nonce
 from tests.conftest import basic
 from tests.factories import make_account, make_device, make_organisation, user_agent
 from tests.phone_client import digest_authorization, www_authenticate

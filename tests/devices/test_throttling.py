@@ -6,8 +6,8 @@ import uuid
 import pytest
 from django.core.cache.backends.redis import RedisCache
 
-from devices import throttle
 from devices.models import AccessLog
+from devices.serving import throttle
 from tests.conftest import basic
 from tests.factories import user_agent
 
@@ -126,7 +126,7 @@ def test_the_counts_are_shared_by_every_app_server_through_redis(client, tenant_
         for n in range(3):
             attempt(client, f"198.51.100.{n + 1}")
 
-        assert other_server.get(f"throttle:mac:805ec0aaaa01:{throttle._window()}") == 3
+        assert other_server.get(f"throttle:mac:805ec0aaaa01:{throttle.window()}") == 3
         assert attempt(client, "198.51.100.77", password=tenant_a.password).status_code == 429
     finally:
         other_server.clear()  # database 15 is the tests' own

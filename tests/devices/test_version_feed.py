@@ -10,8 +10,9 @@ import uuid
 import pytest
 from django.core.cache import caches
 
-from devices import config_cache
+from devices import serving
 from devices.models import SipAccount
+from devices.serving import cache, keys, version_feed
 from tests.devices.test_throttling import _redis_or_skip
 
 MAC_FILE = "/805ec0aaaa01.cfg"
@@ -28,12 +29,9 @@ def redis_cache(settings):
     }
     settings.CONFIG_CACHE = True
     settings.CONFIG_CACHE_VERSION_CHECK_SECONDS = 3600  # only what is announced counts
-    config_cache._entries.clear()
-    config_cache._feed = config_cache.VersionFeed()
+    serving.reset()
     yield caches["default"]
-    config_cache._feed._close()
-    config_cache._feed = config_cache.VersionFeed()
-    config_cache._entries.clear()
+    serving.reset()
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ def version_reads(redis_cache, monkeypatch):
     real = redis_cache.get
 
     def get(key, *args, **kwargs):
-        if key == config_cache.VERSION_KEY:
+        if key == keys.VERSION:
             reads.append(key)
         return real(key, *args, **kwargs)
 
@@ -54,10 +52,10 @@ def fetch(client, tenant):
     return client.get(MAC_FILE, headers=tenant.phone_headers())
 
 
-def another_process_bumps(cache) -> None:
-    """What `config_cache.bump` does in another process: this one's kept phones stay."""
-    cache.set(config_cache.VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    config_cache._announce()
+def another_process_bumps(shared) -> None:
+    """What `cache.bump` does in another process: this one's kept phones stay."""
+    shared.set(keys.VERSION, uuid.uuid4().hex, timeout=None)
+    version_feed.announce()
     time.sleep(0.05)  # the next phone request comes later than Redis takes to deliver it
 
 
@@ -89,7 +87,7 @@ def test_a_lost_subscription_falls_back_to_reading_the_version(
     client, tenant_a, redis_cache, version_reads
 ):
     fetch(client, tenant_a)
-    config_cache._feed._pubsub.connection.disconnect()  # redis-py will re-make it by itself
+    version_feed.feed.connection().disconnect()  # redis-py will re-make it by itself
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="meanwhile")
     another_process_bumps(redis_cache)  # published while nobody here listened
     version_reads.clear()
@@ -106,14 +104,14 @@ def test_the_version_is_read_again_after_the_check_interval(
     settings.CONFIG_CACHE_VERSION_CHECK_SECONDS = 0  # a connection that died silently
     fetch(client, tenant_a)
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="unannounced")
-    redis_cache.set(config_cache.VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    redis_cache.set(keys.VERSION, uuid.uuid4().hex, timeout=None)
 
     assert b"account.1.password = unannounced" in fetch(client, tenant_a).content
 
 
 def test_a_version_read_before_an_announcement_is_not_kept(redis_cache):
-    feed = config_cache._feed
-    assert config_cache.current_version()  # subscribed, version read
+    feed = version_feed.feed
+    assert cache.current_version()  # subscribed, version read
     version, ticket = feed.known()
     assert version is not None
 
@@ -141,12 +139,12 @@ def test_without_redis_requests_go_to_the_database(client, tenant_a, redis_cache
 
 
 def test_a_subscription_re_made_by_redis_py_itself_means_reading_again(redis_cache):
-    feed = config_cache._feed
-    assert config_cache.current_version()
+    feed = version_feed.feed
+    assert cache.current_version()
     assert feed.known()[0] is not None
-    connection = feed._pubsub.connection
+    connection = feed.connection()
 
     connection.disconnect()
     connection.connect()  # as redis-py does on its next read: what was published is lost
 
-    assert feed._version is None  # before any confirmation could be read
+    assert feed.version is None  # before any confirmation could be read

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from devices import config_cache
 from devices.config import device_config
+from devices.serving import cache
 from media_assets.ca import ca_certificate_url
 from media_assets.config import media_config
 from media_assets.models import CaCertificate, DeviceMedia, SoftkeyFile
@@ -123,7 +123,7 @@ def test_the_contributor_reads_names_not_bytes_and_keeps_them_per_organisation(s
         softkey(state)
     make_ca_certificate()
     settings.CONFIG_CACHE = True
-    config_cache.bump()
+    cache.bump()
 
     with CaptureQueriesContext(connection) as first:
         config = media_config(tenant_a.device)
@@ -141,7 +141,7 @@ def test_the_contributor_reads_names_not_bytes_and_keeps_them_per_organisation(s
 
 def test_a_changed_choice_reaches_the_next_mac_file(settings, tenant_a):
     settings.CONFIG_CACHE = True
-    config_cache.bump()
+    cache.bump()
     organisation = tenant_a.organisation
     choose(organisation, ringtone=make_ringtone(organisation, "ring.wav"))
     assert media_config(tenant_a.device)["ringtone.url"] == URL + "ring.wav"

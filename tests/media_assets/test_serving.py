@@ -8,8 +8,10 @@ from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 from PIL import Image
 
-from devices import config_cache
+from devices import serving
 from devices.models import AccessLog
+from devices.serving import cache
+from devices.serving.files import KeptBytes
 from media_assets import views
 from media_assets.models import Ringtone, WallpaperRendition
 from tests.factories import make_device, user_agent
@@ -174,7 +176,8 @@ def test_if_none_match_with_the_etag_answers_304_without_loading_the_bytes(
     client, tenant_a, django_assert_num_queries, settings
 ):
     settings.LAST_SEEN_PRECISION_SECONDS = 0  # every request writes the visit
-    views._kept_bytes.max_file = 0  # so loading the bytes would show as a query
+    settings.MEDIA_CACHE_MAX_FILE_BYTES = 0  # so loading the bytes would show as a query
+    serving.reset()
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
     etag = client.get("/logo.png", headers=phone(tenant_a))["ETag"]
 
@@ -233,7 +236,8 @@ def test_a_file_over_the_kept_size_is_read_from_its_row_on_every_request(
 ):
     settings.LAST_SEEN_PRECISION_SECONDS = 0
     ringtone = make_ringtone(tenant_a.organisation, "ring.wav")
-    views._kept_bytes.max_file = ringtone.size - 1
+    settings.MEDIA_CACHE_MAX_FILE_BYTES = ringtone.size - 1
+    serving.reset()
     client.get("/ring.wav", headers=phone(tenant_a))
 
     # Device, organisation, the ringtone's row, its bytes, access log, last seen.
@@ -244,7 +248,7 @@ def test_a_file_over_the_kept_size_is_read_from_its_row_on_every_request(
 
 
 def test_kept_bytes_stay_within_their_budget_dropping_the_least_recently_used():
-    kept = views.KeptBytes(budget=10, max_file=6)
+    kept = KeptBytes(budget=10, max_file=6)
     kept.keep("a", b"aaaa")
     kept.keep("b", b"bbbb")
     kept.get("a")
@@ -358,7 +362,7 @@ def test_a_stale_rendition_left_by_a_race_is_not_served(client, tenant_a):
     # As if a request had fitted the old bytes after the new upload was saved (and the
     # save had set a new config version, as saving a wallpaper does).
     WallpaperRendition.objects.update(source_sha256="0" * 64)
-    config_cache.bump()
+    cache.bump()
 
     response = client.get("/logo.png", headers=phone(tenant_a))
 

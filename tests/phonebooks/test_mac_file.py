@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.test import override_settings
 
-from devices import config_cache
 from devices.config import device_config
+from devices.serving import cache
 from organisations.config_syntax import unknown_keys
 from phonebooks.delivery import phonebook_keys, phones_missing_books
 from tests.factories import make_device
@@ -89,7 +89,7 @@ def test_the_contributor_costs_two_queries_per_organisation_however_many_books(
     settings, tenant_a, django_assert_num_queries
 ):
     settings.CONFIG_CACHE = True
-    config_cache.bump()
+    cache.bump()
     other = make_device(tenant_a.organisation, "805ec0aaaa99")
     for index in range(8):
         make_phonebook(tenant_a.organisation, name=f"Book {index}")
@@ -102,7 +102,7 @@ def test_the_contributor_costs_two_queries_per_organisation_however_many_books(
 
 def test_a_phone_chosen_for_a_book_gets_it_in_its_next_mac_file(settings, tenant_a):
     settings.CONFIG_CACHE = True
-    config_cache.bump()
+    cache.bump()
     book = make_phonebook(tenant_a.organisation, audience="chosen")
     assert listed(dict(phonebook_keys(tenant_a.device))) == []
 

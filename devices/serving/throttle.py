@@ -2,8 +2,9 @@
 
 Failures (unknown MAC, wrong credentials, malformed or mismatched requests) are counted per
 client address, and wrong credentials also per MAC, in fixed windows kept in the cache
-(CACHE_URL: Redis or the database in production, so every app server shares the counts).
-Over a limit, requests are answered 429 without checking any credentials.
+(CACHE_URL: Redis or the database in production, so every app server shares the counts; the
+names are in `keys`). Over a limit, requests are answered 429 without checking any
+credentials.
 
 A phone behind the same NAT as an attacker keeps working: a request for a device from the
 address that device last succeeded from is never throttled, and its credentials are checked.
@@ -16,24 +17,26 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import caches
-from django.http import HttpResponse
+from django.core.cache import BaseCache, caches
+
+from devices.serving import keys
 
 logger = logging.getLogger(__name__)
 
 
-def _window() -> int:
+def window() -> int:
+    """The throttle window now: counts start afresh in each."""
     return int(time.time() // settings.THROTTLE_WINDOW_SECONDS)
 
 
 def _keys(ip: str | None, mac: str | None) -> dict[str, str]:
-    window = _window()
-    keys = {}
+    now = window()
+    counted = {}
     if ip:
-        keys["ip"] = f"throttle:ip:{_network(ip)}:{window}"
+        counted["ip"] = keys.throttle_ip(_network(ip), now)
     if mac:
-        keys["mac"] = f"throttle:mac:{mac}:{window}"
-    return keys
+        counted["mac"] = keys.throttle_mac(mac, now)
+    return counted
 
 
 def _network(ip: str) -> str:
@@ -43,7 +46,7 @@ def _network(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
 
 
-def _cache():
+def _cache() -> BaseCache:
     return caches[settings.THROTTLE_CACHE]
 
 
@@ -73,20 +76,10 @@ def record_failure(ip: str | None, mac: str | None = None) -> None:
         logger.warning("throttling cache unavailable; failure not counted", exc_info=True)
 
 
-def _count(cache, key: str) -> None:
+def _count(cache: BaseCache, key: str) -> None:
     # add() starts the window's counter; incr() is atomic on Redis.
     cache.add(key, 0, timeout=2 * settings.THROTTLE_WINDOW_SECONDS)
     try:
         cache.incr(key)
     except ValueError:  # expired between add() and incr()
         cache.add(key, 1, timeout=2 * settings.THROTTLE_WINDOW_SECONDS)
-
-
-def throttled_response() -> HttpResponse:
-    response = HttpResponse(
-        "Too many failed attempts; try again later.\n",
-        status=429,
-        content_type="text/plain; charset=utf-8",
-    )
-    response["Retry-After"] = str(settings.THROTTLE_WINDOW_SECONDS)
-    return response

@@ -6,7 +6,8 @@ its column converters once, from the model's own fields (so a new field needs no
 here); each request only runs it and turns the rows into model instances as the ORM would.
 
 The organisation is not joined in: a few organisations serve thousands of phones, so each
-process keeps them per config version (devices.config_cache), passwords already decrypted.
+process keeps them per config version (`cache.organisation`), passwords already decrypted;
+the cache attaches them. Nothing here knows of the cache.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from functools import cache
 from django.db import connections, router
 from django.db.models import Model
 
-from devices import config_cache
 from devices.models import Device, SipAccount
-from organisations.models import Organisation
 
 
 class Prebuilt:
@@ -89,7 +88,7 @@ ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
 
 def phones_of_organisation(mac: str, limit: int) -> list[Device]:
     """The device of `mac` first, and after it, when its organisation has at most `limit`
-    devices, all the others: each with its organisation and its accounts, in one statement.
+    devices, all the others: each with its accounts, in one statement.
 
     The phones of one customer boot together (a power cut, the 30-minute round), and each
     request of a round may land on another process: loaded one by one, every process would
@@ -113,8 +112,6 @@ def phones_of_organisation(mac: str, limit: int) -> list[Device]:
             values = _converted(device_fields, row[:split], connection)
             device = devices[row[pk]] = Device.from_db(alias, names, values)
             setattr(device, ACCOUNTS, [])
-            organisation = organisation_by_pk(device.organisation_id)
-            Device.organisation.field.set_cached_value(device, organisation)
         if row[account_pk] is not None:  # else the LEFT JOIN's row of a device without any
             values = _converted(account_fields, row[split:], connection)
             getattr(device, ACCOUNTS).append(SipAccount.from_db(alias, account_names, values))
@@ -151,12 +148,6 @@ def _organisation_statement(alias: str) -> tuple[str, list, list]:
         f"WHERE {organisation} = (SELECT organisation FROM phone) LIMIT %s) few) <= %s"
     )
     return sql, device_fields, account_fields
-
-
-def organisation_by_pk(pk: int) -> Organisation | None:
-    return config_cache.memo(
-        f"organisation:{pk}", lambda: Organisation.objects.filter(pk=pk).first()
-    )
 
 
 def sip_accounts(device: Device) -> list[SipAccount]:

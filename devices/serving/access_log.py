@@ -28,6 +28,8 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.db import (
@@ -39,13 +41,15 @@ from django.db import (
     router,
     transaction,
 )
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from devices.models import AccessLog, Device
 
 # A row to write: AccessLog's fields by attname (`device_id`, not `device`), with the values
 # its columns take as they are (str, int, an aware datetime, None): building a model instance
 # per request, and preparing each field again for the database, cost more than the COPY.
-Row = dict
+Row = dict[str, Any]
+Fields = Mapping[str, Any]  # device fields to update (a request.Visit)
 
 logger = logging.getLogger(__name__)
 # SQLSTATEs of a transaction the database gave up on by itself (a deadlock, a serialization
@@ -61,11 +65,13 @@ class Unavailable(OperationalError):
 class Writer:
     """One per process: collects rows and visits, and writes them (see the module doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, background: bool = True) -> None:
+        # False: no thread; what is added waits for `flush` (or `close`).
+        self.background = background
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._rows: list[Row] = []
-        self._visits: dict[int, dict] = {}  # device pk -> fields; the last visit wins
+        self._visits: dict[int, dict[str, Any]] = {}  # device pk -> fields; the last wins
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._failing_since: float | None = None
@@ -84,7 +90,7 @@ class Writer:
         if len(self._rows) >= settings.ACCESS_LOG_MAX_PENDING:
             raise Unavailable("the access log cannot be written: too many rows wait")
 
-    def add(self, row: Row, visit: tuple[int, dict] | None = None) -> None:
+    def add(self, row: Row, visit: tuple[int, Fields] | None = None) -> None:
         """Write `row` (and `visit`, a device pk with the fields to update), now or soon."""
         if not self.batched():
             if visit is not None:
@@ -109,13 +115,13 @@ class Writer:
     def close(self, timeout: float = 10.0) -> None:
         """The process stops: write what is held, retrying for up to `timeout` seconds."""
         self._closed = True
-        if self._thread is None:  # nothing was ever held here
+        if self._thread is None and not self.pending():  # nothing was ever held here
             return
         deadline = time.monotonic() + timeout
         with self._lock:
             self._wake.notify()
-        if self._pid == os.getpid():  # let the thread finish (or put back) what it writes
-            self._thread.join(max(timeout, 5.0))
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(max(timeout, 5.0))  # let it finish (or put back) what it writes
         while True:
             self.flush()
             if not self.pending() or time.monotonic() > deadline:
@@ -135,7 +141,7 @@ class Writer:
 
     def _start(self) -> None:
         """Start the thread in this process (after a fork the parent's thread is not here)."""
-        if self._pid == os.getpid() and self._thread is not None:
+        if not self.background or (self._pid == os.getpid() and self._thread is not None):
             return
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
@@ -156,13 +162,13 @@ class Writer:
         finally:
             connections.close_all()  # this thread's own connections
 
-    def _take_all(self) -> tuple[list[Row], dict[int, dict]]:
+    def _take_all(self) -> tuple[list[Row], dict[int, dict[str, Any]]]:
         with self._lock:
             rows, self._rows = self._rows, []
             visits, self._visits = self._visits, {}
         return rows, visits
 
-    def _write(self, rows: list[Row], visits: dict[int, dict]) -> None:
+    def _write(self, rows: list[Row], visits: dict[int, dict[str, Any]]) -> None:
         alias = router.db_for_write(AccessLog)
         try:
             _write_batch(rows, visits, alias)
@@ -185,14 +191,14 @@ class Writer:
             logger.warning("access log: database reachable again")
             self._failing_since = None
 
-    def _requeue(self, rows: list[Row], visits: dict[int, dict]) -> None:
+    def _requeue(self, rows: list[Row], visits: dict[int, dict[str, Any]]) -> None:
         with self._lock:
             self._rows[:0] = rows
             for pk, fields in visits.items():
                 self._visits[pk] = {**fields, **self._visits.get(pk, {})}
 
 
-def _write_batch(rows: list[Row], visits: dict[int, dict], alias: str) -> None:
+def _write_batch(rows: list[Row], visits: dict[int, dict[str, Any]], alias: str) -> None:
     """One transaction; again, a moment later, when the database chose it as the victim of a
     deadlock or a serialization failure."""
     for attempt in range(1, ATTEMPTS + 1):
@@ -234,9 +240,9 @@ def _insert(rows: list[Row], alias: str) -> None:
 _FIELDS = [field for field in AccessLog._meta.concrete_fields if not field.primary_key]
 
 
-def _update_visits(visits: dict[int, dict], alias: str) -> None:
+def _update_visits(visits: dict[int, dict[str, Any]], alias: str) -> None:
     """One UPDATE per set of fields (a visit, a visit with a new config), not one per device."""
-    groups: dict[tuple[str, ...], dict[int, dict]] = defaultdict(dict)
+    groups: dict[tuple[str, ...], dict[int, dict[str, Any]]] = defaultdict(dict)
     for pk, fields in visits.items():
         groups[tuple(sorted(fields))][pk] = fields
     db = connections[alias]
@@ -250,7 +256,7 @@ def _update_visits(visits: dict[int, dict], alias: str) -> None:
                 Device.objects.using(alias).filter(pk=pk).update(**fields)
 
 
-def _lock_in_order(pks: list[int], db) -> None:
+def _lock_in_order(pks: list[int], db: BaseDatabaseWrapper) -> None:
     """Lock the batch's devices in primary-key order before updating them. Every process
     updates devices that others update too (a phone's round spreads over processes), and an
     UPDATE locks rows in whatever order its plan meets them: two batches could each hold a
@@ -265,7 +271,9 @@ def _lock_in_order(pks: list[int], db) -> None:
         cursor.execute(sql, [pks])
 
 
-def _update_from_values(names: tuple[str, ...], items: dict[int, dict], db) -> None:
+def _update_from_values(
+    names: tuple[str, ...], items: dict[int, dict[str, Any]], db: BaseDatabaseWrapper
+) -> None:
     """UPDATE ... FROM (VALUES ...): every device of the batch in one statement."""
     quote = db.ops.quote_name
     fields = [Device._meta.get_field(name) for name in names]
@@ -288,7 +296,7 @@ def _update_from_values(names: tuple[str, ...], items: dict[int, dict], db) -> N
         cursor.execute(sql, params)
 
 
-def _write_one_by_one(rows: list[Row], visits: dict[int, dict], alias: str) -> None:
+def _write_one_by_one(rows: list[Row], visits: dict[int, dict[str, Any]], alias: str) -> None:
     for row in rows:
         try:
             with transaction.atomic(using=alias):

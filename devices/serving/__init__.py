@@ -1,0 +1,66 @@
+"""Serving phones: everything between a phone's HTTP request and the file it gets.
+
+The phone path (docs/architecture.md draws it):
+
+    endpoint    phone_endpoint: identify the phone (MAC from the file name or User-Agent),
+                throttle, authenticate (http_auth), run the view, log (access_log)
+    cache       what each process keeps per config version, and how a change reaches
+                every process (version_feed); every name it keeps things under: keys
+    lookup      the device with its accounts, in one statement built once per process
+    responses   every answer: text, XML and stored files (ETag, 304, HEAD); 400 to 503
+    files       which row holds a stored file's bytes, and small files' bytes kept by hash
+
+Other apps use only the names below; the views of `phonebooks` and `media_assets` are phone
+endpoints like the config files of `devices.views`.
+"""
+
+from __future__ import annotations
+
+from devices.serving import cache, files, keys
+from devices.serving.access_log import writer as _writer
+from devices.serving.cache import changed, memo, rendered
+from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
+from devices.serving.files import Body, keep_bytes, load_bytes
+from devices.serving.lookup import sip_accounts
+from devices.serving.request import PhoneHttpRequest, PhoneRequest
+from devices.serving.responses import (
+    not_found,
+    service_unavailable,
+    stored_file,
+    text_file,
+    xml_file,
+)
+
+__all__ = [
+    "Body",
+    "PhoneHttpRequest",
+    "PhoneRequest",
+    "changed",
+    "close_access_log",
+    "is_phone_endpoint",
+    "keep_bytes",
+    "keys",
+    "load_bytes",
+    "memo",
+    "not_found",
+    "phone_endpoint",
+    "rendered",
+    "reset",
+    "service_unavailable",
+    "sip_accounts",
+    "stored_file",
+    "text_file",
+    "xml_file",
+]
+
+
+def close_access_log(timeout: float = 10.0) -> None:
+    """The process stops (gunicorn's worker_exit, atexit): write the rows it holds."""
+    _writer.close(timeout)
+
+
+def reset() -> None:
+    """Forget what this process keeps (phones, shared data, media bytes, the version feed),
+    as a newly started process would; for tests."""
+    cache.reset()
+    files.reset()

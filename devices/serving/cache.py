@@ -1,0 +1,284 @@
+"""What serving a phone needs, kept per app-server process and checked against a shared version.
+
+Phones come back every 30 minutes, and after a power cut all at once, while what they get
+changes only when someone edits it. So each process keeps, per MAC, the device and the files
+rendered for it, and what many phones share (organisations, their books and media choices;
+the names are in `keys`). The phones of one customer come together, and a phone's round is
+several requests that land on different processes: so a process that misses a phone reads
+the phone's whole organisation in the same statement (up to
+CONFIG_CACHE_ORGANISATION_MAX_DEVICES phones), and the requests of its other phones, and of
+the rest of this round, find them kept.
+
+Every request first checks one shared version token (with Redis, through a subscription
+that tells of each new token, see `version_feed`; else by reading it); every save or delete
+of a model a config is made of (`keys.CONFIG_SOURCES`) sets a new token, so the next request
+in every process reads the database again: a phone never gets a stale config after an admin
+changed something. Nothing of a phone is kept in the shared cache, so its SIP passwords are
+in no cache but the memory of the processes that serve it.
+
+It needs a cache that all processes share (Redis, the database, memcached): with a per-process
+cache a new token would not reach the other processes, so `CONFIG_CACHE = "auto"` switches it
+off there. When the shared cache cannot be reached, requests go to the database as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from devices.models import Device
+from devices.serving import keys, lookup, version_feed
+from organisations.models import Organisation
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+PER_PROCESS_BACKENDS = ("LocMemCache", "DummyCache")
+
+
+@dataclass
+class _Kept:
+    version: str
+    born: float = field(default_factory=time.monotonic, kw_only=True)
+
+    def valid(self, version: str | None) -> bool:
+        # The age limit bounds the harm of a version token lost or set back (a Redis
+        # fail-over to a lagging replica, a restore), or of a change made behind Django.
+        age = time.monotonic() - self.born
+        return version == self.version and age < settings.CONFIG_CACHE_MAX_AGE_SECONDS
+
+
+@dataclass
+class _Phone(_Kept):
+    device: Device
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Shared(_Kept):
+    value: Any
+
+
+_phones: OrderedDict[str, _Phone] = OrderedDict()  # by MAC, least recently used first
+_shared: OrderedDict[str, _Shared] = OrderedDict()  # what phones share, by its `keys` name
+
+
+def enabled() -> bool:
+    choice = settings.CONFIG_CACHE
+    if choice == "auto":
+        backend = settings.CACHES[settings.CONFIG_CACHE_ALIAS]["BACKEND"]
+        return not backend.endswith(PER_PROCESS_BACKENDS)
+    return bool(choice)
+
+
+# --- the version --------------------------------------------------------------------------------
+
+_request: ContextVar[dict[str, str | None] | None] = ContextVar("serving_request", default=None)
+
+
+@contextmanager
+def one_version_per_request() -> Iterator[None]:
+    """Within it, the shared version is read once (every lookup of a request agrees, and a
+    request pays one round trip to the shared cache, not one per lookup)."""
+    token = _request.set({})
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def current_version() -> str | None:
+    """The shared version token, or None when the cache is off or unreachable."""
+    scope = _request.get()
+    if scope is not None and "version" in scope:
+        return scope["version"]
+    version = _read_version()
+    if scope is not None:
+        scope["version"] = version
+    return version
+
+
+def _read_version() -> str | None:
+    if not enabled():
+        return None
+    known, ticket = version_feed.feed.known()
+    if known is not None:
+        return known
+    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    try:
+        version = cache.get(keys.VERSION)
+        if version is None:  # first start, or the cache was emptied
+            cache.add(keys.VERSION, uuid.uuid4().hex, timeout=None)
+            version = cache.get(keys.VERSION)
+    except Exception:  # the shared cache is down: serve from the database
+        logger.warning("config cache unavailable; reading the database", exc_info=True)
+        _forget()  # a bump may be missed meanwhile
+        return None
+    version_feed.feed.read(version, ticket)
+    return version
+
+
+def bump() -> None:
+    """Something a config is made of changed: every process reads the database again."""
+    _forget()
+    if not enabled():
+        return
+    try:
+        caches[settings.CONFIG_CACHE_ALIAS].set(keys.VERSION, uuid.uuid4().hex, timeout=None)
+        version_feed.announce()
+    except Exception:
+        # Without the new token other processes would serve what they kept: say it loudly.
+        logger.error(
+            "config cache unavailable: other processes may serve old configs until it is back",
+            exc_info=True,
+        )
+        raise
+
+
+def changed(**signal: object) -> None:
+    """A config source changed (a signal, or a bulk write that sends none): a new version
+    now, and again once the change is committed, because a process may read the database
+    between the two and keep what was there before."""
+    bump()
+    transaction.on_commit(bump)
+
+
+def connect_config_sources() -> None:
+    """Saving or deleting a row of a `keys.CONFIG_SOURCES` model (or changing its
+    many-to-many relations) is a change (at start-up, from DevicesConfig.ready)."""
+    for label in keys.CONFIG_SOURCES:
+        model = apps.get_model(label)
+        uid = f"serving.changed:{label}"
+        post_save.connect(changed, sender=model, dispatch_uid=f"{uid}:save", weak=False)
+        post_delete.connect(changed, sender=model, dispatch_uid=f"{uid}:delete", weak=False)
+        for m2m in model._meta.many_to_many:
+            through = m2m.remote_field.through  # type: ignore[attr-defined]
+            m2m_uid = f"{uid}:{m2m.name}"
+            m2m_changed.connect(changed, sender=through, dispatch_uid=m2m_uid, weak=False)
+
+
+# --- phones ---------------------------------------------------------------------------------------
+
+
+def device(mac: str) -> Device | None:
+    """The device of `mac` with its organisation and accounts, as this process keeps it.
+
+    Else read: the device first, then, when its organisation has at most
+    CONFIG_CACHE_ORGANISATION_MAX_DEVICES devices, the organisation's other phones, which the
+    process keeps too (their own requests will follow). The others come only into room that
+    is free: they never push out phones kept for this version, so a process serving more
+    phones than it keeps reads phone by phone instead of reading whole organisations over
+    and over."""
+    version = current_version()
+    kept = _phones.get(mac) if version else None
+    if kept is not None and kept.valid(version):
+        _phones.move_to_end(mac)
+        return kept.device
+    if not version:
+        return next(iter(_read(mac, 0)), None)
+    _drop_invalid(version)
+    room = settings.CONFIG_CACHE_MAX_ENTRIES - len(_phones) - 1
+    loaded = _read(mac, max(0, min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, room)))
+    if not loaded or loaded[0].mac != mac:
+        return None
+    born = time.monotonic()
+    for phone in reversed(loaded):  # the asked-for device last: the most recently used
+        kept = _phones.get(phone.mac)
+        if phone is loaded[0] or kept is None or not kept.valid(version):
+            # A kept one that is still valid may hold rendered files and a newer visit.
+            _keep(_Phone(version, phone, born=born))
+    return loaded[0]
+
+
+def _read(mac: str, limit: int) -> list[Device]:
+    devices = lookup.phones_of_organisation(mac, limit)
+    for phone in devices:
+        Device.organisation.field.set_cached_value(phone, organisation(phone.organisation_id))
+    return devices
+
+
+def organisation(pk: int) -> Organisation | None:
+    """An organisation, kept per version: thousands of phones share a few of them."""
+    return memo(keys.organisation(pk), lambda: Organisation.objects.filter(pk=pk).first())
+
+
+def rendered(device: Device, name: str, render: Callable[[], str]) -> str:
+    """A file rendered for `device`, rendered again only after a change."""
+    version = current_version()
+    kept = _phones.get(device.mac) if version else None
+    if kept is None or not kept.valid(version):
+        return render()
+    if name not in kept.files:
+        kept.files[name] = render()
+    return kept.files[name]
+
+
+def kept_phones() -> list[str]:
+    """The MACs this process keeps, least recently used first."""
+    return list(_phones)
+
+
+def _drop_invalid(version: str) -> None:
+    """Drop entries of older versions or past their age from the least recently used end
+    (after a new version, all of them), so that they take no room."""
+    while _phones:
+        oldest = next(iter(_phones.values()))
+        if oldest.valid(version):
+            return
+        _phones.popitem(last=False)
+
+
+def _keep(phone: _Phone) -> None:
+    _phones[phone.device.mac] = phone
+    _phones.move_to_end(phone.device.mac)
+    while len(_phones) > settings.CONFIG_CACHE_MAX_ENTRIES:
+        _phones.popitem(last=False)
+
+
+# --- what phones share ----------------------------------------------------------------------------
+
+
+def memo(name: str, load: Callable[[], T]) -> T:
+    """Data many phones share (an organisation's books, the softkey files), kept per version
+    under its `keys` name.
+
+    None (nothing found) is not kept: anyone may ask for names that do not exist, and each
+    would take memory until the next change.
+    """
+    version = current_version()
+    kept = _shared.get(name)
+    if kept is not None and kept.valid(version):
+        _shared.move_to_end(name)
+        value: T = kept.value
+        return value
+    value = load()
+    if version and value is not None:
+        _shared[name] = _Shared(version, value)
+        _shared.move_to_end(name)
+        while len(_shared) > settings.CONFIG_CACHE_MAX_ENTRIES:
+            _shared.popitem(last=False)
+    return value
+
+
+def _forget() -> None:
+    _phones.clear()
+    _shared.clear()
+
+
+def reset() -> None:
+    """Forget everything this process keeps, and subscribe afresh (for tests)."""
+    _forget()
+    version_feed.feed.close()
+    version_feed.feed = version_feed.VersionFeed()
