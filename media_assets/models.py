@@ -220,10 +220,6 @@ class SoftkeyFile(models.Model):
                 {"content": f"{other} is the {self.call_state} file already; edit that one."}
             )
 
-    @property
-    def config_key(self) -> str:
-        return f"custom_softkey_{SOFTKEY_CALL_STATES[self.call_state]}.url"
-
 
 class CaCertificate(models.Model):
     """The CA certificate phones must trust to reach us over HTTPS; stored as PEM.

@@ -188,11 +188,6 @@ class RpsClient:
     def iter_servers(self, key: str = "") -> Iterator[RemoteServer]:
         yield from _paginate(lambda skip: self.list_servers(key, skip))
 
-    def check_server_name(self, name: str) -> bool:
-        """True when the name is taken (by anyone)."""
-        data = self.get("server/checkServerName", {"serverName": name})
-        return bool(data.get("existed")) if isinstance(data, dict) else bool(data)
-
     def delete_servers(self, ids: list[str]) -> None:
         self.post("server/delete", {"ids": ids}, write=True)
 
@@ -203,9 +198,6 @@ class RpsClient:
         _check_batch(macs)
         body = {"macs": macs, "serverId": server_id, "remark": remark}
         return _ids_by_mac(self.post("device/add", body, write=True))
-
-    def edit_device(self, device_id: str, server_id: str) -> None:
-        self.post("device/edit", {"id": device_id, "serverId": server_id}, write=True)
 
     def list_devices(self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE):
         data = self.post("device/list", _page(key, skip, limit))

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from devices.models import AccessLog, Device
+from devices.serving import http_auth
 from devices.serving.http_auth import make_nonce
 from tests.conftest import basic
 from tests.factories import make_account, make_device, make_organisation, user_agent
@@ -14,18 +15,42 @@ Outcome = AccessLog.Outcome
 MAC_FILE = "/805ec0aaaa01.cfg"
 
 
-def fetch(client, path, tenant, **headers):
-    """A phone's round trip: without credentials, then answering the Digest challenge."""
-    agent = headers.pop("User-Agent", user_agent(tenant.device))
-    first = client.get(path, headers={"User-Agent": agent})
-    assert first.status_code == 401
+def fetch(
+    client,
+    path,
+    tenant,
+    *,
+    agent=None,
+    username=None,
+    password=None,
+    nonce=None,
+    uri=None,
+    challenge=None,
+):
+    """A phone's round trip: without credentials, then answering the Digest challenge.
+
+    By default the tenant's phone does it right; each keyword changes one thing: its
+    User-Agent, the user name or password it answers with, the nonce or URI it answers for,
+    or a challenge it was given earlier (instead of asking for one first)."""
+    agent = agent or user_agent(tenant.device)
+    if challenge is None:
+        first = client.get(path, headers={"User-Agent": agent})
+        assert first.status_code == 401
+        challenge = www_authenticate(first)[0]
     authorization = digest_authorization(
-        www_authenticate(first)[0],
-        headers.pop("username", tenant.username),
-        headers.pop("password", tenant.password),
-        path,
+        challenge,
+        username or tenant.username,
+        password or tenant.password,
+        uri or path,
+        nonce=nonce,
     )
     return client.get(path, headers={"User-Agent": agent, "Authorization": authorization})
+
+
+def challenge_for(client, tenant, path=MAC_FILE) -> str:
+    """The Digest challenge a phone gets to its first request."""
+    first = client.get(path, headers=tenant.phone_headers(auth=False))
+    return www_authenticate(first)[0]
 
 
 def only_log_row() -> AccessLog:
@@ -85,7 +110,7 @@ def test_success_is_logged_without_the_password(client, tenant_a):
         client,
         MAC_FILE,
         tenant_a,
-        **{"User-Agent": "Yealink SIP-T54W 96.86.0.100 80:5e:c0:aa:aa:01"},
+        agent="Yealink SIP-T54W 96.86.0.100 80:5e:c0:aa:aa:01",
     )
 
     row = only_log_row()
@@ -109,7 +134,7 @@ def test_success_records_what_the_phone_told_us(client, tenant_a):
         client,
         MAC_FILE,
         tenant_a,
-        **{"User-Agent": "Yealink SIP-T54W 96.86.0.100 80:5e:c0:aa:aa:01"},
+        agent="Yealink SIP-T54W 96.86.0.100 80:5e:c0:aa:aa:01",
     )
 
     device = Device.objects.get(pk=tenant_a.device.pk)
@@ -184,6 +209,37 @@ def test_an_unknown_mac_looks_exactly_like_wrong_credentials(client, tenant_a):
     ]
 
 
+@pytest.mark.parametrize("scheme", ["digest", "basic"])
+def test_an_unknown_mac_costs_the_same_credential_check_as_a_wrong_password(
+    client, tenant_a, monkeypatch, scheme
+):
+    # A timing difference would tell which MACs exist: an unknown MAC's answer is checked
+    # against a password all the same.
+    checks = []
+    real = http_auth.check
+
+    def check(credentials, username, password, method):
+        checks.append((type(credentials).__name__, len(password)))
+        return real(credentials, username, password, method)
+
+    monkeypatch.setattr(http_auth, "check", check)
+
+    def attempt(mac):
+        if scheme == "basic":
+            headers = {"User-Agent": user_agent(mac), "Authorization": basic("alpha", "guess")}
+            return client.get(f"/{mac}.cfg", headers=headers)
+        return fetch(client, f"/{mac}.cfg", tenant_a, agent=user_agent(mac), password="guess")
+
+    wrong = attempt(tenant_a.device.mac)
+    wrong_checks, checks[:] = list(checks), []
+    unknown = attempt("805ec0999999")
+
+    assert (wrong.status_code, unknown.status_code) == (401, 401)
+    assert len(wrong_checks) == len(checks) == 1
+    assert checks[0][0] == wrong_checks[0][0]  # the same scheme's work
+    assert checks[0][1] > 0  # against a password, not a shortcut for an empty one
+
+
 @pytest.mark.parametrize("inactive", ["device", "organisation"])
 def test_an_inactive_phone_or_organisation_is_refused_as_unknown(client, tenant_a, inactive):
     target = tenant_a.device if inactive == "device" else tenant_a.organisation
@@ -223,15 +279,8 @@ def test_even_the_right_credentials_do_not_get_a_file_for_another_mac(client, te
 
 def test_an_expired_nonce_with_the_right_answer_gets_a_stale_challenge(client, tenant_a, settings):
     old_nonce = make_nonce(time.time() - settings.DIGEST_NONCE_TTL_SECONDS - 5)
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", tenant_a.password, MAC_FILE, nonce=old_nonce
-    )
 
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, nonce=old_nonce)
 
     assert response.status_code == 401
     assert www_authenticate(response)[0].endswith(", stale=true")
@@ -242,15 +291,8 @@ def test_an_expired_nonce_with_a_wrong_answer_is_plain_wrong_credentials(
     client, tenant_a, settings
 ):
     old_nonce = make_nonce(time.time() - settings.DIGEST_NONCE_TTL_SECONDS - 5)
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", "wrong-password", MAC_FILE, nonce=old_nonce
-    )
 
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, password="wrong-password", nonce=old_nonce)
 
     assert "stale" not in www_authenticate(response)[0]
     assert only_log_row().outcome == Outcome.WRONG_CREDENTIALS
@@ -258,16 +300,9 @@ def test_an_expired_nonce_with_a_wrong_answer_is_plain_wrong_credentials(
 
 def test_a_nonce_we_did_not_issue_with_the_right_answer_gets_a_stale_challenge(client, tenant_a):
     # The phone retries with a fresh nonce rather than prompting for a password.
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
     forged = f"{int(time.time()):x}.AAAAAAAAAAAAAAAAAAAAAAAA"
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", tenant_a.password, MAC_FILE, nonce=forged
-    )
 
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, nonce=forged)
 
     assert response.status_code == 401
     assert www_authenticate(response)[0].endswith(", stale=true")
@@ -276,13 +311,14 @@ def test_a_nonce_we_did_not_issue_with_the_right_answer_gets_a_stale_challenge(c
 
 def test_a_nonce_we_did_not_issue_with_a_wrong_answer_is_wrong_credentials(client, tenant_a):
     forged = f"{int(time.time()):x}.AAAAAAAAAAAAAAAAAAAAAAAA"
-    authorization = digest_authorization(
-        'Digest realm="voipconfig", nonce="x"', "alpha", "guess", MAC_FILE, nonce=forged
-    )
 
-    response = client.get(
+    response = fetch(
+        client,
         MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
+        tenant_a,
+        password="guess",
+        nonce=forged,
+        challenge='Digest realm="voipconfig", nonce="x"',
     )
 
     assert "stale" not in www_authenticate(response)[0]
@@ -290,46 +326,24 @@ def test_a_nonce_we_did_not_issue_with_a_wrong_answer_is_wrong_credentials(clien
 
 
 def test_a_nonce_issued_before_a_secret_key_rotation_still_counts(client, tenant_a, settings):
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
+    challenge = challenge_for(client, tenant_a)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-brand-new-secret-key-after-rotation-0123456789"
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", tenant_a.password, MAC_FILE
-    )
 
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, challenge=challenge)
 
     assert response.status_code == 200
 
 
 def test_a_digest_uri_that_is_no_uri_at_all_is_a_bad_request(client, tenant_a):
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", tenant_a.password, "http://[x/805ec0aaaa01.cfg"
-    )
-
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, uri="http://[x/805ec0aaaa01.cfg")
 
     assert response.status_code == 400
     assert only_log_row().outcome == Outcome.BAD_REQUEST
 
 
 def test_a_digest_answer_for_another_uri_is_a_bad_request(client, tenant_a):
-    first = client.get(MAC_FILE, headers=tenant_a.phone_headers(auth=False))
-    authorization = digest_authorization(
-        www_authenticate(first)[0], "alpha", tenant_a.password, "/y000000000096.cfg"
-    )
-
-    response = client.get(
-        MAC_FILE,
-        headers={"User-Agent": user_agent(tenant_a.device), "Authorization": authorization},
-    )
+    response = fetch(client, MAC_FILE, tenant_a, uri="/y000000000096.cfg")
 
     assert response.status_code == 400
     assert only_log_row().outcome == Outcome.BAD_REQUEST
@@ -403,9 +417,7 @@ def test_any_twelve_digit_common_file_name_is_served(client, tenant_a):
 
 
 def test_a_phone_without_a_mac_in_its_user_agent_is_known_by_its_user_name(client, tenant_a):
-    response = fetch(
-        client, "/y000000000096.cfg", tenant_a, **{"User-Agent": "Yealink SIP-T54W 96.86.0.100"}
-    )
+    response = fetch(client, "/y000000000096.cfg", tenant_a, agent="Yealink SIP-T54W 96.86.0.100")
 
     row = only_log_row()
     assert response.status_code == 200
@@ -442,7 +454,7 @@ def test_the_mac_boot_file_lists_the_common_file_of_the_firmware_and_the_mac_fil
 def test_the_common_boot_file_names_the_mac_file_of_the_phone_asking(client, tenant_b):
     agent = "Yealink SIP-T46U 108.86.0.20 00:15:65:bb:bb:01"
 
-    response = fetch(client, "/y000000000000.boot", tenant_b, **{"User-Agent": agent})
+    response = fetch(client, "/y000000000000.boot", tenant_b, agent=agent)
 
     assert response.content.decode().splitlines()[1:] == [
         'include:config "y000000000108.cfg"',
@@ -451,7 +463,7 @@ def test_the_common_boot_file_names_the_mac_file_of_the_phone_asking(client, ten
 
 
 def test_without_firmware_in_the_user_agent_the_boot_file_uses_the_devices_model(client, tenant_b):
-    response = fetch(client, "/001565bbbb01.boot", tenant_b, **{"User-Agent": "Yealink"})
+    response = fetch(client, "/001565bbbb01.boot", tenant_b, agent="Yealink")
 
     assert 'include:config "y000000000108.cfg"' in response.content.decode()
 
