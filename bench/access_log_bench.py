@@ -122,7 +122,8 @@ def _measure() -> None:
     client = Client()
     client.force_login(user)
     org = Organisation.objects.order_by("pk").first()
-    cases = {
+    assert org is not None, "the fill creates the organisations"
+    cases: dict[str, dict[str, str | int]] = {
         "unfiltered": {},
         "outcome = wrong credentials": {"outcome__exact": "wrong_credentials"},
         "one organisation": {"organisation__id__exact": org.pk},

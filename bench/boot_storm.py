@@ -51,6 +51,7 @@ BENCH_ENV = {
 MODELS = [("T54W", "96.86.0.100"), ("T46U", "108.86.0.20"), ("T57W", "97.86.0.100")]
 CONTACTS_PER_BOOK = 500
 RATIO_SLICES = 4
+Request = tuple[str, dict[str, str]]  # path, headers
 
 
 # --- the installation -----------------------------------------------------------------------
@@ -258,7 +259,7 @@ async def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict
     writer.close()
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
+    parsed: dict[str, str] = {}
     for line in header_lines:
         name, _, value = line.partition(":")
         parsed.setdefault(name.strip().lower(), value.strip())
@@ -324,8 +325,9 @@ async def _ratio_slices(port: int, phones: list[dict], args, cpu: CpuByProcess) 
     for start in range(0, n, size):
         first = phones[start : min(start + size, n)]
         in_round = phones[n + start : n + min(start + size, n)]
-        part = {}
-        trivial = [("/bench/trivial", {})] * len(first)
+        # By kind: (stats, seconds); by "cpu <kind>": the CPU each process group spent on it.
+        part: dict[str, tuple[Stats, float] | dict[str, float]] = {}
+        trivial: list[Request] = [("/bench/trivial", {})] * len(first)
         await _timed(cpu, part, "trivial", run_same(port, trivial, args.concurrency, "trivial"))
         macs = [(f"/{phone['mac']}.cfg", _basic_headers(phone)) for phone in first]
         part["MAC file, 1st"] = await run_same(port, macs, args.concurrency, "MAC file, 1st")
@@ -334,7 +336,7 @@ async def _ratio_slices(port: int, phones: list[dict], args, cpu: CpuByProcess) 
         macs = [(f"/{phone['mac']}.cfg", _basic_headers(phone)) for phone in in_round]
         round_requests = run_same(port, macs, args.concurrency, "MAC file, round")
         await _timed(cpu, part, "MAC file, round", round_requests)
-        naive = [(f"/bench/naive/{phone['mac']}", {}) for phone in first]
+        naive: list[Request] = [(f"/bench/naive/{phone['mac']}", {}) for phone in first]
         part["naive"] = await run_same(port, naive, args.concurrency, "naive")
         parts.append(part)
     return parts
@@ -371,11 +373,11 @@ async def run_storm(port: int, phones: list[dict], concurrency: int) -> tuple[St
 
 
 async def run_same(
-    port: int, requests: list[tuple[str, dict]], concurrency: int, kind: str
+    port: int, requests: list[Request], concurrency: int, kind: str
 ) -> tuple[Stats, float]:
     """The same kind of request over and over: for the throughput ratio."""
     stats = Stats()
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[Request] = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
 

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +125,7 @@ def run(contacts: int, runs: int) -> None:
     for slug in ("t4xg", "t5x"):
         family = FAMILIES[slug]
         size = len(render_phonebook(book, family, rows))
-        median, best = timed(lambda family=family: render_phonebook(book, family, rows), runs)
+        median, best = timed(partial(render_phonebook, book, family, rows), runs)
         print(
             f"  render {family.flavour:<9} ({slug:<4})       {median:7.1f} ms ({best:.1f})"
             f"   {size:,} bytes = {size / 1024:,.0f} KB"
@@ -137,7 +138,7 @@ def run(contacts: int, runs: int) -> None:
             response = client.get(path, headers=headers)
         query_count = len(queries)  # now: the next request clears the connection's log
         assert response.status_code == 200, response.status_code
-        median, best = timed(lambda path=path: client.get(path, headers=headers), runs)
+        median, best = timed(partial(client.get, path, headers=headers), runs)
         print(
             f"  GET {path:<22}       {median:7.1f} ms ({best:.1f})"
             f"   {query_count} queries, {len(response.content):,} bytes"

@@ -4,6 +4,8 @@ Behind nginx (deploy/nginx.conf) on the same host. Phone requests are short and 
 (render a small file, two or three queries), so sync workers, two per core, no threads.
 """
 
+from __future__ import annotations
+
 import gc
 import multiprocessing
 import os
@@ -37,12 +39,12 @@ loglevel = "warning"
 GC_THRESHOLD = os.environ.get("GC_THRESHOLD", "50000,50,100")
 
 
-def post_fork(server, worker):
+def post_fork(server: object, worker: object) -> None:
     if GC_THRESHOLD:
         gc.set_threshold(*(int(part) for part in GC_THRESHOLD.split(",")))
 
 
-def worker_exit(server, worker):
+def worker_exit(server: object, worker: object) -> None:
     """A worker stops (restart, deploy, shutdown): write the access-log rows it holds."""
     from devices.serving import close_access_log
 

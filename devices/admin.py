@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,10 +12,10 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -39,8 +41,10 @@ from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_up
 from organisations.models import Organisation
 from organisations.scoping import is_provider, scope_queryset, staff_organisation
 
+M = TypeVar("M", bound=Model)
 
-def search_with_mac(queryset, search_term: str, field: str = "mac"):
+
+def search_with_mac(queryset: QuerySet[M], search_term: str, field: str = "mac") -> QuerySet[M]:
     """Extra rows for a term that is (part of) a MAC in any notation."""
     fragment = mac_search_fragment(search_term)
     if fragment is None:
@@ -48,7 +52,7 @@ def search_with_mac(queryset, search_term: str, field: str = "mac"):
     return queryset.filter(Q(**{f"{field}__contains": fragment}))
 
 
-class SipAccountInline(ScopedInline, WidgetsMixin, admin.StackedInline):
+class SipAccountInline(ScopedInline, WidgetsMixin, admin.StackedInline[SipAccount, Device]):
     model = SipAccount
     widgets = {"password": password_widget()}
     extra = 0
@@ -64,15 +68,17 @@ class PhoneStatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [
             ("never", "never provisioned"),
             ("stale", "stale (no request for twice the interval)"),
             ("failing", "failing (recent wrong credentials)"),
         ]
 
-    def queryset(self, request, queryset):
-        conditions = {
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> QuerySet[Device]:
+        conditions: dict[str | None, Callable[[], Q]] = {
             "never": lambda: status.NEVER_PROVISIONED,
             "stale": status.stale,
             "failing": status.failing,
@@ -84,7 +90,7 @@ class PhoneStatusFilter(admin.SimpleListFilter):
 CSV_SALT = "devices.csv-import"
 
 
-class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
+class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
     widgets = {"raw_overrides": overrides_widget(4)}
     inlines = [SipAccountInline]
     list_display = [
@@ -126,7 +132,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
     ]
     change_list_template = "admin/devices/device/change_list.html"
 
-    def get_queryset(self, request: HttpRequest):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
         return super().get_queryset(request).defer("last_config")
 
     @admin.display(description="MAC", ordering="mac")
@@ -139,23 +145,27 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
 
     @admin.display(description="configuration")
     def config_preview(self, obj: Device) -> str:
-        if obj.pk is None:
+        if obj._state.adding:
             return "—"
         url = reverse("admin:devices_device_config", args=[obj.pk])
         return format_html('<a href="{}">Preview what the phone gets</a>', url)
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Device], search_term: str
+    ) -> tuple[QuerySet[Device], bool]:
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results | search_with_mac(queryset, search_term), may_have_duplicates
 
-    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Device | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Device]]:
         form = super().get_form(request, obj, change=change, **kwargs)
         if is_provider(request.user):
             return form
 
-        class StaffDeviceForm(form):
+        class StaffDeviceForm(form):  # type: ignore[valid-type, misc]  # a class made at run time
             def clean_raw_overrides(self) -> str:
-                text = self.cleaned_data.get("raw_overrides", "")
+                text: str = self.cleaned_data.get("raw_overrides", "")
                 reserved = provider_only_keys(text)
                 if reserved:
                     raise forms.ValidationError(
@@ -167,7 +177,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
 
         return StaffDeviceForm
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         warn_about_unknown_keys(request, obj.raw_overrides)
         if not is_yealink_oui(obj.mac):
@@ -178,7 +188,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
                 level=messages.WARNING,
             )
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("import/", view(self.import_view), name="devices_device_import"),
@@ -199,6 +209,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
         mac_file = render_device_config(device)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
+        shown: Callable[[str], str]
         if not reveal:
             shown = mask_secrets
         elif is_provider(request.user):
@@ -224,7 +235,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
     # --- CSV --------------------------------------------------------------------------------
 
     @admin.action(description="Export selected phones as CSV")
-    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Device]) -> HttpResponse:
         return _csv_response(queryset)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
@@ -269,13 +280,13 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin):
             raise CsvFileError("Choose a CSV file to import.")
         return decode(upload.read())
 
-    def _organisations(self, request: HttpRequest):
+    def _organisations(self, request: HttpRequest) -> Iterable[Organisation]:
         if not is_provider(request.user):
             return []
         return scope_queryset(Organisation.objects.all(), request.user)
 
 
-def _csv_response(queryset) -> HttpResponse:
+def _csv_response(queryset: QuerySet[Device]) -> HttpResponse:
     devices = (
         queryset.select_related("organisation").prefetch_related("sip_accounts").order_by("mac")
     )
@@ -293,12 +304,15 @@ def _diff(before: str, after: str) -> str:
 
 @admin.display(description="phones (never / stale / failing)")
 def phone_counts(obj: Organisation) -> str:
-    """A column of the organisation list, read from `status.annotate_phone_counts`."""
-    return f"{obj.phone_count} ({obj.never_count} / {obj.stale_count} / {obj.failing_count})"
+    """A column of the organisation list: the counts `status.annotate_phone_counts` adds."""
+    total, never, stale, failing = (
+        int(getattr(obj, f"{name}_count")) for name in ("phone", "never", "stale", "failing")
+    )
+    return f"{total} ({never} / {stale} / {failing})"
 
 
 @admin.register(SipAccount)
-class SipAccountAdmin(WidgetsMixin, ScopedModelAdmin):
+class SipAccountAdmin(WidgetsMixin, ScopedModelAdmin[SipAccount]):
     widgets = {"password": password_widget()}
     list_display = ["user_name", "index", "label", "display_name", "device", "is_enabled"]
     list_filter = ["is_enabled", "device__organisation"]
@@ -306,12 +320,14 @@ class SipAccountAdmin(WidgetsMixin, ScopedModelAdmin):
     search_fields = ["user_name", "label", "display_name", "auth_name"]
     autocomplete_fields = ["device"]
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[SipAccount], search_term: str
+    ) -> tuple[QuerySet[SipAccount], bool]:
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results | search_with_mac(queryset, search_term, "device__mac"), may_have_duplicates
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator[AccessLog]):
     """Counting millions of access-log rows on every page view costs seconds: count at most
     COUNT_LIMIT rows (an index-only scan), and on PostgreSQL use the planner's estimate for
     the whole table."""
@@ -321,6 +337,7 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
+        assert isinstance(queryset, QuerySet)  # the access-log list's
         if not queryset.query.where and connection.vendor == "postgresql":
             estimate = _table_estimate(queryset.model._meta.db_table)
             if estimate > self.COUNT_LIMIT:
@@ -336,14 +353,14 @@ def _table_estimate(table: str) -> int:
 
 
 class AccessLogChangeList(ChangeList):
-    def get_results(self, request):
+    def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         # With a capped count, "Show all" would try to list millions of rows.
         self.can_show_all = self.can_show_all and self.result_count <= self.list_max_show_all
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(ScopedModelAdmin):
+class AccessLogAdmin(ScopedModelAdmin[AccessLog]):
     list_display = [
         "created_at",
         "outcome",
@@ -361,14 +378,16 @@ class AccessLogAdmin(ScopedModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
-    def get_changelist(self, request, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return AccessLogChangeList
 
     @admin.display(description="MAC", ordering="mac")
     def mac_address(self, obj: AccessLog) -> str:
         return format_mac(obj.mac) if len(obj.mac) == 12 else obj.mac
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AccessLog], search_term: str
+    ) -> tuple[QuerySet[AccessLog], bool]:
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -386,8 +405,8 @@ class AccessLogAdmin(ScopedModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AccessLog | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: AccessLog | None = None) -> bool:
         return False

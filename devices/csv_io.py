@@ -182,7 +182,7 @@ class _Planner:
         )
 
 
-def _device_values(row: dict[str, str]) -> dict:
+def _device_values(row: dict[str, str]) -> dict[str, object]:
     active = row.get("active", "").lower()
     if active not in TRUE | FALSE:
         raise ValidationError(f"active must be yes or no, not {row.get('active')!r}.")
@@ -193,15 +193,16 @@ def _device_values(row: dict[str, str]) -> dict:
     }
 
 
-def _account_values(row: dict[str, str]) -> dict:
-    values = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
-    port = values["server_port"]
+def _account_values(row: dict[str, str]) -> dict[str, object]:
+    cells = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
+    port = cells["server_port"]
     if port and not port.isdigit():
         raise ValidationError(f"port must be a number, not {port!r}.")
-    values["server_port"] = int(port) if port else None
-    transport = values["server_transport"].lower()
+    transport = cells["server_transport"].lower()
     if transport and transport not in TRANSPORTS and transport not in {"0", "1", "2", "3"}:
         raise ValidationError(f"transport must be UDP, TCP, TLS or DNS SRV, not {transport!r}.")
+    values: dict[str, object] = dict(cells)
+    values["server_port"] = int(port) if port else None
     values["server_transport"] = (
         None
         if not transport
@@ -216,7 +217,7 @@ def _line_number(text: str) -> int:
     return int(text)
 
 
-def _assign(obj, values: dict) -> list[str]:
+def _assign(obj: Device | SipAccount, values: dict[str, object]) -> list[str]:
     changed = [name for name, value in values.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, values[name])
@@ -251,11 +252,11 @@ def apply(plan: DevicePlan) -> None:
 
 
 def export(devices: Iterable[Device]) -> str:
-    rows = []
+    rows: list[list[str]] = []
     for device in devices:
         common = [device.organisation.slug, format_mac(device.mac), device.model, device.label]
         common.append("yes" if device.is_active else "no")
-        accounts = list(device.sip_accounts.all()) or [None]
+        accounts: list[SipAccount | None] = [*device.sip_accounts.all()] or [None]
         rows.extend(common + _account_cells(account) for account in accounts)
     return write_csv(HEADER, rows)
 

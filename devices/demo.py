@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from devices.models import Device, SipAccount
 from organisations.models import Organisation
@@ -66,13 +67,13 @@ def create_demo_data() -> int:
     return sum(_create_organisation(copy.deepcopy(spec)) for spec in DEMO_ORGANISATIONS)
 
 
-def _create_organisation(spec: dict) -> int:
+def _create_organisation(spec: dict[str, Any]) -> int:
     phones = spec.pop("phones")
     organisation, created = Organisation.objects.get_or_create(slug=spec.pop("slug"), defaults=spec)
     return int(created) + sum(_create_phone(organisation, phone) for phone in phones)
 
 
-def _create_phone(organisation: Organisation, phone: dict) -> int:
+def _create_phone(organisation: Organisation, phone: dict[str, Any]) -> int:
     accounts = phone.pop("accounts")
     device, created = Device.objects.get_or_create(
         mac=phone.pop("mac"), defaults={**phone, "organisation": organisation}

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from devices.mac import InvalidMac, format_mac, normalise_mac
-from devices.phone_models import MODEL_CHOICES, get_model
+from devices.phone_models import MODEL_CHOICES, PhoneModel, get_model
 from organisations.config_syntax import (
     validate_overrides,
     validate_single_line,
@@ -18,19 +22,19 @@ from organisations.secrets import EncryptedTextField
 MAX_SIP_ACCOUNTS = 16
 
 
-class MacAddressField(models.CharField):
+class MacAddressField(models.CharField[str, str]):
     """A MAC stored as 12 lower-case hex digits, accepted in any usual notation."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["max_length"] = 12
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         kwargs.pop("max_length", None)
         return name, path, args, kwargs
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         if value in self.empty_values:
             return value
@@ -39,7 +43,7 @@ class MacAddressField(models.CharField):
         except InvalidMac as exc:
             raise ValidationError(str(exc), code="invalid_mac") from exc
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         # Lookups and saves in any notation find the normalised value. A lookup with text that
         # is no valid MAC (a phone asking for 000000000000.cfg) simply finds nothing: skip
         # CharField's to_python, which would raise.
@@ -51,10 +55,17 @@ class MacAddressField(models.CharField):
         except InvalidMac:
             return str(value).strip().lower()
 
-    def formfield(self, **kwargs):
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
         # The form field takes the notations, which are longer than the 12 stored digits.
         kwargs.setdefault("max_length", 20)
-        return super().formfield(**kwargs)
+        return super().formfield(
+            form_class=form_class, choices_form_class=choices_form_class, **kwargs
+        )
 
 
 class Device(models.Model):
@@ -93,13 +104,13 @@ class Device(models.Model):
     def __str__(self) -> str:
         return f"{format_mac(self.mac)} ({self.label})" if self.label else format_mac(self.mac)
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Code that skips full_clean() still cannot store a MAC in another notation.
         self.mac = normalise_mac(self.mac)
         super().save(*args, **kwargs)
 
     @property
-    def phone_model(self):
+    def phone_model(self) -> PhoneModel | None:
         return get_model(self.model)
 
 

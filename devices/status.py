@@ -43,7 +43,7 @@ def failing(now: datetime | None = None) -> Q:
     )
 
 
-def annotate_phone_counts(organisations: QuerySet) -> QuerySet:
+def annotate_phone_counts(organisations: QuerySet[Organisation]) -> QuerySet[Organisation]:
     """Per organisation: phones, never provisioned, stale and failing, in the same query."""
     now = timezone.now()
     return organisations.annotate(

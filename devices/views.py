@@ -18,7 +18,7 @@ def common_config(request: PhoneHttpRequest, code: str) -> HttpResponseBase:
     assert organisation is not None  # authenticated
     # The same for every phone of the organisation and model: rendered once per version.
     render = partial(render_common_config, organisation, int(code))
-    return text_file(request, memo(keys.common_file(organisation.pk, code), render))
+    return text_file(request, memo(keys.COMMON_FILE(organisation.pk, code), render))
 
 
 @phone_endpoint(auth="required")
@@ -33,7 +33,8 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     if digest != device.last_config_sha256:
         # Kept for the admin's "what changed since the phone's last download"; written with
         # the last-seen update, and only when it changed.
-        phone.remember.update(last_config_sha256=digest, last_config=body)
+        phone.remember["last_config_sha256"] = digest
+        phone.remember["last_config"] = body
     return text_file(request, body)
 
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import ForeignKey, Model, Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from devices.models import Device
 from media_assets.ca import certificate_url
 from media_assets.config import softkey_url
 from media_assets.forms import CaCertificateForm, RingtoneForm, WallpaperForm
@@ -28,21 +33,27 @@ from organisations.admin import (
 )
 from organisations.models import Organisation
 
+MediaT = TypeVar("MediaT", bound=MediaFile)
+ChoiceT = TypeVar("ChoiceT", bound=Model)  # a media inline's model: OrganisationMedia, DeviceMedia
+ParentT = TypeVar("ParentT", bound=Model)  # the model of the page it is on
+
 
 class GlobalFilter(admin.SimpleListFilter):
     title = "scope"
     parameter_name = "global"
 
-    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [("yes", "Global"), ("no", "An organisation's")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in ("yes", "no"):
             return queryset.filter(organisation__isnull=self.value() == "yes")
         return queryset
 
 
-class MediaFileAdmin(ScopedModelAdmin):
+class MediaFileAdmin(ScopedModelAdmin[MediaT]):
     """Shared by wallpapers and ringtones: lists never load the bytes; the change page links
     to the file itself (staff only) to look at or listen to it. Organisation staff manage
     their own files and see the global ones read-only."""
@@ -52,44 +63,44 @@ class MediaFileAdmin(ScopedModelAdmin):
     search_fields = ["name", "organisation__name"]
     autocomplete_fields = ["organisation"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MediaT]:
         return super().get_queryset(request).defer("content")
 
     @admin.display(description="organisation", ordering="organisation__name")
-    def owner(self, obj: MediaFile) -> str:
-        return obj.organisation.name if obj.organisation_id else "— global —"
+    def owner(self, obj: MediaT) -> str:
+        return obj.owner if obj.organisation_id else "— global —"
 
     @admin.display(description="size", ordering="size")
-    def file_size(self, obj: MediaFile) -> str:
+    def file_size(self, obj: MediaT) -> str:
         return obj.human_size
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         name = f"{opts.app_label}_{opts.model_name}_file"
         view = self.admin_site.admin_view(self.file_view)
         return [path("<path:object_id>/file/", view, name=name), *super().get_urls()]
 
     def file_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        obj = self.get_object(request, object_id)
-        if obj is None or not self.has_view_permission(request, obj):
+        obj = self.get_object(request, object_id)  # another organisation's: 404
+        if not self.has_view_permission(request, obj):
             raise Http404
         response = HttpResponse(bytes(obj.content), content_type=obj.content_type)
         response["Content-Disposition"] = f'inline; filename="{obj.name}"'
         return response
 
-    def file_url(self, obj: MediaFile) -> str:
+    def file_url(self, obj: MediaT) -> str:
         opts = self.model._meta
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_file", args=[obj.pk])
 
 
 @admin.register(Wallpaper)
-class WallpaperAdmin(MediaFileAdmin):
+class WallpaperAdmin(MediaFileAdmin[Wallpaper]):
     form = WallpaperForm
     list_display = ["name", "owner", "dimensions", "file_size", "updated_at"]
     readonly_fields = ["preview", "dimensions", "file_size", "content_type", "sha256", "fitted"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "upload"]}),
-        ("Stored file", {"fields": readonly_fields}),
+        ("Stored file", {"fields": [*readonly_fields]}),
     ]
 
     @admin.display(description="pixels")
@@ -115,13 +126,13 @@ class WallpaperAdmin(MediaFileAdmin):
 
 
 @admin.register(Ringtone)
-class RingtoneAdmin(MediaFileAdmin):
+class RingtoneAdmin(MediaFileAdmin[Ringtone]):
     form = RingtoneForm
     list_display = ["name", "owner", "codec", "duration", "file_size", "updated_at"]
     readonly_fields = ["listen", "codec", "duration", "file_size", "sha256"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "upload"]}),
-        ("Stored file", {"fields": readonly_fields}),
+        ("Stored file", {"fields": [*readonly_fields]}),
     ]
 
     @admin.display(description="duration", ordering="duration_ms")
@@ -136,7 +147,7 @@ class RingtoneAdmin(MediaFileAdmin):
 
 
 @admin.register(SoftkeyFile)
-class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin):
+class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin[SoftkeyFile]):
     # Global, for the provider only: organisation staff have no permission on it.
     widgets = {"content": overrides_widget(14)}
     list_display = ["__str__", "call_state", "url", "updated_at"]
@@ -148,12 +159,16 @@ class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin):
     def url(self, obj: SoftkeyFile) -> str:
         return softkey_url(obj.name) if obj.name else "—"
 
-    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
         return {"content": EXAMPLE_SOFTKEY_XML, **super().get_changeform_initial_data(request)}
 
 
 @admin.action(description="Make the selected certificate current")
-def make_current(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+def make_current(
+    modeladmin: admin.ModelAdmin[CaCertificate],
+    request: HttpRequest,
+    queryset: QuerySet[CaCertificate],
+) -> None:
     if queryset.count() != 1:
         modeladmin.message_user(request, "Select exactly one certificate.", messages.ERROR)
         return
@@ -164,7 +179,7 @@ def make_current(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
 
 
 @admin.register(CaCertificate)
-class CaCertificateAdmin(ScopedModelAdmin):
+class CaCertificateAdmin(ScopedModelAdmin[CaCertificate]):
     # Global, for the provider only: organisation staff have no permission on it.
     form = CaCertificateForm
     actions = [make_current]
@@ -183,7 +198,7 @@ class CaCertificateAdmin(ScopedModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["label", "is_active", "upload"]}),
-        ("Certificate", {"fields": readonly_fields}),
+        ("Certificate", {"fields": [*readonly_fields]}),
     ]
 
     @admin.display(description="URL")
@@ -194,7 +209,13 @@ class CaCertificateAdmin(ScopedModelAdmin):
     def fingerprint(self, obj: CaCertificate) -> str:
         return obj.sha256[:16] + "…"
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: CaCertificate,
+        form: forms.ModelForm[CaCertificate],
+        change: bool,
+    ) -> None:
         super().save_model(request, obj, form, change)
         for warning in certificate_warnings(obj):
             self.message_user(request, warning, messages.WARNING)
@@ -218,53 +239,65 @@ def certificate_warnings(certificate: CaCertificate) -> list[str]:
     return warnings
 
 
-class MediaChoiceInline(ScopedInline, admin.StackedInline):
+# The file fields of OrganisationMedia and DeviceMedia, and what they choose from.
+CHOICE_MODELS: dict[str, type[Wallpaper] | type[Ringtone]] = {
+    "wallpaper": Wallpaper,
+    "ringtone": Ringtone,
+}
+
+
+class MediaChoiceInline(ScopedInline, admin.StackedInline[ChoiceT, ParentT]):
     """Wallpaper and ringtone dropdowns list only the organisation's own files and the global
     ones; Model.clean() refuses any other (a forged POST, or a file moved since)."""
 
     extra = 1
     max_num = 1
     can_delete = True
+    organisation: Organisation | None = None  # of the page being shown (get_formset)
 
-    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+    def get_formset(
+        self, request: HttpRequest, obj: ParentT | None = None, **kwargs: Any
+    ) -> type[BaseInlineFormSet[ChoiceT, ParentT, forms.ModelForm[ChoiceT]]]:
         self.organisation = self.organisation_of(obj)
         return super().get_formset(request, obj, **kwargs)
 
-    def organisation_of(self, obj) -> Organisation | None:
+    def organisation_of(self, obj: ParentT | None) -> Organisation | None:
         raise NotImplementedError
 
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        if db_field.name in ("wallpaper", "ringtone"):
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        model = CHOICE_MODELS.get(db_field.name)
+        if model is not None:
             owners = Q(organisation__isnull=True)
-            if getattr(self, "organisation", None) is not None:
+            if self.organisation is not None:
                 owners |= Q(organisation=self.organisation)
-            queryset = db_field.related_model.objects.filter(owners).defer("content")
+            queryset = model.objects.filter(owners).defer("content")
             kwargs["queryset"] = queryset.order_by("name", "organisation")
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name in ("wallpaper", "ringtone"):
-            field.label_from_instance = choice_label
-        return field
+            kwargs["form_class"] = MediaChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-def choice_label(item: MediaFile) -> str:
-    return item.name if item.organisation_id else f"{item.name} (global)"
+class MediaChoiceField(forms.ModelChoiceField[MediaFile]):
+    def label_from_instance(self, obj: MediaFile) -> str:
+        return obj.name if obj.organisation_id else f"{obj.name} (global)"
 
 
-class OrganisationMediaInline(MediaChoiceInline):
+class OrganisationMediaInline(MediaChoiceInline[OrganisationMedia, Organisation]):
     model = OrganisationMedia
     verbose_name = "wallpaper, ringtone and softkeys of its phones"
     verbose_name_plural = "media"
     fields = ["wallpaper", "ringtone", "custom_softkeys_enabled"]
 
-    def organisation_of(self, obj) -> Organisation | None:
+    def organisation_of(self, obj: Organisation | None) -> Organisation | None:
         return obj if obj is not None and obj.pk else None
 
 
-class DeviceMediaInline(MediaChoiceInline):
+class DeviceMediaInline(MediaChoiceInline[DeviceMedia, Device]):
     model = DeviceMedia
     verbose_name = "this phone's own wallpaper and ringtone"
     verbose_name_plural = "media"
     fields = ["wallpaper", "ringtone"]
 
-    def organisation_of(self, obj) -> Organisation | None:
+    def organisation_of(self, obj: Device | None) -> Organisation | None:
         return obj.organisation if obj is not None and obj.pk else None

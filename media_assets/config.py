@@ -12,6 +12,7 @@ ringtone it would download would never be played unless chosen on the phone itse
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,10 +22,17 @@ from django.db.models import F
 from devices.models import Device
 from devices.serving import keys, memo
 from media_assets.ca import certificate_url
-from media_assets.models import CaCertificate, DeviceMedia, OrganisationMedia, SoftkeyFile
+from media_assets.models import (
+    CaCertificate,
+    DeviceMedia,
+    OrganisationMedia,
+    SoftkeyFile,
+)
 from media_assets.validation import SOFTKEY_CALL_STATES
 
 Config = dict[str, str]
+# Column -> value: file names are str, owners int, switches bool; any of them may be None.
+Row = dict[str, object]
 
 
 def softkey_url(name: str) -> str:
@@ -32,7 +40,7 @@ def softkey_url(name: str) -> str:
 
 
 def media_config(device: Device) -> Config:
-    if device.pk is None:
+    if device._state.adding:
         return {}
     row = _choices(device)
     config: Config = {}
@@ -51,37 +59,38 @@ def media_config(device: Device) -> Config:
     return config
 
 
-def _pick(row: dict, field: str, organisation_id: int) -> str | None:
+def _pick(row: Row, field: str, organisation_id: int) -> str | None:
     """The device's choice, else the organisation's; a file that is not (or no longer) the
     organisation's or global is skipped, as the phone would get a 404 for it."""
     for level in ("device", "org"):
         name = row[f"{level}_{field}"]
         owner = row[f"{level}_{field}_owner"]
-        if name and owner in (None, organisation_id):
+        if isinstance(name, str) and name and owner in (None, organisation_id):
             return name
     return None
 
 
-def _softkeys(row: dict) -> Config:
+def _softkeys(row: Row) -> Config:
     if not row["softkeys"]:
         # Said explicitly, so switching them off in the admin switches them off on the phone.
         return {"phone_setting.custom_softkey_enable": "0"}
     config = {"phone_setting.custom_softkey_enable": "1"}
     for state, key in SOFTKEY_CALL_STATES.items():
-        if row[f"softkey_{state}"]:
-            config[f"custom_softkey_{key}.url"] = softkey_url(row[f"softkey_{state}"])
+        name = row[f"softkey_{state}"]
+        if isinstance(name, str) and name:
+            config[f"custom_softkey_{key}.url"] = softkey_url(name)
     return config
 
 
-def _choices(device: Device) -> dict:
+def _choices(device: Device) -> Row:
     """Names and owners of what the device and its organisation chose, whether softkeys are
     on, the softkey files and whether a CA is current: all kept per config version, per
     organisation (two queries) and for everyone (two more), so a MAC file costs none."""
     chosen = memo(
-        keys.media_choices(device.organisation_id),
+        keys.MEDIA_CHOICES(device.organisation_id),
         partial(_organisation_choices, device.organisation_id),
     )
-    row = {**chosen.organisation, **chosen.devices.get(device.pk, _NOTHING_CHOSEN)}
+    row: Row = {**chosen.organisation, **chosen.devices.get(device.pk, _NOTHING_CHOSEN)}
     files, row["ca"] = memo(keys.SHARED_MEDIA, _shared_media)
     for state in SOFTKEY_CALL_STATES:
         row[f"softkey_{state}"] = files.get(state) if row["softkeys"] else None
@@ -90,24 +99,28 @@ def _choices(device: Device) -> dict:
 
 @dataclass(frozen=True)
 class _Chosen:
-    organisation: dict[str, object]
-    devices: dict[int, dict[str, object]]  # only the devices with choices of their own
+    organisation: Row
+    devices: dict[int, Row]  # only the devices with choices of their own
 
 
 def _organisation_choices(organisation_id: int) -> _Chosen:
-    values = (
+    found = (
         OrganisationMedia.objects.filter(organisation_id=organisation_id)
         .values(softkeys=F("custom_softkeys_enabled"), **_columns("org"))
         .first()
-    ) or {"softkeys": False, **dict.fromkeys(_columns("org"))}
+    )
+    # dict(): the plugin's type of these rows knows only the named columns, not the ** ones.
+    values: Row = dict(found) if found else {"softkeys": False, **dict.fromkeys(_columns("org"))}
     values["softkeys"] = bool(values["softkeys"])
-    devices = {
-        row.pop("device_id"): row
-        for row in DeviceMedia.objects.filter(device__organisation_id=organisation_id).values(
-            "device_id", **_columns("device")
-        )
-    }
+    rows = DeviceMedia.objects.filter(device__organisation_id=organisation_id).values(
+        "device_id", **_columns("device")
+    )
+    devices = {row["device_id"]: _without(row, "device_id") for row in rows}
     return _Chosen(values, devices)
+
+
+def _without(row: Mapping[str, object], column: str) -> Row:
+    return {name: value for name, value in row.items() if name != column}
 
 
 def _columns(level: str) -> dict[str, F]:
@@ -118,7 +131,7 @@ def _columns(level: str) -> dict[str, F]:
     }
 
 
-_NOTHING_CHOSEN = dict.fromkeys(_columns("device"))
+_NOTHING_CHOSEN: Row = dict.fromkeys(_columns("device"))
 
 
 def _shared_media() -> tuple[dict[str, str], bool]:

@@ -32,12 +32,16 @@ from organisations.models import Organisation
 
 DEMO_CA_LABEL = "Demo CA (self-signed, not for production)"
 CALL_IN_XML = EXAMPLE_SOFTKEY_XML
+Colour = tuple[float, float, float]  # red, green, blue, as DEMO_ORGANISATIONS says
 
 
 # Both demo organisations have their own logo.png: each phone gets its organisation's.
 # slug -> (RGB of the logo's gradient: a share of the shade, or a fixed value above 1;
 # custom softkeys on)
-DEMO_ORGANISATIONS = {"demo": ((10, 0.5, 1), True), "acme": ((0.2, 1, 10), False)}
+DEMO_ORGANISATIONS: dict[str, tuple[Colour, bool]] = {
+    "demo": ((10, 0.5, 1), True),
+    "acme": ((0.2, 1, 10), False),
+}
 
 
 def create_demo_data() -> int:
@@ -59,7 +63,7 @@ def create_demo_data() -> int:
     return created
 
 
-def _wallpaper(organisation: Organisation, colour: tuple) -> tuple[Wallpaper, int]:
+def _wallpaper(organisation: Organisation, colour: Colour) -> tuple[Wallpaper, int]:
     existing = Wallpaper.objects.filter(organisation=organisation, name="logo.png").defer("content")
     if existing.exists():
         return existing.get(), 0
@@ -113,7 +117,9 @@ def _ca_certificate() -> int:
 
 
 def logo_png(
-    text: str = "voipconfig demo", colour: tuple = (10, 0.5, 1), size: tuple = (800, 480)
+    text: str = "voipconfig demo",
+    colour: Colour = (10, 0.5, 1),
+    size: tuple[int, int] = (800, 480),
 ) -> bytes:
     """A gradient with a name on it, larger than the small screens to show the fitting."""
     width, height = size

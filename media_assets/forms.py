@@ -4,10 +4,12 @@ model's binary, size and checksum fields. A refused file leaves nothing behind."
 from __future__ import annotations
 
 import re
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model
 
 from media_assets.models import CaCertificate, Ringtone, Wallpaper
 from media_assets.validation import (
@@ -22,13 +24,14 @@ from media_assets.validation import (
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+M = TypeVar("M", bound=Model)
 
 
 def read_upload(upload: UploadedFile, limit: int, what: str) -> bytes:
     # Refuse an oversized file by its announced size before reading a byte of it.
     check_size(upload.size or 0, limit, what)
     upload.seek(0)
-    data = upload.read(limit + 1)
+    data: bytes = upload.read(limit + 1)
     check_size(len(data), limit, what)
     return data
 
@@ -38,14 +41,14 @@ def name_from_upload(upload: UploadedFile) -> str:
     return _UNSAFE.sub("-", upload.name or "").strip("-.")[:64]
 
 
-class UploadForm(forms.ModelForm):
+class UploadForm(forms.ModelForm[M]):
     """A name plus a file; subclasses say how to inspect the file and store what they learn."""
 
     upload = forms.FileField(label="File")
     limit: int = 0
     what = "file"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         editing = self.instance.pk is not None
         self.fields["upload"].required = not editing
@@ -54,8 +57,9 @@ class UploadForm(forms.ModelForm):
         if "name" in self.fields:
             self.fields["name"].required = False
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed as optional)
         upload = cleaned.get("upload")
         if upload:
             try:
@@ -73,7 +77,7 @@ class UploadForm(forms.ModelForm):
         raise NotImplementedError
 
 
-class WallpaperForm(UploadForm):
+class WallpaperForm(UploadForm[Wallpaper]):
     limit = WALLPAPER_MAX_BYTES
     what = "image"
 
@@ -87,7 +91,7 @@ class WallpaperForm(UploadForm):
         self.instance.width, self.instance.height = info.width, info.height
 
 
-class RingtoneForm(UploadForm):
+class RingtoneForm(UploadForm[Ringtone]):
     limit = RINGTONE_MAX_BYTES
     what = "ringtone"
 
@@ -102,7 +106,7 @@ class RingtoneForm(UploadForm):
         self.instance.duration_ms = round(info.duration_seconds * 1000)
 
 
-class CaCertificateForm(UploadForm):
+class CaCertificateForm(UploadForm[CaCertificate]):
     limit = CERTIFICATE_MAX_BYTES
     what = "certificate"
 
@@ -110,7 +114,7 @@ class CaCertificateForm(UploadForm):
         model = CaCertificate
         fields = ["label", "is_active", "upload"]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["upload"].help_text = (
             "PEM or DER, one certificate, no private key. " + self.fields["upload"].help_text

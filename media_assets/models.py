@@ -8,6 +8,8 @@ the `size` and `sha256` columns stored on save (see MEDIA_FIELDS).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -78,7 +80,8 @@ class MediaFile(models.Model):
 
     @property
     def owner(self) -> str:
-        return self.organisation.name if self.organisation_id else "global"
+        organisation = self.organisation if self.organisation_id else None
+        return organisation.name if organisation is not None else "global"
 
     @property
     def human_size(self) -> str:
@@ -87,7 +90,8 @@ class MediaFile(models.Model):
     def clean(self) -> None:
         # The constraints say so too, but a form without the organisation field (organisation
         # staff never choose it) would skip them and fail on save instead.
-        same_name = type(self).objects.filter(organisation=self.organisation_id, name=self.name)
+        files = type(self)._default_manager  # `objects` of the concrete class; this one has none
+        same_name = files.filter(organisation=self.organisation_id, name=self.name)
         if self.name and same_name.exclude(pk=self.pk).exists():
             owner = f"{self.organisation} already has" if self.organisation_id else "There is"
             what = self._meta.verbose_name
@@ -113,7 +117,7 @@ class Wallpaper(MediaFile):
     class Meta(MediaFile.Meta):
         pass
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         with transaction.atomic():
             super().save(*args, **kwargs)
             # Fitted copies of other bytes are stale; they are made again on demand.
@@ -255,7 +259,7 @@ class CaCertificate(models.Model):
     def __str__(self) -> str:
         return self.label
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         with transaction.atomic():
             if self.is_active:
                 CaCertificate.objects.filter(is_active=True).exclude(pk=self.pk).update(
@@ -263,7 +267,7 @@ class CaCertificate(models.Model):
                 )
             super().save(*args, **kwargs)
 
-    def validate_constraints(self, exclude=None) -> None:
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         # Saving a current one demotes the others (save()), so this is not the form's business.
         super().validate_constraints(exclude={*(exclude or ()), "is_active"})
 

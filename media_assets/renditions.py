@@ -23,7 +23,7 @@ class Rendition:
     sha256: str
 
 
-def fit_to_screen(data: bytes, width: int, height: int) -> Rendition:
+def fit_to_screen(data: bytes | memoryview, width: int, height: int) -> Rendition:
     with Image.open(io.BytesIO(data)) as original:
         image_format = original.format or "PNG"
         image = ImageOps.exif_transpose(original)  # a portrait JPEG from a camera stays upright

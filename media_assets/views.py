@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import F, FilteredRelation, Q, QuerySet
@@ -41,6 +43,7 @@ from media_assets.models import (
 from media_assets.renditions import fit_to_screen
 
 logger = logging.getLogger(__name__)
+MediaT = TypeVar("MediaT", Wallpaper, Ringtone)
 
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 RENDITION_FIELDS = ("id", "size", "sha256", "content_type", "source_sha256")
@@ -52,10 +55,10 @@ def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     assert phone.organisation is not None  # a known phone's
     organisation_id = phone.organisation.pk
     if name.lower().endswith(".wav"):
-        key, find = keys.ringtone(organisation_id, name), partial(_ringtone, organisation_id, name)
+        key, find = keys.RINGTONE(organisation_id, name), partial(_ringtone, organisation_id, name)
     else:
         screen = screen_size(phone)
-        key = keys.wallpaper(organisation_id, name, screen)
+        key = keys.WALLPAPER(organisation_id, name, screen)
         find = partial(_wallpaper, organisation_id, name, screen)
     # Every phone of the organisation asks for the same few: which row answers is kept per
     # config version (media files are config sources), the bytes by their hash.
@@ -69,7 +72,7 @@ def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
 @phone_endpoint(auth="public")
 def softkey_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     # Every phone asks for the same few files: kept per config version.
-    body = memo(keys.softkey(name), partial(_softkey_body, name))
+    body = memo(keys.SOFTKEY(name), partial(_softkey_body, name))
     return not_found() if body is None else stored_file(request, body, cache_control="no-cache")
 
 
@@ -104,9 +107,7 @@ def screen_size(phone: PhoneRequest) -> tuple[int, int] | None:
     return model.screen if model else None
 
 
-def find_media(
-    model: type[Wallpaper] | type[Ringtone], organisation_id: int, name: str
-) -> QuerySet[Wallpaper] | QuerySet[Ringtone]:
+def find_media(model: type[MediaT], organisation_id: int, name: str) -> QuerySet[MediaT]:
     """The organisation's file of that name, else the global one; never another's."""
     return (
         model.objects.filter(Q(organisation=organisation_id) | Q(organisation__isnull=True))
@@ -139,15 +140,28 @@ def _wallpaper(organisation_id: int, name: str, screen: tuple[int, int] | None) 
         return None
     if (wallpaper.width, wallpaper.height) == screen:
         return _original(wallpaper)
-    if wallpaper.r_id is not None and wallpaper.r_source_sha256 == wallpaper.sha256:
-        return Body(
-            WallpaperRendition,
-            wallpaper.r_id,
-            wallpaper.r_size,
-            wallpaper.r_sha256,
-            wallpaper.r_content_type,
-        )
+    kept = _joined_rendition(wallpaper)
+    if kept is not None and kept.source_sha256 == wallpaper.sha256:
+        return Body(WallpaperRendition, kept.id, kept.size, kept.sha256, kept.content_type)
     return _new_rendition(wallpaper, width, height)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """A rendition as the wallpaper's lookup joined it in (RENDITION_FIELDS)."""
+
+    id: int
+    size: int
+    sha256: str
+    content_type: str
+    source_sha256: str
+
+
+def _joined_rendition(wallpaper: Wallpaper) -> _Joined | None:
+    # The r_* annotations are not on the model's type, so they are read by name; all of them
+    # are None when no rendition of this screen size exists yet.
+    columns = {field: getattr(wallpaper, f"r_{field}") for field in RENDITION_FIELDS}
+    return _Joined(**columns) if columns["id"] is not None else None
 
 
 def _original(item: Wallpaper | Ringtone) -> Body:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import ForeignKey
+from django.db.models import Field, ForeignKey, ManyToManyField, Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,8 +22,16 @@ from organisations.scoping import (
     staff_organisation,
 )
 
+M = TypeVar("M", bound=Model)
+if TYPE_CHECKING:  # what the mixins below are mixed into
+    from django.contrib.admin.options import _FieldsetSpec, _ListFilterT
 
-class ScopedAdminMixin:
+    _AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class ScopedAdminMixin(_AdminBase):
     """Organisation staff see only their organisation's rows, everywhere the admin looks:
     lists, search, form choices, autocomplete (the related admin's queryset), actions.
 
@@ -29,63 +39,73 @@ class ScopedAdminMixin:
     path to its organisation registered in `organisations.scoping`.
     """
 
-    def get_queryset(self, request: HttpRequest):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope_queryset(super().get_queryset(request), request.user)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
         self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
+    def formfield_for_manytomany(
+        self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelMultipleChoiceField[Any] | None:
         self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def _scope_choices(self, db_field, request: HttpRequest, kwargs: dict) -> None:
-        related = db_field.remote_field.model
-        if scoped_model(related) is not None and not is_provider(request.user):
+    def _scope_choices(
+        self, db_field: Field[Any, Any], request: HttpRequest, kwargs: dict[str, Any]
+    ) -> None:
+        related = db_field.remote_field.model if db_field.remote_field else None
+        if not isinstance(related, type) or scoped_model(related) is None:
+            return
+        if not is_provider(request.user):
             queryset = kwargs.get("queryset", related._default_manager.all())
             kwargs["queryset"] = scope_queryset(queryset, request.user)
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if not is_provider(request.user):
             # Organisation staff never move an object to another organisation.
             fields += [name for name in organisation_fields(self.model) if name not in fields]
         return fields
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_change_permission(request, obj) and may_edit(request.user, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_delete_permission(request, obj) and may_edit(request.user, obj)
 
 
-class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
     """A ModelAdmin scoped to the user's organisation; another's object is a 404."""
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M:
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
             raise Http404("No such object.")
         return obj
 
-    def get_list_filter(self, request: HttpRequest):
+    def get_list_filter(self, request: HttpRequest) -> list[_ListFilterT]:
         filters = super().get_list_filter(request)
         if is_provider(request.user):
-            return filters
+            return list(filters)
         adapted = (staff_list_filter(self.model, spec) for spec in filters)
         return [spec for spec in adapted if spec is not None]
 
-    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: M | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[M]]:
         form = super().get_form(request, obj, change=change, **kwargs)
         organisation = staff_organisation(request.user)
         names = organisation_fields(self.model)
         if obj is not None or organisation is None or not names:
             return form
 
-        class StaffForm(form):
+        class StaffForm(form):  # type: ignore[valid-type, misc]
             # Set before validation, so clean() and unique checks see the organisation.
-            def __init__(self, *args, **kw):
+            def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, **kw)
                 for name in names:
                     setattr(self.instance, name, organisation)
@@ -93,7 +113,7 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return StaffForm
 
 
-def organisation_fields(model) -> list[str]:
+def organisation_fields(model: type[Model]) -> list[str]:
     return [
         field.name
         for field in model._meta.get_fields()
@@ -101,7 +121,7 @@ def organisation_fields(model) -> list[str]:
     ]
 
 
-def staff_list_filter(model, spec):
+def staff_list_filter(model: type[Model], spec: _ListFilterT) -> _ListFilterT | None:
     """For organisation staff: no filter by organisation; related filters list only what
     they can see (RelatedOnlyFieldListFilter asks the scoped queryset)."""
     name = spec[0] if isinstance(spec, tuple) else spec
@@ -133,12 +153,14 @@ def warn_about_unknown_keys(request: HttpRequest, overrides: str) -> None:
         )
 
 
-class WidgetsMixin:
+class WidgetsMixin(_AdminBase):
     """`widgets = {field name: widget}` on a ModelAdmin or inline, as on a ModelForm's Meta."""
 
     widgets: dict[str, forms.Widget] = {}
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
         if db_field.name in self.widgets:
             kwargs["widget"] = self.widgets[db_field.name]
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -154,7 +176,7 @@ def overrides_widget(rows: int = 6) -> forms.Widget:
     return forms.Textarea(attrs={"rows": rows, "class": "vLargeTextField"})
 
 
-class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
+class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin[Organisation]):
     widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
     list_display = [
         "name",
@@ -214,7 +236,7 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
         "raw_overrides",
     ]
 
-    def get_fieldsets(self, request: HttpRequest, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: Organisation | None = None) -> _FieldsetSpec:
         fieldsets = super().get_fieldsets(request, obj)
         if is_provider(request.user):
             return fieldsets
@@ -245,6 +267,6 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin):
         until = timezone.localtime(obj.previous_password_valid_until)
         return f"still accepted until {until:%Y-%m-%d %H:%M %Z}"
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         warn_about_unknown_keys(request, obj.raw_overrides)

@@ -15,7 +15,7 @@ class OrganisationsConfig(AppConfig):
         post_migrate.connect(_sync_groups, dispatch_uid="organisations.sync_groups")
 
 
-def _sync_groups(sender, **kwargs) -> None:
+def _sync_groups(sender: AppConfig, **kwargs: object) -> None:
     # After every migrate (and test flush), once the last app's permissions exist.
     if sender is not list(apps.get_app_configs())[-1]:
         return

@@ -114,6 +114,6 @@ def sign_upload(text: str, salt: str) -> str:
 
 def unsign_upload(token: str, salt: str, max_age: int = 3600) -> str:
     try:
-        return signing.loads(token, salt=salt, max_age=max_age)
+        return str(signing.loads(token, salt=salt, max_age=max_age))
     except signing.BadSignature as exc:
         raise CsvFileError("The preview expired or was altered; upload the file again.") from exc

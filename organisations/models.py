@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import (
@@ -117,18 +119,23 @@ class Organisation(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
+    # The password as read from the database, to tell when it changes (None: a new row).
+    _stored_password: str | None = None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self._keep_previous_password()
         super().save(*args, **kwargs)
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any]
+    ) -> Organisation:
         instance = super().from_db(db, field_names, values)
         instance._stored_password = instance.__dict__.get("provisioning_password")
         return instance
 
     def _keep_previous_password(self) -> None:
-        stored = getattr(self, "_stored_password", None)
+        stored = self._stored_password
         if stored is None or stored == self.provisioning_password:
             return
         if self.password_grace_days:

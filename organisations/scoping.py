@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from django.contrib.auth.models import AnonymousUser, Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db.models import Model, Q, QuerySet
 
 from organisations.models import Organisation
 
+M = TypeVar("M", bound=Model)
+AnyUser = User | AnonymousUser  # request.user
 PROVIDER_GROUP = "provider"
 ORGANISATION_STAFF_GROUP = "organisation staff"
 ALL_ACTIONS = ("view", "add", "change", "delete")
@@ -53,27 +56,30 @@ def scoped_models() -> list[ScopedModel]:
     return list(_registry.values())
 
 
-def is_provider(user) -> bool:
-    if not getattr(user, "is_active", False):
+def is_provider(user: AnyUser) -> bool:
+    if not user.is_active:
         return False
     if user.is_superuser:
         return True
-    if not hasattr(user, "_voipconfig_is_provider"):
-        user._voipconfig_is_provider = user.groups.filter(name=PROVIDER_GROUP).exists()
-    return user._voipconfig_is_provider
+    kept = user.__dict__  # answered once per request's user
+    if "_voipconfig_is_provider" not in kept:
+        kept["_voipconfig_is_provider"] = user.groups.filter(name=PROVIDER_GROUP).exists()
+    return bool(kept["_voipconfig_is_provider"])
 
 
-def staff_organisation(user) -> Organisation | None:
+def staff_organisation(user: AnyUser) -> Organisation | None:
     """The organisation a non-provider staff member works for (None for providers)."""
     if isinstance(user, AnonymousUser) or not user.is_authenticated or is_provider(user):
         return None
-    if not hasattr(user, "_voipconfig_organisation"):
-        link = getattr(user, "organisation_staff", None)
-        user._voipconfig_organisation = link.organisation if link else None
-    return user._voipconfig_organisation
+    kept = user.__dict__
+    if "_voipconfig_organisation" not in kept:
+        link = getattr(user, "organisation_staff", None)  # none for a user without one
+        kept["_voipconfig_organisation"] = link.organisation if link else None
+    organisation: Organisation | None = kept["_voipconfig_organisation"]
+    return organisation
 
 
-def scope_queryset(queryset: QuerySet, user) -> QuerySet:
+def scope_queryset(queryset: QuerySet[M], user: AnyUser) -> QuerySet[M]:
     """The rows of `queryset` this user may see; none for a model nobody registered."""
     if is_provider(user):
         return queryset
@@ -98,15 +104,15 @@ def organisation_of(obj: Model) -> Organisation | None:
     scope = scoped_model(type(obj))
     if scope is None or scope.path is None:
         return None
-    target = obj
+    target: Any = obj
     for part in scope.path.split("__") if scope.path else []:
         target = getattr(target, part, None)
         if target is None:
             return None
-    return target
+    return target if isinstance(target, Organisation) else None
 
 
-def may_edit(user, obj: Model | None) -> bool:
+def may_edit(user: AnyUser, obj: Model | None) -> bool:
     """Organisation staff may change their own rows, never shared or another's."""
     if obj is None or is_provider(user):
         return True

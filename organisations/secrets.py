@@ -8,7 +8,9 @@ running `manage.py reencrypt_secrets`, and then removing the old one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django import forms
@@ -16,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 PREFIX = "enc1:"
 
@@ -61,7 +64,7 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
         ) from exc
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField[str, str]):
     """A secret, encrypted in the database and clear in Python.
 
     The column is text (a token is longer than the secret); with `max_length` it is a
@@ -69,24 +72,37 @@ class EncryptedTextField(models.TextField):
     differs), and nothing needs them.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.max_length is not None:
             self.validators.append(MaxLengthValidator(self.max_length))
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> str | None:
         return decrypt(value) if value else value
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         return encrypt(value) if value else value
 
-    def formfield(self, **kwargs):
+    def formfield(
+        self,
+        form_class: type[forms.Field] | None = None,
+        choices_form_class: type[forms.ChoiceField] | None = None,
+        **kwargs: Any,
+    ) -> forms.Field | None:
         if self.max_length is None:
-            return super().formfield(**kwargs)
+            return super().formfield(
+                form_class=form_class, choices_form_class=choices_form_class, **kwargs
+            )
         # One line, like a CharField: skip TextField's Textarea.
-        defaults = {"form_class": forms.CharField, "max_length": self.max_length, **kwargs}
-        return models.Field.formfield(self, **defaults)
+        return models.Field.formfield(
+            self,
+            form_class=form_class or forms.CharField,
+            choices_form_class=choices_form_class,
+            **{"max_length": self.max_length, **kwargs},
+        )
 
 
 def encrypted_fields() -> list[tuple[type[models.Model], str]]:
@@ -123,7 +139,9 @@ def decrypt_rows(model: type[models.Model], field_names: list[str]) -> None:
         model._default_manager.filter(pk=obj.pk).update(**values)
 
 
-def _in_batches(model: type[models.Model], field_names: list[str], size: int = 500):
+def _in_batches(
+    model: type[models.Model], field_names: list[str], size: int = 500
+) -> Iterator[models.Model]:
     # Plain queries per batch rather than a server-side cursor, which would outlive the
     # transaction when a value cannot be decrypted.
     manager = model._default_manager

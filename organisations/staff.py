@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
@@ -19,7 +19,7 @@ def create_organisation_staff(
     email: str = "",
     *,
     validate: bool = True,
-):
+) -> User:
     """A staff login that sees and edits only `organisation`'s objects.
 
     Raises ValidationError for a password the validators refuse and ValueError for a

@@ -2,29 +2,27 @@ from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, Model, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Replace
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from organisations.admin import ScopedModelAdmin
-from organisations.csv_files import MAX_UPLOAD_BYTES
-from phonebooks.csv_io import (
-    CsvFileError,
-    ImportPlan,
-    export_csv,
-    import_contacts,
-    plan_import,
-)
+from organisations.csv_files import MAX_UPLOAD_BYTES, CsvFileError
+from phonebooks.csv_io import ImportPlan, export_csv, import_contacts, plan_import
 from phonebooks.delivery import phonebook_url, phones_missing_books
 from phonebooks.families import FAMILIES, MAX_BYTES, MAX_BYTES_SOME_MODELS
 from phonebooks.models import BOOKS_PER_PHONE, Contact, Phonebook
@@ -45,13 +43,14 @@ def format_size(size: int | None) -> str:
     return f"{size / 1024:,.0f} KB" if size >= 1024 else f"{size} bytes"
 
 
-class PhonebookForm(forms.ModelForm):
+class PhonebookForm(forms.ModelForm[Phonebook]):
     class Meta:
         model = Phonebook
         fields = ["organisation", "name", "title", "position", "audience", "devices"]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns (typed as optional)
         devices = cleaned.get("devices")
         # Organisation staff see the organisation read-only: it is on the instance then.
         organisation = cleaned.get("organisation") or getattr(self.instance, "organisation", None)
@@ -65,7 +64,7 @@ class PhonebookForm(forms.ModelForm):
 
 
 @admin.register(Phonebook)
-class PhonebookAdmin(ScopedModelAdmin):
+class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
     form = PhonebookForm
     list_display = [
         "name",
@@ -93,29 +92,25 @@ class PhonebookAdmin(ScopedModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Phonebook]:
+        books: QuerySet[Phonebook] = super().get_queryset(request)
         # Counted in subqueries: joining both would multiply contacts by chosen phones.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                contact_count=_count(Contact.objects.filter(phonebook=OuterRef("pk"))),
-                chosen_count=_count(
-                    Phonebook.devices.through.objects.filter(phonebook=OuterRef("pk"))
-                ),
-            )
+        return books.annotate(
+            contact_count=_count(Contact.objects.filter(phonebook=OuterRef("pk"))),
+            chosen_count=_count(Phonebook.devices.through.objects.filter(phonebook=OuterRef("pk"))),
         )
 
     @admin.display(description="phones", ordering="audience")
     def readers(self, obj: Phonebook) -> str:
         if obj.audience == Phonebook.Audience.ALL:
             return "all"
-        return f"{obj.chosen_count} chosen"
+        chosen: int = getattr(obj, "chosen_count", 0)  # annotated by get_queryset
+        return f"{chosen} chosen"
 
     @admin.display(description="contacts")
     def contacts_link(self, obj: Phonebook) -> str:
-        if obj.pk is None:
+        if obj._state.adding:
             return "Save the phonebook first."
-        count = getattr(obj, "contact_count", None)
+        count: int | None = getattr(obj, "contact_count", None)  # annotated by get_queryset
         if count is None:
             count = obj.contacts.count()
         url = reverse("admin:phonebooks_contact_changelist") + f"?phonebook__id__exact={obj.pk}"
@@ -123,7 +118,7 @@ class PhonebookAdmin(ScopedModelAdmin):
 
     @admin.display(description="size", ordering="size_bytes")
     def size(self, obj: Phonebook) -> str:
-        if obj.size_bytes is None and obj.pk is not None:
+        if obj.size_bytes is None and not obj._state.adding:
             refresh_size(obj)  # a book made outside the admin; measured once, then stored
         warning = obj.size_warning
         if not warning:
@@ -136,7 +131,7 @@ class PhonebookAdmin(ScopedModelAdmin):
 
     @admin.display(description="URLs the phones use")
     def phone_urls(self, obj: Phonebook) -> str:
-        if obj.pk is None:
+        if obj._state.adding:
             return "-"
         return format_html_join(
             "\n",
@@ -146,7 +141,7 @@ class PhonebookAdmin(ScopedModelAdmin):
 
     @admin.display(description=f"phones that do not get it (they hold {BOOKS_PER_PHONE} books)")
     def phones_missing_this_book(self, obj: Phonebook) -> str:
-        if obj.pk is None:
+        if obj._state.adding:
             return "-"
         missing = [
             device
@@ -164,11 +159,19 @@ class PhonebookAdmin(ScopedModelAdmin):
             ", ".join(str(device) for device in missing[:20]) + (" …" if len(missing) > 20 else ""),
         )
 
-    def save_model(self, request: HttpRequest, obj: Phonebook, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Phonebook, form: forms.ModelForm[Phonebook], change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         refresh_size(obj)  # the title is in the file
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm[Phonebook],
+        formsets: list[BaseInlineFormSet[Any, Phonebook, Any]],
+        change: bool,
+    ) -> None:
         super().save_related(request, form, formsets, change)
         book = form.instance
         warn_about_size(request, book)
@@ -190,7 +193,9 @@ class PhonebookAdmin(ScopedModelAdmin):
             warn_about_size(request, book)
         self.message_user(request, f"Size recalculated for {queryset.count()} phonebook(s).")
 
-    def get_deleted_objects(self, objs, request: HttpRequest):
+    def get_deleted_objects(
+        self, objs: Sequence[Phonebook] | QuerySet[Phonebook], request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
         """Summarise the contacts instead of listing thousands of them on the confirmation."""
         deleted, model_count, perms_needed, protected = super().get_deleted_objects([], request)
         books = list(objs)
@@ -203,7 +208,7 @@ class PhonebookAdmin(ScopedModelAdmin):
 
     # --- CSV import and export -----------------------------------------------------------
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         urls = [
             path(
                 "<path:object_id>/import/",
@@ -220,10 +225,7 @@ class PhonebookAdmin(ScopedModelAdmin):
 
     def _book(self, request: HttpRequest, object_id: str) -> Phonebook:
         # Through get_queryset, so whatever limits the admin's list limits these pages too.
-        book = self.get_object(request, object_id)
-        if book is None:
-            raise Http404("No such phonebook.")
-        return book
+        return self.get_object(request, object_id)  # another organisation's: 404
 
     def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         book = self._book(request, object_id)
@@ -243,7 +245,7 @@ class PhonebookAdmin(ScopedModelAdmin):
             return self._confirm_import(request, book)
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data["file"].read()
+            data: bytes = form.cleaned_data["file"].read()
             delete_missing = form.cleaned_data["delete_missing"]
             if delete_missing and not request.user.has_perm("phonebooks.delete_contact"):
                 raise PermissionDenied
@@ -308,7 +310,9 @@ class PhonebookAdmin(ScopedModelAdmin):
             separator="semicolon" if plan.delimiter == ";" else "comma",
         )
 
-    def _render(self, request: HttpRequest, book: Phonebook, template: str, **context):
+    def _render(
+        self, request: HttpRequest, book: Phonebook, template: str, **context: object
+    ) -> TemplateResponse:
         context.update(
             self.admin_site.each_context(request),
             opts=self.model._meta,
@@ -341,9 +345,9 @@ class ImportForm(forms.Form):
         help_text="The file then becomes the whole phonebook.",
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        if (upload.size or 0) > MAX_UPLOAD_BYTES:  # a file field's upload always has a size
             raise forms.ValidationError(
                 f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it."
             )
@@ -367,7 +371,7 @@ def _read_import_token(request: HttpRequest, book: Phonebook, token: str) -> tup
     return zlib.decompress(base64.b64decode(payload["data"])), bool(payload["delete"])
 
 
-def _size_after(book: Phonebook, plan: ImportPlan) -> dict | None:
+def _size_after(book: Phonebook, plan: ImportPlan) -> dict[str, str] | None:
     """How large the book would be after the import, flagged before any phone fails on it."""
     if plan.errors:
         return None
@@ -376,7 +380,7 @@ def _size_after(book: Phonebook, plan: ImportPlan) -> dict | None:
     return {"text": format_size(size), "warning": warning}
 
 
-def _preview_row(contact: Contact) -> dict:
+def _preview_row(contact: Contact) -> dict[str, str | int]:
     return {
         "name": contact.name,
         "group": contact.group,
@@ -411,7 +415,7 @@ def warn_about_missing_books(request: HttpRequest, book: Phonebook) -> None:
 
 
 @admin.register(Contact)
-class ContactAdmin(ScopedModelAdmin):
+class ContactAdmin(ScopedModelAdmin[Contact]):
     list_display = ["name", "group", "numbers", "phonebook", "organisation", "position"]
     list_filter = ["phonebook", "phonebook__organisation"]
     list_select_related = ["phonebook", "phonebook__organisation"]
@@ -437,15 +441,19 @@ class ContactAdmin(ScopedModelAdmin):
     def organisation(self, obj: Contact) -> str:
         return str(obj.phonebook.organisation)
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Contact], search_term: str
+    ) -> tuple[QuerySet[Contact], bool]:
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         digits = dialable(search_term.strip())
         if len(digits) >= 3 and set(digits) <= set("0123456789+*#"):
             return results | queryset.filter(_number_contains(digits)), may_have_duplicates
         return results, may_have_duplicates
 
-    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
-        moved_from = form.initial.get("phonebook") if change else None
+    def save_model(
+        self, request: HttpRequest, obj: Contact, form: forms.ModelForm[Contact], change: bool
+    ) -> None:
+        moved_from: int | None = form.initial.get("phonebook") if change else None
         super().save_model(request, obj, form, change)
         for book in _books({obj.phonebook_id, moved_from}):
             refresh_size(book)
@@ -463,12 +471,12 @@ class ContactAdmin(ScopedModelAdmin):
             refresh_size(book)
 
 
-def _count(queryset: QuerySet) -> Coalesce:
+def _count(queryset: QuerySet[Model]) -> Coalesce:
     counted = queryset.order_by().values("phonebook").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def _books(ids: set[int | None]) -> list[Phonebook]:
+def _books(ids: Iterable[int | None]) -> list[Phonebook]:
     return list(Phonebook.objects.filter(pk__in=[pk for pk in ids if pk]))
 
 

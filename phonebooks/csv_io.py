@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 
 from devices import serving
 from organisations.csv_files import (
@@ -232,8 +233,11 @@ def _messages(exc: ValidationError) -> list[str]:
 
 
 def _verbose(field_name: str) -> str:
-    label = str(Contact._meta.get_field(field_name).verbose_name)
-    return "order" if field_name == "position" else label
+    if field_name == "position":
+        return "order"
+    field = Contact._meta.get_field(field_name)
+    # Errors name the contact's own fields; only relations would have no verbose name.
+    return str(field.verbose_name) if isinstance(field, Field) else field_name
 
 
 def _describe(key: tuple[str, str]) -> str:

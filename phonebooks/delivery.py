@@ -45,7 +45,7 @@ class OrganisationBooks:
 
 def organisation_books(organisation_id: int) -> OrganisationBooks:
     return memo(
-        keys.organisation_books(organisation_id),
+        keys.ORGANISATION_BOOKS(organisation_id),
         partial(_load_organisation_books, organisation_id),
     )
 

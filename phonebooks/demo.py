@@ -11,7 +11,9 @@ from organisations.models import Organisation
 from phonebooks.models import Contact, Phonebook
 from phonebooks.render import refresh_size
 
-DEMO_CONTACTS: dict[str, list[dict]] = {
+Spec = dict[str, str | int]  # a contact's fields: position is an int, the others are text
+
+DEMO_CONTACTS: dict[str, list[Spec]] = {
     "demo": [
         {"name": "Jansen & Zn <Verkoop>", "group": "Customers", "number_1": "+31 20 123 4567"},
         {
@@ -28,7 +30,7 @@ DEMO_CONTACTS: dict[str, list[dict]] = {
         {"name": "Voicemail", "number_1": "*97"},
     ],
 }
-DEFAULT_CONTACTS = [
+DEFAULT_CONTACTS: list[Spec] = [
     {"name": "Front desk", "group": "Colleagues", "number_1": "2001"},
     {"name": "Service desk", "number_1": "+32 2 123 45 67", "number_2": "+32 470 12 34 56"},
 ]

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import Combinable
 
 from devices.models import Device
 from organisations.config_syntax import validate_single_line
@@ -15,7 +16,7 @@ from phonebooks.numbers import MAX_NUMBER_LENGTH, validate_phone_number
 BOOKS_PER_PHONE = 5
 
 
-def number_field(verbose_name: str) -> models.CharField:
+def number_field(verbose_name: str) -> models.CharField[str | int | Combinable, str]:
     return models.CharField(
         verbose_name,
         max_length=MAX_NUMBER_LENGTH,
@@ -31,7 +32,7 @@ class NumberLabel(models.TextChoices):
     OTHER = "other", "Other"
 
 
-def label_field(verbose_name: str, default: str) -> models.CharField:
+def label_field(verbose_name: str, default: str) -> models.CharField[str | int | Combinable, str]:
     return models.CharField(
         verbose_name, max_length=10, choices=NumberLabel.choices, default=default
     )

@@ -36,7 +36,7 @@ def phonebook_xml(request: PhoneHttpRequest, family: str, pk: str) -> HttpRespon
         return not_found()
     # The same book goes to every phone of the organisation: rendered once per config
     # version (contacts are a config source), whichever phone asks.
-    body, etag = memo(keys.phonebook(book.pk, kind.slug), partial(_rendered, book, kind))
+    body, etag = memo(keys.PHONEBOOK(book.pk, kind.slug), partial(_rendered, book, kind))
     return xml_file(request, body, etag)
 
 

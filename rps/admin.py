@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
 from devices.admin import search_with_mac
@@ -17,6 +18,7 @@ from rps.client import RpsConfigError, client_from_settings
 from rps.models import RpsDeviceState, RpsServerState
 from rps.sync import RpsSync
 
+M = TypeVar("M", bound=Model)
 Status = RpsDeviceState.Status
 MESSAGE_LINES = 10
 
@@ -48,7 +50,7 @@ def rps_state_column(device: Device) -> str:
 
 
 def _run_sync(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[M],
     request: HttpRequest,
     organisations: Iterable[Organisation],
     macs: set[str] | None = None,
@@ -68,21 +70,31 @@ def _run_sync(
 
 
 @admin.action(description="Sync with RPS", permissions=["change"])
-def sync_organisations_with_rps(modeladmin, request: HttpRequest, queryset) -> None:
+def sync_organisations_with_rps(
+    modeladmin: admin.ModelAdmin[Organisation],
+    request: HttpRequest,
+    queryset: QuerySet[Organisation],
+) -> None:
     _run_sync(modeladmin, request, queryset)
 
 
 @admin.action(
     description="Sync with RPS (re-checks phones owned by others)", permissions=["change"]
 )
-def sync_devices_with_rps(modeladmin, request: HttpRequest, queryset) -> None:
+def sync_devices_with_rps(
+    modeladmin: admin.ModelAdmin[Device], request: HttpRequest, queryset: QuerySet[Device]
+) -> None:
     devices = list(queryset.select_related("organisation"))
     organisations = {device.organisation_id: device.organisation for device in devices}
     _run_sync(modeladmin, request, organisations.values(), {device.mac for device in devices})
 
 
 @admin.action(description="Sync with RPS", permissions=["view"])
-def sync_states_with_rps(modeladmin, request: HttpRequest, queryset) -> None:
+def sync_states_with_rps(
+    modeladmin: admin.ModelAdmin[RpsDeviceState],
+    request: HttpRequest,
+    queryset: QuerySet[RpsDeviceState],
+) -> None:
     if not request.user.has_perm("devices.change_device"):
         modeladmin.message_user(
             request, "Syncing needs the right to change phones.", messages.ERROR
@@ -91,22 +103,22 @@ def sync_states_with_rps(modeladmin, request: HttpRequest, queryset) -> None:
     states = list(queryset.select_related("organisation", "device__organisation"))
     organisations = {s.device.organisation_id: s.device.organisation for s in states if s.device}
     if is_provider(request.user):  # staff sync their own organisation only
-        organisations.update({s.organisation_id: s.organisation for s in states if s.organisation})
+        organisations.update({s.organisation.pk: s.organisation for s in states if s.organisation})
     _run_sync(modeladmin, request, organisations.values(), {state.mac for state in states})
 
 
-class ReadOnlyAdmin(ScopedModelAdmin):
+class ReadOnlyAdmin(ScopedModelAdmin[M]):
     """Only the sync writes these rows; deleting one makes the next sync look again."""
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
 
 @admin.register(RpsServerState)
-class RpsServerStateAdmin(ReadOnlyAdmin):
+class RpsServerStateAdmin(ReadOnlyAdmin[RpsServerState]):
     list_display = [
         "server_name",
         "organisation",
@@ -123,7 +135,7 @@ class RpsServerStateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RpsDeviceState)
-class RpsDeviceStateAdmin(ReadOnlyAdmin):
+class RpsDeviceStateAdmin(ReadOnlyAdmin[RpsDeviceState]):
     list_display = [
         "mac_address",
         "device",
@@ -144,57 +156,71 @@ class RpsDeviceStateAdmin(ReadOnlyAdmin):
     def mac_address(self, obj: RpsDeviceState) -> str:
         return format_mac(obj.mac)
 
-    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[RpsDeviceState], search_term: str
+    ) -> tuple[QuerySet[RpsDeviceState], bool]:
         if not search_term.strip():
             return queryset, False
         return search_with_mac(queryset, search_term), False
 
 
-class RpsDeviceStateInline(ScopedInline, admin.TabularInline):
+# Tuples, so that one value serves as both `fields` and `readonly_fields` (the sync alone
+# writes these rows).
+DEVICE_STATE_FIELDS = (
+    "status",
+    "organisation",
+    "server_rps_id",
+    "rps_id",
+    "pushed_at",
+    "last_attempt_at",
+    "last_error",
+)
+SERVER_STATE_FIELDS = (
+    "server_name",
+    "rps_id",
+    "phones",
+    "pushed_at",
+    "last_attempt_at",
+    "last_error",
+)
+
+
+class RpsDeviceStateInline(ScopedInline, admin.TabularInline[RpsDeviceState, Device]):
     model = RpsDeviceState
     fk_name = "device"
     verbose_name = verbose_name_plural = "Yealink RPS"
     template = "admin/rps/device_state_inline.html"
-    fields = [
-        "status",
-        "organisation",
-        "server_rps_id",
-        "rps_id",
-        "pushed_at",
-        "last_attempt_at",
-        "last_error",
-    ]
-    readonly_fields = fields
+    fields = readonly_fields = DEVICE_STATE_FIELDS
     extra = 0
     max_num = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Device | None = None) -> bool:
         return False
 
-    def get_fields(self, request: HttpRequest, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Device | None = None) -> tuple[str, ...]:
         if is_provider(request.user):
-            return self.fields
+            return DEVICE_STATE_FIELDS
         # Where the phone was registered before it came here is another organisation's.
-        return [name for name in self.fields if name not in ("organisation", "server_rps_id")]
+        hidden = ("organisation", "server_rps_id")
+        return tuple(name for name in DEVICE_STATE_FIELDS if name not in hidden)
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return self.get_fields(request, obj)
+    def get_readonly_fields(self, request: HttpRequest, obj: Device | None = None) -> list[str]:
+        return list(self.get_fields(request, obj))
 
 
-class RpsServerStateInline(ScopedInline, admin.StackedInline):
+class RpsServerStateInline(ScopedInline, admin.StackedInline[RpsServerState, Organisation]):
     """The organisation's RPS server and how its phones stand there, on its page."""
 
     model = RpsServerState
     fk_name = "organisation"
     verbose_name = verbose_name_plural = "Yealink RPS"
-    fields = ["server_name", "rps_id", "phones", "pushed_at", "last_attempt_at", "last_error"]
-    readonly_fields = fields
+    fields = readonly_fields = SERVER_STATE_FIELDS
     extra = 0
     max_num = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Organisation | None = None) -> bool:
         return False
 
     @admin.display(description="phones")

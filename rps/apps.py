@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 from django.apps import AppConfig
 from django.core import checks
 
@@ -16,7 +19,9 @@ class RpsConfig(AppConfig):
         register_scoped_model(RpsDeviceState, "device__organisation", staff_actions=["view"])
 
 
-def check_server_name_prefix(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def check_server_name_prefix(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """A bad prefix would only show at the first sync; `manage.py check` tells at once."""
     from django.core.exceptions import ImproperlyConfigured
 

@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
 
 logger = logging.getLogger("rps")
+T = TypeVar("T")
 
 API = "/api/open/v1/"
 MAX_BATCH = 100  # MACs per device call: yealink.md says keep batches at 100 or fewer
@@ -181,7 +182,9 @@ class RpsClient:
     def edit_server(self, server_id: str, fields: Mapping[str, str]) -> None:
         self.post("server/edit", {"id": server_id, **fields}, write=True)
 
-    def list_servers(self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE):
+    def list_servers(
+        self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE
+    ) -> tuple[list[RemoteServer], int | None]:
         data = self.post("server/list", _page(key, skip, limit))
         return [_server(item) for item in _items(data)], _total(data)
 
@@ -199,7 +202,9 @@ class RpsClient:
         body = {"macs": macs, "serverId": server_id, "remark": remark}
         return _ids_by_mac(self.post("device/add", body, write=True))
 
-    def list_devices(self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE):
+    def list_devices(
+        self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE
+    ) -> tuple[list[RemoteDevice], int | None]:
         data = self.post("device/list", _page(key, skip, limit))
         return [_device(item) for item in _items(data)], _total(data)
 
@@ -347,7 +352,7 @@ def _total(data: Any) -> int | None:
     return total if isinstance(total, int) else None
 
 
-def _paginate(fetch: Callable[[int], tuple[list, int | None]]) -> Iterator:
+def _paginate(fetch: Callable[[int], tuple[list[T], int | None]]) -> Iterator[T]:
     skip = 0
     while True:
         items, total = fetch(skip)

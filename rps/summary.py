@@ -43,7 +43,7 @@ class SyncSummary:
     def ok(self) -> bool:
         return not self.errors
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["ok"] = self.ok
         return data

@@ -18,9 +18,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from devices.mac import format_mac
@@ -34,6 +36,7 @@ from rps.summary import Problem, SyncSummary
 
 logger = logging.getLogger("rps")
 
+T = TypeVar("T")
 Status = RpsDeviceState.Status
 Progress = Callable[[int, int, str], None]  # (phones done, phones in all, organisation slug)
 
@@ -130,13 +133,13 @@ class RpsSync:
             if self.remote_devices is None:
                 return  # without RPS's lists a full sync would guess
         for organisation in selected:
-            self._guard(lambda org=organisation: self._sync_organisation(org), "", org=organisation)
+            self._guard(partial(self._sync_organisation, organisation), "", org=organisation)
         self._guard(lambda: self._remove_unwanted(None if everything else selected), "removals")
         if everything:
             self._guard(self._remove_orphan_servers, "removing servers")
         self.progress(self.total, self.total, "removals")
 
-    def _wanted(self, selected: list[Organisation]):
+    def _wanted(self, selected: list[Organisation]) -> QuerySet[Device]:
         devices = Device.objects.filter(
             organisation__in=selected, is_active=True, organisation__is_active=True
         )
@@ -212,7 +215,7 @@ class RpsSync:
                 f"{count} phone(s) not synced: the organisation has no RPS server yet",
             )
 
-    def _devices(self, organisation: Organisation):
+    def _devices(self, organisation: Organisation) -> QuerySet[Device]:
         devices = Device.objects.filter(organisation=organisation, is_active=True)
         if self.macs is not None:
             devices = devices.filter(mac__in=self.macs)
@@ -378,7 +381,9 @@ class RpsSync:
             self._add_batch(organisation, server_id, batch)
             self._advance(len(batch), organisation)
 
-    def _keep_unchanged(self, organisation: Organisation, items: list[_Item], server_id: str):
+    def _keep_unchanged(
+        self, organisation: Organisation, items: list[_Item], server_id: str
+    ) -> None:
         self.summary.devices_unchanged += len(items)
         changed = [item for item in items if _record_unchanged(item, organisation, server_id)]
         if changed and not self.dry_run:
@@ -678,7 +683,7 @@ def _record_unchanged(item: _Item, organisation: Organisation, server_id: str) -
     return state.pk is None or _values(state) != before
 
 
-def _values(state: RpsDeviceState) -> list:
+def _values(state: RpsDeviceState) -> list[object]:
     return [
         state.device_id,
         state.organisation_id,
@@ -751,12 +756,12 @@ def _phones(items: list[_Item] | list[RpsDeviceState]) -> str:
     return f"{len(macs)} phone(s): {shown}"
 
 
-def _chunks(values: list, size: int) -> Iterator[list]:
+def _chunks(values: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _batches(values: list) -> Iterator[list]:
+def _batches(values: list[T]) -> Iterator[list[T]]:
     return _chunks(values, MAX_BATCH)
 
 

@@ -35,7 +35,7 @@ def two_organisations(db):
     demo, acme = Organisation.objects.get(slug="demo"), Organisation.objects.get(slug="acme")
     RpsServerState.objects.create(organisation=acme, server_name="vc-acme-000000")
     for org in (demo, acme):
-        device = org.devices.first()
+        device = org.devices.get(mac={"demo": "805ec0000001", "acme": "001565000002"}[org.slug])
         AccessLog.objects.create(
             path=f"/{device.mac}.cfg",
             mac=device.mac,

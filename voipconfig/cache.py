@@ -9,16 +9,30 @@ connection from the pool. After a fork the pool notices and opens new connection
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from redis import ConnectionPool, Redis
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
+    if TYPE_CHECKING:  # Django's own, which django-stubs does not declare
+        _servers: list[str]
+        _pools: dict[int, ConnectionPool]
+        _pool_class: type[ConnectionPool]
+        _pool_options: dict[str, Any]
+        _client: type[Redis]
 
-    def get_client(self, key=None, *, write=False):
+        def _get_connection_pool_index(self, write: bool) -> int: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Redis] = {}
+
+    def get_client(
+        self, key: str | bytes | memoryview | None = None, *, write: bool = False
+    ) -> Redis:
         index = self._get_connection_pool_index(write)
         client = self._clients.get(index)
         if client is None:
@@ -31,11 +45,14 @@ class RedisCacheClient(DjangoRedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    def __init__(self, server, params) -> None:
+    if TYPE_CHECKING:  # Django's own, which django-stubs does not declare
+        _cache: RedisCacheClient
+
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
 
-    def client(self, *, write: bool = False):
+    def client(self, *, write: bool = False) -> Redis:
         """The process's `redis.Redis`, for what Django's cache API has no word for
         (publishing and subscribing: devices.serving.version_feed)."""
         return self._cache.get_client(write=write)

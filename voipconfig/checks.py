@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
-def check_shared_throttle_cache(app_configs, **kwargs) -> list[Warning]:
+def check_shared_throttle_cache(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Warning]:
     backend = settings.CACHES[settings.THROTTLE_CACHE]["BACKEND"]
     if settings.THROTTLE_ENABLED and backend.endswith(("LocMemCache", "DummyCache")):
         return [

@@ -6,8 +6,12 @@ import base64
 import hashlib
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Generic classes (ModelAdmin[Device], QuerySet[Device]) can be subscripted at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,7 +22,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 # Earlier keys, still accepted for signatures (sessions, Digest nonces) after a rotation.
-SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
@@ -26,7 +30,7 @@ if not SECRET_KEY:
 
 # Keys encrypting provisioning and SIP passwords at rest (Fernet keys, comma separated; the
 # first encrypts, all decrypt). Only a development server may go without: it derives one.
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -138,42 +142,46 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # --- Provisioning -------------------------------------------------------------------------
 
 # The public base URL the phones use; files are served at its root.
-PROVISIONING_URL = env.str("PROVISIONING_URL", default="http://127.0.0.1:8000/")
+PROVISIONING_URL: str = env.str("PROVISIONING_URL", default="http://127.0.0.1:8000/")
 if not PROVISIONING_URL.endswith("/"):
     PROVISIONING_URL += "/"
 
 # Which HTTP authentication schemes the 401 offers, in order. Digest is what every Yealink
 # firmware supports; Basic is widely used but undocumented by Yealink.
-PROVISIONING_AUTH_SCHEMES = env.list("PROVISIONING_AUTH_SCHEMES", default=["digest", "basic"])
+PROVISIONING_AUTH_SCHEMES: list[str] = env.list(
+    "PROVISIONING_AUTH_SCHEMES", default=["digest", "basic"]
+)
 for _scheme in PROVISIONING_AUTH_SCHEMES:
     if _scheme not in ("digest", "basic"):
         raise ImproperlyConfigured(
             f"PROVISIONING_AUTH_SCHEMES: unknown scheme {_scheme!r} (use digest and/or basic)."
         )
-PROVISIONING_REALM = env.str("PROVISIONING_REALM", default="voipconfig")
+PROVISIONING_REALM: str = env.str("PROVISIONING_REALM", default="voipconfig")
 # How long a Digest nonce stays valid; an older one gets a fresh challenge with stale=true.
-DIGEST_NONCE_TTL_SECONDS = env.int("DIGEST_NONCE_TTL_SECONDS", default=300)
+DIGEST_NONCE_TTL_SECONDS: int = env.int("DIGEST_NONCE_TTL_SECONDS", default=300)
 
 # Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
-TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+TRUSTED_PROXY_HOPS: int = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 # A phone with Wrong credentials in this many hours, and no success since, is "failing".
-PHONE_FAILING_WINDOW_HOURS = env.int("PHONE_FAILING_WINDOW_HOURS", default=24)
+PHONE_FAILING_WINDOW_HOURS: int = env.int("PHONE_FAILING_WINDOW_HOURS", default=24)
 
 # What a 503 (database down or overloaded) tells clients to wait before trying again.
-RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=60)
+RETRY_AFTER_SECONDS: int = env.int("RETRY_AFTER_SECONDS", default=60)
 
 # How long access-log rows are kept (manage.py prune_access_log, run daily from cron).
-ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
+ACCESS_LOG_RETENTION_DAYS: int = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
 # Access-log rows (and each phone's last-seen fields) are written in batches by a thread in
 # each app-server process, every this many seconds or once ACCESS_LOG_BATCH_SIZE rows wait
 # (devices/serving/access_log.py). 0 writes them in the request: the default on SQLite, where a
 # second writer would wait on the database lock.
 _POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-ACCESS_LOG_FLUSH_SECONDS = env.float("ACCESS_LOG_FLUSH_SECONDS", default=0.25 if _POSTGRES else 0)
-ACCESS_LOG_BATCH_SIZE = env.int("ACCESS_LOG_BATCH_SIZE", default=500)
+ACCESS_LOG_FLUSH_SECONDS: float = env.float(
+    "ACCESS_LOG_FLUSH_SECONDS", default=0.25 if _POSTGRES else 0
+)
+ACCESS_LOG_BATCH_SIZE: int = env.int("ACCESS_LOG_BATCH_SIZE", default=500)
 # More rows than this waiting means the database cannot keep up: phones get a 503.
-ACCESS_LOG_MAX_PENDING = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
+ACCESS_LOG_MAX_PENDING: int = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
 
 # Throttling of failed phone requests (see devices/serving/throttle.py). The counts live in the
 # cache: use Redis (or the database) in production so that every app server shares them.
@@ -188,44 +196,46 @@ _DATABASE_IDENTITY = "|".join(
 CACHES["default"]["KEY_PREFIX"] = env.str(
     "CACHE_KEY_PREFIX", default="vc-" + hashlib.sha256(_DATABASE_IDENTITY.encode()).hexdigest()[:12]
 )
-THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
-THROTTLE_CACHE = "default"
-THROTTLE_WINDOW_SECONDS = env.int("THROTTLE_WINDOW_SECONDS", default=300)
-THROTTLE_MAX_FAILURES_PER_IP = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)
-THROTTLE_MAX_FAILURES_PER_MAC = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
+THROTTLE_ENABLED: bool = env.bool("THROTTLE_ENABLED", default=True)
+THROTTLE_CACHE: str = "default"
+THROTTLE_WINDOW_SECONDS: int = env.int("THROTTLE_WINDOW_SECONDS", default=300)
+THROTTLE_MAX_FAILURES_PER_IP: int = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)
+THROTTLE_MAX_FAILURES_PER_MAC: int = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
 
 # Per-process cache of devices and rendered files, checked on every request against a version
 # kept in the shared cache (devices/serving/cache.py). "auto": on when CACHE_URL is shared.
-CONFIG_CACHE = env.str("CONFIG_CACHE", default="auto")
+CONFIG_CACHE: str = env.str("CONFIG_CACHE", default="auto")
 if CONFIG_CACHE != "auto":
     CONFIG_CACHE = env.bool("CONFIG_CACHE")
-CONFIG_CACHE_ALIAS = "default"
-CONFIG_CACHE_MAX_ENTRIES = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
-CONFIG_CACHE_MAX_AGE_SECONDS = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
+CONFIG_CACHE_ALIAS: str = "default"
+CONFIG_CACHE_MAX_ENTRIES: int = env.int("CONFIG_CACHE_MAX_ENTRIES", default=20000)
+CONFIG_CACHE_MAX_AGE_SECONDS: int = env.int("CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
 # With Redis, each process learns of a new version from a subscription instead of reading it
 # on every request, and reads it anyway at least this often.
-CONFIG_CACHE_VERSION_FEED = env.bool("CONFIG_CACHE_VERSION_FEED", default=True)
-CONFIG_CACHE_VERSION_CHECK_SECONDS = env.float("CONFIG_CACHE_VERSION_CHECK_SECONDS", default=1.0)
+CONFIG_CACHE_VERSION_FEED: bool = env.bool("CONFIG_CACHE_VERSION_FEED", default=True)
+CONFIG_CACHE_VERSION_CHECK_SECONDS: float = env.float(
+    "CONFIG_CACHE_VERSION_CHECK_SECONDS", default=1.0
+)
 # A process that misses a phone reads its whole organisation when it has at most this many
 # (1,000 phones with two accounts: about 0.1 s, during which that process serves nothing else).
-CONFIG_CACHE_ORGANISATION_MAX_DEVICES = env.int(
+CONFIG_CACHE_ORGANISATION_MAX_DEVICES: int = env.int(
     "CONFIG_CACHE_ORGANISATION_MAX_DEVICES", default=1000
 )
 # Bytes of media files up to MEDIA_CACHE_MAX_FILE_BYTES are kept per process, by hash,
 # within MEDIA_CACHE_BYTES; larger files are streamed from the database on every request.
-MEDIA_CACHE_BYTES = env.int("MEDIA_CACHE_BYTES", default=32 * 2**20)
-MEDIA_CACHE_MAX_FILE_BYTES = env.int("MEDIA_CACHE_MAX_FILE_BYTES", default=2**20)
+MEDIA_CACHE_BYTES: int = env.int("MEDIA_CACHE_BYTES", default=32 * 2**20)
+MEDIA_CACHE_MAX_FILE_BYTES: int = env.int("MEDIA_CACHE_MAX_FILE_BYTES", default=2**20)
 # A phone's last-seen fields are written at most this often while nothing else changes.
-LAST_SEEN_PRECISION_SECONDS = env.int("LAST_SEEN_PRECISION_SECONDS", default=60)
+LAST_SEEN_PRECISION_SECONDS: int = env.int("LAST_SEEN_PRECISION_SECONDS", default=60)
 
 # --- Yealink RPS ----------------------------------------------------------------------------
 
-RPS_API_URL = env.str("RPS_API_URL", default="https://api-dm.yealink.com:8443")
-RPS_ACCESS_KEY_ID = env.str("RPS_ACCESS_KEY_ID", default="")
-RPS_ACCESS_KEY_SECRET = env.str("RPS_ACCESS_KEY_SECRET", default="")
+RPS_API_URL: str = env.str("RPS_API_URL", default="https://api-dm.yealink.com:8443")
+RPS_ACCESS_KEY_ID: str = env.str("RPS_ACCESS_KEY_ID", default="")
+RPS_ACCESS_KEY_SECRET: str = env.str("RPS_ACCESS_KEY_SECRET", default="")
 # Put before every RPS server name (at most 8 of A-Z a-z 0-9 - _ .): names are unique across
 # all RPS customers, so a provider may want its own mark on them.
-RPS_SERVER_NAME_PREFIX = env.str("RPS_SERVER_NAME_PREFIX", default="")
+RPS_SERVER_NAME_PREFIX: str = env.str("RPS_SERVER_NAME_PREFIX", default="")
 
 LOGGING = {
     "version": 1,

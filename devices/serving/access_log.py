@@ -44,6 +44,7 @@ from django.db import (
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from devices.models import AccessLog, Device
+from devices.serving.lookup import column_of, field_of
 
 # A row to write: AccessLog's fields by attname (`device_id`, not `device`), with the values
 # its columns take as they are (str, int, an aware datetime, None): building a model instance
@@ -276,8 +277,8 @@ def _update_from_values(
 ) -> None:
     """UPDATE ... FROM (VALUES ...): every device of the batch in one statement."""
     quote = db.ops.quote_name
-    fields = [Device._meta.get_field(name) for name in names]
-    pk = Device._meta.pk
+    fields = [field_of(Device, name) for name in names]
+    pk = field_of(Device, Device._meta.pk.name)
     casts = [f"%s::{pk.db_type(db)}"] + [f"%s::{field.db_type(db)}" for field in fields]
     row = "(" + ", ".join(casts) + ")"
     params = []
@@ -285,12 +286,14 @@ def _update_from_values(
         params.append(key)
         params += [field.get_db_prep_save(values[field.name], db) for field in fields]
     columns = ", ".join(["pk_", *(f"v{n}" for n in range(len(fields)))])
-    assignments = ", ".join(f"{quote(field.column)} = v.v{n}" for n, field in enumerate(fields))
+    assignments = ", ".join(
+        f"{quote(column_of(Device, field.name))} = v.v{n}" for n, field in enumerate(fields)
+    )
     # Only names from the model's metadata go into the text; every value is a parameter.
     sql = (
         f"UPDATE {quote(Device._meta.db_table)} AS d SET {assignments} "  # noqa: S608
         f"FROM (VALUES {', '.join([row] * len(items))}) AS v({columns}) "
-        f"WHERE d.{quote(pk.column)} = v.pk_"
+        f"WHERE d.{quote(column_of(Device, pk.name))} = v.pk_"
     )
     with db.cursor() as cursor:
         cursor.execute(sql, params)

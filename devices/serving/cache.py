@@ -118,7 +118,7 @@ def _read_version() -> str | None:
         return known
     cache = caches[settings.CONFIG_CACHE_ALIAS]
     try:
-        version = cache.get(keys.VERSION)
+        version: str | None = cache.get(keys.VERSION)
         if version is None:  # first start, or the cache was emptied
             cache.add(keys.VERSION, uuid.uuid4().hex, timeout=None)
             version = cache.get(keys.VERSION)
@@ -164,7 +164,7 @@ def connect_config_sources() -> None:
         post_save.connect(changed, sender=model, dispatch_uid=f"{uid}:save", weak=False)
         post_delete.connect(changed, sender=model, dispatch_uid=f"{uid}:delete", weak=False)
         for m2m in model._meta.many_to_many:
-            through = m2m.remote_field.through  # type: ignore[attr-defined]
+            through = m2m.remote_field.through
             m2m_uid = f"{uid}:{m2m.name}"
             m2m_changed.connect(changed, sender=through, dispatch_uid=m2m_uid, weak=False)
 
@@ -211,7 +211,7 @@ def _read(mac: str, limit: int) -> list[Device]:
 
 def organisation(pk: int) -> Organisation | None:
     """An organisation, kept per version: thousands of phones share a few of them."""
-    return memo(keys.organisation(pk), lambda: Organisation.objects.filter(pk=pk).first())
+    return memo(keys.ORGANISATION(pk), lambda: Organisation.objects.filter(pk=pk).first())
 
 
 def rendered(device: Device, name: str, render: Callable[[], str]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import wraps
+from functools import update_wrapper
 from typing import Any, Concatenate, Literal, ParamSpec, cast
 
 from django.conf import settings
@@ -58,8 +58,7 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
     """
 
     def decorator(view: PhoneView[P]) -> View[P]:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
             if request.method not in ("GET", "HEAD"):
                 return HttpResponseNotAllowed(["GET", "HEAD"])
             try:
@@ -78,7 +77,8 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
                 )
                 return responses.service_unavailable()
 
-        wrapper.is_phone_endpoint = True  # type: ignore[attr-defined]
+        update_wrapper(wrapper, view)
+        wrapper.is_phone_endpoint = True  # type: ignore[attr-defined]  # read by is_phone_endpoint
         return wrapper
 
     return decorator
@@ -89,7 +89,10 @@ def is_phone_endpoint(view: object) -> bool:
 
 
 def _serve(
-    request: HttpRequest, view: PhoneView[P], kwargs: dict[str, Any], auth: AuthPolicy
+    request: HttpRequest,
+    view: Callable[..., HttpResponseBase],
+    kwargs: dict[str, Any],
+    auth: AuthPolicy,
 ) -> HttpResponseBase:
     user_agent = parse_user_agent(clean_header(request.headers.get("User-Agent", "")))
     path_mac = kwargs["mac"].lower() if kwargs.get("mac") else None
@@ -116,7 +119,7 @@ def _serve(
         return log.write(response, refused) if refused else response
     phone_request = cast(PhoneHttpRequest, request)
     phone_request.phone = phone
-    response = view(phone_request, **kwargs)  # type: ignore[arg-type]
+    response = view(phone_request, **kwargs)
     outcome = _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None:
         _remember_visit(phone, log.ip)

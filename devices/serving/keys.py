@@ -16,73 +16,45 @@ cache is simple, and changes are rare next to phone requests.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of thing kept: `Kind("phonebook")(12, "t5x")` is its name "phonebook:12:t5x"."""
+
+    prefix: str
+
+    def __call__(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+
 # --- in the shared cache ---------------------------------------------------------------------
 
-# The current config version: a random token, set anew by every change.
-VERSION = "voipconfig:config-version"
-
-
-def throttle_ip(network: str, window: int) -> str:
-    """Failed phone requests from one address (an IPv6 /64) in one throttle window."""
-    return f"throttle:ip:{network}:{window}"
-
-
-def throttle_mac(mac: str, window: int) -> str:
-    """Wrong passwords tried for one MAC in one throttle window."""
-    return f"throttle:mac:{mac}:{window}"
-
+VERSION = "voipconfig:config-version"  # the current config version: a random token
+THROTTLE_IP = Kind("throttle:ip")  # (network, window): failed requests from an address or /64
+THROTTLE_MAC = Kind("throttle:mac")  # (mac, window): wrong passwords tried for one MAC
 
 # --- in each process, per config version -----------------------------------------------------
 
-# A device entry's rendered files, by name.
-MAC_FILE = "mac"
-
-
-def organisation(pk: int) -> str:
-    """The organisation, passwords decrypted: thousands of phones share a few of them."""
-    return f"organisation:{pk}"
-
-
-def common_file(organisation_pk: int, model_code: str) -> str:
-    """`y0000000000XX.cfg`: the same for every phone of one organisation and model."""
-    return f"common-file:{organisation_pk}:{model_code}"
-
-
-def organisation_books(organisation_pk: int) -> str:
-    """The organisation's phonebooks in order, and who may read the chosen-phones ones."""
-    return f"phonebooks:{organisation_pk}"
-
-
-def phonebook(book_pk: int, family: str) -> str:
-    """A phonebook rendered for one phone family, with its ETag."""
-    return f"phonebook:{book_pk}:{family}"
-
-
-def media_choices(organisation_pk: int) -> str:
-    """Which wallpaper and ringtone the organisation and each of its phones chose."""
-    return f"media:{organisation_pk}"
-
-
-# The softkey files by call state, and whether a CA certificate is current.
-SHARED_MEDIA = "media:shared"
-
-
-def wallpaper(organisation_pk: int, name: str, screen: tuple[int, int] | None) -> str:
-    """Which stored file answers a wallpaper name for one screen size (None: unknown)."""
-    return f"wallpaper:{organisation_pk}:{name}:{screen}"
-
-
-def ringtone(organisation_pk: int, name: str) -> str:
-    """Which stored file answers a ringtone name."""
-    return f"ringtone:{organisation_pk}:{name}"
-
-
-def softkey(name: str) -> str:
-    """A softkey XML file under /xml/_global/."""
-    return f"softkey:{name}"
-
-
-CA_CERTIFICATE = "ca-certificate"
+MAC_FILE = "mac"  # a device entry's rendered MAC file (entries are kept by MAC)
+# (pk): the organisation, passwords decrypted: thousands of phones share a few of them.
+ORGANISATION = Kind("organisation")
+# (organisation pk, model code): y0000000000XX.cfg, the same for the organisation's model.
+COMMON_FILE = Kind("common-file")
+# (organisation pk): its phonebooks in order, and who may read the chosen-phones ones.
+ORGANISATION_BOOKS = Kind("phonebooks")
+# (book pk, family slug): a phonebook rendered for one phone family, with its ETag.
+PHONEBOOK = Kind("phonebook")
+# (organisation pk): which wallpaper and ringtone the organisation and each phone chose.
+MEDIA_CHOICES = Kind("media")
+SHARED_MEDIA = "media:shared"  # the softkey files by call state; whether a CA is current
+# (organisation pk, name, screen or None): which stored file answers a wallpaper name.
+WALLPAPER = Kind("wallpaper")
+# (organisation pk, name): which stored file answers a ringtone name.
+RINGTONE = Kind("ringtone")
+SOFTKEY = Kind("softkey")  # (name): a softkey XML file under /xml/_global/
+CA_CERTIFICATE = "ca-certificate"  # the current CA certificate
 
 # Media bytes are kept too (`files`), by the SHA-256 of the bytes: a changed file has another
 # hash, so those never go out of date and need no version.

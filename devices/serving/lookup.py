@@ -12,24 +12,38 @@ the cache attaches them. Nothing here knows of the cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
+from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
 
 from devices.models import Device, SipAccount
 
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Col, BaseDatabaseWrapper], Any]
+# What a statement selects, column by column: the field, its column, how to read its value.
+Column = tuple[Field[Any, Any], Col, list[Converter]]
 
-class Prebuilt:
+
+class Prebuilt(Generic[M]):
     """`SELECT <the model's columns> FROM <its table> WHERE <field> = %s [ORDER BY ...]`."""
 
     def __init__(
-        self, model: type[Model], where: str, *, defer: tuple[str, ...] = (), order_by=()
+        self,
+        model: type[M],
+        where: str,
+        *,
+        defer: tuple[str, ...] = (),
+        order_by: tuple[str, ...] = (),
     ) -> None:
         self.model, self.where, self.defer, self.order_by = model, where, defer, order_by
-        self._built: dict[str, tuple[str, list]] = {}
+        self._built: dict[str, tuple[str, list[Column]]] = {}
 
-    def all(self, value) -> list[Model]:
+    def all(self, value: int | str) -> list[M]:
         alias = router.db_for_read(self.model)
         connection = connections[alias]
         sql, fields = self._statement(alias)
@@ -41,36 +55,50 @@ class Prebuilt:
             self.model.from_db(alias, names, _converted(fields, row, connection)) for row in rows
         ]
 
-    def fields(self, alias: str) -> list:
+    def fields(self, alias: str) -> list[Column]:
         """(field, column, converters) of each column the statement selects."""
         return self._statement(alias)[1]
 
-    def _statement(self, alias: str) -> tuple[str, list]:
+    def _statement(self, alias: str) -> tuple[str, list[Column]]:
         if alias not in self._built:
             connection = connections[alias]
             quote = connection.ops.quote_name
             meta = self.model._meta
-            fields = []
+            fields: list[Column] = []
             for field in meta.concrete_fields:
                 if field.name in self.defer:
                     continue
                 col = field.get_col(meta.db_table)
                 converters = connection.ops.get_db_converters(col)
-                converters += field.get_db_converters(connection)
+                converters += field.get_db_converters(connection)  # type: ignore[attr-defined]  # missing from django-stubs
                 fields.append((field, col, converters))
-            columns = ", ".join(quote(field.column) for field, _, _ in fields)
-            order = ", ".join(quote(meta.get_field(name).column) for name in self.order_by)
+            columns = ", ".join(quote(column_of(self.model, field.name)) for field, _, _ in fields)
+            order = ", ".join(quote(column_of(self.model, name)) for name in self.order_by)
             # Only names from the model's metadata go into the text; the value is a parameter.
             sql = (
                 f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
-                f"WHERE {quote(meta.get_field(self.where).column)} = %s"
+                f"WHERE {quote(column_of(self.model, self.where))} = %s"
                 + (f" ORDER BY {order}" if order else "")
             )
             self._built[alias] = (sql, fields)
         return self._built[alias]
 
 
-def _converted(fields: list, row: tuple, connection) -> list:
+def field_of(model: type[Model], name: str) -> Field[Any, Any]:
+    """One of the model's concrete fields (a column of its table)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise LookupError(f"{model.__name__}.{name} has no column")
+    return field
+
+
+def column_of(model: type[Model], name: str) -> str:
+    return str(field_of(model, name).column)
+
+
+def _converted(
+    fields: list[Column], row: Sequence[Any], connection: BaseDatabaseWrapper
+) -> list[Any]:
     values = []
     for (_field, col, converters), value in zip(fields, row, strict=True):
         for converter in converters:
@@ -106,40 +134,40 @@ def phones_of_organisation(mac: str, limit: int) -> list[Device]:
     pk = names.index(Device._meta.pk.attname)
     account_pk = split + account_names.index(SipAccount._meta.pk.attname)
     devices: dict[int, Device] = {}
+    accounts: dict[int, list[SipAccount]] = {}
     for row in rows:
-        device = devices.get(row[pk])
-        if device is None:
+        if row[pk] not in devices:
             values = _converted(device_fields, row[:split], connection)
-            device = devices[row[pk]] = Device.from_db(alias, names, values)
-            setattr(device, ACCOUNTS, [])
+            devices[row[pk]] = Device.from_db(alias, names, values)
+            accounts[row[pk]] = []
         if row[account_pk] is not None:  # else the LEFT JOIN's row of a device without any
             values = _converted(account_fields, row[split:], connection)
-            getattr(device, ACCOUNTS).append(SipAccount.from_db(alias, account_names, values))
-    for device in devices.values():
-        getattr(device, ACCOUNTS).sort(key=lambda account: account.index)
+            accounts[row[pk]].append(SipAccount.from_db(alias, account_names, values))
+    for key, device in devices.items():
+        setattr(device, ACCOUNTS, sorted(accounts[key], key=lambda account: account.index))
     return sorted(devices.values(), key=lambda device: device.mac != mac)  # its device first
 
 
 @cache
-def _organisation_statement(alias: str) -> tuple[str, list, list]:
+def _organisation_statement(alias: str) -> tuple[str, list[Column], list[Column]]:
     quote = connections[alias].ops.quote_name
     device_fields = DEVICE_BY_MAC.fields(alias)
     account_fields = ACCOUNTS_OF_DEVICE.fields(alias)
-    columns = [f"d.{quote(field.column)}" for field, _, _ in device_fields]
-    columns += [f"a.{quote(field.column)}" for field, _, _ in account_fields]
+    columns = [f"d.{quote(column_of(Device, field.name))}" for field, _, _ in device_fields]
+    columns += [f"a.{quote(column_of(SipAccount, field.name))}" for field, _, _ in account_fields]
     device, account = Device._meta, SipAccount._meta
-    table, pk = quote(device.db_table), quote(device.pk.column)
-    organisation = quote(device.get_field("organisation").column)
+    table, pk = quote(device.db_table), quote(column_of(Device, device.pk.name))
+    organisation = quote(column_of(Device, "organisation"))
     # Only names from the models' metadata go into the text; the values are parameters.
     select = (
         f"SELECT {', '.join(columns)} FROM {table} d "  # noqa: S608
         f"LEFT JOIN {quote(account.db_table)} a "
-        f"ON a.{quote(account.get_field('device').column)} = d.{pk}"
+        f"ON a.{quote(column_of(SipAccount, 'device'))} = d.{pk}"
     )
     # The second part runs only when the count, a constant to the planner, allows it.
     sql = (
         f"WITH phone AS (SELECT {pk} AS id, {organisation} AS organisation "  # noqa: S608
-        f"FROM {table} WHERE {quote(device.get_field('mac').column)} = %s) "
+        f"FROM {table} WHERE {quote(column_of(Device, 'mac'))} = %s) "
         f"{select} WHERE d.{pk} = (SELECT id FROM phone) "
         f"UNION ALL {select} "
         f"WHERE d.{organisation} = (SELECT organisation FROM phone) "
@@ -152,7 +180,7 @@ def _organisation_statement(alias: str) -> tuple[str, list, list]:
 
 def sip_accounts(device: Device) -> list[SipAccount]:
     """The device's accounts by line, each knowing its device (no query to reach it)."""
-    kept = getattr(device, ACCOUNTS, None)
+    kept: list[SipAccount] | None = getattr(device, ACCOUNTS, None)
     return _with_device(ACCOUNTS_OF_DEVICE.all(device.pk) if kept is None else kept, device)
 
 

@@ -30,29 +30,23 @@ CHUNK_SIZE = 64 * 1024
 
 def text_file(request: HttpRequest, body: str) -> HttpResponseBase:
     """A config or boot file. These carry credentials: no proxy or browser may keep them."""
-    data = body.encode("utf-8")
-    return _file(
-        request,
-        len(data),
-        TEXT,
-        lambda: HttpResponse(data, content_type=TEXT),
-        etag=None,
-        cache_control="no-store",
-    )
+    return _in_memory(request, body.encode("utf-8"), TEXT, None, "no-store")
 
 
 def xml_file(request: HttpRequest, body: bytes, etag: str) -> HttpResponseBase:
     """A phonebook. Phones send no If-None-Match and always get the body; other clients get
     a 304 while it is unchanged. Names and numbers of a customer's contacts: no shared cache
     may keep them."""
-    return _file(
-        request,
-        len(body),
-        XML,
-        lambda: HttpResponse(body, content_type=XML),
-        etag=etag,
-        cache_control="private, no-cache",
-    )
+    return _in_memory(request, body, XML, etag, "private, no-cache")
+
+
+def _in_memory(
+    request: HttpRequest, data: bytes, content_type: str, etag: str | None, cache_control: str
+) -> HttpResponseBase:
+    def whole() -> HttpResponse:
+        return HttpResponse(data, content_type=content_type)
+
+    return _file(request, len(data), content_type, whole, etag=etag, cache_control=cache_control)
 
 
 def stored_file(request: HttpRequest, body: Body, cache_control: str) -> HttpResponseBase:
@@ -130,7 +124,7 @@ class ChallengeResponse(HttpResponse):
         self.challenges = challenges
         self["WWW-Authenticate"] = challenges[0]
 
-    def items(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]
+    def items(self) -> Iterator[tuple[str, str]]:
         yield from super().items()
         for challenge in self.challenges[1:]:
             yield "WWW-Authenticate", challenge

@@ -33,9 +33,9 @@ def _keys(ip: str | None, mac: str | None) -> dict[str, str]:
     now = window()
     counted = {}
     if ip:
-        counted["ip"] = keys.throttle_ip(_network(ip), now)
+        counted["ip"] = keys.THROTTLE_IP(_network(ip), now)
     if mac:
-        counted["mac"] = keys.throttle_mac(mac, now)
+        counted["mac"] = keys.THROTTLE_MAC(mac, now)
     return counted
 
 
@@ -53,14 +53,14 @@ def _cache() -> BaseCache:
 def is_throttled(ip: str | None, mac: str | None) -> bool:
     if not settings.THROTTLE_ENABLED:
         return False
-    keys = _keys(ip, mac)
+    counted = _keys(ip, mac)
     try:
-        counts = _cache().get_many(list(keys.values()))
+        counts: dict[str, int] = _cache().get_many(list(counted.values()))
     except Exception:  # the cache is down: phones keep working, unthrottled
         logger.warning("throttling cache unavailable; not throttling", exc_info=True)
         return False
-    over_ip = counts.get(keys.get("ip"), 0) >= settings.THROTTLE_MAX_FAILURES_PER_IP
-    over_mac = counts.get(keys.get("mac"), 0) >= settings.THROTTLE_MAX_FAILURES_PER_MAC
+    over_ip = counts.get(counted.get("ip", ""), 0) >= settings.THROTTLE_MAX_FAILURES_PER_IP
+    over_mac = counts.get(counted.get("mac", ""), 0) >= settings.THROTTLE_MAX_FAILURES_PER_MAC
     return over_ip or over_mac
 
 

@@ -81,7 +81,7 @@ class VersionFeed:
                 self._version, self._news = None, self._news + 1
                 continue
             # None is also what a health check's PONG gives: go on while anything waits.
-            connection = pubsub.connection
+            connection: Connection | None = pubsub.connection
             if connection is None or not connection.can_read(timeout=0):
                 return True
         return False
@@ -102,7 +102,7 @@ class VersionFeed:
         if time.monotonic() < self._retry_at:
             return False
         try:
-            self._pubsub = pubsub = _redis().pubsub()
+            self._pubsub = pubsub = _redis().pubsub()  # type: ignore[no-untyped-call]  # redis-py
             pubsub.subscribe(_channel())
             assert pubsub.connection is not None  # subscribing made it
             pubsub.connection.register_connect_callback(self._reconnected)

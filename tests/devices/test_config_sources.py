@@ -28,7 +28,7 @@ def test_every_model_is_a_config_source_or_listed_as_none():
 @pytest.fixture
 def one_of_each(db):
     call_command("loaddemo", stdout=StringIO())
-    device = Device.objects.first()
+    device = Device.objects.get(mac="805ec0000001")
     DeviceMedia.objects.create(device=device, wallpaper=Wallpaper.objects.first())
 
 

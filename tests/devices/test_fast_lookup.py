@@ -8,15 +8,18 @@ from devices.serving.lookup import ACCOUNTS, phones_of_organisation
 from tests.factories import make_account, make_device
 
 
-def device_with_organisation(mac: str) -> Device | None:
+def device_with_organisation(mac: str) -> Device:
     """The phone's own lookup, as the endpoint makes it (with the cache off, as here: the
     device alone, and its organisation)."""
-    return cache.device(mac)
+    device = cache.device(mac)
+    assert device is not None, f"no device {mac}"
+    return device
 
 
-def device_alone(mac: str) -> Device | None:
+def device_alone(mac: str) -> Device:
     """The one statement: the device with its accounts (the limit allows no other phones)."""
-    return next(iter(phones_of_organisation(mac, limit=0)), None)
+    [device] = phones_of_organisation(mac, limit=0)
+    return device
 
 
 def test_it_returns_the_device_and_its_organisation_as_the_orm_does(tenant_a, tenant_b):
@@ -44,8 +47,8 @@ def test_the_copy_of_the_last_config_is_not_read_on_the_phone_path(tenant_a):
 
 
 def test_an_unknown_mac_is_none(tenant_a):
-    assert device_with_organisation("805ec0999999") is None
-    assert device_with_organisation("not a mac") is None
+    assert cache.device("805ec0999999") is None
+    assert cache.device("not a mac") is None
 
 
 def test_the_organisation_is_kept_for_its_other_phones(

@@ -57,7 +57,7 @@ def test_the_challenges_arrive_as_two_header_lines_on_the_wire(live_server, tena
     )
     response = connection.getresponse()
 
-    challenges = response.msg.get_all("WWW-Authenticate")
+    challenges = response.msg.get_all("WWW-Authenticate") or []
     connection.close()
     assert response.status == 401
     assert [challenge.split()[0] for challenge in challenges] == ["Digest", "Basic"]

@@ -138,6 +138,7 @@ def test_success_records_what_the_phone_told_us(client, tenant_a):
     )
 
     device = Device.objects.get(pk=tenant_a.device.pk)
+    assert device.last_seen_at is not None
     assert device.last_seen_at.timestamp() >= before - 1
     assert device.last_seen_ip == "127.0.0.1"
     assert device.last_firmware == "96.86.0.100"

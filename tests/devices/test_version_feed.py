@@ -48,6 +48,13 @@ def version_reads(redis_cache, monkeypatch):
     return reads
 
 
+def subscription():
+    """The connection of this process's subscription to the version feed."""
+    connection = version_feed.feed.connection()
+    assert connection is not None, "not subscribed"
+    return connection
+
+
 def fetch(client, tenant):
     return client.get(MAC_FILE, headers=tenant.phone_headers())
 
@@ -87,7 +94,7 @@ def test_a_lost_subscription_falls_back_to_reading_the_version(
     client, tenant_a, redis_cache, version_reads
 ):
     fetch(client, tenant_a)
-    version_feed.feed.connection().disconnect()  # redis-py will re-make it by itself
+    subscription().disconnect()  # redis-py will re-make it by itself
     SipAccount.objects.filter(device=tenant_a.device, index=1).update(password="meanwhile")
     another_process_bumps(redis_cache)  # published while nobody here listened
     version_reads.clear()
@@ -142,7 +149,7 @@ def test_a_subscription_re_made_by_redis_py_itself_means_reading_again(redis_cac
     feed = version_feed.feed
     assert cache.current_version()
     assert feed.known()[0] is not None
-    connection = feed.connection()
+    connection = subscription()
 
     connection.disconnect()
     connection.connect()  # as redis-py does on its next read: what was published is lost

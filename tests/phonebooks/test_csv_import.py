@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from organisations.csv_files import CsvFileError
 from phonebooks import csv_io
-from phonebooks.csv_io import CsvFileError, export_csv, import_contacts, plan_import
+from phonebooks.csv_io import export_csv, import_contacts, plan_import
 from phonebooks.models import Contact
 from phonebooks.render import projected_size
 from tests.phonebooks.factories import make_contact, make_phonebook

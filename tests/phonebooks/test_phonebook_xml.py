@@ -16,7 +16,9 @@ NOT_FOUND = AccessLog.Outcome.NOT_FOUND
 
 
 def last_outcome() -> str:
-    return AccessLog.objects.order_by("-pk").first().outcome
+    log = AccessLog.objects.order_by("-pk").first()
+    assert log is not None
+    return log.outcome
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+HOST = "127.0.0.1"
 KEY_ID = "test-key-id"
 SECRET = "test-key-secret"
 US = "us"
@@ -95,7 +96,7 @@ class FakeRps:
 
     def start(self) -> FakeRps:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = ThreadingHTTPServer((HOST, 0), handler)
         self.httpd.daemon_threads = True
         serve = self.httpd.serve_forever
         threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -108,8 +109,8 @@ class FakeRps:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self.httpd is not None, "start() the fake first"
+        return f"http://{HOST}:{self.httpd.server_port}"
 
     # --- what tests set up and look at --------------------------------------------------
 

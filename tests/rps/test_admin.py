@@ -196,6 +196,7 @@ def test_the_state_list_finds_a_mac_in_any_notation_and_filters_by_status(
 def test_state_rows_cannot_be_edited_in_the_admin(admin_client, fake_rps, alpha):
     call_command("rps_sync", stdout=StringIO(), stderr=StringIO())
     state = RpsDeviceState.objects.first()
+    assert state is not None
 
     response = admin_client.post(
         f"/admin/rps/rpsdevicestate/{state.pk}/change/", {"status": "removed"}

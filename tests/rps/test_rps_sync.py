@@ -171,7 +171,9 @@ def test_one_failing_batch_leaves_the_rest_synced_and_is_retried_next_run(fake_r
     failed = RpsDeviceState.objects.exclude(status=Status.REGISTERED)
     assert set(failed.values_list("mac", flat=True)) == set(macs[100:200])
     assert {state.status for state in failed} == {Status.PENDING}
-    assert "HTTP 500" in failed.first().last_error
+    first_failed = failed.first()
+    assert first_failed is not None
+    assert "HTTP 500" in first_failed.last_error
     assert "100 phones" in err
     assert "100 problem(s)" in message
 
@@ -456,7 +458,9 @@ def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
 
     assert [call.endpoint for call in fake_rps.write_calls()] == ["device/migrate"]
     assert fake_rps.our_devices()[alpha_macs[0]] == server_name("bravo")
-    assert RpsDeviceState.objects.get(mac=alpha_macs[0]).device.organisation == bravo
+    moved = RpsDeviceState.objects.get(mac=alpha_macs[0]).device
+    assert moved is not None
+    assert moved.organisation == bravo
 
 
 def test_the_demo_phones_start_pending_and_the_first_sync_registers_them(fake_rps, db):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,13 +32,13 @@ def parse_age(text: str) -> timedelta:
 class Command(BaseCommand):
     help = "Delete access-log rows older than --older-than (default: ACCESS_LOG_RETENTION_DAYS)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", help="an age: 30d, 12h, 90m")
         parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--pause", type=float, default=0.0, help="seconds between batches")
         parser.add_argument("--dry-run", action="store_true", help="only count")
 
-    def handle(self, *args, older_than: str | None, batch_size: int, **options) -> None:
+    def handle(self, *args: Any, older_than: str | None, batch_size: int, **options: Any) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         age = (

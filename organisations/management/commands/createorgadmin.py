@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organisations.models import Organisation
 from organisations.staff import create_organisation_staff
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         f"${PASSWORD_VARIABLE} with --noinput, or is asked for."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("organisation", help="the organisation's slug")
         parser.add_argument("username")
         parser.add_argument("--email", default="")
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             help=f"never prompt; take the password from ${PASSWORD_VARIABLE}",
         )
 
-    def handle(self, *args, organisation: str, username: str, **options) -> None:
+    def handle(self, *args: Any, organisation: str, username: str, **options: Any) -> None:
         org = Organisation.objects.filter(slug=organisation).first()
         if org is None:
             raise CommandError(f"No organisation with the slug {organisation!r}.")

@@ -7,10 +7,12 @@ deploy, run this command, then remove the old key.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Model
 
 from organisations.secrets import encrypt_plain_rows, encrypted_fields
 
@@ -18,8 +20,8 @@ from organisations.secrets import encrypt_plain_rows, encrypted_fields
 class Command(BaseCommand):
     help = "Re-encrypt all stored passwords with the first key of FIELD_ENCRYPTION_KEYS."
 
-    def handle(self, *args, **options) -> None:
-        fields = defaultdict(list)
+    def handle(self, *args: Any, **options: Any) -> None:
+        fields: defaultdict[type[Model], list[str]] = defaultdict(list)
         for model, name in encrypted_fields():
             fields[model].append(name)
         total = 0

@@ -7,13 +7,14 @@ Cron example (every 15 minutes, a summary line in the log, non-zero exit on any 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from organisations.models import Organisation
 from rps.client import RpsConfigError, client_from_settings
 from rps.summary import SyncSummary
-from rps.sync import RpsSync
+from rps.sync import Progress, RpsSync
 
 BAR_WIDTH = 30
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         "phone registered to its organisation's server, deleted or deactivated phones removed."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--organisation",
             action="append",
@@ -49,13 +50,13 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         verbosity: int,
         organisations: list[str] | None,
         dry_run: bool,
         full: bool,
         as_json: bool,
-        **options,
+        **options: Any,
     ) -> None:
         self.verbosity = verbosity
         selected = _organisations(organisations)
@@ -73,7 +74,7 @@ class Command(BaseCommand):
                 "succeed is recorded and will not be pushed again."
             )
 
-    def _progress_printer(self):
+    def _progress_printer(self) -> Progress:
         if self.stdout.isatty():
             return self._bar
         self._current = ("", 0)

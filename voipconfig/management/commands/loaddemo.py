@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from importlib import import_module
 from importlib.util import find_spec
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from organisations.models import Organisation
@@ -24,11 +25,11 @@ DEMO_ORG_ADMIN_PASSWORD = "demo-admin-password"
 class Command(BaseCommand):
     help = "Create the demo organisations, phones and admin login; a second run changes nothing."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--admin-password", default="admin", help="for the 'admin' superuser")
 
     @transaction.atomic
-    def handle(self, *args, admin_password: str, **options) -> None:
+    def handle(self, *args: Any, admin_password: str, **options: Any) -> None:
         created = self.create_admin(admin_password)
         for app in apps.get_app_configs():
             if find_spec(f"{app.name}.demo") is not None:
