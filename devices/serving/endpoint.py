@@ -18,7 +18,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, cast
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from devices.mac import parse_user_agent
@@ -60,10 +60,10 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
     def decorator(view: PhoneView[P]) -> View[P]:
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
             if request.method not in ("GET", "HEAD"):
-                return HttpResponseNotAllowed(["GET", "HEAD"])
+                return responses.method_not_allowed()
             try:
                 with cache.one_version_per_request():
-                    return _serve(request, view, kwargs, auth)
+                    return _serve(request, view, args, kwargs, auth)
             except (OperationalError, InterfaceError):
                 # The database is down or overloaded: the phone tries again later. The row
                 # that could not be written goes to the application log instead.
@@ -91,6 +91,7 @@ def is_phone_endpoint(view: object) -> bool:
 def _serve(
     request: HttpRequest,
     view: Callable[..., HttpResponseBase],
+    args: tuple[Any, ...],
     kwargs: dict[str, Any],
     auth: AuthPolicy,
 ) -> HttpResponseBase:
@@ -119,7 +120,7 @@ def _serve(
         return log.write(response, refused) if refused else response
     phone_request = cast(PhoneHttpRequest, request)
     phone_request.phone = phone
-    response = view(phone_request, **kwargs)
+    response = view(phone_request, *args, **kwargs)
     outcome = _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None:
         _remember_visit(phone, log.ip)

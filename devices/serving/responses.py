@@ -5,8 +5,8 @@ CA certificate), each with Content-Length, HEAD without a body, and, where the f
 ETag, `304` to an `If-None-Match` that names it (RFC 9110: Content-Length is the full body's
 for HEAD and 304 alike).
 
-Refusals: 400, 401 (with one challenge per offered scheme), 404, 429 and 503, in plain text
-that tells an outsider nothing about why.
+Refusals: 400, 401 (with one challenge per offered scheme), 404, 405, 429 and 503, in plain
+text that tells an outsider nothing about why.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.utils.http import parse_etags
 
 from devices.serving import http_auth
@@ -140,6 +146,11 @@ def bad_request() -> HttpResponse:
 
 def not_found() -> HttpResponse:
     return HttpResponse("Not found\n", status=404, content_type=TEXT)
+
+
+def method_not_allowed() -> HttpResponse:
+    """Phones only ever GET (and clients may HEAD) their files."""
+    return HttpResponseNotAllowed(["GET", "HEAD"])
 
 
 def too_many_failures() -> HttpResponse:

@@ -330,3 +330,51 @@ def test_the_common_file_is_rendered_once_per_organisation_and_follows_its_chang
     again = client.get("/y000000000108.cfg", headers=tenant_a.phone_headers())
     assert b"local_time.ntp_server1 = ntp.example" in again.content
     assert len(renders) == 2
+
+
+# --- what is kept under one name is never what another request should get ------------------
+
+
+def test_a_ringtone_kept_for_one_organisation_is_never_anothers(client, tenant_a, tenant_b):
+    from media_assets.models import Ringtone
+    from tests.media_assets.media import make_ringtone, pcm_wav
+
+    for tenant, seconds in ((tenant_a, 0.5), (tenant_b, 0.25)):
+        make_ringtone(tenant.organisation, "ring.wav", pcm_wav(seconds=seconds))
+
+    for tenant in (tenant_a, tenant_b, tenant_a):
+        response = client.get("/ring.wav", headers={"User-Agent": user_agent(tenant.device)})
+        own = Ringtone.objects.get(organisation=tenant.organisation, name="ring.wav")
+        assert response["ETag"] == f'"{own.sha256}"', tenant.organisation.slug
+
+
+def test_a_wallpaper_kept_for_one_screen_is_never_another_screens(client, tenant_a):
+    from tests.media_assets.media import make_wallpaper
+
+    make_wallpaper(tenant_a.organisation, "logo.png")  # 960x544: fitted to each screen
+    Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa33", model="T48U")
+    agents = {
+        (480, 272): user_agent(tenant_a.device),  # a T54W
+        (800, 480): "Yealink SIP-T48U 109.86.0.100 80:5e:c0:aa:aa:33",
+    }
+
+    sizes: dict[tuple[int, int], set[str]] = {}
+    for screen, agent in [*agents.items(), *agents.items()]:
+        response = client.get("/logo.png", headers={"User-Agent": agent})
+        sizes.setdefault(screen, set()).add(response["ETag"])
+
+    assert all(len(etags) == 1 for etags in sizes.values())  # the same file, kept
+    assert sizes[(480, 272)] != sizes[(800, 480)]
+
+
+def test_a_phonebook_kept_for_one_family_is_never_another_familys(client, tenant_a):
+    book = Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
+    headers = {"User-Agent": user_agent(tenant_a.device)}
+
+    bodies = [
+        client.get(f"/pb-{family}-{book.pk}.xml", headers=headers).content
+        for family in ("t5x", "t4xg", "t5x", "t4xg")
+    ]
+
+    assert bodies[:2] == bodies[2:]
+    assert b"<YealinkIPPhoneBook" in bodies[0] and b"<YealinkIPPhoneDirectory" in bodies[1]

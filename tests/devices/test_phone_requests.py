@@ -39,8 +39,8 @@ def fetch(
         challenge = www_authenticate(first)[0]
     authorization = digest_authorization(
         challenge,
-        username or tenant.username,
-        password or tenant.password,
+        tenant.username if username is None else username,
+        tenant.password if password is None else password,
         uri or path,
         nonce=nonce,
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devices import serving
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = ROOT / "devices" / "serving"
 OTHER_APPS = ("organisations", "phonebooks", "media_assets", "rps", "voipconfig")
@@ -26,20 +28,29 @@ def python_files(*folders: str) -> list[Path]:
 
 
 def imports_of(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) of every `from module import names` in the file."""
+    """(module, names) of every import in the file: `from module import names`, and
+    `import module` as (module, [])."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    return [
-        (node.module or "", [alias.name for alias in node.names])
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom)
-    ]
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found.append((node.module or "", [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+    return found
 
 
 @pytest.mark.parametrize("path", python_files(*OTHER_APPS), ids=lambda p: str(p.relative_to(ROOT)))
 def test_other_apps_use_only_the_face_of_the_serving_package(path):
-    reached = [module for module, _ in imports_of(path) if module.startswith("devices.serving.")]
+    reached = [
+        f"{module}.{name}" if name else module
+        for module, names in imports_of(path)
+        if module == "devices.serving" or module.startswith("devices.serving.")
+        for name in names or [""]
+        if module != "devices.serving" or name not in serving.__all__
+    ]
 
-    assert reached == [], f"{path.name} imports {reached}: import from devices.serving"
+    assert reached == [], f"{path.name} reaches {reached}: use what devices.serving exports"
 
 
 OUTSIDE = [
