@@ -103,7 +103,7 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
         if obj is not None or organisation is None or not names:
             return form
 
-        class StaffForm(form):  # type: ignore[valid-type, misc]
+        class StaffForm(form):  # type: ignore[valid-type, misc]  # a class made at run time
             # Set before validation, so clean() and unique checks see the organisation.
             def __init__(self, *args: Any, **kw: Any) -> None:
                 super().__init__(*args, **kw)
