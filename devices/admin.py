@@ -4,7 +4,7 @@ import difflib
 import ipaddress
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,7 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -21,27 +21,45 @@ from django.utils.html import format_html
 
 from devices import csv_io, status
 from devices.config import (
+    LAYER_ORDER,
     PROVIDER_SECRETS,
+    common_config,
+    device_config,
     mask_secrets,
-    render_common_config,
-    render_device_config,
 )
 from devices.mac import format_mac, is_yealink_oui, mac_search_fragment, parse_user_agent
-from devices.models import AccessLog, Device, SipAccount
+from devices.models import (
+    AccessLog,
+    Device,
+    Handset,
+    KeyProfile,
+    LineKey,
+    ProfileKey,
+    SipAccount,
+)
+from devices.phone_models import EXPANSION_MODULES, PhoneModel
 from organisations.admin import (
+    WEB_PASSWORDS,
+    KeptSecretsMixin,
+    ProviderOnlyFieldsMixin,
     ScopedInline,
     ScopedModelAdmin,
     WidgetsMixin,
     overrides_widget,
     password_widget,
+    settings_fieldsets,
     warn_about_unknown_keys,
 )
-from organisations.config_syntax import provider_only_keys
+from organisations.config_syntax import provider_only_keys, render_lines
 from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_upload
 from organisations.models import Organisation
+from organisations.phone_settings import SIP_SETTINGS
 from organisations.scoping import is_provider, scope_queryset, staff_organisation
 
 M = TypeVar("M", bound=Model)
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts
+    from django.utils.functional import _StrPromise
 
 
 def search_with_mac(queryset: QuerySet[M], search_term: str, field: str = "mac") -> QuerySet[M]:
@@ -52,16 +70,94 @@ def search_with_mac(queryset: QuerySet[M], search_term: str, field: str = "mac")
     return queryset.filter(Q(**{f"{field}__contains": fragment}))
 
 
+ACCOUNT_FIELDS: list[str | list[str] | tuple[str, ...]] = [
+    ("index", "is_enabled"),
+    ("label", "display_name"),
+    ("user_name", "auth_name", "password"),
+    ("server_host", "server_port", "server_transport"),
+]
+ACCOUNT_FIELDSETS: list[tuple[str | _StrPromise | None, _FieldOpts]] = [
+    (None, {"fields": ACCOUNT_FIELDS}),
+    (
+        "SIP settings of this line only (empty: the phone's, its organisation's)",
+        {"fields": list(SIP_SETTINGS), "classes": ["collapse"]},
+    ),
+]
+
+
 class SipAccountInline(ScopedInline, WidgetsMixin, admin.StackedInline[SipAccount, Device]):
     model = SipAccount
     widgets = {"password": password_widget()}
     extra = 0
-    fields = [
-        ("index", "is_enabled"),
-        ("label", "display_name"),
-        ("user_name", "auth_name", "password"),
-        ("server_host", "server_port", "server_transport"),
-    ]
+    fieldsets = ACCOUNT_FIELDSETS
+
+
+class KeyFormSet(forms.BaseInlineFormSet[Any, Any, Any]):
+    """Keys are moved by changing their numbers. Two keys that swap places would collide on
+    their unique (module, key) while one is saved before the other, and so would a key moved
+    to the place of one deleted: deleted keys go first, and moved keys are parked on free
+    numbers before any is saved. The formset's own check still refuses two keys in one place.
+    """
+
+    def save_existing_objects(self, commit: bool = True) -> list[Model]:
+        if commit:
+            for form in self.deleted_forms:
+                if form.instance.pk is not None:
+                    self.deleted_objects.append(form.instance)
+                    self.delete_existing(form.instance, commit=True)
+            moved = [
+                form.instance
+                for form in self.initial_forms
+                if form.instance.pk is not None
+                and form not in self.deleted_forms
+                and {"module", "position"} & set(form.changed_data)
+            ]
+            for parking, key in enumerate(moved):
+                # Above any real key (the field allows 200), within a small integer.
+                type(key)._default_manager.filter(pk=key.pk).update(position=30000 - parking)
+        return super().save_existing_objects(commit)
+
+
+KEY_FIELDS = ("module", "position", "type", "value", "label", "line", "extension")
+
+
+class LineKeyInline(ScopedInline, admin.TabularInline[LineKey, Device]):
+    model = LineKey
+    formset = KeyFormSet
+    fields = KEY_FIELDS
+    extra = 0
+    verbose_name_plural = "line keys of this phone (beside, or in place of, its key profile's)"
+
+
+class HandsetInline(ScopedInline, admin.TabularInline[Handset, Device]):
+    model = Handset
+    fields = ["index", "name", "incoming_lines", "outgoing_lines", "default_line"]
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        model = obj.phone_model if obj is not None else None
+        return bool(model and model.is_dect) and super().has_add_permission(request, obj)
+
+
+def key_limits(model: PhoneModel | None) -> str:
+    """What a model's keys can be, in a sentence."""
+    if model is None:
+        return "Unknown model."
+    if model.is_dect:
+        return (
+            f"A {model.name} is a DECT base: no line keys; it takes {model.handsets} "
+            f"handsets and {model.lines} lines."
+        )
+    if not model.line_keys:
+        return f"A {model.name} has no programmable line keys."
+    pages = f" over {model.line_key_pages} pages" if model.line_key_pages > 1 else ""
+    text = f"A {model.name} has line keys 1 to {model.line_keys}{pages} and {model.lines} lines"
+    if model.expansion_modules:
+        modules = ", ".join(
+            f"{name} ({EXPANSION_MODULES[name].keys} keys)" for name in model.expansion_modules
+        )
+        text += f"; it takes up to {model.max_expansion_modules} modules: {modules}"
+    return text + "."
 
 
 class PhoneStatusFilter(admin.SimpleListFilter):
@@ -90,9 +186,12 @@ class PhoneStatusFilter(admin.SimpleListFilter):
 CSV_SALT = "devices.csv-import"
 
 
-class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
+class DeviceAdmin(
+    KeptSecretsMixin, ProviderOnlyFieldsMixin, WidgetsMixin, ScopedModelAdmin[Device]
+):
     widgets = {"raw_overrides": overrides_widget(4)}
-    inlines = [SipAccountInline]
+    kept_secrets = WEB_PASSWORDS
+    inlines = [SipAccountInline, LineKeyInline, HandsetInline]
     list_display = [
         "mac_address",
         "label",
@@ -112,6 +211,7 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
     actions = ["export_csv"]
     readonly_fields = [
         "config_preview",
+        "model_limits",
         "last_seen_at",
         "last_seen_ip",
         "last_user_agent",
@@ -124,12 +224,30 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
             None,
             {"fields": ["organisation", "mac", "model", "label", "is_active", "config_preview"]},
         ),
+        (
+            "Keys",
+            {
+                "fields": [
+                    "model_limits",
+                    "key_profile",
+                    ("expansion_module", "expansion_module_count"),
+                ]
+            },
+        ),
+        ("Settings profile", {"fields": ["profile"]}),
+        *settings_fieldsets(),
+        (
+            "Security: this phone's web UI (empty: the organisation's)",
+            {"fields": WEB_PASSWORDS, "classes": ["collapse"]},
+        ),
         ("Overrides", {"fields": ["raw_overrides"], "classes": ["collapse"]}),
         (
             "Last successful request",
             {"fields": ["last_seen_at", "last_seen_ip", "last_user_agent", "last_firmware"]},
         ),
     ]
+    # The provider's: which profile a phone has, and its web passwords.
+    provider_only_fields = ["profile", *WEB_PASSWORDS]
     change_list_template = "admin/devices/device/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
@@ -142,6 +260,10 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
     @admin.display(description="model reported")
     def reported_model(self, obj: Device) -> str:
         return parse_user_agent(obj.last_user_agent).model if obj.last_user_agent else "—"
+
+    @admin.display(description="what the model has")
+    def model_limits(self, obj: Device) -> str:
+        return key_limits(obj.phone_model) if obj.model else "Choose a model and save."
 
     @admin.display(description="configuration")
     def config_preview(self, obj: Device) -> str:
@@ -205,8 +327,8 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
             raise PermissionDenied
         reveal = request.GET.get("reveal") == "1" and self.has_change_permission(request, device)
         model = device.phone_model
-        common = render_common_config(device.organisation, model.code if model else None)
-        mac_file = render_device_config(device)
+        common = common_config(device.organisation, model.code if model else None)
+        mac_config = device_config(device)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
         shown: Callable[[str], str]
@@ -216,19 +338,26 @@ class DeviceAdmin(WidgetsMixin, ScopedModelAdmin[Device]):
             shown = str
         else:  # organisation staff see their SIP passwords, never the organisation's secrets
             shown = partial(mask_secrets, only=PROVIDER_SECRETS)
+        mac_file, common_file = shown(render_lines(mac_config)), shown(render_lines(common))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": device,
             "title": f"Configuration of {device}",
             "common_name": model.common_file if model else "y000000000000.cfg",
-            "common": shown(common),
-            "mac_file": shown(mac_file),
+            "common": common_file,
+            "mac_file": mac_file,
+            # Each line of the file beside the layer it came from (the header has none).
+            "mac_lines": list(
+                zip(mac_file.splitlines()[1:], mac_config.origin.values(), strict=True)
+            ),
+            "common_lines": list(
+                zip(common_file.splitlines()[1:], common.origin.values(), strict=True)
+            ),
+            "layers": LAYER_ORDER,
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
-            "diff": _diff(shown(device.last_config), shown(mac_file))
-            if device.last_config
-            else None,
+            "diff": _diff(shown(device.last_config), mac_file) if device.last_config else None,
         }
         return TemplateResponse(request, "admin/devices/device/config_preview.html", context)
 
@@ -311,9 +440,45 @@ def phone_counts(obj: Organisation) -> str:
     return f"{total} ({never} / {stale} / {failing})"
 
 
+class ProfileKeyInline(ScopedInline, admin.TabularInline[ProfileKey, KeyProfile]):
+    model = ProfileKey
+    formset = KeyFormSet
+    fields = KEY_FIELDS
+    extra = 0
+
+
+@admin.register(KeyProfile)
+class KeyProfileAdmin(ScopedModelAdmin[KeyProfile]):
+    list_display = ["name", "organisation", "key_count", "phone_count"]
+    list_filter = ["organisation"]
+    search_fields = ["name", "organisation__name"]
+    autocomplete_fields = ["organisation"]
+    inlines = [ProfileKeyInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[KeyProfile]:
+        counted: QuerySet[KeyProfile] = (
+            super()
+            .get_queryset(request)
+            .select_related("organisation")
+            .annotate(
+                key_total=Count("keys", distinct=True), phone_total=Count("devices", distinct=True)
+            )
+        )
+        return counted
+
+    @admin.display(description="keys", ordering="key_total")
+    def key_count(self, obj: Any) -> int:
+        return int(obj.key_total)
+
+    @admin.display(description="phones", ordering="phone_total")
+    def phone_count(self, obj: Any) -> int:
+        return int(obj.phone_total)
+
+
 @admin.register(SipAccount)
 class SipAccountAdmin(WidgetsMixin, ScopedModelAdmin[SipAccount]):
     widgets = {"password": password_widget()}
+    fieldsets = [(None, {"fields": ["device"]}), *ACCOUNT_FIELDSETS]
     list_display = ["user_name", "index", "label", "display_name", "device", "is_enabled"]
     list_filter = ["is_enabled", "device__organisation"]
     list_select_related = ["device", "device__organisation"]

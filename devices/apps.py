@@ -6,7 +6,15 @@ class DevicesConfig(AppConfig):
     verbose_name = "Phones"
 
     def ready(self) -> None:
-        from devices.models import AccessLog, Device, SipAccount
+        from devices.models import (
+            AccessLog,
+            Device,
+            Handset,
+            KeyProfile,
+            LineKey,
+            ProfileKey,
+            SipAccount,
+        )
         from devices.serving.cache import connect_config_sources
         from organisations.scoping import register_scoped_model
 
@@ -14,3 +22,7 @@ class DevicesConfig(AppConfig):
         register_scoped_model(Device, "organisation")
         register_scoped_model(SipAccount, "device__organisation")
         register_scoped_model(AccessLog, "organisation", staff_actions=["view"])
+        register_scoped_model(KeyProfile, "organisation")
+        register_scoped_model(ProfileKey, "profile__organisation")
+        register_scoped_model(LineKey, "device__organisation")
+        register_scoped_model(Handset, "device__organisation")

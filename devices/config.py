@@ -1,9 +1,16 @@
 """Rendering a phone's files from the database: one function per file, used by the views,
 the admin and the tests.
 
-A config is an ordered mapping of Yealink keys to values, built in layers: defaults ->
-organisation -> device model -> device -> raw overrides (organisation's, then device's).
-A later layer replaces a key in place; it never duplicates it.
+A config is an ordered mapping of Yealink keys to values (`Layered`), built in layers, each
+replacing a key of the layers before it in place:
+
+    defaults -> provider profile -> organisation -> model -> phone's profile -> phone
+    (-> account, for a SIP account's settings) -> raw overrides (organisation's, phone's)
+
+and it remembers which layer set each key, which the admin's preview shows beside each line.
+Every setting is written whatever its layer, and whatever a phone can hold but was not given
+is written blank (`%NULL%`) or as "none": a line, key, module or value removed in the admin
+is removed from the phone too, not left behind.
 
 Other apps add keys without this module importing them: they register a contributor
 (`register_device_contributor`) in their AppConfig.ready(), and the MAC file calls each one.
@@ -12,21 +19,80 @@ Other apps add keys without this module importing them: they register a contribu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from django.conf import settings
 
-from devices.models import Device, SipAccount
+from devices.models import Device, Handset, KeyType, SipAccount, line_list
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
-from devices.serving import sip_accounts
-from organisations.config_syntax import parse_overrides, render_lines
-from organisations.models import Organisation
+from devices.serving import (
+    handsets,
+    key_profile_keys,
+    line_keys,
+    settings_profile,
+    sip_accounts,
+)
+from organisations.config_syntax import (
+    key_of,
+    parse_overrides,
+    render_lines,
+    slot,
+)
+from organisations.models import Organisation, SipTransport
+from organisations.phone_settings import (
+    CODECS,
+    NETWORK_SETTINGS,
+    SIP_SETTINGS,
+    Srtp,
+    parse_codecs,
+)
+from organisations.phone_settings import (
+    DEFAULTS as SETTING_DEFAULTS,
+)
 
-Config = dict[str, str]
+NULL = "%NULL%"  # blanks a value on the phone
 DeviceContributor = Callable[[Device], Iterable[tuple[str, str]] | Mapping[str, str]]
 
 _device_contributors: list[DeviceContributor] = []
+_contributor_layers: dict[DeviceContributor, str] = {}
 
-DEFAULTS: Config = {
+
+class Layered(dict[str, str]):
+    """Slot -> value (see `config_syntax.slot`), and which layer set each (`origin`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origin: dict[str, str] = {}
+
+    def put(self, layer: str, pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        for place, value in pairs.items() if isinstance(pairs, Mapping) else pairs:
+            self[place] = value
+            self.origin[place] = layer
+
+    def lines(self) -> list[tuple[str, str, str]]:
+        """(key, value, layer) in file order."""
+        return [(key_of(place), value, self.origin[place]) for place, value in self.items()]
+
+
+Config = Layered
+
+# How the layers stack, for the preview's legend (a profile's, model's and key profile's
+# layer carries its name).
+LAYER_ORDER = (
+    ("default", "what voipconfig sets where nobody chose (blanks included)"),
+    ("profile …", "the provider's settings profile of the organisation"),
+    ("organisation", "the organisation's own settings"),
+    ("model …", "what this model needs"),
+    ("phone's profile …", "the provider's settings profile of this phone"),
+    ("phone", "this phone's own settings and keys"),
+    ("key profile …", "the organisation's key profile this phone has"),
+    ("account", "a SIP account's own settings"),
+    ("phonebooks, media_assets", "the books and media chosen for it"),
+    ("removed … override", "a raw override taken out, cleared on the phone"),
+    ("organisation override, phone override", "raw key = value lines: they beat everything"),
+)
+
+DEFAULTS: dict[str, str] = {
     "static.auto_provision.pnp_enable": "0",
     "static.auto_provision.repeat.enable": "1",
     "static.auto_provision.repeat.minutes": "30",
@@ -35,46 +101,83 @@ DEFAULTS: Config = {
     "lang.wui": "English",
 }
 
+# Firmware before V81 reads these keys by their older names (yealink.md §3; Wazo's v80
+# templates and FusionPBX's older ones use them, all in yealink-keys.tsv).
+LEGACY_NAMES = {
+    "static.auto_provision.server.url": "auto_provision.server.url",
+    "static.auto_provision.server.username": "auto_provision.server.username",
+    "static.auto_provision.server.password": "auto_provision.server.password",
+    "static.auto_provision.repeat.enable": "auto_provision.repeat.enable",
+    "static.auto_provision.repeat.minutes": "auto_provision.repeat.minutes",
+    "static.auto_provision.pnp_enable": "auto_provision.pnp_enable",
+    "static.security.user_password": "security.user_password",
+    "static.security.trust_certificates": "security.trust_certificates",
+    "static.trusted_certificates.url": "trusted_certificates.url",
+    "static.firmware.url": "firmware.url",
+}
+LEGACY_PREFIXES = {"static.network.vlan.": "network.vlan.", "static.network.lldp.": "network.lldp."}
+
 
 def register_device_contributor(contributor: DeviceContributor) -> DeviceContributor:
-    """Add keys to every MAC file: `contributor(device)` returns (key, value) pairs.
+    """Add keys to every MAC file: `contributor(device)` returns (key, value) pairs. The
+    preview names them after the contributor's app ("phonebooks", "media_assets").
 
     It runs once per MAC file request, so it must cost a constant number of queries.
     """
     if contributor not in _device_contributors:
         _device_contributors.append(contributor)
+        _contributor_layers[contributor] = contributor.__module__.split(".", 1)[0]
     return contributor
 
 
-def common_config(organisation: Organisation, model_code: int | None = None) -> Config:
+# --- the two files -------------------------------------------------------------------------
+
+
+def common_config(organisation: Organisation, model_code: int | None = None) -> Layered:
     """What every phone of the organisation shares: `y0000000000XX.cfg`."""
-    config = dict(DEFAULTS)
-    config.update(organisation_layer(organisation))
+    config = Layered()
+    config.put("default", DEFAULTS)
+    config.put("organisation", organisation_layer(organisation))
+    put_settings(config, _phone_layers(organisation, None))
+    config.put("organisation", web_passwords(organisation, None))
     for model in models_for_code(model_code) if model_code is not None else []:
-        config.update(model.keys)
-    config.update(parse_overrides(organisation.raw_overrides, lenient=True))
+        config.put(f"model {model.name}", model.keys)
+    put_retired(config, "organisation", organisation.retired_override_keys)
+    config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
     return config
 
 
-def device_config(device: Device) -> Config:
-    """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else."""
+def device_config(device: Device) -> Layered:
+    """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else.
+
+    It repeats every setting its common file has (resolved for this phone), so that a
+    setting changed only for this phone, and later taken back, is taken back on the phone.
+    """
     organisation = device.organisation
-    config: Config = {}
     model = device.phone_model
+    config = Layered()
+    put_retired(config, "organisation", organisation.retired_override_keys)
+    put_retired(config, "phone", device.retired_override_keys)
     if model:
-        config.update(model.keys)
-    config.update(accounts_layer(device, sip_accounts(device), model))
+        config.put(f"model {model.name}", model.keys)
+    layers = _phone_layers(organisation, device)
+    put_settings(config, layers)
+    config.put(_password_layer(device), web_passwords(organisation, device))
+    accounts = sip_accounts(device)
+    put_accounts(config, device, accounts, model, layers)
+    if model:
+        put_line_keys(config, device, model, accounts)
+        put_handsets(config, model, handsets(device) if model.is_dect else [])
     for contributor in _device_contributors:
-        pairs = contributor(device)
-        config.update(pairs.items() if isinstance(pairs, Mapping) else pairs)
+        config.put(_contributor_layers.get(contributor, "phone"), contributor(device))
     # Raw overrides come last in the MAC file too, so an organisation's override still beats
     # a key the MAC file sets (the phone applies the MAC file after the common file).
-    config.update(parse_overrides(organisation.raw_overrides, lenient=True))
-    config.update(parse_overrides(device.raw_overrides, lenient=True))
+    config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
+    config.put("phone override", parse_overrides(device.raw_overrides, lenient=True))
     return config
 
 
-def organisation_layer(organisation: Organisation) -> Config:
+def organisation_layer(organisation: Organisation) -> dict[str, str]:
     return {
         "static.auto_provision.server.url": settings.PROVISIONING_URL,
         "static.auto_provision.server.username": organisation.provisioning_username,
@@ -88,37 +191,315 @@ def organisation_layer(organisation: Organisation) -> Config:
     }
 
 
-def accounts_layer(device: Device, accounts: list[SipAccount], model: PhoneModel | None) -> Config:
-    """Every line of the model: configured ones enabled, the rest switched off, so an
-    account removed in the admin is removed from the phone too."""
+# --- settings, resolved over the layers ----------------------------------------------------
+
+Layers = list[tuple[str, Any]]  # (layer name, object with settings fields), general first
+
+
+def _phone_layers(organisation: Organisation, device: Device | None) -> Layers:
+    layers: Layers = []
+    profile = settings_profile(organisation.profile_id)
+    if profile is not None:
+        layers.append((f"profile {profile.name}", profile))
+    layers.append(("organisation", organisation))
+    if device is not None:
+        device_profile = settings_profile(device.profile_id)
+        if device_profile is not None:
+            layers.append((f"phone's profile {device_profile.name}", device_profile))
+        layers.append(("phone", device))
+    return layers
+
+
+def resolve(names: Iterable[str], layers: Layers) -> dict[str, tuple[Any, str]]:
+    """Each setting's value and the layer it came from: the most specific layer that sets it
+    (not None, not empty), else our default."""
+    resolved: dict[str, tuple[Any, str]] = {}
+    for name in names:
+        resolved[name] = (SETTING_DEFAULTS[name], "default")
+        for layer, source in reversed(layers):
+            value = getattr(source, name)
+            if value is not None and value != "":
+                resolved[name] = (value, layer)
+                break
+    return resolved
+
+
+def put_settings(config: Layered, layers: Layers) -> None:
+    """The phone's network and time keys."""
+    value = resolve(NETWORK_SETTINGS, layers)
+    for port, prefix in (("vlan", "internet_port"), ("pc_vlan", "pc_port")):
+        enabled, layer = value[f"{port}_enabled"]
+        config.put(layer, {f"static.network.vlan.{prefix}_enable": _flag(enabled)})
+        vid, vid_layer = value[f"{port}_id"]
+        if enabled and vid is not None:
+            config.put(vid_layer, {f"static.network.vlan.{prefix}_vid": str(vid)})
+            priority, priority_layer = value[f"{port}_priority"]
+            config.put(priority_layer, {f"static.network.vlan.{prefix}_priority": str(priority)})
+    for name, key in (("lldp_enabled", "lldp"), ("cdp_enabled", "cdp")):
+        enabled, layer = value[name]
+        config.put(layer, {f"static.network.{key}.enable": _flag(enabled)})
+    ntp, layer = value["ntp_server_2"]
+    config.put(layer, {"local_time.ntp_server2": ntp or NULL})
+
+
+def web_passwords(organisation: Organisation, device: Device | None) -> dict[str, str]:
+    """`static.security.user_password = <user>:<password>`, one slot per user: the phone's
+    own password, else its organisation's (which always has an admin password)."""
+    pairs = {}
+    for user in ("admin", "user", "var"):
+        password = getattr(device, f"phone_{user}_password", "") or getattr(
+            organisation, f"phone_{user}_password"
+        )
+        if password:
+            value = f"{user}:{password}"
+            pairs[slot("static.security.user_password", value)] = value
+    return pairs
+
+
+def _password_layer(device: Device) -> str:
+    own = device.phone_admin_password or device.phone_user_password or device.phone_var_password
+    return "phone" if own else "organisation"
+
+
+# --- SIP accounts ----------------------------------------------------------------------------
+
+
+def put_accounts(
+    config: Layered,
+    device: Device,
+    accounts: list[SipAccount],
+    model: PhoneModel | None,
+    layers: Layers,
+) -> None:
+    """Every line of the model: configured ones with all their keys, the others switched
+    off with their credentials blanked, so an account removed in the admin leaves nothing
+    behind on the phone."""
     by_index = {account.index: account for account in accounts}
     lines = max([model.lines if model else 1, *by_index])
-    config: Config = {}
     for index in range(1, lines + 1):
         account = by_index.get(index)
         if account is None:
-            config[f"account.{index}.enable"] = "0"
+            prefix = f"account.{index}"
+            config.put(
+                "default",
+                {
+                    f"{prefix}.enable": "0",
+                    f"{prefix}.user_name": NULL,
+                    f"{prefix}.auth_name": NULL,
+                    f"{prefix}.password": NULL,
+                },
+            )
         else:
-            config.update(account_keys(device.organisation, account))
-    return config
+            put_account(config, device.organisation, account, [*layers, ("account", account)])
 
 
-def account_keys(organisation: Organisation, account: SipAccount) -> Config:
+def put_account(
+    config: Layered, organisation: Organisation, account: SipAccount, layers: Layers
+) -> None:
     prefix = f"account.{account.index}"
+    own = "account"
     transport = account.server_transport
-    return {
-        f"{prefix}.enable": "1" if account.is_enabled else "0",
-        f"{prefix}.label": account.label or account.user_name,
-        f"{prefix}.display_name": account.display_name or account.user_name,
-        f"{prefix}.auth_name": account.auth_name or account.user_name,
-        f"{prefix}.user_name": account.user_name,
-        f"{prefix}.password": account.password,
-        f"{prefix}.sip_server.1.address": account.server_host or organisation.sip_server_host,
-        f"{prefix}.sip_server.1.port": str(account.server_port or organisation.sip_server_port),
-        f"{prefix}.sip_server.1.transport_type": str(
-            organisation.sip_transport if transport is None else transport
-        ),
+    first_transport = organisation.sip_transport if transport is None else transport
+    config.put(
+        own,
+        {
+            f"{prefix}.enable": "1" if account.is_enabled else "0",
+            f"{prefix}.label": account.label or account.user_name,
+            f"{prefix}.display_name": account.display_name or account.user_name,
+            f"{prefix}.auth_name": account.auth_name or account.user_name,
+            f"{prefix}.user_name": account.user_name,
+            f"{prefix}.password": account.password,
+        },
+    )
+    config.put(
+        own if account.server_host else "organisation",
+        {f"{prefix}.sip_server.1.address": account.server_host or organisation.sip_server_host},
+    )
+    config.put(
+        own if account.server_port else "organisation",
+        {f"{prefix}.sip_server.1.port": str(account.server_port or organisation.sip_server_port)},
+    )
+    config.put(
+        own if transport is not None else "organisation",
+        {f"{prefix}.sip_server.1.transport_type": str(first_transport)},
+    )
+    value = resolve(SIP_SETTINGS, layers)
+
+    def put(name: str, pairs: dict[str, str]) -> None:
+        config.put(value[name][1], pairs)
+
+    expires = str(value["registration_expires"][0])
+    put("registration_expires", {f"{prefix}.sip_server.1.expires": expires})
+    host = value["sip_server_2_host"][0]
+    put("sip_server_2_host", {f"{prefix}.sip_server.2.address": host or NULL})
+    if host:
+        put(
+            "sip_server_2_port", {f"{prefix}.sip_server.2.port": str(value["sip_server_2_port"][0])}
+        )
+        second = value["sip_server_2_transport"][0]
+        put(
+            "sip_server_2_transport" if second is not None else "sip_server_2_host",
+            {
+                f"{prefix}.sip_server.2.transport_type": str(
+                    first_transport if second is None else second
+                )
+            },
+        )
+        put("registration_expires", {f"{prefix}.sip_server.2.expires": expires})
+    put("failover", {f"{prefix}.fallback.redundancy_type": str(value["failover"][0])})
+
+    proxy = bool(value["outbound_proxy"][0])
+    put("outbound_proxy", {f"{prefix}.outbound_proxy_enable": _flag(proxy)})
+    port = str(value["outbound_proxy_port"][0])
+    for number, name in ((1, "outbound_proxy_host"), (2, "outbound_proxy_2_host")):
+        address = value[name][0] if proxy else ""
+        put(name, {f"{prefix}.outbound_proxy.{number}.address": address or NULL})
+        if address:
+            put("outbound_proxy_port", {f"{prefix}.outbound_proxy.{number}.port": port})
+
+    srtp, srtp_layer = value["srtp"]
+    if srtp is None:  # compulsory on TLS: a TLS account without SRTP sends its media in clear
+        srtp = Srtp.COMPULSORY if first_transport == SipTransport.TLS else Srtp.OFF
+        srtp_layer = "default"
+    config.put(srtp_layer, {f"{prefix}.srtp_encryption": str(int(srtp))})
+
+    chosen = parse_codecs(value["codecs"][0])
+    codecs: dict[str, str] = {}
+    for codec in CODECS:
+        codecs[f"{prefix}.codec.{codec}.enable"] = _flag(codec in chosen)
+        if codec in chosen:
+            codecs[f"{prefix}.codec.{codec}.priority"] = str(chosen.index(codec) + 1)
+    put("codecs", codecs)
+
+    put("dtmf_type", {f"{prefix}.dtmf.type": str(value["dtmf_type"][0])})
+    keepalive = int(value["nat_keepalive_seconds"][0])
+    put("nat_keepalive_seconds", {f"{prefix}.nat.udp_update_enable": _flag(keepalive > 0)})
+    if keepalive:
+        put("nat_keepalive_seconds", {f"{prefix}.nat.udp_update_time": str(keepalive)})
+    put("mwi_subscribe", {f"{prefix}.subscribe_mwi": _flag(value["mwi_subscribe"][0])})
+    number = value["voicemail_number"][0]
+    put("voicemail_number", {f"voice_mail.number.{account.index}": number or NULL})
+
+
+# --- line keys, expansion modules, handsets --------------------------------------------------
+
+
+def effective_keys(device: Device) -> dict[tuple[int, int], tuple[Any, str]]:
+    """(module, position) -> (key, layer): the key profile's keys, the phone's own on top."""
+    keys: dict[tuple[int, int], tuple[Any, str]] = {}
+    if device.key_profile_id is not None:
+        name, profile_keys = key_profile_keys(device.organisation_id, device.key_profile_id)
+        for shared in profile_keys:
+            keys[(shared.module, shared.position)] = (shared, f"key profile {name}")
+    for own in line_keys(device):
+        keys[(own.module, own.position)] = (own, "phone")
+    return keys
+
+
+def put_line_keys(
+    config: Layered, device: Device, model: PhoneModel, accounts: list[SipAccount]
+) -> None:
+    """Every key the phone and its modules have: a key not set shows the line of its number
+    where that account exists (as a phone out of the box does), and is blank otherwise."""
+    keys = effective_keys(device)
+    lines = {account.index for account in accounts}
+    for position in range(1, model.line_keys + 1):
+        prefix = f"linekey.{position}"
+        found = keys.get((0, position))
+        if found is not None:
+            config.put(found[1], _key_pairs(prefix, found[0]))
+        elif position in lines:
+            config.put(
+                "default",
+                {
+                    f"{prefix}.type": str(KeyType.LINE),
+                    f"{prefix}.line": str(position),
+                    f"{prefix}.value": NULL,
+                    f"{prefix}.label": NULL,
+                },
+            )
+        else:
+            config.put("default", _blank_key(prefix))
+    _, modules, module_keys = device.key_capacity()
+    # Modules taken away are blanked too, up to the most the phone ever had.
+    blanked = min(max(modules, device.expansion_modules_seen), model.max_expansion_modules)
+    for module in range(1, blanked + 1):
+        count = module_keys if module <= modules else model.module_keys
+        for position in range(1, count + 1):
+            prefix = f"expansion_module.{module}.key.{position}"
+            found = keys.get((module, position)) if module <= modules else None
+            if found is not None:
+                config.put(found[1], _key_pairs(prefix, found[0]))
+            else:
+                config.put("default", _blank_key(prefix))
+
+
+def _key_pairs(prefix: str, key: Any) -> dict[str, str]:
+    pairs = {
+        f"{prefix}.type": str(key.type),
+        f"{prefix}.value": key.value or NULL,
+        f"{prefix}.label": key.label or NULL,
+        f"{prefix}.line": str(key.line or 1),
     }
+    if key.type == KeyType.BLF:
+        pairs[f"{prefix}.extension"] = key.extension or NULL
+    if key.type == KeyType.XML_PHONEBOOK:
+        pairs[f"{prefix}.xml_phonebook"] = key.value or "-1"
+        pairs[f"{prefix}.value"] = NULL
+    return pairs
+
+
+def _blank_key(prefix: str) -> dict[str, str]:
+    return {f"{prefix}.type": str(KeyType.NONE), f"{prefix}.value": NULL, f"{prefix}.label": NULL}
+
+
+def put_handsets(config: Layered, model: PhoneModel, phones: list[Handset]) -> None:
+    for handset in phones:
+        prefix = f"handset.{handset.index}"
+        config.put(
+            "phone",
+            {
+                f"{prefix}.name": handset.name or NULL,
+                f"{prefix}.incoming_lines": ",".join(map(str, line_list(handset.incoming_lines))),
+                f"{prefix}.dial_out_lines": ",".join(map(str, line_list(handset.outgoing_lines))),
+                f"{prefix}.dial_out_default_line": str(handset.default_line),
+            },
+        )
+
+
+# --- removed raw overrides ---------------------------------------------------------------
+
+
+def put_retired(config: Layered, owner: str, retired: str) -> None:
+    """A raw override taken out is cleared on the phone (`%NULL%`): the phone would otherwise
+    keep the value for ever. Put first, so any layer that sets the key still wins."""
+    config.put(f"removed {owner} override", {key: NULL for key in retired.split()})
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _flag(value: object) -> str:
+    return "1" if value else "0"
+
+
+def legacy_names(config: Layered) -> Layered:
+    """The same config with the key names firmware before V81 reads."""
+    renamed = Layered()
+    for place, value in config.items():
+        key = key_of(place)
+        old = LEGACY_NAMES.get(key)
+        if old is None:
+            old = next(
+                (
+                    new + key[len(prefix) :]
+                    for prefix, new in LEGACY_PREFIXES.items()
+                    if key.startswith(prefix)
+                ),
+                key,
+            )
+        renamed.put(config.origin[place], {place.replace(key, old, 1): value})
+    return renamed
 
 
 def boot_file(model_code: int | None, mac: str | None) -> str:
@@ -126,8 +507,8 @@ def boot_file(model_code: int | None, mac: str | None) -> str:
 
     Without a model code the catch-all common file name is listed; we serve every
     `y` + 12 digits name, so that still reaches the organisation's common file.
-    No `overwrite_mode = 1`: it would reset settings made on the phone itself; removed
-    SIP accounts are switched off explicitly instead (accounts_layer).
+    No `overwrite_mode = 1`: it would reset settings made on the phone itself; what the
+    admin removes is blanked explicitly instead (see the module's docstring).
     """
     lines = ["#!version:1.0.0.1"]
     lines.append(f'include:config "{common_file_name(model_code or 0)}"')
@@ -136,17 +517,26 @@ def boot_file(model_code: int | None, mac: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_common_config(organisation: Organisation, model_code: int | None = None) -> str:
-    return render_lines(common_config(organisation, model_code))
+def render_common_config(
+    organisation: Organisation, model_code: int | None = None, *, legacy: bool = False
+) -> str:
+    config = common_config(organisation, model_code)
+    return render_lines(legacy_names(config) if legacy else config)
 
 
-def render_device_config(device: Device) -> str:
-    return render_lines(device_config(device))
+def render_device_config(device: Device, *, legacy: bool = False) -> str:
+    config = device_config(device)
+    return render_lines(legacy_names(config) if legacy else config)
 
 
 SECRET_KEY_MARKERS = ("password", "aes_key")
 # Secrets of the organisation as a whole, masked for organisation staff even when revealed.
-PROVIDER_SECRETS = ("static.auto_provision.server.password", "static.security.user_password")
+PROVIDER_SECRETS = (
+    "static.auto_provision.server.password",
+    "static.security.user_password",
+    "auto_provision.server.password",
+    "security.user_password",
+)
 
 
 def mask_secrets(text: str, only: tuple[str, ...] | None = None) -> str:
@@ -156,9 +546,17 @@ def mask_secrets(text: str, only: tuple[str, ...] | None = None) -> str:
     for line in text.splitlines():
         key, sep, value = line.partition(" = ")
         if sep and value and _is_secret(key.lower(), only):
-            line = f"{key} = ********"
+            line = f"{key} = {_masked(key.lower(), value)}"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+def _masked(key: str, value: str) -> str:
+    if value == NULL:
+        return value  # a blanked secret shows as blanked
+    if key.endswith("security.user_password") and ":" in value:
+        return value.split(":", 1)[0] + ":********"  # which user stays readable
+    return "********"
 
 
 def _is_secret(key: str, only: tuple[str, ...] | None) -> bool:

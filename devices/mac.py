@@ -107,6 +107,13 @@ class UserAgent:
             return None
         return int(self.firmware.split(".", 1)[0])
 
+    @property
+    def legacy_key_names(self) -> bool:
+        """Firmware before V81 (`28.80.0.x` and older) reads the provisioning keys without
+        their `static.` prefix (yealink.md §3); unknown firmware gets the V81 names."""
+        parts = self.firmware.split(".")
+        return len(parts) > 1 and int(parts[1]) < 81
+
 
 def parse_user_agent(raw: str) -> UserAgent:
     tokens = raw.split()

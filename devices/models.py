@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from django import forms
@@ -10,16 +10,36 @@ from django.db import models
 from django.utils import timezone
 
 from devices.mac import InvalidMac, format_mac, normalise_mac
-from devices.phone_models import MODEL_CHOICES, PhoneModel, get_model
+from devices.phone_models import (
+    EXPANSION_MODULES,
+    MODEL_CHOICES,
+    MODELS,
+    PhoneModel,
+    get_model,
+)
 from organisations.config_syntax import (
+    retire_overrides,
     validate_overrides,
     validate_single_line,
     validate_yealink_name,
 )
-from organisations.models import Organisation, SipTransport
+from organisations.models import Organisation, SettingsProfile, SipTransport, web_password_field
+from organisations.phone_settings import PhoneSettings, SipSettings
 from organisations.secrets import EncryptedTextField
 
-MAX_SIP_ACCOUNTS = 16
+
+def max_lines() -> int:
+    """The most SIP accounts any model holds (a DECT manager holds more than a desk phone)."""
+    return max(model.lines for model in MODELS)
+
+
+def validate_line(value: int) -> None:
+    if not 1 <= value <= max_lines():
+        raise ValidationError(
+            "A line is a number from 1 to %(max)s (fewer on most models).",
+            code="line_range",
+            params={"max": max_lines()},
+        )
 
 
 class MacAddressField(models.CharField[str, str]):
@@ -68,7 +88,7 @@ class MacAddressField(models.CharField[str, str]):
         )
 
 
-class Device(models.Model):
+class Device(PhoneSettings):
     """A phone, known by its MAC; it belongs to exactly one organisation."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="devices")
@@ -88,6 +108,44 @@ class Device(models.Model):
         validators=[validate_overrides],
         help_text="Yealink 'key = value' lines applied last, to this phone only.",
     )
+    profile = models.ForeignKey(
+        SettingsProfile,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="devices",
+        help_text="The provider's settings profile for this phone, over its organisation's.",
+    )
+    key_profile = models.ForeignKey(
+        "KeyProfile",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="devices",
+        help_text="Line keys shared with other phones; the phone's own keys come on top.",
+    )
+    expansion_module = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[(name, name) for name in EXPANSION_MODULES],
+        help_text="The key modules beside the phone (all of one type).",
+    )
+    expansion_module_count = models.PositiveSmallIntegerField(
+        "expansion modules", default=0, validators=[MaxValueValidator(6)]
+    )
+    # The most modules the phone ever had here: the keys of a module taken away are blanked.
+    expansion_modules_seen = models.PositiveSmallIntegerField(default=0, editable=False)
+    phone_admin_password = web_password_field(
+        "phone web password (admin)", blank=True, help_text="Empty: the organisation's."
+    )
+    phone_user_password = web_password_field(
+        "phone web password (user)", blank=True, help_text="Empty: the organisation's."
+    )
+    phone_var_password = web_password_field(
+        "phone web password (var)", blank=True, help_text="Empty: the organisation's."
+    )
+    # Keys of raw overrides taken out: the phone gets them blanked (see devices.config).
+    retired_override_keys = models.TextField(blank=True, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
@@ -104,24 +162,81 @@ class Device(models.Model):
     def __str__(self) -> str:
         return f"{format_mac(self.mac)} ({self.label})" if self.label else format_mac(self.mac)
 
+    _stored_overrides: str | None = None  # as read from the database (None: a new row)
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any]
+    ) -> Device:
+        instance = super().from_db(db, field_names, values)
+        instance._stored_overrides = instance.__dict__.get("raw_overrides")
+        return instance
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Code that skips full_clean() still cannot store a MAC in another notation.
         self.mac = normalise_mac(self.mac)
+        changed = set()
+        modules = self.expansion_module_count if self.expansion_module else 0
+        if modules > self.expansion_modules_seen:
+            self.expansion_modules_seen = modules
+            changed.add("expansion_modules_seen")
+        if self._stored_overrides is not None and self._stored_overrides != self.raw_overrides:
+            self.retired_override_keys = retire_overrides(
+                self._stored_overrides, self.raw_overrides, self.retired_override_keys
+            )
+            self._stored_overrides = self.raw_overrides
+            changed.add("retired_override_keys")
+        if changed and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
         super().save(*args, **kwargs)
 
     @property
     def phone_model(self) -> PhoneModel | None:
         return get_model(self.model)
 
+    def clean(self) -> None:
+        super().clean()
+        model = self.phone_model
+        if model is None:
+            return
+        errors: dict[str, str] = {}
+        if self.expansion_module_count and not self.expansion_module:
+            errors["expansion_module"] = "Choose the type of the expansion modules."
+        elif self.expansion_module and self.expansion_module not in model.expansion_modules:
+            takes = ", ".join(model.expansion_modules) or "none"
+            errors["expansion_module"] = (
+                f"A {model.name} does not take an {self.expansion_module} (it takes: {takes})."
+            )
+        elif self.expansion_module_count > model.max_expansion_modules:
+            errors["expansion_module_count"] = (
+                f"A {model.name} takes at most {model.max_expansion_modules} expansion module(s)."
+            )
+        if not errors and self.key_profile_id is not None:
+            problem = self.key_profile.misfit(self) if self.key_profile else None
+            if problem:
+                errors["key_profile"] = problem
+        if errors:
+            raise ValidationError(errors)
 
-class SipAccount(models.Model):
-    """A line on the phone (account.N.* in its MAC file)."""
+    def key_capacity(self) -> tuple[int, int, int]:
+        """(line keys, expansion modules, keys per module) this phone has."""
+        model = self.phone_model
+        if model is None:
+            return (0, 0, 0)
+        module = EXPANSION_MODULES.get(self.expansion_module)
+        count = self.expansion_module_count if module else 0
+        return (model.line_keys, count, module.keys if module else 0)
+
+
+class SipAccount(SipSettings):
+    """A line on the phone (account.N.* in its MAC file); its SIP settings, where set, beat
+    the phone's and its organisation's."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sip_accounts")
     index = models.PositiveSmallIntegerField(
         "line",
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_SIP_ACCOUNTS)],
-        help_text="The line on the phone, 1 to 16 (fewer on some models).",
+        validators=[validate_line],
+        help_text="The line on the phone, 1 to 16 on desk phones (fewer on some models).",
     )
     is_enabled = models.BooleanField("enabled", default=True)
     label = models.CharField(
@@ -166,6 +281,7 @@ class SipAccount(models.Model):
         return f"{self.index}: {self.label or self.user_name}"
 
     def clean(self) -> None:
+        super().clean()
         try:
             device = self.device  # on the add page, the device is not saved yet
         except Device.DoesNotExist:
@@ -175,6 +291,239 @@ class SipAccount(models.Model):
             raise ValidationError(
                 {"index": f"A {model.name} has {model.lines} line(s); line {self.index} is out."}
             )
+
+
+class KeyType(models.IntegerChoices):
+    """`linekey.N.type` codes: in FusionPBX's list (app/devices/resources/classes/yealink.php),
+    and 0/10/13/15/16 also in Wazo's key generator (yealink.md §7)."""
+
+    NONE = 0, "none"
+    LINE = 15, "line"
+    BLF = 16, "BLF"
+    SPEED_DIAL = 13, "speed dial"
+    CALL_PARK = 10, "call park"
+    PICKUP = 9, "directed pickup"
+    GROUP_PICKUP = 23, "group pickup"
+    INTERCOM = 14, "intercom"
+    TRANSFER = 3, "transfer"
+    DTMF = 11, "DTMF"
+    XML_PHONEBOOK = 47, "XML phonebook"
+
+
+# Types whose key does nothing without a value (the number, extension or digits).
+NEEDS_VALUE = frozenset({KeyType.BLF, KeyType.SPEED_DIAL, KeyType.INTERCOM, KeyType.DTMF})
+
+
+def key_place(module: int, position: int) -> str:
+    return f"key {position}" if module == 0 else f"expansion module {module} key {position}"
+
+
+class DssKey(models.Model):
+    """A programmable key: on the phone itself (module 0, `linekey.N`) or on an expansion
+    module (`expansion_module.X.key.Y`)."""
+
+    module = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="0: the phone; 1...: a module."
+    )
+    position = models.PositiveSmallIntegerField(
+        "key",
+        validators=[MinValueValidator(1), MaxValueValidator(200)],
+        help_text="Counted over all pages: 1 is the first key of the first page.",
+    )
+    type = models.PositiveSmallIntegerField(choices=KeyType.choices, default=KeyType.BLF)
+    value = models.CharField(
+        max_length=99,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="The number, extension or digits (for an XML phonebook: which book, 0-4).",
+    )
+    label = models.CharField(max_length=32, blank=True, validators=[validate_yealink_name])
+    line = models.PositiveSmallIntegerField(
+        "account",
+        null=True,
+        blank=True,
+        validators=[validate_line],
+        help_text="The SIP account (line) the key uses; empty: line 1.",
+    )
+    extension = models.CharField(
+        max_length=32,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="BLF: the code dialled to pick up a call ringing there.",
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ["module", "position"]
+
+    def __str__(self) -> str:
+        label = f" {self.label}" if self.label else ""
+        return f"{key_place(self.module, self.position)}: {self.get_type_display()}{label}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.type in NEEDS_VALUE and not self.value:
+            raise ValidationError(
+                {"value": f"A {self.get_type_display()} key needs a value (a number)."}
+            )
+        if self.type == KeyType.XML_PHONEBOOK and self.value and self.value not in "01234":
+            raise ValidationError({"value": "Which remote phonebook: 0 to 4, or empty for all."})
+
+    def misfit(self, device: Device) -> str | None:
+        """Why this key cannot be on `device`, or None when it fits."""
+        model = device.phone_model
+        if model is None:
+            return None
+        keys, modules, module_keys = device.key_capacity()
+        where = key_place(self.module, self.position)
+        if self.module == 0 and self.position > keys:
+            return f"A {model.name} has {keys} line key(s); there is no {where}."
+        if self.module > modules:
+            has = (
+                f"{modules} {device.expansion_module} module(s)"
+                if modules
+                else "no expansion module"
+            )
+            return f"This {model.name} has {has}; there is no {where}."
+        if self.module and self.position > module_keys:
+            return f"An {device.expansion_module} has {module_keys} keys; there is no {where}."
+        if self.line and self.line > model.lines:
+            return f"A {model.name} has {model.lines} line(s); {where} uses line {self.line}."
+        return None
+
+
+class KeyProfile(models.Model):
+    """A named set of line keys of an organisation ("Reception"), shared by many phones."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="key_profiles"
+    )
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="unique_key_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def misfit(self, device: Device) -> str | None:
+        for key in self.keys.all() if self.pk else []:
+            problem = key.misfit(device)
+            if problem:
+                return f"The key profile {self.name} does not fit this phone: {problem}"
+        return None
+
+
+class ProfileKey(DssKey):
+    profile = models.ForeignKey(KeyProfile, on_delete=models.CASCADE, related_name="keys")
+
+    class Meta(DssKey.Meta):
+        verbose_name = "key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "module", "position"], name="unique_profile_key"
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            profile = self.profile
+        except KeyProfile.DoesNotExist:
+            return
+        for device in profile.devices.all() if profile.pk else []:
+            problem = self.misfit(device)
+            if problem:
+                raise ValidationError(f"{device} uses this profile. {problem}")
+
+
+class LineKey(DssKey):
+    """A key of one phone: beside its key profile's, or in place of one of them."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="line_keys")
+
+    class Meta(DssKey.Meta):
+        verbose_name = "line key"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "module", "position"], name="unique_line_key"
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            device = self.device
+        except Device.DoesNotExist:
+            return
+        problem = self.misfit(device)
+        if problem:
+            raise ValidationError(problem)
+
+
+def validate_line_list(value: str) -> None:
+    if not all(part.strip().isdigit() for part in value.split(",")):
+        raise ValidationError("Line numbers separated by commas, e.g. 1,2.", code="line_list")
+
+
+def line_list(value: str) -> list[int]:
+    return [int(part) for part in value.split(",") if part.strip().isdigit()]
+
+
+class Handset(models.Model):
+    """A DECT handset of a W-series base or manager (`handset.N.*`)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="handsets")
+    index = models.PositiveSmallIntegerField(
+        "handset", validators=[MinValueValidator(1), MaxValueValidator(250)]
+    )
+    name = models.CharField(max_length=24, blank=True, validators=[validate_yealink_name])
+    incoming_lines = models.CharField(
+        max_length=200, validators=[validate_line_list], help_text="Lines it rings for: 1,2."
+    )
+    outgoing_lines = models.CharField(
+        max_length=200, validators=[validate_line_list], help_text="Lines it may call out on."
+    )
+    default_line = models.PositiveSmallIntegerField(
+        "default outgoing line", validators=[validate_line]
+    )
+
+    class Meta:
+        ordering = ["device", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "index"], name="unique_handset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"handset {self.index}" + (f": {self.name}" if self.name else "")
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            device = self.device
+        except Device.DoesNotExist:
+            return
+        model = device.phone_model
+        if model is None:
+            return
+        if not model.handsets:
+            raise ValidationError(f"A {model.name} takes no DECT handsets.")
+        if self.index and self.index > model.handsets:
+            raise ValidationError(
+                {"index": f"A {model.name} takes {model.handsets} handsets; {self.index} is out."}
+            )
+        errors = {}
+        for field in ("incoming_lines", "outgoing_lines"):
+            beyond = [n for n in line_list(getattr(self, field)) if not 1 <= n <= model.lines]
+            if beyond:
+                errors[field] = f"A {model.name} has lines 1 to {model.lines}; not {beyond}."
+        if self.default_line and self.default_line not in line_list(self.outgoing_lines):
+            errors["default_line"] = "The default line must be one of its outgoing lines."
+        if errors:
+            raise ValidationError(errors)
 
 
 class AccessLog(models.Model):

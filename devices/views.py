@@ -16,9 +16,12 @@ from devices.serving import PhoneHttpRequest, keys, memo, phone_endpoint, render
 def common_config(request: PhoneHttpRequest, code: str) -> HttpResponseBase:
     organisation = request.phone.organisation
     assert organisation is not None  # authenticated
-    # The same for every phone of the organisation and model: rendered once per version.
-    render = partial(render_common_config, organisation, int(code))
-    return text_file(request, memo(keys.COMMON_FILE(organisation.pk, code), render))
+    legacy = request.phone.user_agent.legacy_key_names
+    # The same for every phone of the organisation, model and firmware generation: rendered
+    # once per version.
+    render = partial(render_common_config, organisation, int(code), legacy=legacy)
+    name = keys.COMMON_FILE(organisation.pk, code, "v80" if legacy else "v81")
+    return text_file(request, memo(name, render))
 
 
 @phone_endpoint(auth="required")
@@ -26,7 +29,9 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     phone = request.phone
     device = phone.device
     assert device is not None  # authenticated for this MAC
-    body = rendered(device, keys.MAC_FILE, partial(render_device_config, device))
+    legacy = phone.user_agent.legacy_key_names  # firmware before V81 reads older key names
+    name = keys.MAC_FILE_V80 if legacy else keys.MAC_FILE
+    body = rendered(device, name, partial(render_device_config, device, legacy=legacy))
     # Keyed: a plain hash of a file whose other lines are known would let a database dump
     # guess the SIP passwords in it.
     digest = salted_hmac("voipconfig.last-config", body, algorithm="sha256").hexdigest()

@@ -181,7 +181,9 @@ class WallpaperRendition(models.Model):
 
 class SoftkeyFile(models.Model):
     """A custom softkey layout for one call state, shared by every organisation that enables
-    custom softkeys: /xml/_global/<name>.xml."""
+    custom softkeys: /xml/_global/<name>.xml, served as entered. The call state (and so the
+    config key custom_softkey_<state>.url) follows from the file's top-level elements: one
+    per sub-state, e.g. <Talk>, <Hold> and <Held> make it the Talking file."""
 
     name = models.CharField(
         max_length=60,
@@ -199,8 +201,10 @@ class SoftkeyFile(models.Model):
     )
     content = models.TextField(
         "XML",
-        help_text="Root element: the call state (CallIn, Talking, RingBack, Dialing, "
-        "Connecting or CallFailed).",
+        # No angle brackets: the admin shows help text as HTML.
+        help_text="One top-level element per sub-state of one call state, e.g. Talk, Hold, "
+        "Held, Conferenced and PreTrans for Talking; RingBack and SemiAttendTransBack for "
+        "RingBack; CallIn alone for CallIn.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ import io
 import re
 import struct
 import wave
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,7 +53,7 @@ WAVE_FORMAT_NAMES |= {85: "MP3", 0x161: "WMA", WAVE_FORMAT_EXTENSIBLE: "extensib
 # A certificate is a couple of KB; anything near this is not one certificate.
 CERTIFICATE_MAX_BYTES = 64 * 1024
 
-# Root element of a softkey file -> the call state of its config key custom_softkey_<key>.url.
+# Call state (the phone's file name, Talking.xml) -> its config key custom_softkey_<key>.url.
 # These six are the states Yealink firmware (and the public templates) have a URL key for.
 SOFTKEY_CALL_STATES: dict[str, str] = {
     "CallIn": "call_in",
@@ -61,6 +62,57 @@ SOFTKEY_CALL_STATES: dict[str, str] = {
     "RingBack": "ring_back",
     "Talking": "talking",
     "CallFailed": "call_failed",
+}
+# Call state -> the top-level elements its file may hold, one for each sub-state: the
+# firmware opens <state>.xml with pugixml and takes child(<sub-state>) of the document
+# (yealink.md §4). Read from the firmware's GetSoftkey() of each call screen; the names after
+# the first few are of firmware built with its "custom softkey" feature, and Dialing's
+# "…Empty" ones are used while nothing has been typed yet.
+SOFTKEY_SUB_STATES: dict[str, tuple[str, ...]] = {
+    "CallIn": ("CallIn",),
+    "Connecting": ("Connecting", "SemiAttendTrans"),
+    "Dialing": (
+        "Dialing",
+        "DialTrans",
+        "DialConference",
+        "DialDPickup",
+        "DialRetrieve",
+        "DialForward",
+        "DialCallPark",
+        "DialGroupCallPark",
+        "DialOnHold",
+        "DialingEmpty",
+        "DialTransEmpty",
+        "DialConferenceEmpty",
+        "DialDPickupEmpty",
+        "DialRetrieveEmpty",
+        "DialForwardEmpty",
+        "DialCallParkEmpty",
+        "DialGroupCallParkEmpty",
+    ),
+    "RingBack": ("RingBack", "SemiAttendTransBack"),
+    "Talking": (
+        "Talk",
+        "Hold",
+        "Held",
+        "Conferenced",
+        "PreTrans",
+        "ConferencedHold",
+        "ConferencedNewCallIn",
+        "ConferenceManager",
+        "NewCallIn",
+        "NetworkConferenced",
+        "NetworkConferencedHold",
+        "ListeningPaging",
+        "ListeningPagingHold",
+        "Paging",
+        "PagingHold",
+        "BeTransferred",
+    ),
+    "CallFailed": ("CallFailed",),
+}
+_CALL_STATE_OF: dict[str, str] = {
+    sub_state: state for state, sub_states in SOFTKEY_SUB_STATES.items() for sub_state in sub_states
 }
 SOFTKEY_MAX_BYTES = 64 * 1024
 
@@ -333,36 +385,135 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 
 
 def inspect_softkey_xml(text: str) -> str:
-    """A custom softkey layout: well-formed XML, no DTD or entities, rooted in a call state.
+    """A custom softkey layout: well-formed XML without DTD or entities whose top-level
+    elements are sub-states of one call state; a fragment of several is what the phone reads
+    for Talking, RingBack, Dialing and Connecting.
 
-    Returns the call state (the root element's name).
+    Returns the call state. The text itself is stored and served unchanged.
     """
     data = text.encode("utf-8")
     check_size(len(data), SOFTKEY_MAX_BYTES, "softkey file")
+    fragment = _parse_fragment(data)
+    return _softkey_call_state(_top_level_names(fragment))
+
+
+# What may only come first, so the wrapper element goes in after it: a byte order mark and
+# the XML declaration (either may be missing, so this always matches).
+_XML_PROLOG_START = re.compile(rb"^(?:\xef\xbb\xbf)?(?:<\?xml\s[^>]*?\?>)?")
+
+
+def _parse_fragment(data: bytes) -> etree._Element:
+    """The file's top-level nodes, as the children of one wrapper element: a strict parser
+    then takes the several roots pugixml takes, and everything else stays refused (a DOCTYPE
+    is not allowed inside an element, an entity is then undeclared, a stray end tag breaks
+    the wrapper)."""
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
     try:
-        root = etree.fromstring(data, parser)
+        wrapper = etree.fromstring(_wrapped(data), parser)
     except etree.XMLSyntaxError as exc:
-        raise invalid(f"This is not well-formed XML: {exc}", "xml_syntax") from None
-    tree = root.getroottree()
-    # lxml-stubs' DocInfo lacks `doctype`, which lxml has (the DOCTYPE line, or "").
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # type: ignore[union-attr]
-        raise invalid("Remove the DOCTYPE: phones need no DTD or entities.", "xml_dtd")
-    if (tree.docinfo.encoding or "UTF-8").upper() not in ("UTF-8", "UTF8"):
+        raise _not_well_formed(data, exc) from None
+    _check_encoding(wrapper.getroottree().docinfo.encoding)
+    return wrapper
+
+
+def _wrapped(data: bytes) -> bytes:
+    prolog = _XML_PROLOG_START.match(data)
+    split = prolog.end() if prolog else 0  # it always matches, if only the empty string
+    return data[:split] + b"<softkeys>" + data[split:] + b"</softkeys>"
+
+
+def _not_well_formed(data: bytes, exc: etree.XMLSyntaxError) -> ValidationError:
+    if b"<!DOCTYPE" in data:
+        return invalid("Remove the DOCTYPE: phones need no DTD or entities.", "xml_dtd")
+    return invalid(f"This is not well-formed XML: {exc}", "xml_syntax")
+
+
+def _check_encoding(declared: str | None) -> None:
+    if (declared or "UTF-8").upper() not in ("UTF-8", "UTF8"):
         raise invalid(
-            f'The file declares encoding="{tree.docinfo.encoding}"; it is stored and served '
-            'as UTF-8, so declare encoding="UTF-8" (or nothing).',
+            f'The file declares encoding="{declared}"; it is stored and served as UTF-8, so '
+            'declare encoding="UTF-8" (or nothing).',
             "xml_encoding",
         )
-    if root.tag not in SOFTKEY_CALL_STATES:
+
+
+def _top_level_names(wrapper: etree._Element) -> list[str]:
+    """The names of the file's top-level elements; comments between them are fine."""
+    texts = (wrapper.text, *(node.tail for node in wrapper))
+    stray = " ".join(text.strip() for text in texts if text and text.strip())
+    if stray:
         raise invalid(
-            f"The root element is <{root.tag}>; a softkey file's root is a call state: "
-            f"{', '.join(SOFTKEY_CALL_STATES)}.",
-            "xml_root",
+            f'The file has text outside the sub-state elements ("{stray[:40]}"); '
+            "move it into an element or remove it.",
+            "xml_text",
         )
-    return root.tag
+    return [element.tag for element in wrapper.iterchildren(etree.Element)]
+
+
+def _softkey_call_state(names: list[str]) -> str:
+    if len(names) == 1 and names[0] in SOFTKEY_CALL_STATES:
+        # One element named after its call state, as CallIn.xml has. A lone <Talking> is
+        # taken too, as it always was, though the phone looks up only Talking's sub-states.
+        return names[0]
+    states = list(dict.fromkeys(_CALL_STATE_OF[name] for name in names if name in _CALL_STATE_OF))
+    if not states:
+        raise _no_call_state(names)
+    if len(states) > 1:
+        raise _mixed_call_states(names, states)
+    state = states[0]
+    unknown = [name for name in names if name not in SOFTKEY_SUB_STATES[state]]
+    if unknown:
+        verb = "is not a sub-state" if len(unknown) == 1 else "are not sub-states"
+        raise invalid(
+            f"{_tags(unknown)} {verb} of {state}; {state}.xml may hold "
+            f"{_tags(SOFTKEY_SUB_STATES[state])}.",
+            "xml_sub_state",
+        )
+    _check_no_repeats(names)
+    return state
+
+
+def _no_call_state(names: list[str]) -> ValidationError:
+    if not names:
+        found = "The file has no element"
+    elif len(names) == 1:
+        found = f"The root element is {_tags(names)}"
+    else:
+        found = f"None of {_tags(names)} is a sub-state"
+    return invalid(
+        f"{found}; a softkey file holds the sub-states of one call state: "
+        f"{', '.join(SOFTKEY_CALL_STATES)} (for example <Talk>, <Hold> and <Held> in "
+        "Talking.xml, <CallIn> in CallIn.xml).",
+        "xml_root",
+    )
+
+
+def _mixed_call_states(names: list[str], states: list[str]) -> ValidationError:
+    parts = [
+        f"{state} ({_tags([name for name in names if _CALL_STATE_OF.get(name) == state])})"
+        for state in states
+    ]
+    return invalid(
+        f"This file mixes sub-states of {' and '.join(parts)}; the phone reads one file per "
+        f"call state ({', '.join(state + '.xml' for state in states)}): upload each apart.",
+        "xml_mixed_states",
+    )
+
+
+def _check_no_repeats(names: list[str]) -> None:
+    repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
+    if repeated:
+        raise invalid(
+            f"{_tags(repeated)} {'is' if len(repeated) == 1 else 'are'} in the file more "
+            "than once; the phone uses only the first, so remove the others.",
+            "xml_repeated",
+        )
+
+
+def _tags(names: Iterable[str]) -> str:
+    return ", ".join(f"<{name}>" for name in names)
 
 
 # What a new softkey file starts with in the admin, and the demo's CallIn.xml.

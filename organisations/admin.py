@@ -1,19 +1,22 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Field, ForeignKey, ManyToManyField, Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db.models import Count, Field, ForeignKey, ManyToManyField, Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from organisations.config_syntax import parse_overrides, unknown_keys
-from organisations.models import Organisation
+from organisations.models import Organisation, SettingsProfile
+from organisations.phone_settings import NETWORK_SETTINGS, SIP_SETTINGS
 from organisations.scoping import (
     is_provider,
     may_edit,
@@ -21,14 +24,16 @@ from organisations.scoping import (
     scoped_model,
     staff_organisation,
 )
+from organisations.time_zones import zone_choices
 
 M = TypeVar("M", bound=Model)
 if TYPE_CHECKING:  # what the mixins below are mixed into
-    from django.contrib.admin.options import _FieldsetSpec, _ListFilterT
+    from django.contrib.admin.options import _FieldOpts, _FieldsetSpec, _ListFilterT
 
     _AdminBase = admin.options.BaseModelAdmin[Any]
+    _ModelAdminBase = admin.ModelAdmin[Any]
 else:
-    _AdminBase = object
+    _AdminBase = _ModelAdminBase = object
 
 
 class ScopedAdminMixin(_AdminBase):
@@ -176,8 +181,153 @@ def overrides_widget(rows: int = 6) -> forms.Widget:
     return forms.Textarea(attrs={"rows": rows, "class": "vLargeTextField"})
 
 
-class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin[Organisation]):
-    widgets = {"provisioning_password": password_widget(), "raw_overrides": overrides_widget()}
+class ProviderOnlyFieldsMixin(_AdminBase):
+    """`provider_only_fields`: left out of every fieldset for organisation staff (they
+    neither see nor change them)."""
+
+    provider_only_fields: list[str] = []
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_provider(request.user):
+            return fieldsets
+        hidden = set(self.provider_only_fields)
+        shown = [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
+        return cast("_FieldsetSpec", [(name, opts) for name, opts in shown if opts["fields"]])
+
+
+WEB_PASSWORDS = ("phone_admin_password", "phone_user_password", "phone_var_password")
+
+
+class KeptSecretsMixin(_ModelAdminBase):
+    """Secrets (`kept_secrets`) are never written into the page: the input is empty, and
+    left empty it keeps the stored value; a value typed replaces it; for a secret that may
+    be empty, ticking "clear" removes it. Provider staff see them through a recorded reveal.
+    """
+
+    kept_secrets: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(
+        self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        if db_field.name in self.kept_secrets:
+            kwargs["widget"] = forms.PasswordInput(
+                render_value=False,
+                attrs={"autocomplete": "new-password", "placeholder": "unchanged"},
+            )
+            kwargs["required"] = False
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
+        fieldsets = super().get_fieldsets(request, obj)
+        clearable = set(self._clearable())
+        return cast(
+            "_FieldsetSpec",
+            [
+                (
+                    name,
+                    {
+                        **options,
+                        "fields": [
+                            item
+                            for field in options["fields"]
+                            for item in (
+                                [field, f"clear_{field}"] if field in clearable else [field]
+                            )
+                        ],
+                    },
+                )
+                for name, options in fieldsets
+            ],
+        )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
+        # The "clear" boxes are the form's own fields, not the model's.
+        fields = kwargs.get("fields")
+        if fields is None:
+            fields = admin.utils.flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [f for f in fields if not f.startswith("clear_")]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        secrets = [name for name in self.kept_secrets if name in form.base_fields]
+        clearable = [name for name in self._clearable() if name in secrets]
+        if not secrets:
+            return form
+
+        def _post_clean(self: forms.ModelForm[Any]) -> None:
+            for name in secrets:
+                if self.cleaned_data.get(f"clear_{name}"):
+                    self.cleaned_data[name] = ""
+                elif not self.cleaned_data.get(name):
+                    self.cleaned_data[name] = getattr(self.instance, name)  # kept
+            form._post_clean(self)  # type: ignore[attr-defined]  # ModelForm's, missing from django-stubs
+
+        attrs: dict[str, Any] = {"_post_clean": _post_clean}
+        for name in clearable:
+            label = self.model._meta.get_field(name).verbose_name
+            attrs[f"clear_{name}"] = forms.BooleanField(
+                required=False, label=f"clear the {label}", help_text="Back to the default."
+            )
+        kept: type[forms.ModelForm[Any]] = type(f"KeptSecrets{form.__name__}", (form,), attrs)
+        return kept
+
+    def _clearable(self) -> list[str]:
+        return [name for name in self.kept_secrets if self.model._meta.get_field(name).blank]
+
+
+def time_zone_widget() -> forms.Widget:
+    return forms.Select(
+        choices=[("", "(none: the offset only, no daylight saving)"), *zone_choices()]
+    )
+
+
+def settings_fieldsets(sip_first: tuple[str, ...] = ()) -> list[tuple[str, _FieldOpts]]:
+    """The settings of `phone_settings` grouped as staff think of them."""
+    return [
+        ("Lines: SIP", {"fields": [*sip_first, *SIP_SETTINGS], "classes": ["collapse"]}),
+        ("Network", {"fields": list(NETWORK_SETTINGS), "classes": ["collapse"]}),
+    ]
+
+
+@admin.register(SettingsProfile)
+class SettingsProfileAdmin(ScopedModelAdmin[SettingsProfile]):
+    list_display = ["name", "description", "organisation_count", "device_count"]
+    search_fields = ["name", "description"]
+    fieldsets = [(None, {"fields": ["name", "description"]}), *settings_fieldsets()]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SettingsProfile]:
+        counted: QuerySet[SettingsProfile] = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                organisation_total=Count("organisations", distinct=True),
+                device_total=Count("devices", distinct=True),
+            )
+        )
+        return counted
+
+    @admin.display(description="organisations", ordering="organisation_total")
+    def organisation_count(self, obj: Any) -> int:
+        return int(obj.organisation_total)
+
+    @admin.display(description="phones of its own", ordering="device_total")
+    def device_count(self, obj: Any) -> int:
+        return int(obj.device_total)
+
+
+class OrganisationAdmin(
+    KeptSecretsMixin, ProviderOnlyFieldsMixin, WidgetsMixin, ScopedModelAdmin[Organisation]
+):
+    widgets = {
+        "provisioning_password": password_widget(),
+        "raw_overrides": overrides_widget(),
+        "time_zone_name": time_zone_widget(),
+    }
+    kept_secrets = WEB_PASSWORDS
     list_display = [
         "name",
         "slug",
@@ -186,13 +336,14 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin[Organisation]):
         "sip_server_host",
         "provisioning_interval_minutes",
     ]
-    list_filter = ["is_active", "language", "sip_transport"]
+    list_filter = ["is_active", "language", "sip_transport", "profile"]
     search_fields = ["name", "slug", "provisioning_username"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = [
         "provisioning_url",
         "phone_web_ui_example",
         "previous_password_state",
+        "web_passwords",
         "created_at",
         "updated_at",
     ]
@@ -211,40 +362,71 @@ class OrganisationAdmin(WidgetsMixin, ScopedModelAdmin[Organisation]):
                 ]
             },
         ),
-        ("SIP", {"fields": ["sip_server_host", "sip_server_port", "sip_transport"]}),
+        ("Settings profile", {"fields": ["profile"]}),
+        ("Lines: SIP server", {"fields": ["sip_server_host", "sip_server_port", "sip_transport"]}),
+        *settings_fieldsets(),
         (
-            "Phone settings",
+            "Time and language",
             {
                 "fields": [
-                    "time_zone",
                     "time_zone_name",
+                    "time_zone",
                     "language",
                     "ntp_server",
                     "provisioning_interval_minutes",
-                    "raw_overrides",
                 ]
             },
         ),
+        ("Security: the phones' web UI", {"fields": [*WEB_PASSWORDS, "web_passwords"]}),
+        ("Overrides", {"fields": ["raw_overrides"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-    # What organisation staff may not even see: the phones' shared secret, and the raw
-    # overrides, which may hold the phones' admin passwords and other provider settings.
+    # What organisation staff may not even see: the phones' shared secret and web passwords,
+    # the provider's profile, and the raw overrides, which may hold other provider settings.
     provider_only_fields = [
         "provisioning_password",
         "password_grace_days",
         "previous_password_state",
+        "profile",
+        *WEB_PASSWORDS,
+        "web_passwords",
         "raw_overrides",
     ]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Organisation | None = None) -> _FieldsetSpec:
-        fieldsets = super().get_fieldsets(request, obj)
-        if is_provider(request.user):
-            return fieldsets
-        hidden = set(self.provider_only_fields)
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
-            for name, options in fieldsets
+            path(
+                "<path:object_id>/web-passwords/",
+                view(self.web_passwords_view),
+                name="organisations_organisation_web_passwords",
+            ),
+            *super().get_urls(),
         ]
+
+    @admin.display(description="revealed")
+    def web_passwords(self, obj: Organisation) -> str:
+        if obj._state.adding:
+            return "An admin password is generated when you save, unless you type one."
+        url = reverse("admin:organisations_organisation_web_passwords", args=[obj.pk])
+        return format_html('<a href="{}">Reveal the web passwords</a> (recorded)', url)
+
+    def web_passwords_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        organisation = self.get_object(request, object_id)
+        if not is_provider(request.user) or not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        self.log_change(request, organisation, "Revealed the phones' web passwords.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": organisation,
+            "title": f"Phone web passwords of {organisation}",
+            "passwords": [
+                (user, getattr(organisation, f"phone_{user}_password"))
+                for user in ("admin", "user", "var")
+            ],
+        }
+        return TemplateResponse(request, "admin/organisations/web_passwords.html", context)
 
     @admin.display(description="provisioning URL")
     def provisioning_url(self, obj: Organisation) -> str:

@@ -7,11 +7,12 @@ class OrganisationsConfig(AppConfig):
     verbose_name = "Organisations"
 
     def ready(self) -> None:
-        from organisations.models import Organisation, OrganisationStaff
+        from organisations.models import Organisation, OrganisationStaff, SettingsProfile
         from organisations.scoping import register_scoped_model
 
         register_scoped_model(Organisation, "", staff_actions=["view"])
         register_scoped_model(OrganisationStaff, "organisation", staff_actions=[])
+        register_scoped_model(SettingsProfile, None)  # the provider's
         post_migrate.connect(_sync_groups, dispatch_uid="organisations.sync_groups")
 
 

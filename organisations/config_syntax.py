@@ -22,8 +22,40 @@ NUMERIC_SEGMENT = re.compile(r"(?<![^.])\d+(?![^.])")
 KNOWN_KEYS_FILE = Path(__file__).resolve().parent / "data" / "yealink-keys.tsv"
 
 
+# Keys a config file may hold several times, each line for something else: the web UI
+# password once per user (`admin:...`, `user:...`), `ringtone.url` and `wallpaper_upload.url`
+# once per file (Yealink's admin guides; Wazo's and FusionPBX's templates repeat them).
+# In a config mapping each line is a *slot*, `key@what` (`@` is no key character), so a
+# later layer replaces the same user's password and adds another user's.
+REPEATABLE_KEYS = {
+    "static.security.user_password": "user",
+    "security.user_password": "user",
+    "ringtone.url": "value",
+    "wallpaper_upload.url": "value",
+}
+SLOT = "@"
+
+
+def slot(key: str, value: str) -> str:
+    """Where `key = value` goes in a config mapping: the key itself, or for a repeatable key
+    `key@<user>` / `key@<value>`."""
+    kind = REPEATABLE_KEYS.get(key.lower())
+    if kind is None:
+        return key
+    what = value.split(":", 1)[0] if kind == "user" else value
+    return f"{key}{SLOT}{what}"
+
+
+def key_of(slot_name: str) -> str:
+    """The key a slot is written as."""
+    return slot_name.split(SLOT, 1)[0]
+
+
 def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
     """Parse raw `key = value` overrides; raise ValidationError naming each bad line.
+
+    The result maps slots to values (`slot`): a repeatable key may come once per user or
+    file, any other key once.
 
     With lenient=True bad lines are skipped instead: rendering a phone's file must not fail
     on a row that was changed behind the validators' back.
@@ -40,19 +72,38 @@ def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
         if parsed is None:
             continue
         key, value = parsed
-        if key in first_seen:
+        place = slot(key, value)
+        if place in first_seen:
+            what = f" for {place.split(SLOT, 1)[1]}" if SLOT in place else ""
             errors.append(
                 ValidationError(
-                    f"Line {number}: {key} is already set on line {first_seen[key]}.",
+                    f"Line {number}: {key} is already set{what} on line {first_seen[place]}.",
                     code="duplicate_override",
                 )
             )
             continue
-        first_seen[key] = number
-        result[key] = value
+        first_seen[place] = number
+        result[place] = value
     if errors and not lenient:
         raise ValidationError(errors)
     return result
+
+
+def retire_overrides(before: str, after: str, retired: str) -> str:
+    """The keys of raw overrides taken out (`before` -> `after`), added to those taken out
+    earlier, less those set again: the phone gets them blanked (`devices.config`).
+
+    Repeatable keys are left out: their lines hold a user or file, and a blank one would
+    mean nothing to the phone; our own layers write the web passwords every time anyway.
+    """
+
+    def plain(text: str) -> set[str]:
+        return {place for place in parse_overrides(text, lenient=True) if SLOT not in place}
+
+    now = plain(after)
+    kept = [key for key in retired.split() if key not in now]
+    taken_out = sorted(plain(before) - now - set(kept))
+    return " ".join([*kept, *taken_out])
 
 
 def _parse_override_line(line: str) -> tuple[str, str] | None:
@@ -86,14 +137,18 @@ PROVIDER_ONLY_PREFIXES = (
     "static.firmware.",
     "static.trusted_certificates.",
     "static.security.",
+    # The same keys by the names firmware before V81 reads.
+    "auto_provision.",
+    "firmware.",
+    "trusted_certificates.",
+    "security.",
 )
 
 
 def provider_only_keys(text: str) -> list[str]:
     """The keys of raw overrides that only provider staff may set."""
-    return [
-        key for key in parse_overrides(text, lenient=True) if key.startswith(PROVIDER_ONLY_PREFIXES)
-    ]
+    keys = (key_of(place) for place in parse_overrides(text, lenient=True))
+    return [key for key in keys if key.lower().startswith(PROVIDER_ONLY_PREFIXES)]
 
 
 def validate_overrides(text: str) -> None:
@@ -146,17 +201,22 @@ def generic_key(key: str) -> str:
 @cache
 def known_keys() -> frozenset[str]:
     lines = KNOWN_KEYS_FILE.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.split("\t", 1)[0] for line in lines if line and not line.startswith("#"))
+    return frozenset(
+        line.split("\t", 1)[0].lower() for line in lines if line and not line.startswith("#")
+    )
 
 
 def unknown_keys(keys: list[str] | dict[str, str]) -> list[str]:
     """Keys that no public Yealink template uses: likely typos the phone would ignore."""
     known = known_keys()
-    return [key for key in keys if generic_key(key) not in known]
+    names = dict.fromkeys(key_of(place) for place in keys)
+    return [key for key in names if generic_key(key).lower() not in known]
 
 
 def render_lines(config: dict[str, str]) -> str:
     """A Yealink config file from an ordered mapping of keys to values."""
     lines = ["#!version:1.0.0.1"]
-    lines.extend(f"{key} = {LINE_BREAKS.sub(' ', str(value))}" for key, value in config.items())
+    lines.extend(
+        f"{key_of(place)} = {LINE_BREAKS.sub(' ', str(value))}" for place, value in config.items()
+    )
     return "\n".join(lines) + "\n"

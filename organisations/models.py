@@ -15,12 +15,22 @@ from django.db import models
 from django.utils import timezone
 
 from organisations.config_syntax import (
+    retire_overrides,
     validate_credential,
     validate_overrides,
     validate_single_line,
     validate_username,
 )
+from organisations.phone_settings import (
+    PhoneSettings,
+    SettingsProfile,
+    new_web_password,
+    validate_web_password,
+)
 from organisations.secrets import EncryptedTextField
+from organisations.time_zones import offset_of, validate_time_zone_name
+
+__all__ = ["Organisation", "OrganisationStaff", "SettingsProfile", "SipTransport"]
 
 
 class SipTransport(models.IntegerChoices):
@@ -32,7 +42,16 @@ class SipTransport(models.IntegerChoices):
     DNS_SRV = 3, "DNS SRV"
 
 
-class Organisation(models.Model):
+def web_password_field(verbose_name: str, **kwargs: Any) -> EncryptedTextField:
+    return EncryptedTextField(
+        verbose_name,
+        max_length=32,
+        validators=[validate_web_password, MinLengthValidator(8)],
+        **kwargs,
+    )
+
+
+class Organisation(PhoneSettings):
     """A customer of the provider: its phones share these provisioning settings."""
 
     class Language(models.TextChoices):
@@ -84,8 +103,9 @@ class Organisation(models.Model):
         max_length=64,
         default="Netherlands(Amsterdam)",
         blank=True,
-        validators=[validate_single_line],
-        help_text="Yealink zone name, which also selects daylight saving rules.",
+        validators=[validate_time_zone_name],
+        help_text="Yealink's zone name, which also selects daylight saving rules and sets "
+        "the offset.",
     )
     language = models.CharField(max_length=20, choices=Language.choices, default=Language.ENGLISH)
     ntp_server = models.CharField(
@@ -101,6 +121,32 @@ class Organisation(models.Model):
         validators=[validate_overrides],
         help_text="Yealink 'key = value' lines applied last, to every phone of the organisation.",
     )
+    profile = models.ForeignKey(
+        SettingsProfile,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="organisations",
+        help_text="The provider's settings profile under this organisation's own settings.",
+    )
+    phone_admin_password = web_password_field(
+        "phone web password (admin)",
+        default=new_web_password,
+        help_text="The phones' web UI 'admin' password; generated at random when the "
+        "organisation is created (8 to 32 characters).",
+    )
+    phone_user_password = web_password_field(
+        "phone web password (user)",
+        blank=True,
+        help_text="The phones' web UI 'user' password; empty: the phone keeps its own.",
+    )
+    phone_var_password = web_password_field(
+        "phone web password (var)",
+        blank=True,
+        help_text="The 'var' account of the models that have one; empty: the phone keeps its own.",
+    )
+    # Keys of raw overrides taken out: the phones get them blanked (see devices.config).
+    retired_override_keys = models.TextField(blank=True, editable=False)
     password_grace_days = models.PositiveSmallIntegerField(
         "password grace period (days)",
         default=7,
@@ -119,12 +165,25 @@ class Organisation(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    # The password as read from the database, to tell when it changes (None: a new row).
+    # The password and overrides as read from the database, to tell when they change
+    # (None: a new row).
     _stored_password: str | None = None
+    _stored_overrides: str | None = None
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._keep_previous_password()
+        if self._stored_overrides is not None:
+            self.retired_override_keys = retire_overrides(
+                self._stored_overrides, self.raw_overrides, self.retired_override_keys
+            )
+            self._stored_overrides = self.raw_overrides
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        offset = offset_of(self.time_zone_name) if self.time_zone_name else None
+        if offset is not None:
+            self.time_zone = offset  # the zone decides its offset: they cannot disagree
 
     @classmethod
     def from_db(
@@ -132,6 +191,7 @@ class Organisation(models.Model):
     ) -> Organisation:
         instance = super().from_db(db, field_names, values)
         instance._stored_password = instance.__dict__.get("provisioning_password")
+        instance._stored_overrides = instance.__dict__.get("raw_overrides")
         return instance
 
     def _keep_previous_password(self) -> None:

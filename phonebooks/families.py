@@ -45,10 +45,13 @@ FAMILIES: dict[str, Family] = {
                     "T40P",
                     "T41P",
                     "T41S",
+                    "T41U",
                     "T42G",
                     "T42S",
                     "T42U",
                     "T43U",
+                    "T44U",
+                    "T44W",
                     "T46G",
                     "T46S",
                     "T46U",
@@ -71,7 +74,7 @@ FAMILIES: dict[str, Family] = {
             "t3x",
             "T3x entry-level phones",
             Flavour.DIRECTORY,
-            frozenset({"T31G", "T31W", "T33G", "T34W"}),
+            frozenset({"T30", "T30P", "T31", "T31P", "T31G", "T31W", "T33P", "T33G", "T34W"}),
         ),
         Family(
             "t2x",
@@ -79,8 +82,19 @@ FAMILIES: dict[str, Family] = {
             Flavour.DIRECTORY,
             frozenset({"T19P_E2", "T21P_E2", "T27G", "T29G"}),
         ),
-        Family("cp", "Conference phones", Flavour.DIRECTORY, frozenset({"CP920"})),
-        Family("dect", "DECT bases", Flavour.DIRECTORY, frozenset({"W60B", "W70B", "W80"})),
+        Family(
+            "cp",
+            "Conference phones",
+            Flavour.DIRECTORY,
+            frozenset({"CP920", "CP925", "CP960", "CP965"}),
+        ),
+        # Bases and managers: the handsets read the book through them.
+        Family(
+            "dect",
+            "DECT bases",
+            Flavour.DIRECTORY,
+            frozenset({"W60B", "W70B", "W75DM", "W75B", "W80", "W80B", "W90DM", "W90B"}),
+        ),
     )
 }
 

@@ -35,17 +35,15 @@ class Row(NamedTuple):
     label_3: str
 
     def numbers(self) -> list[tuple[str, str]]:
-        """(label text, dialable number) for each filled-in number, in slot order."""
+        """(label text, number as written into the XML) for each number there is to dial, in
+        slot order. An empty one is left out: the phone would show it as a blank number."""
         pairs = (
             (self.label_1, self.number_1),
             (self.label_2, self.number_2),
             (self.label_3, self.number_3),
         )
-        return [
-            (LABELS.get(label, "Other"), dialable(number))
-            for label, number in pairs
-            if number.strip()
-        ]
+        numbers = ((LABELS.get(label, "Other"), _text(dialable(number))) for label, number in pairs)
+        return [(label, number) for label, number in numbers if number]
 
 
 def contact_rows(phonebook: Phonebook) -> list[Row]:
@@ -93,7 +91,7 @@ def _directory(title: str, rows: Iterable[Row]) -> etree._Element:
         entry = etree.SubElement(root, "DirectoryEntry")
         etree.SubElement(entry, "Name").text = _text(row.name)
         for label, number in row.numbers():
-            etree.SubElement(entry, "Telephone", label=label).text = _text(number)
+            etree.SubElement(entry, "Telephone", label=label).text = number
     return root
 
 
@@ -104,16 +102,15 @@ def _grouped(title: str, rows: Iterable[Row]) -> etree._Element:
     for group, members in _by_group(rows, title):
         menu = etree.SubElement(root, "Menu", Name=_text(group))
         for row in members:
-            numbers = [number for _, number in row.numbers()] + ["", "", ""]
-            etree.SubElement(
-                menu,
-                "Unit",
-                Name=_text(row.name),
-                Phone1=_text(numbers[0]),
-                Phone2=_text(numbers[1]),
-                Phone3=_text(numbers[2]),
-            )
+            etree.SubElement(menu, "Unit", _unit_attributes(row))
     return root
+
+
+def _unit_attributes(row: Row) -> dict[str, str]:
+    """Name, then Phone1… for the numbers there are: the firmware adds a number for every
+    PhoneN attribute present, so an empty Phone2="" would show as a blank number."""
+    phones = {f"Phone{slot}": number for slot, (_, number) in enumerate(row.numbers(), 1)}
+    return {"Name": _text(row.name), **phones}
 
 
 def _by_group(rows: Iterable[Row], ungrouped_name: str) -> list[tuple[str, list[Row]]]:

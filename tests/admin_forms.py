@@ -15,3 +15,25 @@ def management_data(client, url: str) -> dict[str, str]:
             value = form[name].value()
             data[f"{formset.prefix}-{name}"] = "" if value is None else str(value)
     return data
+
+
+def browser_form(client, url: str) -> dict[str, str]:
+    """What a browser posts back from the page unchanged: the main form's values as shown
+    (a box unticked is left out, as a browser leaves it out) and the inlines' management
+    fields. Tests change the fields they are about and leave the rest as the page had them."""
+    response = client.get(url)
+    assert response.status_code == 200, url
+    form = response.context["adminform"].form
+    data = management_data(client, url)
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if getattr(field.widget, "input_type", None) == "password" and not getattr(
+            field.widget, "render_value", True
+        ):
+            continue  # never in the page
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = str(value)
+    return data

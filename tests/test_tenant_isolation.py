@@ -15,7 +15,7 @@ from django.urls import reverse
 from devices.models import AccessLog, Device, SipAccount
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
-from organisations.models import Organisation
+from organisations.models import Organisation, SettingsProfile
 from organisations.scoping import PROVIDER_GROUP, organisation_of, scope_queryset, scoped_model
 from rps.models import RpsServerState
 from tests.admin_forms import management_data
@@ -25,7 +25,7 @@ User = get_user_model()
 NOT_SCOPED = {User, Group}
 # The provider's business: staff may not open their lists (403), and their objects do not
 # exist for staff (404), like another organisation's.
-PROVIDER_ONLY = {SoftkeyFile, CaCertificate, RpsServerState}
+PROVIDER_ONLY = {SoftkeyFile, CaCertificate, RpsServerState, SettingsProfile}
 
 
 @pytest.fixture
@@ -255,8 +255,8 @@ def test_provider_group_members_see_everything(client, two_organisations):
 
     response = client.get("/admin/devices/device/")
 
-    assert response.context["cl"].result_count == Device.objects.count() == 2
-    assert scope_queryset(Device.objects.all(), provider).count() == 2
+    assert response.context["cl"].result_count == Device.objects.count() == 3
+    assert scope_queryset(Device.objects.all(), provider).count() == 3
 
 
 def test_the_groups_permissions_follow_the_registry(two_organisations):

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 from devices.serving import cache, files, keys
 from devices.serving.access_log import writer as _writer
-from devices.serving.cache import changed, memo, rendered
+from devices.serving.cache import (
+    changed,
+    key_profile_keys,
+    memo,
+    rendered,
+    settings_profile,
+)
 from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
 from devices.serving.files import Body, keep_bytes, load_bytes
-from devices.serving.lookup import sip_accounts
+from devices.serving.lookup import handsets, line_keys, sip_accounts
 from devices.serving.request import PhoneHttpRequest, PhoneRequest
 from devices.serving.responses import (
     not_found,
@@ -37,9 +43,12 @@ __all__ = [
     "PhoneRequest",
     "changed",
     "close_access_log",
+    "handsets",
     "is_phone_endpoint",
     "keep_bytes",
+    "key_profile_keys",
     "keys",
+    "line_keys",
     "load_bytes",
     "memo",
     "not_found",
@@ -47,6 +56,7 @@ __all__ = [
     "rendered",
     "reset",
     "service_unavailable",
+    "settings_profile",
     "sip_accounts",
     "stored_file",
     "text_file",

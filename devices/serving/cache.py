@@ -39,9 +39,9 @@ from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from devices.models import Device
+from devices.models import Device, KeyProfile, ProfileKey
 from devices.serving import keys, lookup, version_feed
-from organisations.models import Organisation
+from organisations.models import Organisation, SettingsProfile
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -212,6 +212,33 @@ def _read(mac: str, limit: int) -> list[Device]:
 def organisation(pk: int) -> Organisation | None:
     """An organisation, kept per version: thousands of phones share a few of them."""
     return memo(keys.ORGANISATION(pk), lambda: Organisation.objects.filter(pk=pk).first())
+
+
+def settings_profile(pk: int | None) -> SettingsProfile | None:
+    """A provider settings profile: all of them are kept per version (there are few)."""
+    if pk is None:
+        return None
+
+    def load() -> dict[int, SettingsProfile]:
+        return dict(SettingsProfile.objects.in_bulk())
+
+    return memo(keys.SETTINGS_PROFILES, load).get(pk)
+
+
+def key_profile_keys(organisation: int, pk: int) -> tuple[str, list[ProfileKey]]:
+    """A key profile's name and keys: an organisation's profiles are kept per version."""
+
+    def load() -> dict[int, tuple[str, list[ProfileKey]]]:
+        profiles: dict[int, tuple[str, list[ProfileKey]]] = {
+            profile.pk: (profile.name, [])
+            for profile in KeyProfile.objects.filter(organisation=organisation)
+        }
+        keys_of = ProfileKey.objects.filter(profile__organisation=organisation)
+        for key in keys_of.order_by("module", "position"):
+            profiles[key.profile_id][1].append(key)
+        return profiles
+
+    return memo(keys.KEY_PROFILES(organisation), load).get(pk, ("", []))
 
 
 def rendered(device: Device, name: str, render: Callable[[], str]) -> str:

@@ -37,11 +37,18 @@ THROTTLE_MAC = Kind("throttle:mac")  # (mac, window): wrong passwords tried for 
 
 # --- in each process, per config version -----------------------------------------------------
 
-MAC_FILE = "mac"  # a device entry's rendered MAC file (entries are kept by MAC)
+# A device entry's rendered MAC file (entries are kept by MAC), and the same with the key
+# names of firmware before V81.
+MAC_FILE = "mac"
+MAC_FILE_V80 = "mac:v80"
 # (pk): the organisation, passwords decrypted: thousands of phones share a few of them.
 ORGANISATION = Kind("organisation")
-# (organisation pk, model code): y0000000000XX.cfg, the same for the organisation's model.
+# (organisation pk, model code, key names): y0000000000XX.cfg, the same for the
+# organisation's model and the key names its firmware reads ("v81" or "v80").
 COMMON_FILE = Kind("common-file")
+SETTINGS_PROFILES = "settings-profiles"  # the provider's settings profiles by pk
+# (organisation pk): its key profiles by pk, each (name, keys in order).
+KEY_PROFILES = Kind("key-profiles")
 # (organisation pk): its phonebooks in order, and who may read the chosen-phones ones.
 ORGANISATION_BOOKS = Kind("phonebooks")
 # (book pk, family slug): a phonebook rendered for one phone family, with its ETag.
@@ -70,8 +77,13 @@ CA_CERTIFICATE = "ca-certificate"  # the current CA certificate
 # tests/devices/test_config_sources.py fails for a model that is in neither list.
 CONFIG_SOURCES = (
     "organisations.Organisation",
+    "organisations.SettingsProfile",
     "devices.Device",
     "devices.SipAccount",
+    "devices.KeyProfile",
+    "devices.ProfileKey",
+    "devices.LineKey",
+    "devices.Handset",
     "phonebooks.Phonebook",  # with its chosen phones (many-to-many)
     "phonebooks.Contact",  # the rendered books are kept per version
     "media_assets.Wallpaper",

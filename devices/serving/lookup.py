@@ -21,7 +21,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
-from devices.models import Device, SipAccount
+from devices.models import Device, Handset, LineKey, SipAccount
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Col, BaseDatabaseWrapper], Any]
@@ -112,6 +112,9 @@ def _converted(
 DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))  # its columns, joined below
 ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
 ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
+LINE_KEYS_OF_DEVICE = Prebuilt(LineKey, "device", order_by=("module", "position"))
+LINE_KEYS = "_phone_line_keys"  # where a device loaded with its organisation keeps its keys
+HANDSETS_OF_DEVICE = Prebuilt(Handset, "device", order_by=("index",))
 
 
 def phones_of_organisation(mac: str, limit: int) -> list[Device]:
@@ -145,7 +148,46 @@ def phones_of_organisation(mac: str, limit: int) -> list[Device]:
             accounts[row[pk]].append(SipAccount.from_db(alias, account_names, values))
     for key, device in devices.items():
         setattr(device, ACCOUNTS, sorted(accounts[key], key=lambda account: account.index))
+    if len(devices) > 1:  # the whole organisation: its line keys in one more statement
+        keys: dict[int, list[LineKey]] = {key: [] for key in devices}
+        organisation = next(iter(devices.values())).organisation_id
+        for line_key in _line_keys_of_organisation(alias, organisation):
+            keys[line_key.device_id].append(line_key)
+        for key, device in devices.items():
+            setattr(device, LINE_KEYS, keys[key])
     return sorted(devices.values(), key=lambda device: device.mac != mac)  # its device first
+
+
+def _line_keys_of_organisation(alias: str, organisation: int) -> list[LineKey]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = LINE_KEYS_OF_DEVICE.fields(alias)
+    columns = ", ".join(f"k.{quote(column_of(LineKey, field.name))}" for field, _, _ in fields)
+    # Only names from the models' metadata go into the text; the value is a parameter.
+    sql = (
+        f"SELECT {columns} FROM {quote(LineKey._meta.db_table)} k "  # noqa: S608
+        f"JOIN {quote(Device._meta.db_table)} d "
+        f"ON k.{quote(column_of(LineKey, 'device'))} = d.{quote(column_of(Device, 'id'))} "
+        f"WHERE d.{quote(column_of(Device, 'organisation'))} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organisation])
+        rows = cursor.fetchall()
+    names = [field.attname for field, _, _ in fields]
+    return [LineKey.from_db(alias, names, _converted(fields, row, connection)) for row in rows]
+
+
+def line_keys(device: Device) -> list[LineKey]:
+    """The phone's own line keys (not its key profile's)."""
+    if device._state.adding:
+        return []
+    kept: list[LineKey] | None = getattr(device, LINE_KEYS, None)
+    return LINE_KEYS_OF_DEVICE.all(device.pk) if kept is None else kept
+
+
+def handsets(device: Device) -> list[Handset]:
+    """The DECT handsets of a base or manager."""
+    return [] if device._state.adding else HANDSETS_OF_DEVICE.all(device.pk)
 
 
 @cache

@@ -3,13 +3,13 @@
 import pytest
 
 from devices.models import AccessLog, Device, SipAccount
-from tests.admin_forms import management_data
+from tests.admin_forms import browser_form
 
 pytestmark = pytest.mark.django_db
 
 
 def device_form(client, organisation, mac, **extra):
-    data = management_data(client, "/admin/devices/device/add/")
+    data = browser_form(client, "/admin/devices/device/add/")
     data |= {
         "organisation": organisation.pk,
         "mac": mac,

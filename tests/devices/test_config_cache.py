@@ -312,9 +312,9 @@ def test_the_common_file_is_rendered_once_per_organisation_and_follows_its_chang
 
     renders = []
 
-    def render(*args):
+    def render(*args, **kwargs):
         renders.append(args)
-        return render_common_config(*args)
+        return render_common_config(*args, **kwargs)
 
     monkeypatch.setattr(views, "render_common_config", render)
     other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa77")

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from lxml import etree
 
 from devices.models import AccessLog
+from phonebooks.models import Contact
 from tests.conftest import basic
 from tests.factories import make_device, user_agent
 from tests.phonebooks.factories import make_contact, make_contacts, make_phonebook, phone_get
@@ -240,3 +241,40 @@ def test_a_client_that_sends_the_etag_back_gets_a_304_until_the_book_changes(
     assert changed.status_code == 200
     assert changed["ETag"] != etag
     assert last_outcome() == AccessLog.Outcome.SUCCESS
+
+
+# --- numbers the phone would show blank -----------------------------------------------------
+
+
+def units(response):
+    return [dict(unit.attrib) for unit in etree.fromstring(response.content).iter("Unit")]
+
+
+def test_a_t5x_phone_gets_only_the_phone_attributes_a_contact_has(client, tenant_a):
+    # The firmware adds a number for every PhoneN attribute there is, empty or not.
+    book = make_phonebook(tenant_a.organisation)
+    make_contact(book, "Roland", number_1="123", number_2="", number_3="")
+    make_contact(book, "Bea", number_1="", number_2="", number_3="06-1234 5678")
+    make_contact(book, "Cas", number_1="1", number_2="2", number_3="3")
+
+    response = client.get(f"/pb-t5x-{book.pk}.xml", headers=tenant_a.phone_headers())
+
+    assert response.status_code == 200
+    assert units(response) == [
+        {"Name": "Bea", "Phone1": "0612345678"},
+        {"Name": "Cas", "Phone1": "1", "Phone2": "2", "Phone3": "3"},
+        {"Name": "Roland", "Phone1": "123"},
+    ]
+
+
+def test_a_number_with_nothing_to_dial_gives_no_empty_number_in_either_flavour(client, tenant_a):
+    book = make_phonebook(tenant_a.organisation)
+    # Written behind the validators' back: only the dashes and spaces the phone never gets.
+    Contact.objects.create(phonebook=book, name="Dashes", number_1=" - -", number_2="456")
+
+    grouped = client.get(f"/pb-t5x-{book.pk}.xml", headers=tenant_a.phone_headers())
+    directory = client.get(f"/pb-t4xg-{book.pk}.xml", headers=tenant_a.phone_headers())
+
+    assert units(grouped) == [{"Name": "Dashes", "Phone1": "456"}]
+    telephones = etree.fromstring(directory.content).findall("DirectoryEntry/Telephone")
+    assert [(phone.get("label"), phone.text) for phone in telephones] == [("Mobile", "456")]

@@ -71,7 +71,7 @@ def test_the_grouped_flavour_has_a_menu_per_group_and_a_unit_per_contact(tenant_
     menus = root.findall("Menu")
     assert [menu.get("Name") for menu in menus] == ["customers", "Suppliers", "Everyone"]
     assert [dict(unit.attrib) for unit in menus[1]] == [
-        {"Name": "Roland", "Phone1": "123", "Phone2": "78", "Phone3": ""}
+        {"Name": "Roland", "Phone1": "123", "Phone2": "78"}
     ]
     assert [unit.get("Name") for menu in menus for unit in menu] == ["Bea", "Roland", "Voicemail"]
     assert all(unit.tag == "Unit" for menu in menus for unit in menu)

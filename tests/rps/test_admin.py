@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from rps.desired import server_name
 from rps.models import RpsDeviceState
-from tests.admin_forms import management_data
+from tests.admin_forms import browser_form
 from tests.factories import make_device, make_organisation
 
 Status = RpsDeviceState.Status
@@ -133,7 +133,7 @@ def test_a_synced_phones_page_still_saves_and_leaves_its_rps_state_alone(
     phone = alpha.devices.first()
     state = phone.rps_state
     url = f"/admin/devices/device/{phone.pk}/change/"
-    data = management_data(admin_client, url)
+    data = browser_form(admin_client, url)
     data.update(
         {
             "organisation": alpha.pk,

@@ -1,0 +1,292 @@
+"""The settings a provider sets on every deployment, as validated fields instead of raw keys.
+
+The same fields sit on several layers of a phone's configuration: a provider's settings
+profile, an organisation, a phone (and the SIP fields on each of its accounts too). Every
+field is empty by default, meaning "as the layer above says"; `devices.layers` resolves them
+from the most specific layer down to our defaults (`DEFAULTS`) and renders the keys.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from organisations.config_syntax import validate_single_line
+
+
+class Srtp(models.IntegerChoices):
+    """`account.N.srtp_encryption`."""
+
+    OFF = 0, "off"
+    OPTIONAL = 1, "optional"
+    COMPULSORY = 2, "compulsory"
+
+
+class DtmfType(models.IntegerChoices):
+    """`account.N.dtmf.type`."""
+
+    INBAND = 0, "in band"
+    RFC2833 = 1, "RFC 2833"
+    SIP_INFO = 2, "SIP INFO"
+    RFC2833_AND_SIP_INFO = 3, "RFC 2833 and SIP INFO"
+
+
+class Failover(models.IntegerChoices):
+    """`account.N.fallback.redundancy_type`: how the phone uses its second SIP server."""
+
+    CONCURRENT = 0, "register with both (concurrent)"
+    SUCCESSIVE = 1, "second only when the first fails (successive)"
+
+
+# The codecs a Yealink phone takes, as its keys name them (`account.N.codec.<name>.*`; the
+# "kpbs" spelling is Yealink's). Each is in the public templates (yealink-keys.tsv).
+CODECS: dict[str, str] = {
+    "opus": "Opus",
+    "g722": "G.722",
+    "pcma": "G.711 A-law (PCMA)",
+    "pcmu": "G.711 µ-law (PCMU)",
+    "g729": "G.729",
+    "g726_16": "G.726-16",
+    "g726_24": "G.726-24",
+    "g726_32": "G.726-32",
+    "g726_40": "G.726-40",
+    "g723_53": "G.723.1 5.3k",
+    "g723_63": "G.723.1 6.3k",
+    "ilbc": "iLBC",
+    "g722_1_24kpbs": "G.722.1 24k",
+    "g722_1c_24kpbs": "G.722.1C 24k",
+    "g722_1c_32kpbs": "G.722.1C 32k",
+    "g722_1c_48kpbs": "G.722.1C 48k",
+}
+
+# What a phone gets where no layer sets a value: every setting is always written, so a value
+# removed in the admin goes back to this on the phone instead of staying there.
+DEFAULTS: dict[str, object] = {
+    "sip_server_2_host": "",
+    "sip_server_2_port": 5060,
+    "sip_server_2_transport": None,  # as the first server's
+    "failover": Failover.CONCURRENT,
+    "outbound_proxy": False,
+    "outbound_proxy_host": "",
+    "outbound_proxy_2_host": "",
+    "outbound_proxy_port": 5060,
+    "registration_expires": 3600,
+    "srtp": None,  # compulsory with TLS, else off
+    "codecs": "g722,pcma,pcmu,g729",
+    "dtmf_type": DtmfType.RFC2833,
+    "nat_keepalive_seconds": 30,
+    "voicemail_number": "",
+    "mwi_subscribe": False,
+    "vlan_enabled": False,
+    "vlan_id": None,
+    "vlan_priority": 0,
+    "pc_vlan_enabled": False,
+    "pc_vlan_id": None,
+    "pc_vlan_priority": 0,
+    "lldp_enabled": True,
+    "cdp_enabled": True,
+    "ntp_server_2": "",
+}
+
+
+def parse_codecs(text: str) -> list[str]:
+    return [name.strip().lower() for name in text.replace(" ", ",").split(",") if name.strip()]
+
+
+def validate_codecs(text: str) -> None:
+    names = parse_codecs(text)
+    unknown = [name for name in names if name not in CODECS]
+    if unknown:
+        raise ValidationError(
+            "Unknown codec %(unknown)s; use names from: %(known)s.",
+            code="unknown_codec",
+            params={"unknown": ", ".join(unknown), "known": ", ".join(CODECS)},
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationError(
+            "Each codec once: %(names)s appears more than once.",
+            code="repeated_codec",
+            params={"names": ", ".join(repeated)},
+        )
+
+
+ON_OFF = [(True, "on"), (False, "off")]
+INHERIT = "Empty: as the layer above (profile, organisation, defaults) says."
+PORT = [MinValueValidator(1), MaxValueValidator(65535)]
+VLAN_ID = [MinValueValidator(1), MaxValueValidator(4094)]
+VLAN_PRIORITY = [MinValueValidator(0), MaxValueValidator(7)]
+
+
+def host_field(verbose_name: str, help_text: str = INHERIT) -> models.CharField[str, str]:
+    return models.CharField(
+        verbose_name,
+        max_length=253,
+        blank=True,
+        validators=[validate_single_line],
+        help_text=help_text,
+    )
+
+
+class SipSettings(models.Model):
+    """What a SIP account can be set up with beyond its server: on every layer, and on each
+    account (`account.N.*`)."""
+
+    sip_server_2_host = host_field("second SIP server", "Failover server; " + INHERIT)
+    sip_server_2_port = models.PositiveIntegerField(
+        "second server port", null=True, blank=True, validators=PORT
+    )
+    sip_server_2_transport = models.PositiveSmallIntegerField(
+        "second server transport",
+        null=True,
+        blank=True,
+        choices=[(0, "UDP"), (1, "TCP"), (2, "TLS"), (3, "DNS SRV")],
+        help_text="Empty: as the first server's.",
+    )
+    failover = models.PositiveSmallIntegerField(
+        "use of the second server", null=True, blank=True, choices=Failover.choices
+    )
+    outbound_proxy = models.BooleanField(
+        "outbound proxy", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+    )
+    outbound_proxy_host = host_field("outbound proxy address")
+    outbound_proxy_2_host = host_field("second outbound proxy address")
+    outbound_proxy_port = models.PositiveIntegerField(
+        "outbound proxy port", null=True, blank=True, validators=PORT
+    )
+    registration_expires = models.PositiveIntegerField(
+        "registration expiry (s)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(30), MaxValueValidator(86400)],
+    )
+    srtp = models.PositiveSmallIntegerField(
+        "SRTP",
+        null=True,
+        blank=True,
+        choices=Srtp.choices,
+        help_text="Empty: compulsory on TLS, off otherwise (unless a layer above says).",
+    )
+    codecs = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_codecs],
+        help_text="In order of preference, comma separated, e.g. g722,pcma,pcmu. " + INHERIT,
+    )
+    dtmf_type = models.PositiveSmallIntegerField(
+        "DTMF", null=True, blank=True, choices=DtmfType.choices
+    )
+    nat_keepalive_seconds = models.PositiveIntegerField(
+        "NAT keep-alive (s)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(3600)],
+        help_text="0 switches keep-alive packets off. " + INHERIT,
+    )
+    voicemail_number = models.CharField(
+        max_length=32, blank=True, validators=[validate_single_line], help_text=INHERIT
+    )
+    mwi_subscribe = models.BooleanField(
+        "subscribe to voicemail (MWI)", null=True, blank=True, choices=ON_OFF
+    )
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if self.outbound_proxy and not self.outbound_proxy_host:
+            raise ValidationError(
+                {"outbound_proxy_host": "An outbound proxy switched on needs its address."}
+            )
+        if self.outbound_proxy_2_host and not self.outbound_proxy_host:
+            raise ValidationError(
+                {"outbound_proxy_host": "Set the first outbound proxy before the second."}
+            )
+
+
+class PhoneSettings(SipSettings):
+    """The SIP fields plus the phone's network and time: on profiles, organisations, phones."""
+
+    vlan_enabled = models.BooleanField(
+        "VLAN (phone port)", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+    )
+    vlan_id = models.PositiveSmallIntegerField(
+        "VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."
+    )
+    vlan_priority = models.PositiveSmallIntegerField(
+        "VLAN priority", null=True, blank=True, validators=VLAN_PRIORITY, help_text="0 to 7."
+    )
+    pc_vlan_enabled = models.BooleanField(
+        "VLAN (PC port)", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+    )
+    pc_vlan_id = models.PositiveSmallIntegerField(
+        "PC port VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."
+    )
+    pc_vlan_priority = models.PositiveSmallIntegerField(
+        "PC port VLAN priority",
+        null=True,
+        blank=True,
+        validators=VLAN_PRIORITY,
+        help_text="0 to 7.",
+    )
+    lldp_enabled = models.BooleanField("LLDP", null=True, blank=True, choices=ON_OFF)
+    cdp_enabled = models.BooleanField("CDP", null=True, blank=True, choices=ON_OFF)
+    ntp_server_2 = host_field("second NTP server")
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        for port in ("vlan", "pc_vlan"):
+            if getattr(self, f"{port}_enabled") and getattr(self, f"{port}_id") is None:
+                raise ValidationError({f"{port}_id": "A VLAN switched on needs its id (1-4094)."})
+
+
+class SettingsProfile(PhoneSettings):
+    """Settings the provider gives many organisations or phones at once ("Secure TLS")."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "settings profile"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# The fields of each kind, in the order they are shown and rendered.
+SIP_SETTINGS = tuple(field.name for field in SipSettings._meta.local_fields)
+PHONE_SETTINGS = tuple(field.name for field in PhoneSettings._meta.local_fields)
+NETWORK_SETTINGS = tuple(name for name in PHONE_SETTINGS if name not in SIP_SETTINGS)
+
+# Phone web passwords: Yealink's own rules allow printable ASCII; we generate letters and
+# digits only, so the password can be read out over the phone.
+WEB_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_web_password(length: int = 16) -> str:
+    """A random password for the phones' web UI `admin` account (95 bits at 16 characters)."""
+    return "".join(secrets.choice(WEB_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def validate_web_password(value: str) -> None:
+    if not value.isascii() or not value.isprintable() or " " in value or ":" in value:
+        raise ValidationError(
+            "Use printable ASCII without spaces or ':' (the phone's config line is "
+            "'user:password').",
+            code="web_password_charset",
+        )
+    if value.lower() in {"admin", "user", "var", "1234", "0000"}:
+        raise ValidationError(
+            "That is a factory default password; choose another.", code="factory_password"
+        )
