@@ -3,10 +3,11 @@
     make bench                       # or: .venv/bin/python bench/boot_storm.py [options]
 
 Starts gunicorn as production runs it (deploy/gunicorn.conf.py: sync workers, two per core)
-against PostgreSQL, builds an installation (default 20 organisations, 10,000 phones with two
-SIP accounts each, a 500-contact phonebook and a wallpaper per organisation, a softkey file
-and a CA certificate), then plays each phone's full round as a phone does it: boot file
-(401, then Digest), common file, MAC file, phonebook, wallpaper, softkey XML, CA certificate.
+against PostgreSQL, builds an installation (default 20 organisations under one provider
+settings profile, 10,000 phones with two SIP accounts and 10 line keys each, a 500-contact
+phonebook and a wallpaper per organisation, a softkey file and a CA certificate), then
+plays each phone's full round as a phone does it: boot file (401, then Digest), common file,
+MAC file, phonebook, wallpaper, softkey XML, CA certificate.
 
 In the same run, on the same server, it measures a trivial view (the ceiling of this stack on
 this machine) and authenticated MAC-file requests alone, so the result is a ratio that holds
@@ -50,6 +51,7 @@ BENCH_ENV = {
 }
 MODELS = [("T54W", "96.86.0.100"), ("T46U", "108.86.0.20"), ("T57W", "97.86.0.100")]
 CONTACTS_PER_BOOK = 500
+KEYS_PER_PHONE = 10
 RATIO_SLICES = 4
 Request = tuple[str, dict[str, str]]  # path, headers
 
@@ -88,6 +90,7 @@ def build_installation(organisations: int, phones: int) -> list[dict]:
             f"built {organisations} organisations, {phones:,} phones "
             f"in {time.perf_counter() - started:.0f} s"
         )
+    _add_keys_and_profile()
     return [
         {"mac": mac, "model": model, "user": user, "password": password, "book": book, "slug": slug}
         for mac, model, user, password, book, slug in _phones()
@@ -158,6 +161,44 @@ def _create(organisations: int, phones: int) -> None:
             for n, device in enumerate(devices)
             for line in (1, 2)
         )
+
+
+def _add_keys_and_profile() -> None:
+    """A provider settings profile on every organisation and KEYS_PER_PHONE line keys on
+    every phone (added to an installation built before they existed)."""
+    from django.db import transaction
+
+    from devices.models import Device, KeyType, LineKey
+    from organisations.models import Organisation, SettingsProfile
+
+    bench = Device.objects.filter(label="bench")
+    if LineKey.objects.filter(device__label="bench").exists():
+        return
+    started = time.perf_counter()
+    with transaction.atomic():
+        profile, _ = SettingsProfile.objects.get_or_create(
+            name="Bench provider",
+            defaults={"srtp": 1, "codecs": "g722,pcma,opus", "vlan_enabled": True, "vlan_id": 20},
+        )
+        Organisation.objects.filter(slug__startswith="bench-").update(profile=profile)
+        LineKey.objects.bulk_create(
+            (
+                LineKey(
+                    device_id=pk,
+                    position=position,
+                    type=KeyType.BLF,
+                    value=f"{1000 + position}",
+                    label=f"Colleague {position}",
+                )
+                for pk in bench.values_list("pk", flat=True).iterator()
+                for position in range(3, 3 + KEYS_PER_PHONE)
+            ),
+            batch_size=5000,
+        )
+    print(
+        f"added the profile and {KEYS_PER_PHONE} keys per phone in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
 
 def _phones():

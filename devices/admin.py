@@ -100,10 +100,11 @@ class KeyFormSet(forms.BaseInlineFormSet[Any, Any, Any]):
     """
 
     def save_existing_objects(self, commit: bool = True) -> list[Model]:
+        deleted = []
         if commit:
             for form in self.deleted_forms:
                 if form.instance.pk is not None:
-                    self.deleted_objects.append(form.instance)
+                    deleted.append(form.instance)
                     self.delete_existing(form.instance, commit=True)
             moved = [
                 form.instance
@@ -115,10 +116,16 @@ class KeyFormSet(forms.BaseInlineFormSet[Any, Any, Any]):
             for parking, key in enumerate(moved):
                 # Above any real key (the field allows 200), within a small integer.
                 type(key)._default_manager.filter(pk=key.pk).update(position=30000 - parking)
-        return super().save_existing_objects(commit)
+        saved = super().save_existing_objects(commit)
+        self.deleted_objects = [*deleted, *self.deleted_objects]  # for the change message
+        return saved
 
 
 KEY_FIELDS = ("module", "position", "type", "value", "label", "line", "extension")
+
+
+class KeyMedia:
+    js = ["devices/line_keys.js"]  # up and down on each key: it swaps places with its neighbour
 
 
 class LineKeyInline(ScopedInline, admin.TabularInline[LineKey, Device]):
@@ -126,6 +133,7 @@ class LineKeyInline(ScopedInline, admin.TabularInline[LineKey, Device]):
     formset = KeyFormSet
     fields = KEY_FIELDS
     extra = 0
+    Media = KeyMedia
     verbose_name_plural = "line keys of this phone (beside, or in place of, its key profile's)"
 
 
@@ -392,11 +400,7 @@ class DeviceAdmin(
         )
         if "confirm" in request.POST and not plan.errors:
             csv_io.apply(plan)
-            self.message_user(
-                request,
-                f"Imported: {plan.count('create')} created, {plan.count('update')} updated, "
-                f"{plan.count('unchanged')} unchanged.",
-            )
+            self.message_user(request, f"Imported. {plan.summary(done=True)}")
             return HttpResponseRedirect(reverse("admin:devices_device_changelist"))
         context.update(plan=plan, token=sign_upload(text, CSV_SALT))
         return TemplateResponse(request, "admin/devices/device/import.html", context)
@@ -445,6 +449,7 @@ class ProfileKeyInline(ScopedInline, admin.TabularInline[ProfileKey, KeyProfile]
     formset = KeyFormSet
     fields = KEY_FIELDS
     extra = 0
+    Media = KeyMedia
 
 
 @admin.register(KeyProfile)

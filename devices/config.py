@@ -27,9 +27,9 @@ from devices.models import Device, Handset, KeyType, SipAccount, line_list
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
 from devices.serving import (
     handsets,
-    key_profile_keys,
+    key_profiles,
     line_keys,
-    settings_profile,
+    settings_profiles,
     sip_accounts,
 )
 from organisations.config_syntax import (
@@ -197,13 +197,15 @@ Layers = list[tuple[str, Any]]  # (layer name, object with settings fields), gen
 
 
 def _phone_layers(organisation: Organisation, device: Device | None) -> Layers:
+    # Read once, whatever is assigned: the MAC file costs the same queries for every phone.
+    profiles = settings_profiles()
     layers: Layers = []
-    profile = settings_profile(organisation.profile_id)
+    profile = profiles.get(organisation.profile_id) if organisation.profile_id else None
     if profile is not None:
         layers.append((f"profile {profile.name}", profile))
     layers.append(("organisation", organisation))
     if device is not None:
-        device_profile = settings_profile(device.profile_id)
+        device_profile = profiles.get(device.profile_id) if device.profile_id else None
         if device_profile is not None:
             layers.append((f"phone's profile {device_profile.name}", device_profile))
         layers.append(("phone", device))
@@ -387,8 +389,9 @@ def put_account(
 def effective_keys(device: Device) -> dict[tuple[int, int], tuple[Any, str]]:
     """(module, position) -> (key, layer): the key profile's keys, the phone's own on top."""
     keys: dict[tuple[int, int], tuple[Any, str]] = {}
-    if device.key_profile_id is not None:
-        name, profile_keys = key_profile_keys(device.organisation_id, device.key_profile_id)
+    profiles = key_profiles(device.organisation_id)  # read whether it has one or not
+    if device.key_profile_id in profiles:
+        name, profile_keys = profiles[device.key_profile_id]
         for shared in profile_keys:
             keys[(shared.module, shared.position)] = (shared, f"key profile {name}")
     for own in line_keys(device):

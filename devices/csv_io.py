@@ -1,9 +1,33 @@
-"""CSV import and export of phones with their SIP accounts: plain functions, no HTTP.
+"""CSV import and export of phones with their SIP accounts and line keys: plain functions, no
+HTTP.
 
-One row per SIP account; a phone without accounts is one row with the account columns empty.
-The import is planned first (every bad row reported with its line number) and written only
-when the whole file is good, in one transaction. Phones are matched on their MAC and accounts
-on their line, so importing the same file twice changes nothing the second time.
+Rows. One row per SIP account and one per line key; a phone with neither is one row with those
+columns empty. A row carries an account when its `line` is set, a key when its `key` is set:
+both, one or neither (exports write them on rows of their own). The phone's own columns
+(model, label, ...) come from its first row; its later rows leave them empty or repeat them.
+
+Matching. Phones are matched on their MAC, accounts on their line, keys on (key module, key),
+so importing the same file twice changes nothing the second time.
+
+Optional columns. Only the organisation (for providers), mac and model are needed. Where the
+key columns, `key profile`, `expansion module` or `expansion modules` are not in the header,
+what they hold is left alone: a file of the account columns only imports as it always did.
+Where one of those phone columns is in the header, an empty cell on the phone's first row
+means none (no key profile, no expansion module, 0 modules).
+
+Keys. `key module` 0 or empty is the phone itself, 1.. an expansion module; `key` counts over
+all pages (1 is the first key); `key type` is a KeyType label (any case: line, BLF, speed
+dial, ...) or its number; `key account` is the line the key uses (empty: line 1).
+
+What the file leaves out. Accounts and keys of a phone that the file does not list are left
+alone, never deleted. To blank a key, import it with the type `none`: this also hides the key
+profile's key in that place. A file that changes a phone's model or modules is refused while
+the phone has a key, not in the file, that would no longer fit.
+
+Validation. The import is planned first and written only when the whole file is good, in one
+transaction. Each phone, account and key is checked with the models' own rules (full_clean:
+Device.clean, SipAccount.clean, LineKey.clean with DssKey.misfit) against the phone as the
+file leaves it, and every problem is reported with the line number of its row.
 
 Exports leave the password column empty: an empty password on import keeps the account's
 current one, so an export imports back unchanged without the file ever carrying a secret.
@@ -11,16 +35,21 @@ current one, so an export imports back unchanged without the file ever carrying 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models, transaction
 
 from devices.mac import InvalidMac, format_mac, normalise_mac
-from devices.models import Device, SipAccount
-from organisations.csv_files import RowError, read_dicts, write_csv
+from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
+from devices.phone_models import EXPANSION_MODULES
+from organisations.csv_files import RowError, normalise_header, read_dicts, write_csv
 from organisations.models import Organisation, SipTransport
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 HEADER = [
     "organisation",
@@ -28,6 +57,9 @@ HEADER = [
     "model",
     "label",
     "active",
+    "key profile",
+    "expansion module",
+    "expansion modules",
     "line",
     "user name",
     "auth name",
@@ -37,8 +69,32 @@ HEADER = [
     "server",
     "port",
     "transport",
+    "key module",
+    "key",
+    "key type",
+    "key value",
+    "key label",
+    "key account",
+    "key extension",
 ]
-DEVICE_COLUMNS = {"model": "model", "label": "label", "active": "is_active"}
+COLUMN_NAMES = {normalise_header(name): name for name in HEADER}
+# The phone's columns that a later row of the same MAC must repeat unchanged, if it fills them.
+DEVICE_COLUMNS = {
+    "model": "model",
+    "label": "label",
+    "active": "is_active",
+    "keyprofile": "key_profile",
+    "expansionmodule": "expansion_module",
+    "expansionmodules": "expansion_module_count",
+}
+# Device fields whose errors are better named by their column (the old ones keep field names).
+DEVICE_FIELD_COLUMNS = {
+    "key_profile": "key profile",
+    "expansion_module": "expansion module",
+    "expansion_module_count": "expansion modules",
+}
+# A phone of another shape may no longer have room for keys the file does not list.
+SHAPE_FIELDS = {"model", "expansion_module", "expansion_module_count"}
 ACCOUNT_FIELDS = {
     "username": "user_name",
     "authname": "auth_name",
@@ -49,31 +105,66 @@ ACCOUNT_FIELDS = {
     "port": "server_port",
     "transport": "server_transport",
 }
+KEY_FIELDS = {
+    "keymodule": "module",
+    "key": "position",
+    "keytype": "type",
+    "keyvalue": "value",
+    "keylabel": "label",
+    "keyaccount": "line",
+    "keyextension": "extension",
+}
+KEY_FIELD_COLUMNS = {name: COLUMN_NAMES[column] for column, name in KEY_FIELDS.items()}
 TRUE, FALSE = {"", "1", "yes", "y", "true", "ja", "active"}, {"0", "no", "n", "false", "nee"}
 TRANSPORTS = {label.lower(): value for value, label in SipTransport.choices}
+MODULE_TYPES = {name.lower(): name for name in EXPANSION_MODULES}
+
+
+def _simple(name: str) -> str:
+    return "".join(char for char in name.lower() if char.isalnum())
+
+
+# "speed dial", "Speed_Dial", "SPEED_DIAL" and "13" are all the speed dial.
+KEY_TYPES: dict[str, KeyType] = {
+    **{_simple(key_type.name): key_type for key_type in KeyType},
+    **{_simple(str(key_type.label)): key_type for key_type in KeyType},
+    **{str(key_type.value): key_type for key_type in KeyType},
+}
+KEY_TYPE_LABELS = {key_type.value: str(key_type.label) for key_type in KeyType}
 
 
 @dataclass
 class DevicePlan:
-    """What importing a file would do. Nothing may be written while `errors` is not empty."""
+    """What importing a file would do. Nothing may be written while `errors` is not empty.
 
-    devices: list[tuple[str, Device, list[str]]] = field(
-        default_factory=list
-    )  # action, obj, changed
+    `devices`, `accounts` and `keys` hold (action, object, changed field names)."""
+
+    devices: list[tuple[str, Device, list[str]]] = field(default_factory=list)
     accounts: list[tuple[str, SipAccount, list[str]]] = field(default_factory=list)
+    keys: list[tuple[str, LineKey, list[str]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
-    def count(self, action: str) -> int:
-        return sum(1 for a, _, _ in self.devices + self.accounts if a == action)
+    def count(self, action: str, kind: str | None = None) -> int:
+        """Phones, accounts and keys planned with that action, or those of one kind."""
+        kinds = [kind] if kind else ["devices", "accounts", "keys"]
+        return sum(1 for k in kinds for a, _, _ in getattr(self, k) if a == action)
 
     @property
     def changes(self) -> int:
         return self.count("create") + self.count("update")
 
-    # For templates, which cannot pass arguments.
-    count_create = property(lambda self: self.count("create"))
-    count_update = property(lambda self: self.count("update"))
-    count_unchanged = property(lambda self: self.count("unchanged"))
+    def summary(self, done: bool = False) -> str:
+        """'To create: 2 phones, 3 accounts, 4 keys. To update: ... Unchanged: ...'"""
+        create, update = ("Created", "Updated") if done else ("To create", "To update")
+        return (
+            f"{create}: {self._counts('create')}. {update}: {self._counts('update')}. "
+            f"Unchanged: {self._counts('unchanged')}."
+        )
+
+    def _counts(self, action: str) -> str:
+        names = (("devices", "phone"), ("accounts", "account"), ("keys", "key"))
+        counts = [(self.count(action, kind), noun) for kind, noun in names]
+        return ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in counts)
 
 
 class _Planner:
@@ -84,25 +175,39 @@ class _Planner:
         self.devices: dict[str, Device] = {}
         self.device_rows: dict[str, int] = {}
         self.seen_lines: dict[tuple[str, int], int] = {}
+        self.seen_keys: dict[tuple[str, int, int], int] = {}
+        self.key_profiles: dict[int, dict[str, KeyProfile]] = {}
+        self.columns: set[str] = set()
 
     def run(self, text: str) -> DevicePlan:
         header, rows = read_dicts(text)
-        missing = {"mac", "model"} - set(header)
-        if self.own is None and "organisation" not in header:
-            missing.add("organisation")
-        if missing:
-            self.plan.errors.append(RowError(1, f"missing column(s): {', '.join(sorted(missing))}"))
+        self.columns = set(header)
+        if self._missing_columns():
             return self.plan
         parsed = [(line, row, self._mac(line, row)) for line, row in rows]
-        macs = {mac for _, _, mac in parsed if mac}
-        existing = Device.objects.select_related("organisation").filter(mac__in=macs)
-        self.existing = {device.mac: device for device in existing}
-        accounts = SipAccount.objects.filter(device__in=self.existing.values())
-        self.existing_accounts = {(a.device_id, a.index): a for a in accounts}
+        self._load({mac for _, _, mac in parsed if mac})
         for line, row, mac in parsed:
             if mac:
                 self._row(line, row, mac)
+        self._check_unlisted_keys()
         return self.plan
+
+    def _missing_columns(self) -> bool:
+        missing = {"mac", "model"} - self.columns
+        if self.own is None and "organisation" not in self.columns:
+            missing.add("organisation")
+        if missing:
+            self.plan.errors.append(RowError(1, f"missing column(s): {', '.join(sorted(missing))}"))
+        return bool(missing)
+
+    def _load(self, macs: set[str]) -> None:
+        existing = Device.objects.select_related("organisation", "key_profile")
+        self.existing = {device.mac: device for device in existing.filter(mac__in=macs)}
+        devices = self.existing.values()
+        accounts = SipAccount.objects.filter(device__in=devices)
+        self.existing_accounts = {(a.device_id, a.index): a for a in accounts}
+        keys = LineKey.objects.filter(device__in=devices)
+        self.existing_keys = {(k.device_id, k.module, k.position): k for k in keys}
 
     def _mac(self, line: int, row: dict[str, str]) -> str | None:
         try:
@@ -112,15 +217,28 @@ class _Planner:
             return None
 
     def _row(self, line: int, row: dict[str, str], mac: str) -> None:
+        device = self._try(line, self._device_of, line, row, mac)
+        if device is None:
+            return
+        if row.get("line", ""):
+            self._try(line, self._account, line, row, device)
+        if any(row.get(column, "") for column in KEY_FIELDS):
+            self._try(line, self._key, line, row, device)
+
+    def _try(self, line: int, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """The step's result, or None with its problem reported on the row's line."""
         try:
-            device = self.devices.get(mac) or self._device(line, row, mac)
-            if device is None:
-                return
-            self._check_same_device(line, row, device)
-            if row.get("line", ""):
-                self._account(line, row, device)
+            return step(*args, **kwargs)
         except ValidationError as exc:
             self.plan.errors.append(RowError(line, _message(exc)))
+            return None
+
+    def _device_of(self, line: int, row: dict[str, str], mac: str) -> Device:
+        device = self.devices.get(mac)
+        if device is None:
+            return self._device(line, row, mac)
+        self._check_same_device(line, row, device)
+        return device
 
     def _organisation(self, row: dict[str, str]) -> Organisation:
         slug = row.get("organisation", "")
@@ -132,7 +250,7 @@ class _Planner:
             raise ValidationError(f"no organisation with the slug {slug!r}.")
         return self.organisations[slug]
 
-    def _device(self, line: int, row: dict[str, str], mac: str) -> Device | None:
+    def _device(self, line: int, row: dict[str, str], mac: str) -> Device:
         organisation = self._organisation(row)
         device = self.existing.get(mac)
         if device is not None and device.organisation_id != organisation.pk:
@@ -141,8 +259,8 @@ class _Planner:
             )
         action = "update" if device else "create"
         device = device or Device(organisation=organisation, mac=mac)
-        changed = _assign(device, _device_values(row))
-        device.full_clean(validate_unique=False)
+        changed = _assign(device, self._device_values(row, organisation))
+        _full_clean(device, DEVICE_FIELD_COLUMNS, validate_unique=False)
         self.devices[mac] = device
         self.device_rows[mac] = line
         self.plan.devices.append(
@@ -150,14 +268,33 @@ class _Planner:
         )
         return device
 
+    def _device_values(self, row: dict[str, str], organisation: Organisation) -> dict[str, object]:
+        values = _device_cells(row, self.columns)
+        if "keyprofile" in self.columns:
+            values["key_profile"] = self._key_profile(organisation, row.get("keyprofile", ""))
+        return values
+
+    def _key_profile(self, organisation: Organisation, name: str) -> KeyProfile | None:
+        if not name:
+            return None
+        if organisation.pk not in self.key_profiles:
+            profiles = KeyProfile.objects.filter(organisation=organisation)
+            self.key_profiles[organisation.pk] = {profile.name: profile for profile in profiles}
+        profile = self.key_profiles[organisation.pk].get(name)
+        if profile is None:
+            raise ValidationError(f"{organisation.slug} has no key profile named {name!r}.")
+        return profile
+
     def _check_same_device(self, line: int, row: dict[str, str], device: Device) -> None:
         first = self.device_rows[device.mac]
         if first == line:
             return
-        values = _device_values(row)
+        values = self._device_values(row, device.organisation)
         for column, name in DEVICE_COLUMNS.items():
             if row.get(column, "") and values[name] != getattr(device, name):
-                raise ValidationError(f"{column} differs from line {first} for the same MAC.")
+                raise ValidationError(
+                    f"{COLUMN_NAMES[column]} differs from line {first} for the same MAC."
+                )
 
     def _account(self, line: int, row: dict[str, str], device: Device) -> None:
         index = _line_number(row["line"])
@@ -169,7 +306,8 @@ class _Planner:
         self.seen_lines[key] = line
         account = self.existing_accounts.get((device.pk, index)) if device.pk else None
         action = "update" if account else "create"
-        account = account or SipAccount(device=device, index=index)
+        account = account or SipAccount(index=index)
+        account.device = device  # checked against the phone as the file leaves it
         values = _account_values(row)
         if not values["password"]:
             if action == "create":
@@ -181,16 +319,65 @@ class _Planner:
             (action if changed or action == "create" else "unchanged", account, changed)
         )
 
+    def _key(self, line: int, row: dict[str, str], device: Device) -> None:
+        module, position = _key_place(row)
+        place = (device.mac, module, position)
+        if place in self.seen_keys:
+            raise ValidationError(
+                f"{key_place(module, position)} of this phone is already on line "
+                f"{self.seen_keys[place]}."
+            )
+        self.seen_keys[place] = line
+        key = self.existing_keys.get((device.pk, module, position)) if device.pk else None
+        action = "update" if key else "create"
+        key = key or LineKey(module=module, position=position)
+        key.device = device  # checked against the phone as the file leaves it
+        changed = _assign(key, _key_values(row))
+        _full_clean(key, KEY_FIELD_COLUMNS, exclude=["device"], validate_unique=False)
+        self.plan.keys.append(
+            (action if changed or action == "create" else "unchanged", key, changed)
+        )
 
-def _device_values(row: dict[str, str]) -> dict[str, object]:
+    def _check_unlisted_keys(self) -> None:
+        """A phone given another model or fewer modules must still have room for its keys."""
+        reshaped = {d.pk: d for _, d, changed in self.plan.devices if SHAPE_FIELDS & set(changed)}
+        for (device_id, module, position), key in self.existing_keys.items():
+            device = reshaped.get(device_id)
+            if device is None or (device.mac, module, position) in self.seen_keys:
+                continue
+            problem = key.misfit(device)
+            if problem:
+                self.plan.errors.append(
+                    RowError(
+                        self.device_rows[device.mac],
+                        f"{problem} The phone has that key and this file does not list it: "
+                        "delete the key in the admin first, or keep the phone as it is.",
+                    )
+                )
+
+
+def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
     active = row.get("active", "").lower()
     if active not in TRUE | FALSE:
         raise ValidationError(f"active must be yes or no, not {row.get('active')!r}.")
-    return {
+    values: dict[str, object] = {
         "model": row.get("model", ""),
         "label": row.get("label", ""),
         "is_active": active in TRUE,
     }
+    if "expansionmodule" in columns:
+        values["expansion_module"] = _module_type(row.get("expansionmodule", ""))
+    if "expansionmodules" in columns:
+        values["expansion_module_count"] = _number(row, "expansionmodules") or 0
+    return values
+
+
+def _module_type(text: str) -> str:
+    if text and text.lower() not in MODULE_TYPES:
+        raise ValidationError(
+            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {text!r}."
+        )
+    return MODULE_TYPES.get(text.lower(), "")
 
 
 def _account_values(row: dict[str, str]) -> dict[str, object]:
@@ -211,25 +398,76 @@ def _account_values(row: dict[str, str]) -> dict[str, object]:
     return values
 
 
+def _key_place(row: dict[str, str]) -> tuple[int, int]:
+    position = _number(row, "key")
+    if position is None:
+        raise ValidationError("key is empty: say which key these key cells are for (1, 2, ...).")
+    return _number(row, "keymodule") or 0, position
+
+
+def _key_values(row: dict[str, str]) -> dict[str, object]:
+    return {
+        "type": _key_type(row.get("keytype", "")),
+        "value": row.get("keyvalue", ""),
+        "label": row.get("keylabel", ""),
+        "line": _number(row, "keyaccount"),
+        "extension": row.get("keyextension", ""),
+    }
+
+
+def _key_type(text: str) -> KeyType:
+    key_type = KEY_TYPES.get(_simple(text))
+    if key_type is None:
+        known = ", ".join(KEY_TYPE_LABELS.values())
+        given = f"not {text!r}" if text else "it is empty"
+        raise ValidationError(f"key type must be one of {known} (or its number); {given}.")
+    return key_type
+
+
+def _number(row: dict[str, str], column: str) -> int | None:
+    text = row.get(column, "")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValidationError(f"{COLUMN_NAMES[column]} must be a number, not {text!r}.")
+    return int(text)
+
+
 def _line_number(text: str) -> int:
     if not text.isdigit():
         raise ValidationError(f"line must be a number from 1 to 16, not {text!r}.")
     return int(text)
 
 
-def _assign(obj: Device | SipAccount, values: dict[str, object]) -> list[str]:
+def _assign(obj: models.Model, values: dict[str, object]) -> list[str]:
     changed = [name for name, value in values.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, values[name])
     return changed
 
 
-def _message(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return "; ".join(
-            f"{name}: {' '.join(messages)}" for name, messages in error.message_dict.items()
-        )
-    return " ".join(error.messages)
+def _full_clean(
+    obj: models.Model, columns: dict[str, str], exclude: list[str] | None = None, **kwargs: bool
+) -> None:
+    """The model's own checks, its problems named by the columns they come from."""
+    try:
+        obj.full_clean(exclude=exclude, **kwargs)
+    except ValidationError as exc:
+        raise ValidationError(_message(exc, columns)) from exc
+
+
+def _message(error: ValidationError, columns: dict[str, str] | None = None) -> str:
+    if not hasattr(error, "error_dict"):
+        return " ".join(error.messages)
+    names = {NON_FIELD_ERRORS: "", **(columns or {})}
+    return "; ".join(
+        _named(names.get(name, name), " ".join(messages))
+        for name, messages in error.message_dict.items()
+    )
+
+
+def _named(name: str, text: str) -> str:
+    return f"{name}: {text}" if name else text
 
 
 def plan_import(
@@ -243,22 +481,36 @@ def plan_import(
 def apply(plan: DevicePlan) -> None:
     if plan.errors:
         raise ValueError("a plan with errors is never applied")
-    for action, device, _ in plan.devices:
+    # Phones first: Django takes a new phone's primary key from account.device and key.device.
+    _save(plan.devices)
+    _save(plan.accounts)
+    _save(plan.keys)
+
+
+def _save(entries: Iterable[tuple[str, models.Model, list[str]]]) -> None:
+    for action, obj, _ in entries:
         if action != "unchanged":
-            device.save()
-    for action, account, _ in plan.accounts:
-        if action != "unchanged":
-            account.save()  # Django takes the new device's primary key from account.device
+            obj.save()
 
 
 def export(devices: Iterable[Device]) -> str:
-    rows: list[list[str]] = []
-    for device in devices:
-        common = [device.organisation.slug, format_mac(device.mac), device.model, device.label]
-        common.append("yes" if device.is_active else "no")
-        accounts: list[SipAccount | None] = [*device.sip_accounts.all()] or [None]
-        rows.extend(common + _account_cells(account) for account in accounts)
-    return write_csv(HEADER, rows)
+    """One row per account and one per key of each phone (one row for a phone without)."""
+    phones = list(devices)
+    models.prefetch_related_objects(
+        phones, "organisation", "key_profile", "sip_accounts", "line_keys"
+    )
+    return write_csv(HEADER, (row for device in phones for row in _device_rows(device)))
+
+
+def _device_rows(device: Device) -> list[list[str]]:
+    common = [device.organisation.slug, format_mac(device.mac), device.model, device.label]
+    common.append("yes" if device.is_active else "no")
+    common.append(device.key_profile.name if device.key_profile else "")
+    common += [device.expansion_module, str(device.expansion_module_count)]
+    no_account, no_key = _account_cells(None), _key_cells(None)
+    rows = [_account_cells(account) + no_key for account in device.sip_accounts.all()]
+    rows += [no_account + _key_cells(key) for key in device.line_keys.all()]
+    return [common + row for row in rows or [no_account + no_key]]
 
 
 def _account_cells(account: SipAccount | None) -> list[str]:
@@ -277,4 +529,18 @@ def _account_cells(account: SipAccount | None) -> list[str]:
         account.server_host,
         "" if account.server_port is None else str(account.server_port),
         transport,
+    ]
+
+
+def _key_cells(key: LineKey | None) -> list[str]:
+    if key is None:
+        return [""] * len(KEY_FIELDS)
+    return [
+        str(key.module),
+        str(key.position),
+        KEY_TYPE_LABELS.get(key.type, str(key.type)),
+        key.value,
+        key.label,
+        "" if key.line is None else str(key.line),
+        key.extension,
     ]

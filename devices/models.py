@@ -184,11 +184,11 @@ class Device(PhoneSettings):
             self.retired_override_keys = retire_overrides(
                 self._stored_overrides, self.raw_overrides, self.retired_override_keys
             )
-            self._stored_overrides = self.raw_overrides
             changed.add("retired_override_keys")
         if changed and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
         super().save(*args, **kwargs)
+        self._stored_overrides = self.raw_overrides
 
     @property
     def phone_model(self) -> PhoneModel | None:

@@ -4,10 +4,10 @@ What the organisation and its phones chose (names only, never bytes) is kept per
 version and organisation, and the softkey files and whether a CA certificate is current are
 kept per version for everyone: a MAC file costs no query for them while nothing changed.
 
-Ringtones: Yealink repeats `ringtone.url` once per file, but a config here is a mapping with
-one value per key, and no indexed form of the key exists. So a phone gets one ringtone, the
-one it rings with (`phone_setting.ring_type`); that is also all a phone needs, as every other
-ringtone it would download would never be played unless chosen on the phone itself.
+Ringtones: Yealink repeats `ringtone.url` once per file (a repeatable key, see
+`config_syntax.slot`), but a phone gets one ringtone, the one it rings with
+(`phone_setting.ring_type`): every other ringtone it would download would never be played
+unless chosen on the phone itself.
 """
 
 from __future__ import annotations

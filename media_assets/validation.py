@@ -453,10 +453,15 @@ def _top_level_names(wrapper: etree._Element) -> list[str]:
 
 
 def _softkey_call_state(names: list[str]) -> str:
-    if len(names) == 1 and names[0] in SOFTKEY_CALL_STATES:
-        # One element named after its call state, as CallIn.xml has. A lone <Talking> is
-        # taken too, as it always was, though the phone looks up only Talking's sub-states.
-        return names[0]
+    if names == ["Talking"]:
+        # The phone looks up only Talking's sub-states: a <Talking> file would silently
+        # leave it with its own softkeys.
+        raise invalid(
+            "The phone reads Talking.xml by its sub-states and never looks at <Talking>: "
+            f"put the keys in {_tags(SOFTKEY_SUB_STATES['Talking'][:5])} elements "
+            "(one per sub-state, side by side) instead.",
+            "xml_sub_state",
+        )
     states = list(dict.fromkeys(_CALL_STATE_OF[name] for name in names if name in _CALL_STATE_OF))
     if not states:
         raise _no_call_state(names)

@@ -219,6 +219,7 @@ class KeptSecretsMixin(_ModelAdminBase):
                 attrs={"autocomplete": "new-password", "placeholder": "unchanged"},
             )
             kwargs["required"] = False
+            kwargs["show_hidden_initial"] = False  # a generated default would be in the page
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:

@@ -151,8 +151,21 @@ def provider_only_keys(text: str) -> list[str]:
     return [key for key in keys if key.lower().startswith(PROVIDER_ONLY_PREFIXES)]
 
 
+FACTORY_PASSWORDS = frozenset({"admin", "user", "var", "1234", "0000", ""})
+
+
 def validate_overrides(text: str) -> None:
-    parse_overrides(text)
+    parsed = parse_overrides(text)
+    for place, value in parsed.items():
+        if key_of(place).lower().endswith("security.user_password"):
+            user, _, password = value.partition(":")
+            if password.lower() in FACTORY_PASSWORDS:
+                raise ValidationError(
+                    "%(key)s sets the %(user)s password to a factory default or to nothing; "
+                    "phones must never keep those. Choose another.",
+                    code="factory_password",
+                    params={"key": key_of(place), "user": user or "web UI"},
+                )
 
 
 def validate_single_line(value: str) -> None:

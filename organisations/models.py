@@ -176,8 +176,11 @@ class Organisation(PhoneSettings):
             self.retired_override_keys = retire_overrides(
                 self._stored_overrides, self.raw_overrides, self.retired_override_keys
             )
-            self._stored_overrides = self.raw_overrides
+            fields = kwargs.get("update_fields")
+            if fields is not None and "raw_overrides" in fields:
+                kwargs["update_fields"] = {*fields, "retired_override_keys"}
         super().save(*args, **kwargs)
+        self._stored_overrides = self.raw_overrides
 
     def clean(self) -> None:
         super().clean()

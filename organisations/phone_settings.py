@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from organisations.config_syntax import validate_single_line
+from organisations.config_syntax import FACTORY_PASSWORDS, validate_single_line
 
 
 class Srtp(models.IntegerChoices):
@@ -286,7 +286,7 @@ def validate_web_password(value: str) -> None:
             "'user:password').",
             code="web_password_charset",
         )
-    if value.lower() in {"admin", "user", "var", "1234", "0000"}:
+    if value.lower() in FACTORY_PASSWORDS:
         raise ValidationError(
             "That is a factory default password; choose another.", code="factory_password"
         )

@@ -95,6 +95,43 @@ def _add_phone_and_preview(page, url: str) -> tuple[str, str]:
     page.fill("#id_sip_accounts-0-display_name", "Meeting room")
     page.click("input[name=_continue]")
     page.click("text=Preview what the phone gets")
+    page.click("details:has(#mac-file) summary")  # the file as the phone gets it
     config = page.inner_text("#mac-file")
     page.goto(f"{url}/admin/devices/device/")
     return page.inner_text("#result_list"), config
+
+
+def test_organisation_staff_add_move_and_remove_line_keys(live_server, open_page, tenant_a):
+    from devices.models import KeyType, LineKey
+
+    create_organisation_staff(tenant_a.organisation, "alice", "Alice-Passw0rd-123")
+    device = tenant_a.device  # a T54W
+    LineKey.objects.create(device=device, position=3, type=KeyType.BLF, value="1003")
+    LineKey.objects.create(device=device, position=4, type=KeyType.SPEED_DIAL, value="112")
+    LineKey.objects.create(device=device, position=5, type=KeyType.DTMF, value="#1")
+    url = live_server.url
+    with open_page() as page:
+        page.goto(f"{url}/admin/login/")
+        page.fill("#id_username", "alice")
+        page.fill("#id_password", "Alice-Passw0rd-123")
+        page.click("input[type=submit]")
+        page.goto(f"{url}/admin/devices/device/{device.pk}/change/")
+        limits = page.inner_text(".field-model_limits")
+        page.click("#line_keys-0 button[title='Move this key down']")  # BLF 3 <-> speed dial 4
+        page.check("#id_line_keys-2-DELETE")  # the DTMF key
+        page.click("#line_keys-group .add-row a")
+        page.fill("#id_line_keys-3-position", "10")
+        page.select_option("#id_line_keys-3-type", str(KeyType.INTERCOM))
+        page.fill("#id_line_keys-3-value", "1010")
+        page.fill("#id_line_keys-3-label", "Warehouse")
+        page.click("input[name=_continue]")
+        saved = page.inner_text("#content") if page.is_visible(".errornote") else ""
+        page.goto(f"{url}/admin/devices/device/{device.pk}/config/")
+        preview = page.inner_text("#mac-file-layers")
+
+    assert saved == ""
+    assert "A T54W has line keys 1 to 27 over 3 pages" in limits
+    keys = {key.position: (key.type, key.value) for key in LineKey.objects.filter(device=device)}
+    assert keys == {3: (KeyType.SPEED_DIAL, "112"), 4: (KeyType.BLF, "1003"), 10: (14, "1010")}
+    assert "linekey.10.label = Warehouse" in preview
+    assert "linekey.5.type = 0" in preview

@@ -20,10 +20,10 @@ from devices.serving import cache, files, keys
 from devices.serving.access_log import writer as _writer
 from devices.serving.cache import (
     changed,
-    key_profile_keys,
+    key_profiles,
     memo,
     rendered,
-    settings_profile,
+    settings_profiles,
 )
 from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
 from devices.serving.files import Body, keep_bytes, load_bytes
@@ -46,7 +46,7 @@ __all__ = [
     "handsets",
     "is_phone_endpoint",
     "keep_bytes",
-    "key_profile_keys",
+    "key_profiles",
     "keys",
     "line_keys",
     "load_bytes",
@@ -56,7 +56,7 @@ __all__ = [
     "rendered",
     "reset",
     "service_unavailable",
-    "settings_profile",
+    "settings_profiles",
     "sip_accounts",
     "stored_file",
     "text_file",

@@ -39,7 +39,7 @@ from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from devices.models import Device, KeyProfile, ProfileKey
+from devices.models import Device, ProfileKey
 from devices.serving import keys, lookup, version_feed
 from organisations.models import Organisation, SettingsProfile
 
@@ -214,31 +214,29 @@ def organisation(pk: int) -> Organisation | None:
     return memo(keys.ORGANISATION(pk), lambda: Organisation.objects.filter(pk=pk).first())
 
 
-def settings_profile(pk: int | None) -> SettingsProfile | None:
-    """A provider settings profile: all of them are kept per version (there are few)."""
-    if pk is None:
-        return None
+def settings_profiles() -> dict[int, SettingsProfile]:
+    """The provider's settings profiles by pk, kept per version (there are few)."""
 
     def load() -> dict[int, SettingsProfile]:
         return dict(SettingsProfile.objects.in_bulk())
 
-    return memo(keys.SETTINGS_PROFILES, load).get(pk)
+    return memo(keys.SETTINGS_PROFILES, load)
 
 
-def key_profile_keys(organisation: int, pk: int) -> tuple[str, list[ProfileKey]]:
-    """A key profile's name and keys: an organisation's profiles are kept per version."""
+def key_profiles(organisation: int) -> dict[int, tuple[str, list[ProfileKey]]]:
+    """An organisation's key profiles that have keys, by pk: (name, keys in order), kept
+    per version; one statement, whatever the number of profiles and keys."""
 
     def load() -> dict[int, tuple[str, list[ProfileKey]]]:
-        profiles: dict[int, tuple[str, list[ProfileKey]]] = {
-            profile.pk: (profile.name, [])
-            for profile in KeyProfile.objects.filter(organisation=organisation)
-        }
-        keys_of = ProfileKey.objects.filter(profile__organisation=organisation)
-        for key in keys_of.order_by("module", "position"):
-            profiles[key.profile_id][1].append(key)
+        profiles: dict[int, tuple[str, list[ProfileKey]]] = {}
+        rows = ProfileKey.objects.filter(profile__organisation=organisation).select_related(
+            "profile"
+        )
+        for key in rows.order_by("module", "position"):
+            profiles.setdefault(key.profile_id, (key.profile.name, []))[1].append(key)
         return profiles
 
-    return memo(keys.KEY_PROFILES(organisation), load).get(pk, ("", []))
+    return memo(keys.KEY_PROFILES(organisation), load)
 
 
 def rendered(device: Device, name: str, render: Callable[[], str]) -> str:

@@ -47,7 +47,7 @@ ORGANISATION = Kind("organisation")
 # organisation's model and the key names its firmware reads ("v81" or "v80").
 COMMON_FILE = Kind("common-file")
 SETTINGS_PROFILES = "settings-profiles"  # the provider's settings profiles by pk
-# (organisation pk): its key profiles by pk, each (name, keys in order).
+# (organisation pk): its key profiles that have keys, by pk: (name, keys in order).
 KEY_PROFILES = Kind("key-profiles")
 # (organisation pk): its phonebooks in order, and who may read the chosen-phones ones.
 ORGANISATION_BOOKS = Kind("phonebooks")

@@ -3,11 +3,15 @@
 import pytest
 
 from devices import csv_io
-from devices.models import Device, SipAccount
+from devices.models import Device, KeyProfile, KeyType, LineKey, ProfileKey, SipAccount
 from organisations.csv_files import CsvFileError, decode
 from tests.factories import make_device
 
-HEADER = ",".join(csv_io.HEADER) + "\n"
+# The file as it was before line keys: every such file must still import exactly as before.
+HEADER = (
+    "organisation,mac,model,label,active,line,user name,auth name,password,display name,"
+    "account label,server,port,transport\n"
+)
 
 
 def plan(text, tenant=None, organisations=()):
@@ -183,3 +187,334 @@ def test_the_admin_shows_every_bad_row_and_imports_nothing(admin_client, tenant_
     assert "Nothing was imported" in body
     assert "Line 3:" in body
     assert 'name="confirm"' not in body
+
+
+# --- line keys --------------------------------------------------------------------------------
+
+
+def csv_file(*rows):
+    """A file in today's format: the full header, each row given by its column names."""
+    lines = [",".join(csv_io.HEADER)]
+    lines += [",".join(row.get(name, "") for name in csv_io.HEADER) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def phone(mac, model="T54W", **cells):
+    return {"organisation": "alpha", "mac": mac, "model": model, "active": "yes", **cells}
+
+
+def key(mac, position, key_type="BLF", value="201", **cells):
+    cells = {"key": str(position), "key type": key_type, "key value": value, **cells}
+    return {"organisation": "alpha", "mac": mac, **cells}
+
+
+def make_key(device, position, module=0, **fields):
+    fields.setdefault("type", KeyType.BLF)
+    fields.setdefault("value", "201")
+    return LineKey.objects.create(device=device, module=module, position=position, **fields)
+
+
+def make_key_profile(organisation, name, *positions):
+    profile = KeyProfile.objects.create(organisation=organisation, name=name)
+    for position in positions:
+        ProfileKey.objects.create(
+            profile=profile, position=position, type=KeyType.SPEED_DIAL, value="1"
+        )
+    return profile
+
+
+def keys_of(device):
+    return list(
+        device.line_keys.values_list(
+            "module", "position", "type", "value", "label", "line", "extension"
+        )
+    )
+
+
+def shape(device):
+    """(key profile, expansion module, how many) of a phone."""
+    return (str(device.key_profile), device.expansion_module, device.expansion_module_count)
+
+
+def test_keys_and_modules_are_previewed_then_written(tenant_a):
+    make_key_profile(tenant_a.organisation, "Reception", 1)
+    text = csv_file(
+        phone(
+            "805ec0123456",
+            label="Hall",
+            **{"key profile": "Reception", "expansion module": "exp50", "expansion modules": "2"},
+            line="1",
+            **{"user name": "3001", "password": "pw"},
+        ),
+        key("805ec0123456", 2, "blf", "3002", **{"key label": "Bob", "key extension": "*8"}),
+        key("805ec0123456", 27, "Speed Dial", "0611", **{"key account": "1"}),
+        key("805ec0123456", 60, "13", "112", **{"key module": "2"}),
+        key("805ec0123456", 3, "pickup", "3003"),
+        key("805ec0123456", 4, "XML phonebook", ""),
+    )
+
+    preview = plan(text, tenant_a)
+
+    assert preview.errors == []
+    assert preview.summary() == (
+        "To create: 1 phone, 1 account, 5 keys. To update: 0 phones, 0 accounts, 0 keys. "
+        "Unchanged: 0 phones, 0 accounts, 0 keys."
+    )
+    assert not LineKey.objects.exists()
+    csv_io.apply(preview)
+    hall = Device.objects.get(mac="805ec0123456")
+    assert shape(hall) == ("Reception", "EXP50", 2)
+    assert keys_of(hall) == [
+        (0, 2, KeyType.BLF, "3002", "Bob", None, "*8"),
+        (0, 3, KeyType.PICKUP, "3003", "", None, ""),
+        (0, 4, KeyType.XML_PHONEBOOK, "", "", None, ""),
+        (0, 27, KeyType.SPEED_DIAL, "0611", "", 1, ""),
+        (2, 60, KeyType.SPEED_DIAL, "112", "", None, ""),
+    ]
+    again = plan(text, tenant_a)
+    assert (again.errors, again.changes) == ([], 0)
+    assert again.summary(done=True).endswith("Unchanged: 1 phone, 1 account, 5 keys.")
+
+
+def test_every_bad_key_row_says_what_the_model_has_and_nothing_is_written(tenant_a):
+    text = csv_file(
+        phone("805ec0120001", line="1", **{"user name": "1", "password": "pw"}),
+        key("805ec0120001", 1),
+        phone("805ec0120002", "CP920", key="1", **{"key type": "BLF", "key value": "201"}),
+        phone("805ec0120003", "W60B", key="1", **{"key type": "speed dial", "key value": "1"}),
+        phone("805ec0120004", "T31G", key="3", **{"key type": "BLF", "key value": "201"}),
+        phone("805ec0120005", **{"expansion module": "EXP50", "expansion modules": "1"}),
+        key("805ec0120005", 1, **{"key module": "2"}),
+        key("805ec0120005", 61, **{"key module": "1"}),
+        key("805ec0120001", 2, "hold"),
+        key("805ec0120001", 3, "BLF", ""),
+        key("805ec0120001", 4, **{"key account": "17"}),
+        key("805ec0120001", 1, "line", ""),
+        {"organisation": "alpha", "mac": "805ec0120001", "key type": "BLF"},
+        key("805ec0120001", "x"),
+        phone("805ec0120006", "T31G", **{"expansion module": "EXP50", "expansion modules": "1"}),
+        {**key("805ec0120001", 5, ""), "line": "2", "user name": "2"},
+        key("805ec0120001", 6, **{"key module": "7"}),
+    )
+
+    result = plan(text, tenant_a)
+
+    assert [str(error) for error in result.errors] == [
+        "Line 4: A CP920 has 0 line key(s); there is no key 1.",
+        "Line 5: A W60B has 0 line key(s); there is no key 1.",
+        "Line 6: A T31G has 2 line key(s); there is no key 3.",
+        "Line 8: This T54W has 1 EXP50 module(s); there is no expansion module 2 key 1.",
+        "Line 9: An EXP50 has 60 keys; there is no expansion module 1 key 61.",
+        "Line 10: key type must be one of none, line, BLF, speed dial, call park, directed "
+        "pickup, group pickup, intercom, transfer, DTMF, XML phonebook (or its number); "
+        "not 'hold'.",
+        "Line 11: key value: A BLF key needs a value (a number).",
+        "Line 12: A T54W has 16 line(s); key 4 uses line 17.",
+        "Line 13: key 1 of this phone is already on line 3.",
+        "Line 14: key is empty: say which key these key cells are for (1, 2, ...).",
+        "Line 15: key must be a number, not 'x'.",
+        "Line 16: expansion module: A T31G does not take an EXP50 (it takes: none).",
+        "Line 17: a password is needed for the new account on line 2.",
+        "Line 17: key type must be one of none, line, BLF, speed dial, call park, directed "
+        "pickup, group pickup, intercom, transfer, DTMF, XML phonebook (or its number); "
+        "it is empty.",
+        "Line 18: key module: Ensure this value is less than or equal to 6.; This T54W has no "
+        "expansion module; there is no expansion module 7 key 6.",
+    ]
+    with pytest.raises(ValueError):
+        csv_io.apply(result)
+    assert not Device.objects.filter(mac__startswith="805ec012").exists()
+
+
+FITTED = {"key profile": "Reception", "expansion module": "EXP50", "expansion modules": "1"}
+
+
+def fitted_with_keys(device):
+    """`device` with a key profile, one EXP50 and a key on the phone and on the module."""
+    device.key_profile = make_key_profile(device.organisation, "Reception", 1)
+    device.expansion_module, device.expansion_module_count = "EXP50", 1
+    device.save()
+    return [make_key(device, 20, label="Bob"), make_key(device, 60, module=1)]
+
+
+def test_a_file_of_the_account_columns_only_leaves_keys_profile_and_modules_alone(tenant_a):
+    fitted_with_keys(tenant_a.device)
+    before = keys_of(tenant_a.device)
+    text = HEADER + "alpha,80:5e:c0:aa:aa:01,T54W,New label,yes,1,a101,,,,,,,\n"
+
+    preview = plan(text, tenant_a)
+    csv_io.apply(preview)
+
+    assert preview.errors == []
+    assert preview.summary().startswith(
+        "To create: 0 phones, 0 accounts, 0 keys. To update: 1 phone,"
+    )
+    device = Device.objects.get(pk=tenant_a.device.pk)
+    assert device.label == "New label"
+    assert shape(device) == ("Reception", "EXP50", 1)
+    assert keys_of(device) == before
+
+
+def test_keys_the_file_does_not_list_are_left_alone_and_type_none_blanks_one(tenant_a):
+    fitted_with_keys(tenant_a.device)
+    text = csv_file(
+        phone("805ec0aaaa01", label="Alpha desk", **FITTED),
+        key("805ec0aaaa01", 20, "none", ""),
+    )
+
+    preview = plan(text, tenant_a)
+    csv_io.apply(preview)
+
+    assert preview.errors == []
+    assert [(a, k.position, changed) for a, k, changed in preview.keys] == [
+        ("update", 20, ["type", "value", "label"])
+    ]
+    assert keys_of(tenant_a.device) == [
+        (0, 20, KeyType.NONE, "", "", None, ""),
+        (1, 60, KeyType.BLF, "201", "", None, ""),
+    ]
+
+
+def test_a_new_model_or_fewer_modules_is_refused_while_an_unlisted_key_would_not_fit(tenant_a):
+    fitted_with_keys(tenant_a.device)
+    smaller = csv_file(phone("805ec0aaaa01", "T31G"))
+    no_module = csv_file(phone("805ec0aaaa01", **{"key profile": "Reception"}))
+    listed = csv_file(
+        phone("805ec0aaaa01", **{"key profile": "Reception"}),
+        key("805ec0aaaa01", 60, "none", "", **{"key module": "1"}),
+    )
+    unlisted = (
+        " The phone has that key and this file does not list it: delete the key in the admin "
+        "first, or keep the phone as it is."
+    )
+
+    assert [str(e) for e in plan(smaller, tenant_a).errors] == [
+        "Line 2: A T31G has 2 line key(s); there is no key 20." + unlisted,
+        "Line 2: This T31G has no expansion module; there is no expansion module 1 key 60."
+        + unlisted,
+    ]
+    assert [str(e) for e in plan(no_module, tenant_a).errors] == [
+        "Line 2: This T54W has no expansion module; there is no expansion module 1 key 60."
+        + unlisted
+    ]
+    assert [str(e) for e in plan(listed, tenant_a).errors] == [
+        "Line 3: This T54W has no expansion module; there is no expansion module 1 key 60."
+    ]
+
+
+def test_a_key_profile_is_named_within_the_phones_organisation_and_must_fit(tenant_a, tenant_b):
+    make_key_profile(tenant_b.organisation, "Bravo reception")
+    make_key_profile(tenant_a.organisation, "Big", 20)
+    text = csv_file(
+        phone("805ec0120001", **{"key profile": "Bravo reception"}),
+        phone("805ec0120002", "T31G", **{"key profile": "Big"}),
+        phone("805ec0120003", **{"key profile": "Big"}),
+    )
+
+    result = plan(text, tenant_a)
+
+    assert [str(e) for e in result.errors] == [
+        "Line 2: alpha has no key profile named 'Bravo reception'.",
+        "Line 3: key profile: The key profile Big does not fit this phone: A T31G has 2 line "
+        "key(s); there is no key 20.",
+    ]
+    assert shape(result.devices[0][1]) == ("Big", "", 0)
+
+
+def test_later_rows_of_a_phone_must_repeat_its_modules_unchanged(tenant_a):
+    text = csv_file(
+        phone("805ec0120001", **{"expansion module": "EXP50", "expansion modules": "1"}),
+        key("805ec0120001", 1, **{"expansion modules": "2"}),
+        key("805ec0120001", 2, **{"expansion module": "exp50", "expansion modules": "1"}),
+    )
+
+    result = plan(text, tenant_a)
+
+    assert [str(e) for e in result.errors] == [
+        "Line 3: expansion modules differs from line 2 for the same MAC."
+    ]
+
+
+def test_the_export_writes_a_row_per_key_and_imports_back_unchanged(tenant_a, tenant_b):
+    fitted_with_keys(tenant_a.device)
+    make_key(tenant_a.device, 3, type=KeyType.XML_PHONEBOOK, value="", label="=SUM(A1)", line=2)
+    make_key(tenant_a.device, 4, type=KeyType.LINE, value="", line=2)
+    before = keys_of(tenant_a.device)
+    devices = Device.objects.filter(organisation=tenant_a.organisation)
+
+    exported = csv_io.export(devices)
+
+    rows = exported.lstrip("\ufeff").splitlines()
+    assert rows[0] == ",".join(csv_io.HEADER)
+    assert len(rows) == 1 + 2 + 4  # header, two accounts, four keys
+    assert rows[-1] == (
+        "alpha,80:5e:c0:aa:aa:01,T54W,Alpha desk,yes,Reception,EXP50,1,,,,,,,,,,1,60,BLF,201,,,"
+    )
+    assert ",0,3,XML phonebook,,'=SUM(A1),2," in exported
+    again = plan(exported.lstrip("\ufeff"), tenant_a)
+    assert (again.errors, again.changes) == ([], 0)
+    LineKey.objects.all().delete()
+    csv_io.apply(plan(exported.lstrip("\ufeff"), tenant_a))
+    assert keys_of(tenant_a.device) == before
+
+
+def test_the_export_reads_keys_and_accounts_in_a_few_queries_whatever_the_phones(
+    tenant_a, django_assert_num_queries
+):
+    profile = make_key_profile(tenant_a.organisation, "Reception")
+    for number in range(3):
+        make_key(make_device(tenant_a.organisation, f"805ec0bbbb0{number}", key_profile=profile), 1)
+
+    with django_assert_num_queries(5):  # phones, organisations, key profiles, accounts, keys
+        exported = csv_io.export(Device.objects.all())
+
+    assert exported.count(",1,BLF,201,") == 3
+
+
+def upload(client, text, **data):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data.setdefault("file", SimpleUploadedFile("p.csv", text.encode()))
+    return client.post("/admin/devices/device/import/", data)
+
+
+def test_the_admin_previews_keys_then_imports_them_on_confirmation(admin_client, tenant_a):
+    text = csv_file(
+        phone("805ec0123456", line="1", **{"user name": "3001", "password": "pw"}),
+        key("805ec0123456", 1, "BLF", "3002", **{"key label": "Bob"}),
+    )
+
+    preview = upload(admin_client, text)
+
+    body = preview.content.decode()
+    assert "To create: 1 phone, 1 account, 1 key." in body
+    assert "key 1: BLF Bob" in body
+    assert "Import 3 changes" in body
+    assert not LineKey.objects.exists()
+    done = upload(admin_client, "", token=preview.context["token"], confirm="1", file="")
+    assert done.status_code == 302
+    assert keys_of(Device.objects.get(mac="805ec0123456")) == [
+        (0, 1, KeyType.BLF, "3002", "Bob", None, "")
+    ]
+
+
+def test_one_bad_key_keeps_the_whole_file_out_even_when_confirmed(admin_client, tenant_a):
+    text = csv_file(
+        phone("805ec0aaaa01", label="Renamed", line="1", **{"user name": "x1"}),
+        key("805ec0aaaa01", 1),
+        phone("805ec0123456", line="1", **{"user name": "3001", "password": "pw"}),
+        key("805ec0123456", 28),
+    )
+
+    preview = upload(admin_client, text)
+    confirmed = upload(admin_client, "", token=preview.context["token"], confirm="1", file="")
+
+    for response in (preview, confirmed):
+        body = response.content.decode()
+        assert "Nothing was imported: 1 row must be fixed first." in body
+        assert "Line 5: A T54W has 27 line key(s); there is no key 28." in body
+        assert 'name="confirm"' not in body
+    assert Device.objects.get(pk=tenant_a.device.pk).label == "Alpha desk"
+    assert SipAccount.objects.get(device=tenant_a.device, index=1).user_name == "a101"
+    assert not Device.objects.filter(mac="805ec0123456").exists()
+    assert not LineKey.objects.exists()

@@ -239,11 +239,21 @@ def add_softkey(client, content: str, name: str = ""):
 
 
 def test_a_softkey_file_is_named_after_its_call_state(admin_client, db):
-    response = add_softkey(admin_client, '<Talking><Enable><Key Type="Hold"/></Enable></Talking>')
+    response = add_softkey(admin_client, '<Talk><Enable><Key Type="Hold"/></Enable></Talk>')
 
     assert response.status_code == 302
     softkey = SoftkeyFile.objects.get()
     assert (softkey.name, softkey.call_state) == ("Talking", "Talking")
+
+
+def test_a_talking_file_rooted_in_talking_is_refused_saying_what_the_phone_reads(admin_client, db):
+    response = add_softkey(admin_client, '<Talking><Enable><Key Type="Hold"/></Enable></Talking>')
+
+    assert response.status_code == 200
+    assert "The phone reads Talking.xml by its sub-states and never looks at" in (
+        response.content.decode()
+    )
+    assert not SoftkeyFile.objects.exists()
 
 
 def test_a_softkey_file_with_another_root_is_refused(admin_client, db):

@@ -4,9 +4,12 @@ from django.core.exceptions import ValidationError
 from organisations.config_syntax import (
     generic_key,
     parse_overrides,
+    provider_only_keys,
     render_lines,
+    retire_overrides,
     unknown_keys,
     validate_credential,
+    validate_overrides,
     validate_username,
     validate_yealink_name,
 )
@@ -86,3 +89,56 @@ def test_credentials_are_printable_ascii_and_user_names_have_no_colon():
             validate_credential(bad)
     with pytest.raises(ValidationError):
         validate_username("user:name")
+
+
+def test_a_repeatable_key_may_come_once_per_user_or_file():
+    parsed = parse_overrides(
+        "static.security.user_password = admin:Secret-1\n"
+        "static.security.user_password = user:Secret-2\n"
+        "ringtone.url = http://x/a.wav\nringtone.url = http://x/b.wav"
+    )
+
+    assert render_lines(parsed).splitlines()[1:] == [
+        "static.security.user_password = admin:Secret-1",
+        "static.security.user_password = user:Secret-2",
+        "ringtone.url = http://x/a.wav",
+        "ringtone.url = http://x/b.wav",
+    ]
+    with pytest.raises(ValidationError) as caught:
+        parse_overrides(
+            "static.security.user_password = admin:Secret-1\n"
+            "static.security.user_password = admin:Secret-3"
+        )
+    assert messages(caught.value) == [
+        "Line 2: static.security.user_password is already set for admin on line 1."
+    ]
+
+
+@pytest.mark.parametrize(
+    "line", ["static.security.user_password = admin:admin", "security.user_password = user:"]
+)
+def test_an_override_may_not_give_phones_a_factory_password(line):
+    with pytest.raises(ValidationError) as caught:
+        validate_overrides(line)
+
+    assert "factory default or to nothing" in messages(caught.value)[0]
+
+
+def test_provider_only_keys_are_found_by_either_generation_of_names_and_any_case():
+    text = "security.user_password = admin:Secret-1\nStatic.Firmware.URL = x\nlang.gui = Dutch"
+
+    assert provider_only_keys(text) == ["security.user_password", "Static.Firmware.URL"]
+
+
+def test_unknown_keys_are_checked_without_regard_to_case():
+    assert unknown_keys(["Account.1.Codec.PCMA.Enable", "account.1.codec.pcmx.enable"]) == [
+        "account.1.codec.pcmx.enable"
+    ]
+
+
+def test_overrides_taken_out_are_remembered_until_set_again():
+    retired = retire_overrides("features.dnd.enable = 1\nlang.gui = Dutch", "lang.gui = x", "")
+
+    assert retired == "features.dnd.enable"
+    assert retire_overrides("lang.gui = x", "", retired) == "features.dnd.enable lang.gui"
+    assert retire_overrides("", "features.dnd.enable = 0", retired) == ""
