@@ -19,6 +19,7 @@ Other apps add keys without this module importing them: they register a contribu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -65,16 +66,15 @@ class Layered(dict[str, str]):
         self.origin: dict[str, str] = {}
 
     def put(self, layer: str, pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
-        for place, value in pairs.items() if isinstance(pairs, Mapping) else pairs:
-            self[place] = value
-            self.origin[place] = layer
+        pairs = pairs if isinstance(pairs, dict) else dict(pairs)
+        self.update(pairs)
+        self.origin.update(dict.fromkeys(pairs, layer))
 
-    def lines(self) -> list[tuple[str, str, str]]:
-        """(key, value, layer) in file order."""
-        return [(key_of(place), value, self.origin[place]) for place, value in self.items()]
+    def set(self, place: str, value: str, layer: str) -> None:
+        """One key (the rendering's hot path: a MAC file is a few hundred of these)."""
+        self[place] = value
+        self.origin[place] = layer
 
-
-Config = Layered
 
 # How the layers stack, for the preview's legend (a profile's, model's and key profile's
 # layer carries its name).
@@ -212,17 +212,28 @@ def _phone_layers(organisation: Organisation, device: Device | None) -> Layers:
     return layers
 
 
-def resolve(names: Iterable[str], layers: Layers) -> dict[str, tuple[Any, str]]:
+Resolved = dict[str, tuple[Any, str]]  # setting -> (value, the layer it came from)
+
+
+def resolve(names: Iterable[str], layers: Layers, base: Resolved | None = None) -> Resolved:
     """Each setting's value and the layer it came from: the most specific layer that sets it
-    (not None, not empty), else our default."""
-    resolved: dict[str, tuple[Any, str]] = {}
-    for name in names:
-        resolved[name] = (SETTING_DEFAULTS[name], "default")
-        for layer, source in reversed(layers):
-            value = getattr(source, name)
-            if value is not None and value != "":
+    (not None, not empty), else what `base` resolved from the layers under these (or our
+    default)."""
+    resolved: Resolved = dict(base) if base else {}
+    unset = list(names)
+    for layer, source in reversed(layers):  # the most specific first
+        values = vars(source)  # the row's values (a deferred field is read as usual)
+        still = []
+        for name in unset:
+            value = values[name] if name in values else getattr(source, name)
+            if value is None or value == "":
+                still.append(name)
+            else:
                 resolved[name] = (value, layer)
-                break
+        unset = still
+    for name in unset:
+        if name not in resolved:
+            resolved[name] = (SETTING_DEFAULTS[name], "default")
     return resolved
 
 
@@ -231,17 +242,18 @@ def put_settings(config: Layered, layers: Layers) -> None:
     value = resolve(NETWORK_SETTINGS, layers)
     for port, prefix in (("vlan", "internet_port"), ("pc_vlan", "pc_port")):
         enabled, layer = value[f"{port}_enabled"]
-        config.put(layer, {f"static.network.vlan.{prefix}_enable": _flag(enabled)})
+        key = f"static.network.vlan.{prefix}"
+        config.set(f"{key}_enable", _flag(enabled), layer)
         vid, vid_layer = value[f"{port}_id"]
         if enabled and vid is not None:
-            config.put(vid_layer, {f"static.network.vlan.{prefix}_vid": str(vid)})
+            config.set(f"{key}_vid", str(vid), vid_layer)
             priority, priority_layer = value[f"{port}_priority"]
-            config.put(priority_layer, {f"static.network.vlan.{prefix}_priority": str(priority)})
+            config.set(f"{key}_priority", str(priority), priority_layer)
     for name, key in (("lldp_enabled", "lldp"), ("cdp_enabled", "cdp")):
         enabled, layer = value[name]
-        config.put(layer, {f"static.network.{key}.enable": _flag(enabled)})
+        config.set(f"static.network.{key}.enable", _flag(enabled), layer)
     ntp, layer = value["ntp_server_2"]
-    config.put(layer, {"local_time.ntp_server2": ntp or NULL})
+    config.set("local_time.ntp_server2", ntp or NULL, layer)
 
 
 def web_passwords(organisation: Organisation, device: Device | None) -> dict[str, str]:
@@ -277,110 +289,117 @@ def put_accounts(
     off with their credentials blanked, so an account removed in the admin leaves nothing
     behind on the phone."""
     by_index = {account.index: account for account in accounts}
-    lines = max([model.lines if model else 1, *by_index])
-    for index in range(1, lines + 1):
+    last = max(by_index, default=0)
+    lines = max(model.lines if model else 1, last)
+    phone = resolve(SIP_SETTINGS, layers) if accounts else {}  # each account adds its own
+    for index in range(1, last + 1):
         account = by_index.get(index)
         if account is None:
-            prefix = f"account.{index}"
-            config.put(
-                "default",
-                {
-                    f"{prefix}.enable": "0",
-                    f"{prefix}.user_name": NULL,
-                    f"{prefix}.auth_name": NULL,
-                    f"{prefix}.password": NULL,
-                },
-            )
+            config.put("default", _unused_accounts(index, index))
         else:
-            put_account(config, device.organisation, account, [*layers, ("account", account)])
+            value = resolve(SIP_SETTINGS, [("account", account)], phone)
+            put_account(config, device.organisation, account, value)
+    config.put("default", _unused_accounts(last + 1, lines))
+
+
+@lru_cache(maxsize=512)
+def _unused_accounts(first: int, last: int) -> dict[str, str]:
+    """Lines `first` to `last` switched off, their credentials blanked: the same lines for
+    thousands of phones, so made once per process (a MAC file's rendering is mostly these
+    few hundred lines)."""
+    pairs = {}
+    for index in range(first, last + 1):
+        pairs[f"account.{index}.enable"] = "0"
+        for key in ("user_name", "auth_name", "password"):
+            pairs[f"account.{index}.{key}"] = NULL
+    return pairs
 
 
 def put_account(
-    config: Layered, organisation: Organisation, account: SipAccount, layers: Layers
+    config: Layered, organisation: Organisation, account: SipAccount, value: Resolved
 ) -> None:
     prefix = f"account.{account.index}"
-    own = "account"
+    own, set_ = "account", config.set
+    user = account.user_name
     transport = account.server_transport
     first_transport = organisation.sip_transport if transport is None else transport
-    config.put(
-        own,
-        {
-            f"{prefix}.enable": "1" if account.is_enabled else "0",
-            f"{prefix}.label": account.label or account.user_name,
-            f"{prefix}.display_name": account.display_name or account.user_name,
-            f"{prefix}.auth_name": account.auth_name or account.user_name,
-            f"{prefix}.user_name": account.user_name,
-            f"{prefix}.password": account.password,
-        },
+    set_(f"{prefix}.enable", "1" if account.is_enabled else "0", own)
+    set_(f"{prefix}.label", account.label or user, own)
+    set_(f"{prefix}.display_name", account.display_name or user, own)
+    set_(f"{prefix}.auth_name", account.auth_name or user, own)
+    set_(f"{prefix}.user_name", user, own)
+    set_(f"{prefix}.password", account.password, own)
+    server = f"{prefix}.sip_server"
+    org = "organisation"
+    set_(
+        f"{server}.1.address",
+        account.server_host or organisation.sip_server_host,
+        own if account.server_host else org,
     )
-    config.put(
-        own if account.server_host else "organisation",
-        {f"{prefix}.sip_server.1.address": account.server_host or organisation.sip_server_host},
+    set_(
+        f"{server}.1.port",
+        str(account.server_port or organisation.sip_server_port),
+        own if account.server_port else org,
     )
-    config.put(
-        own if account.server_port else "organisation",
-        {f"{prefix}.sip_server.1.port": str(account.server_port or organisation.sip_server_port)},
-    )
-    config.put(
-        own if transport is not None else "organisation",
-        {f"{prefix}.sip_server.1.transport_type": str(first_transport)},
-    )
-    value = resolve(SIP_SETTINGS, layers)
+    set_(f"{server}.1.transport_type", str(first_transport), own if transport is not None else org)
 
-    def put(name: str, pairs: dict[str, str]) -> None:
-        config.put(value[name][1], pairs)
+    def put(key: str, name: str, text: str) -> None:
+        set_(key, text, value[name][1])
 
     expires = str(value["registration_expires"][0])
-    put("registration_expires", {f"{prefix}.sip_server.1.expires": expires})
+    put(f"{server}.1.expires", "registration_expires", expires)
     host = value["sip_server_2_host"][0]
-    put("sip_server_2_host", {f"{prefix}.sip_server.2.address": host or NULL})
+    put(f"{server}.2.address", "sip_server_2_host", host or NULL)
     if host:
-        put(
-            "sip_server_2_port", {f"{prefix}.sip_server.2.port": str(value["sip_server_2_port"][0])}
-        )
+        put(f"{server}.2.port", "sip_server_2_port", str(value["sip_server_2_port"][0]))
         second = value["sip_server_2_transport"][0]
         put(
+            f"{server}.2.transport_type",
             "sip_server_2_transport" if second is not None else "sip_server_2_host",
-            {
-                f"{prefix}.sip_server.2.transport_type": str(
-                    first_transport if second is None else second
-                )
-            },
+            str(first_transport if second is None else second),
         )
-        put("registration_expires", {f"{prefix}.sip_server.2.expires": expires})
-    put("failover", {f"{prefix}.fallback.redundancy_type": str(value["failover"][0])})
+        put(f"{server}.2.expires", "registration_expires", expires)
+    put(f"{prefix}.fallback.redundancy_type", "failover", str(value["failover"][0]))
 
     proxy = bool(value["outbound_proxy"][0])
-    put("outbound_proxy", {f"{prefix}.outbound_proxy_enable": _flag(proxy)})
+    put(f"{prefix}.outbound_proxy_enable", "outbound_proxy", _flag(proxy))
     port = str(value["outbound_proxy_port"][0])
     for number, name in ((1, "outbound_proxy_host"), (2, "outbound_proxy_2_host")):
         address = value[name][0] if proxy else ""
-        put(name, {f"{prefix}.outbound_proxy.{number}.address": address or NULL})
+        put(f"{prefix}.outbound_proxy.{number}.address", name, address or NULL)
         if address:
-            put("outbound_proxy_port", {f"{prefix}.outbound_proxy.{number}.port": port})
+            put(f"{prefix}.outbound_proxy.{number}.port", "outbound_proxy_port", port)
 
     srtp, srtp_layer = value["srtp"]
     if srtp is None:  # compulsory on TLS: a TLS account without SRTP sends its media in clear
         srtp = Srtp.COMPULSORY if first_transport == SipTransport.TLS else Srtp.OFF
         srtp_layer = "default"
-    config.put(srtp_layer, {f"{prefix}.srtp_encryption": str(int(srtp))})
+    set_(f"{prefix}.srtp_encryption", str(int(srtp)), srtp_layer)
 
-    chosen = parse_codecs(value["codecs"][0])
-    codecs: dict[str, str] = {}
-    for codec in CODECS:
-        codecs[f"{prefix}.codec.{codec}.enable"] = _flag(codec in chosen)
-        if codec in chosen:
-            codecs[f"{prefix}.codec.{codec}.priority"] = str(chosen.index(codec) + 1)
-    put("codecs", codecs)
+    codecs, codec_layer = value["codecs"]
+    config.put(codec_layer, _codec_lines(prefix, codecs))
 
-    put("dtmf_type", {f"{prefix}.dtmf.type": str(value["dtmf_type"][0])})
+    put(f"{prefix}.dtmf.type", "dtmf_type", str(value["dtmf_type"][0]))
     keepalive = int(value["nat_keepalive_seconds"][0])
-    put("nat_keepalive_seconds", {f"{prefix}.nat.udp_update_enable": _flag(keepalive > 0)})
+    put(f"{prefix}.nat.udp_update_enable", "nat_keepalive_seconds", _flag(keepalive > 0))
     if keepalive:
-        put("nat_keepalive_seconds", {f"{prefix}.nat.udp_update_time": str(keepalive)})
-    put("mwi_subscribe", {f"{prefix}.subscribe_mwi": _flag(value["mwi_subscribe"][0])})
+        put(f"{prefix}.nat.udp_update_time", "nat_keepalive_seconds", str(keepalive))
+    put(f"{prefix}.subscribe_mwi", "mwi_subscribe", _flag(value["mwi_subscribe"][0]))
     number = value["voicemail_number"][0]
-    put("voicemail_number", {f"voice_mail.number.{account.index}": number or NULL})
+    put(f"voice_mail.number.{account.index}", "voicemail_number", number or NULL)
+
+
+@lru_cache(maxsize=4096)
+def _codec_lines(prefix: str, codecs: str) -> dict[str, str]:
+    """Every codec of an account: the chosen ones on, in their order; the rest off."""
+    chosen = parse_codecs(codecs)
+    pairs = {}
+    for codec in CODECS:
+        on = codec in chosen
+        pairs[f"{prefix}.codec.{codec}.enable"] = "1" if on else "0"
+        if on:
+            pairs[f"{prefix}.codec.{codec}.priority"] = str(chosen.index(codec) + 1)
+    return pairs
 
 
 # --- line keys, expansion modules, handsets --------------------------------------------------
@@ -406,54 +425,63 @@ def put_line_keys(
     where that account exists (as a phone out of the box does), and is blank otherwise."""
     keys = effective_keys(device)
     lines = {account.index for account in accounts}
+    blank_from = 1  # the first of a run of blank keys not yet written
     for position in range(1, model.line_keys + 1):
-        prefix = f"linekey.{position}"
         found = keys.get((0, position))
+        if found is None and position not in lines:
+            continue
+        config.put("default", _blank_keys("linekey", blank_from, position - 1))
+        blank_from = position + 1
+        prefix = f"linekey.{position}"
         if found is not None:
-            config.put(found[1], _key_pairs(prefix, found[0]))
-        elif position in lines:
-            config.put(
-                "default",
-                {
-                    f"{prefix}.type": str(KeyType.LINE),
-                    f"{prefix}.line": str(position),
-                    f"{prefix}.value": NULL,
-                    f"{prefix}.label": NULL,
-                },
-            )
+            _put_key(config, prefix, *found)
         else:
-            config.put("default", _blank_key(prefix))
+            for key, value in (("type", "15"), ("line", str(position)), ("value", NULL)):
+                config.set(f"{prefix}.{key}", value, "default")
+            config.set(f"{prefix}.label", NULL, "default")
+    config.put("default", _blank_keys("linekey", blank_from, model.line_keys))
     _, modules, module_keys = device.key_capacity()
     # Modules taken away are blanked too, up to the most the phone ever had.
     blanked = min(max(modules, device.expansion_modules_seen), model.max_expansion_modules)
     for module in range(1, blanked + 1):
-        count = module_keys if module <= modules else model.module_keys
-        for position in range(1, count + 1):
-            prefix = f"expansion_module.{module}.key.{position}"
-            found = keys.get((module, position)) if module <= modules else None
+        kind = f"expansion_module.{module}.key"
+        if module > modules:
+            config.put("default", _blank_keys(kind, 1, model.module_keys))
+            continue
+        blank_from = 1
+        for position in range(1, module_keys + 1):
+            found = keys.get((module, position))
             if found is not None:
-                config.put(found[1], _key_pairs(prefix, found[0]))
-            else:
-                config.put("default", _blank_key(prefix))
+                config.put("default", _blank_keys(kind, blank_from, position - 1))
+                blank_from = position + 1
+                _put_key(config, f"{kind}.{position}", *found)
+        config.put("default", _blank_keys(kind, blank_from, module_keys))
 
 
-def _key_pairs(prefix: str, key: Any) -> dict[str, str]:
-    pairs = {
-        f"{prefix}.type": str(key.type),
-        f"{prefix}.value": key.value or NULL,
-        f"{prefix}.label": key.label or NULL,
-        f"{prefix}.line": str(key.line or 1),
-    }
-    if key.type == KeyType.BLF:
-        pairs[f"{prefix}.extension"] = key.extension or NULL
+def _put_key(config: Layered, prefix: str, key: Any, layer: str) -> None:
+    set_ = config.set
+    set_(f"{prefix}.type", str(key.type), layer)
     if key.type == KeyType.XML_PHONEBOOK:
-        pairs[f"{prefix}.xml_phonebook"] = key.value or "-1"
-        pairs[f"{prefix}.value"] = NULL
+        set_(f"{prefix}.value", NULL, layer)
+        set_(f"{prefix}.xml_phonebook", key.value or "-1", layer)
+    else:
+        set_(f"{prefix}.value", key.value or NULL, layer)
+    set_(f"{prefix}.label", key.label or NULL, layer)
+    set_(f"{prefix}.line", str(key.line or 1), layer)
+    if key.type == KeyType.BLF:
+        set_(f"{prefix}.extension", key.extension or NULL, layer)
+
+
+@lru_cache(maxsize=4096)
+def _blank_keys(kind: str, first: int, last: int) -> dict[str, str]:
+    """Keys `first` to `last` the phone has but was not given: no function, and no value
+    left on them (a DTMF key's digits may be a PIN); a label shows nowhere on a key of type
+    none. The same runs for thousands of phones: made once per process."""
+    pairs = {}
+    for position in range(first, last + 1):
+        pairs[f"{kind}.{position}.type"] = "0"
+        pairs[f"{kind}.{position}.value"] = NULL
     return pairs
-
-
-def _blank_key(prefix: str) -> dict[str, str]:
-    return {f"{prefix}.type": str(KeyType.NONE), f"{prefix}.value": NULL, f"{prefix}.label": NULL}
 
 
 def put_handsets(config: Layered, model: PhoneModel, phones: list[Handset]) -> None:

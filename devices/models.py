@@ -152,7 +152,8 @@ class Device(PhoneSettings):
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
     # The MAC file as last served, to show an admin what changed since (keyed HMAC-SHA256).
     last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    last_config = EncryptedTextField(blank=True, editable=False)  # it holds SIP passwords
+    # It holds SIP passwords; compressed first, being a few KB of config lines.
+    last_config = EncryptedTextField(blank=True, editable=False, compress=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -211,10 +212,15 @@ class Device(PhoneSettings):
             errors["expansion_module_count"] = (
                 f"A {model.name} takes at most {model.max_expansion_modules} expansion module(s)."
             )
-        if not errors and self.key_profile_id is not None:
-            problem = self.key_profile.misfit(self) if self.key_profile else None
-            if problem:
-                errors["key_profile"] = problem
+        if not errors and self.key_profile is not None:
+            if self.key_profile.organisation_id != self.organisation_id:
+                errors["key_profile"] = (
+                    f"The key profile {self.key_profile.name} is another organisation's."
+                )
+            else:
+                problem = self.key_profile.misfit(self)
+                if problem:
+                    errors["key_profile"] = problem
         if errors:
             raise ValidationError(errors)
 

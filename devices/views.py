@@ -9,7 +9,15 @@ from django.utils.crypto import salted_hmac
 
 from devices.config import boot_file, render_common_config, render_device_config
 from devices.models import Device
-from devices.serving import PhoneHttpRequest, keys, memo, phone_endpoint, rendered, text_file
+from devices.serving import (
+    PhoneHttpRequest,
+    keys,
+    memo,
+    phone_endpoint,
+    release,
+    rendered,
+    text_file,
+)
 
 
 @phone_endpoint(auth="required")
@@ -31,7 +39,7 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     assert device is not None  # authenticated for this MAC
     legacy = phone.user_agent.legacy_key_names  # firmware before V81 reads older key names
     name = keys.MAC_FILE_V80 if legacy else keys.MAC_FILE
-    body = rendered(device, name, partial(render_device_config, device, legacy=legacy))
+    body = rendered(device, name, partial(_render_mac_file, device, legacy))
     # Keyed: a plain hash of a file whose other lines are known would let a database dump
     # guess the SIP passwords in it.
     digest = salted_hmac("voipconfig.last-config", body, algorithm="sha256").hexdigest()
@@ -41,6 +49,12 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
         phone.remember["last_config_sha256"] = digest
         phone.remember["last_config"] = body
     return text_file(request, body)
+
+
+def _render_mac_file(device: Device, legacy: bool) -> str:
+    body = render_device_config(device, legacy=legacy)
+    release(device)  # the file is kept now; its accounts and keys need not be
+    return body
 
 
 @phone_endpoint(auth="required")

@@ -127,8 +127,9 @@ def organisation_fields(model: type[Model]) -> list[str]:
 
 
 def staff_list_filter(model: type[Model], spec: _ListFilterT) -> _ListFilterT | None:
-    """For organisation staff: no filter by organisation; related filters list only what
-    they can see (RelatedOnlyFieldListFilter asks the scoped queryset)."""
+    """For organisation staff: no filter by organisation or by a provider-only model; related
+    filters list only what they can see (RelatedOnlyFieldListFilter asks the scoped
+    queryset)."""
     name = spec[0] if isinstance(spec, tuple) else spec
     if not isinstance(name, str):
         return spec
@@ -140,6 +141,9 @@ def staff_list_filter(model: type[Model], spec: _ListFilterT) -> _ListFilterT | 
         return spec
     if field.related_model is Organisation:
         return None
+    related = scoped_model(field.related_model) if isinstance(field.related_model, type) else None
+    if related is not None and related.path is None:
+        return None  # the provider's (settings profiles): not even their names
     return (name, admin.RelatedOnlyFieldListFilter)
 
 

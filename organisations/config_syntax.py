@@ -227,9 +227,10 @@ def unknown_keys(keys: list[str] | dict[str, str]) -> list[str]:
 
 
 def render_lines(config: dict[str, str]) -> str:
-    """A Yealink config file from an ordered mapping of keys to values."""
-    lines = ["#!version:1.0.0.1"]
-    lines.extend(
-        f"{key_of(place)} = {LINE_BREAKS.sub(' ', str(value))}" for place, value in config.items()
-    )
+    """A Yealink config file from an ordered mapping of keys (slots) to values."""
+    values = [str(value) for value in config.values()]
+    if LINE_BREAKS.search("".join(values)):  # validated on save; still, never break a line
+        values = [LINE_BREAKS.sub(" ", value) for value in values]
+    keys = [key_of(place) if SLOT in place else place for place in config]
+    lines = ["#!version:1.0.0.1", *map(" = ".join, zip(keys, values, strict=True))]
     return "\n".join(lines) + "\n"

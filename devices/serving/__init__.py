@@ -27,7 +27,7 @@ from devices.serving.cache import (
 )
 from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
 from devices.serving.files import Body, keep_bytes, load_bytes
-from devices.serving.lookup import handsets, line_keys, sip_accounts
+from devices.serving.lookup import handsets, line_keys, release, sip_accounts
 from devices.serving.request import PhoneHttpRequest, PhoneRequest
 from devices.serving.responses import (
     not_found,
@@ -53,6 +53,7 @@ __all__ = [
     "memo",
     "not_found",
     "phone_endpoint",
+    "release",
     "rendered",
     "reset",
     "service_unavailable",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -112,7 +112,6 @@ def _converted(
 DEVICE_BY_MAC = Prebuilt(Device, "mac", defer=("last_config",))  # its columns, joined below
 ACCOUNTS_OF_DEVICE = Prebuilt(SipAccount, "device", order_by=("index",))
 ACCOUNTS = "_phone_accounts"  # where a device loaded here keeps its accounts
-LINE_KEYS_OF_DEVICE = Prebuilt(LineKey, "device", order_by=("module", "position"))
 LINE_KEYS = "_phone_line_keys"  # where a device loaded with its organisation keeps its keys
 HANDSETS_OF_DEVICE = Prebuilt(Handset, "device", order_by=("index",))
 
@@ -149,40 +148,61 @@ def phones_of_organisation(mac: str, limit: int) -> list[Device]:
     for key, device in devices.items():
         setattr(device, ACCOUNTS, sorted(accounts[key], key=lambda account: account.index))
     if len(devices) > 1:  # the whole organisation: its line keys in one more statement
-        keys: dict[int, list[LineKey]] = {key: [] for key in devices}
+        keys: dict[int, list[KeyRow]] = {key: [] for key in devices}
         organisation = next(iter(devices.values())).organisation_id
-        for line_key in _line_keys_of_organisation(alias, organisation):
+        for line_key in _line_keys(alias, "organisation", organisation):
             keys[line_key.device_id].append(line_key)
         for key, device in devices.items():
             setattr(device, LINE_KEYS, keys[key])
     return sorted(devices.values(), key=lambda device: device.mac != mac)  # its device first
 
 
-def _line_keys_of_organisation(alias: str, organisation: int) -> list[LineKey]:
+class KeyRow(NamedTuple):
+    """A phone's own line key as rendering reads it: a row, not a model instance (an
+    organisation read whole brings thousands, and each process keeps them)."""
+
+    device_id: int
+    module: int
+    position: int
+    type: int
+    value: str
+    label: str
+    line: int | None
+    extension: str
+
+
+def _line_keys(alias: str, where: str, value: int) -> list[KeyRow]:
     connection = connections[alias]
     quote = connection.ops.quote_name
-    fields = LINE_KEYS_OF_DEVICE.fields(alias)
-    columns = ", ".join(f"k.{quote(column_of(LineKey, field.name))}" for field, _, _ in fields)
+    columns = ", ".join(f"k.{quote(column_of(LineKey, name))}" for name in KeyRow._fields)
     # Only names from the models' metadata go into the text; the value is a parameter.
     sql = (
         f"SELECT {columns} FROM {quote(LineKey._meta.db_table)} k "  # noqa: S608
         f"JOIN {quote(Device._meta.db_table)} d "
         f"ON k.{quote(column_of(LineKey, 'device'))} = d.{quote(column_of(Device, 'id'))} "
-        f"WHERE d.{quote(column_of(Device, 'organisation'))} = %s"
+        f"WHERE d.{quote(column_of(Device, where))} = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organisation])
-        rows = cursor.fetchall()
-    names = [field.attname for field, _, _ in fields]
-    return [LineKey.from_db(alias, names, _converted(fields, row, connection)) for row in rows]
+        cursor.execute(sql, [value])
+        return [KeyRow(*row) for row in cursor.fetchall()]
 
 
-def line_keys(device: Device) -> list[LineKey]:
+def line_keys(device: Device) -> list[KeyRow]:
     """The phone's own line keys (not its key profile's)."""
     if device._state.adding:
         return []
-    kept: list[LineKey] | None = getattr(device, LINE_KEYS, None)
-    return LINE_KEYS_OF_DEVICE.all(device.pk) if kept is None else kept
+    kept: list[KeyRow] | None = getattr(device, LINE_KEYS, None)
+    if kept is None:
+        kept = _line_keys(router.db_for_read(LineKey), "id", device.pk)
+    return kept
+
+
+def release(device: Device) -> None:
+    """Forget what a device loaded here holds for rendering its MAC file (its accounts and
+    line keys), once the file is rendered and kept: a process keeps thousands of devices,
+    and these would be read again (one statement each) only to render another file."""
+    for name in (ACCOUNTS, LINE_KEYS):
+        device.__dict__.pop(name, None)
 
 
 def handsets(device: Device) -> list[Handset]:

@@ -163,3 +163,23 @@ def test_the_preview_shows_the_layer_of_every_line(admin_client):
     common = dict(response.context["common_lines"])
     assert common["local_time.time_zone_name = Netherlands(Amsterdam)"] == "organisation"
     assert "profile Secure TLS" in response.content.decode()
+
+
+def test_organisation_staff_never_see_the_providers_profile_names(client, demo):
+    organisation = demo.organisation
+    organisation.profile = SettingsProfile.objects.get(name="Secure TLS")
+    organisation.save()
+    demo.profile = organisation.profile
+    demo.save()
+    client.force_login(get_user_model().objects.get(username="demo-admin"))
+
+    pages = [
+        client.get("/admin/organisations/organisation/"),
+        client.get(f"/admin/organisations/organisation/{organisation.pk}/change/"),
+        client.get("/admin/devices/device/"),
+        client.get(change_url(demo)),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200
+        assert "Secure TLS" not in page.content.decode()

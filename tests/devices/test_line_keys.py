@@ -195,3 +195,15 @@ def test_the_w80_manager_holds_more_than_16_lines(client, tenant_a):
 
     assert got["account.40.enable"] == "1"
     assert got["account.100.enable"] == "0"
+
+
+def test_a_phone_cannot_have_another_organisations_key_profile(tenant_a, tenant_b):
+    theirs = KeyProfile.objects.create(organisation=tenant_b.organisation, name="Bravo keys")
+    tenant_a.device.key_profile = theirs
+
+    with pytest.raises(ValidationError) as raised:
+        tenant_a.device.full_clean()
+
+    assert raised.value.message_dict["key_profile"] == [
+        "The key profile Bravo keys is another organisation's."
+    ]

@@ -332,3 +332,18 @@ def test_a_raw_override_taken_out_is_cleared_on_the_phone_not_left_there(client,
     assert mac_file(client, tenant_a)["features.dnd.enable"] == "0"
     org.refresh_from_db()
     assert org.retired_override_keys == ""
+
+
+def test_a_kept_phone_holds_its_file_not_its_accounts_and_keys(client, tenant_a, settings):
+    from devices.serving import cache
+    from devices.serving.lookup import ACCOUNTS, LINE_KEYS
+
+    settings.CONFIG_CACHE = True
+    make_device(tenant_a.organisation)  # the organisation is read whole, keys and all
+    new = mac_file(client, tenant_a)
+    kept = cache.device(tenant_a.device.mac)
+
+    assert kept is not None and not hasattr(kept, ACCOUNTS) and not hasattr(kept, LINE_KEYS)
+    # Another generation's file reads them again, and has every account.
+    old = mac_file(client, tenant_a, fw="96.80.0.70")
+    assert old["account.2.password"] == new["account.2.password"] == "alpha-sip-102"
