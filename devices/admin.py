@@ -25,6 +25,7 @@ from devices.config import (
     PROVIDER_SECRETS,
     common_config,
     device_config,
+    legacy_names,
     mask_secrets,
 )
 from devices.mac import format_mac, is_yealink_oui, mac_search_fragment, parse_user_agent
@@ -50,7 +51,7 @@ from organisations.admin import (
     settings_fieldsets,
     warn_about_unknown_keys,
 )
-from organisations.config_syntax import provider_only_keys, render_lines
+from organisations.config_syntax import provider_only_keys, render_lines, split_provider_lines
 from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_upload
 from organisations.models import Organisation
 from organisations.phone_settings import SIP_SETTINGS
@@ -294,6 +295,13 @@ class DeviceAdmin(
             return form
 
         class StaffDeviceForm(form):  # type: ignore[valid-type, misc]  # a class made at run time
+            # The provider's override lines are neither shown to staff nor lost when they
+            # save theirs: they may hold a web password.
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                theirs, self.provider_lines = split_provider_lines(self.instance.raw_overrides)
+                self.initial["raw_overrides"] = theirs
+
             def clean_raw_overrides(self) -> str:
                 text: str = self.cleaned_data.get("raw_overrides", "")
                 reserved = provider_only_keys(text)
@@ -303,7 +311,7 @@ class DeviceAdmin(
                         params={"keys": ", ".join(reserved)},
                         code="provider_only",
                     )
-                return text
+                return "\n".join(part for part in (text, self.provider_lines) if part)
 
         return StaffDeviceForm
 
@@ -337,6 +345,11 @@ class DeviceAdmin(
         model = device.phone_model
         common = common_config(device.organisation, model.code if model else None)
         mac_config = device_config(device)
+        # As the phone's firmware reads it (older firmware, older key names), so that the
+        # difference from its last download shows what changed, not the naming.
+        legacy = parse_user_agent(device.last_user_agent).legacy_key_names
+        if legacy:
+            common, mac_config = legacy_names(common), legacy_names(mac_config)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
         shown: Callable[[str], str]

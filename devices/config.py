@@ -18,6 +18,7 @@ Other apps add keys without this module importing them: they register a contribu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -136,13 +137,13 @@ def register_device_contributor(contributor: DeviceContributor) -> DeviceContrib
 def common_config(organisation: Organisation, model_code: int | None = None) -> Layered:
     """What every phone of the organisation shares: `y0000000000XX.cfg`."""
     config = Layered()
+    put_retired(config, "organisation", organisation.retired_override_keys)
     config.put("default", DEFAULTS)
     config.put("organisation", organisation_layer(organisation))
     put_settings(config, _phone_layers(organisation, None))
-    config.put("organisation", web_passwords(organisation, None))
+    put_web_passwords(config, organisation, None)
     for model in models_for_code(model_code) if model_code is not None else []:
         config.put(f"model {model.name}", model.keys)
-    put_retired(config, "organisation", organisation.retired_override_keys)
     config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
     return config
 
@@ -156,13 +157,16 @@ def device_config(device: Device) -> Layered:
     organisation = device.organisation
     model = device.phone_model
     config = Layered()
-    put_retired(config, "organisation", organisation.retired_override_keys)
-    put_retired(config, "phone", device.retired_override_keys)
+    # A key only the common file sets (where to provision from, time, language) goes back to
+    # the common file's value, not to a blank: the phone applies this file after that one.
+    common_only = {**DEFAULTS, **organisation_layer(organisation)}
+    put_retired(config, "organisation", organisation.retired_override_keys, common_only)
+    put_retired(config, "phone", device.retired_override_keys, common_only)
     if model:
         config.put(f"model {model.name}", model.keys)
     layers = _phone_layers(organisation, device)
     put_settings(config, layers)
-    config.put(_password_layer(device), web_passwords(organisation, device))
+    put_web_passwords(config, organisation, device)
     accounts = sip_accounts(device)
     put_accounts(config, device, accounts, model, layers)
     if model:
@@ -238,10 +242,14 @@ def resolve(names: Iterable[str], layers: Layers, base: Resolved | None = None) 
 
 
 def put_settings(config: Layered, layers: Layers) -> None:
-    """The phone's network and time keys."""
+    """The phone's network and time keys: only those some layer chose. A phone may have its
+    VLAN from LLDP, DHCP or its own keypad; writing our "off" over it would take it off its
+    network. To take back a VLAN you gave, set it to off rather than empty."""
     value = resolve(NETWORK_SETTINGS, layers)
     for port, prefix in (("vlan", "internet_port"), ("pc_vlan", "pc_port")):
         enabled, layer = value[f"{port}_enabled"]
+        if layer == "default":
+            continue
         key = f"static.network.vlan.{prefix}"
         config.set(f"{key}_enable", _flag(enabled), layer)
         vid, vid_layer = value[f"{port}_id"]
@@ -251,28 +259,23 @@ def put_settings(config: Layered, layers: Layers) -> None:
             config.set(f"{key}_priority", str(priority), priority_layer)
     for name, key in (("lldp_enabled", "lldp"), ("cdp_enabled", "cdp")):
         enabled, layer = value[name]
-        config.set(f"static.network.{key}.enable", _flag(enabled), layer)
+        if layer != "default":
+            config.set(f"static.network.{key}.enable", _flag(enabled), layer)
     ntp, layer = value["ntp_server_2"]
-    config.set("local_time.ntp_server2", ntp or NULL, layer)
+    if layer != "default":
+        config.set("local_time.ntp_server2", ntp, layer)
 
 
-def web_passwords(organisation: Organisation, device: Device | None) -> dict[str, str]:
+def put_web_passwords(config: Layered, organisation: Organisation, device: Device | None) -> None:
     """`static.security.user_password = <user>:<password>`, one slot per user: the phone's
     own password, else its organisation's (which always has an admin password)."""
-    pairs = {}
     for user in ("admin", "user", "var"):
-        password = getattr(device, f"phone_{user}_password", "") or getattr(
-            organisation, f"phone_{user}_password"
-        )
+        own = getattr(device, f"phone_{user}_password", "") if device is not None else ""
+        password = own or getattr(organisation, f"phone_{user}_password")
         if password:
             value = f"{user}:{password}"
-            pairs[slot("static.security.user_password", value)] = value
-    return pairs
-
-
-def _password_layer(device: Device) -> str:
-    own = device.phone_admin_password or device.phone_user_password or device.phone_var_password
-    return "phone" if own else "organisation"
+            place = slot("static.security.user_password", value)
+            config.set(place, value, "phone" if own else "organisation")
 
 
 # --- SIP accounts ----------------------------------------------------------------------------
@@ -351,7 +354,10 @@ def put_account(
     host = value["sip_server_2_host"][0]
     put(f"{server}.2.address", "sip_server_2_host", host or NULL)
     if host:
-        put(f"{server}.2.port", "sip_server_2_port", str(value["sip_server_2_port"][0]))
+        port2, port2_layer = value["sip_server_2_port"]
+        if port2 is None:  # as the first server's (a TLS server is not on 5060)
+            port2 = account.server_port or organisation.sip_server_port
+        set_(f"{server}.2.port", str(port2), port2_layer)
         second = value["sip_server_2_transport"][0]
         put(
             f"{server}.2.transport_type",
@@ -377,7 +383,8 @@ def put_account(
     set_(f"{prefix}.srtp_encryption", str(int(srtp)), srtp_layer)
 
     codecs, codec_layer = value["codecs"]
-    config.put(codec_layer, _codec_lines(prefix, codecs))
+    if codec_layer != "default":  # nobody chose: the phone keeps its own (Opus included)
+        config.put(codec_layer, _codec_lines(prefix, codecs))
 
     put(f"{prefix}.dtmf.type", "dtmf_type", str(value["dtmf_type"][0]))
     keepalive = int(value["nat_keepalive_seconds"][0])
@@ -501,10 +508,21 @@ def put_handsets(config: Layered, model: PhoneModel, phones: list[Handset]) -> N
 # --- removed raw overrides ---------------------------------------------------------------
 
 
-def put_retired(config: Layered, owner: str, retired: str) -> None:
+def put_retired(
+    config: Layered, owner: str, retired: str, fallback: Mapping[str, str] | None = None
+) -> None:
     """A raw override taken out is cleared on the phone (`%NULL%`): the phone would otherwise
-    keep the value for ever. Put first, so any layer that sets the key still wins."""
-    config.put(f"removed {owner} override", {key: NULL for key in retired.split()})
+    keep the value for ever. Put first, so any layer that sets the key still wins; a key in
+    `fallback` (what the common file sets, for the MAC file) gets that value instead."""
+    if not retired:
+        return
+    ours = {key.lower(): value for key, value in (fallback or {}).items()}
+    for key in retired.split():
+        value = ours.get(key.lower())
+        if value is None:
+            config.set(key, NULL, f"removed {owner} override")
+        else:
+            config.set(key, value, "organisation")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -514,11 +532,19 @@ def _flag(value: object) -> str:
     return "1" if value else "0"
 
 
+# Keys whose value is a line number: 1 is the first line on V81 and later, 0 before
+# (yealink.md §7; Yealink's admin guides for V80 firmware number linekey.X.line from 0).
+_LINE_VALUE = re.compile(r"^(linekey\.\d+|expansion_module\.\d+\.key\.\d+)\.line$")
+
+
 def legacy_names(config: Layered) -> Layered:
-    """The same config with the key names firmware before V81 reads."""
+    """The same config as firmware before V81 reads it: the older key names, and line keys'
+    lines counted from 0."""
     renamed = Layered()
     for place, value in config.items():
         key = key_of(place)
+        if _LINE_VALUE.match(key) and value.isdigit() and int(value) > 0:
+            value = str(int(value) - 1)
         old = LEGACY_NAMES.get(key)
         if old is None:
             old = next(

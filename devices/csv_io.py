@@ -435,7 +435,7 @@ def _number(row: dict[str, str], column: str) -> int | None:
 
 def _line_number(text: str) -> int:
     if not text.isdigit():
-        raise ValidationError(f"line must be a number from 1 to 16, not {text!r}.")
+        raise ValidationError(f"line must be a number (1 is the first line), not {text!r}.")
     return int(text)
 
 

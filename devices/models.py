@@ -242,7 +242,7 @@ class SipAccount(SipSettings):
     index = models.PositiveSmallIntegerField(
         "line",
         validators=[validate_line],
-        help_text="The line on the phone, 1 to 16 on desk phones (fewer on some models).",
+        help_text="The line on the phone: up to 16 on desk phones, more on a DECT manager.",
     )
     is_enabled = models.BooleanField("enabled", default=True)
     label = models.CharField(
@@ -316,6 +316,8 @@ class KeyType(models.IntegerChoices):
     XML_PHONEBOOK = 47, "XML phonebook"
 
 
+# An XML phonebook key's value: which remote phonebook (0 the first; empty writes -1, all).
+XML_BOOKS = frozenset({"0", "1", "2", "3", "4"})
 # Types whose key does nothing without a value (the number, extension or digits).
 NEEDS_VALUE = frozenset({KeyType.BLF, KeyType.SPEED_DIAL, KeyType.INTERCOM, KeyType.DTMF})
 
@@ -372,7 +374,7 @@ class DssKey(models.Model):
             raise ValidationError(
                 {"value": f"A {self.get_type_display()} key needs a value (a number)."}
             )
-        if self.type == KeyType.XML_PHONEBOOK and self.value and self.value not in "01234":
+        if self.type == KeyType.XML_PHONEBOOK and self.value and self.value not in XML_BOOKS:
             raise ValidationError({"value": "Which remote phonebook: 0 to 4, or empty for all."})
 
     def misfit(self, device: Device) -> str | None:
@@ -402,7 +404,7 @@ class KeyProfile(models.Model):
     """A named set of line keys of an organisation ("Reception"), shared by many phones."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="key_profiles"
+        Organisation, on_delete=models.PROTECT, related_name="key_profiles"
     )
     name = models.CharField(max_length=100)
 

@@ -224,6 +224,11 @@ class KeptSecretsMixin(_ModelAdminBase):
             )
             kwargs["required"] = False
             kwargs["show_hidden_initial"] = False  # a generated default would be in the page
+            field = super().formfield_for_dbfield(db_field, request, **kwargs)
+            if field is not None:
+                # Changed only when a value was typed: the history is where reveals are read.
+                field.has_changed = lambda initial, data: bool(data)  # type: ignore[method-assign]
+            return field
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:

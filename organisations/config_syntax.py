@@ -154,6 +154,22 @@ def provider_only_keys(text: str) -> list[str]:
 FACTORY_PASSWORDS = frozenset({"admin", "user", "var", "1234", "0000", ""})
 
 
+def split_provider_lines(text: str) -> tuple[str, str]:
+    """(the lines organisation staff may see and edit, the provider's lines) of overrides:
+    staff never see a provider-only line (it may hold a web password), and saving their
+    part keeps the provider's."""
+    theirs: list[str] = []
+    providers: list[str] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        try:
+            parsed = _parse_override_line(line)
+        except ValueError:
+            parsed = None
+        reserved = parsed is not None and parsed[0].lower().startswith(PROVIDER_ONLY_PREFIXES)
+        (providers if reserved else theirs).append(line)
+    return "\n".join(theirs).strip("\n"), "\n".join(providers)
+
+
 def validate_overrides(text: str) -> None:
     parsed = parse_overrides(text)
     for place, value in parsed.items():

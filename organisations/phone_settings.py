@@ -63,11 +63,13 @@ CODECS: dict[str, str] = {
     "g722_1c_48kpbs": "G.722.1C 48k",
 }
 
-# What a phone gets where no layer sets a value: every setting is always written, so a value
-# removed in the admin goes back to this on the phone instead of staying there.
+# What a phone gets where no layer sets a value: the SIP settings are always written, so a
+# value removed in the admin goes back to this on the phone instead of staying there. The
+# codecs and the network settings (None here) are written only once a layer chooses them:
+# until then the phone keeps its own (its VLAN may come from LLDP, DHCP or its keypad).
 DEFAULTS: dict[str, object] = {
     "sip_server_2_host": "",
-    "sip_server_2_port": 5060,
+    "sip_server_2_port": None,  # as the first server's
     "sip_server_2_transport": None,  # as the first server's
     "failover": Failover.CONCURRENT,
     "outbound_proxy": False,
@@ -76,19 +78,19 @@ DEFAULTS: dict[str, object] = {
     "outbound_proxy_port": 5060,
     "registration_expires": 3600,
     "srtp": None,  # compulsory with TLS, else off
-    "codecs": "g722,pcma,pcmu,g729",
+    "codecs": "",
     "dtmf_type": DtmfType.RFC2833,
     "nat_keepalive_seconds": 30,
     "voicemail_number": "",
     "mwi_subscribe": False,
-    "vlan_enabled": False,
+    "vlan_enabled": None,
     "vlan_id": None,
     "vlan_priority": 0,
-    "pc_vlan_enabled": False,
+    "pc_vlan_enabled": None,
     "pc_vlan_id": None,
     "pc_vlan_priority": 0,
-    "lldp_enabled": True,
-    "cdp_enabled": True,
+    "lldp_enabled": None,
+    "cdp_enabled": None,
     "ntp_server_2": "",
 }
 
@@ -117,6 +119,10 @@ def validate_codecs(text: str) -> None:
 
 ON_OFF = [(True, "on"), (False, "off")]
 INHERIT = "Empty: as the layer above (profile, organisation, defaults) says."
+KEEP = (
+    "Empty at every layer: the phone keeps its own (it may learn its VLAN from LLDP or "
+    "DHCP); to take back a VLAN you gave, choose off."
+)
 PORT = [MinValueValidator(1), MaxValueValidator(65535)]
 VLAN_ID = [MinValueValidator(1), MaxValueValidator(4094)]
 VLAN_PRIORITY = [MinValueValidator(0), MaxValueValidator(7)]
@@ -175,7 +181,8 @@ class SipSettings(models.Model):
         max_length=200,
         blank=True,
         validators=[validate_codecs],
-        help_text="In order of preference, comma separated, e.g. g722,pcma,pcmu. " + INHERIT,
+        help_text="In order of preference, comma separated, e.g. g722,pcma,pcmu; the others "
+        "are switched off. Empty at every layer: the phone keeps its own codecs.",
     )
     dtmf_type = models.PositiveSmallIntegerField(
         "DTMF", null=True, blank=True, choices=DtmfType.choices
@@ -213,7 +220,7 @@ class PhoneSettings(SipSettings):
     """The SIP fields plus the phone's network and time: on profiles, organisations, phones."""
 
     vlan_enabled = models.BooleanField(
-        "VLAN (phone port)", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+        "VLAN (phone port)", null=True, blank=True, choices=ON_OFF, help_text=KEEP
     )
     vlan_id = models.PositiveSmallIntegerField(
         "VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."
@@ -222,7 +229,7 @@ class PhoneSettings(SipSettings):
         "VLAN priority", null=True, blank=True, validators=VLAN_PRIORITY, help_text="0 to 7."
     )
     pc_vlan_enabled = models.BooleanField(
-        "VLAN (PC port)", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+        "VLAN (PC port)", null=True, blank=True, choices=ON_OFF, help_text=KEEP
     )
     pc_vlan_id = models.PositiveSmallIntegerField(
         "PC port VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."

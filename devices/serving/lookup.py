@@ -151,7 +151,9 @@ def phones_of_organisation(mac: str, limit: int) -> list[Device]:
         keys: dict[int, list[KeyRow]] = {key: [] for key in devices}
         organisation = next(iter(devices.values())).organisation_id
         for line_key in _line_keys(alias, "organisation", organisation):
-            keys[line_key.device_id].append(line_key)
+            # A phone added since the statement above is not among them: it is read later.
+            if line_key.device_id in keys:
+                keys[line_key.device_id].append(line_key)
         for key, device in devices.items():
             setattr(device, LINE_KEYS, keys[key])
     return sorted(devices.values(), key=lambda device: device.mac != mac)  # its device first

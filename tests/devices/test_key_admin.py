@@ -183,3 +183,24 @@ def test_organisation_staff_never_see_the_providers_profile_names(client, demo):
     for page in pages:
         assert page.status_code == 200
         assert "Secure TLS" not in page.content.decode()
+
+
+def test_staff_never_see_the_providers_override_lines_and_saving_keeps_them(client, demo):
+    demo.raw_overrides = (
+        "static.security.user_password = admin:Prov1der-pw\nfeatures.dnd.enable = 1"
+    )
+    demo.save()
+    client.force_login(get_user_model().objects.get(username="demo-admin"))
+    url = change_url(demo)
+
+    page = client.get(url).content.decode()
+    data = with_inline_rows(client, url)
+    data["raw_overrides"] = "features.dnd.enable = 0"
+    response = client.post(url, data)
+
+    assert "Prov1der-pw" not in page and "features.dnd.enable = 1" in page
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    demo.refresh_from_db()
+    assert demo.raw_overrides == (
+        "features.dnd.enable = 0\nstatic.security.user_password = admin:Prov1der-pw"
+    )

@@ -162,7 +162,35 @@ def test_a_second_ntp_server_and_lldp_cdp_switches(client, tenant_a):
     assert got["static.network.cdp.enable"] == "0"
     assert got["static.network.lldp.enable"] == "0"
     common = lines_of(client, tenant_a, "/y000000000096.cfg")
-    assert "static.network.lldp.enable = 1" in common  # the organisation's: not the phone's
+    assert "static.network.cdp.enable = 0" in common
+    assert not any("lldp" in line for line in common)  # the phone's own choice, not theirs
+
+
+def test_what_nobody_chose_is_left_to_the_phone_vlan_lldp_cdp_and_codecs(client, tenant_a):
+    got = mac_file(client, tenant_a)
+
+    # A phone may have its VLAN from LLDP, DHCP or its keypad: our "off" would cut it off.
+    assert not [key for key in got if key.startswith(("static.network.", "local_time.ntp"))]
+    assert not [key for key in got if ".codec." in key]
+    tenant_a.organisation.vlan_enabled = True
+    tenant_a.organisation.vlan_id = 30
+    tenant_a.organisation.save()
+    assert mac_file(client, tenant_a)["static.network.vlan.internet_port_vid"] == "30"
+    tenant_a.organisation.vlan_enabled = False  # taken back: written as off
+    tenant_a.organisation.save()
+    assert mac_file(client, tenant_a)["static.network.vlan.internet_port_enable"] == "0"
+
+
+def test_the_second_server_is_on_the_first_servers_port_unless_set(client, tenant_a):
+    org = tenant_a.organisation
+    org.sip_server_port, org.sip_transport = 5061, SipTransport.TLS
+    org.sip_server_2_host = "sip2.alpha.example"
+    org.save()
+
+    got = mac_file(client, tenant_a)
+
+    assert got["account.1.sip_server.2.port"] == "5061"
+    assert got["account.1.sip_server.2.transport_type"] == "2"
 
 
 def test_an_account_removed_in_the_admin_leaves_no_credentials_on_the_phone(client, tenant_a):
@@ -248,8 +276,18 @@ def test_firmware_before_v81_gets_the_provisioning_keys_by_their_old_names(clien
     assert any(line.startswith("auto_provision.server.url = ") for line in old_common)
     assert not any(line.startswith("static.auto_provision.") for line in old_common)
     assert any(line.startswith("static.auto_provision.server.url = ") for line in new_common)
-    # Each generation is kept apart: the old phone's files never reach the new one.
-    assert mac_file(client, tenant_a, fw="96.86.0.100") == new
+    assert (old["linekey.1.line"], new["linekey.1.line"]) == ("0", "1")  # counted from 0
+
+
+def test_each_firmware_generation_is_rendered_and_kept_apart(client, tenant_a, settings):
+    settings.CONFIG_CACHE = True
+
+    old = mac_file(client, tenant_a, fw="96.80.0.70")
+    new = mac_file(client, tenant_a, fw="96.86.0.100")
+    old_again = mac_file(client, tenant_a, fw="96.80.0.70")
+
+    assert "security.user_password" in old and "static.security.user_password" in new
+    assert old_again == old and mac_file(client, tenant_a) == new
 
 
 def test_the_mac_file_costs_the_same_queries_however_much_it_holds(
@@ -332,6 +370,30 @@ def test_a_raw_override_taken_out_is_cleared_on_the_phone_not_left_there(client,
     assert mac_file(client, tenant_a)["features.dnd.enable"] == "0"
     org.refresh_from_db()
     assert org.retired_override_keys == ""
+
+
+def test_an_override_of_a_key_our_layers_write_goes_back_to_their_value(client, tenant_a):
+    org, device = tenant_a.organisation, tenant_a.device
+    org.raw_overrides = (
+        "static.auto_provision.repeat.minutes = 5\nstatic.auto_provision.server.password = x"
+    )
+    org.save()
+    device.raw_overrides = "lang.gui = German"
+    device.save()
+    org.raw_overrides = ""
+    org.save()
+    device.raw_overrides = ""
+    device.save()
+
+    got = mac_file(client, tenant_a)
+    common = dict(
+        line.split(" = ", 1) for line in lines_of(client, tenant_a, "/y000000000096.cfg")[1:]
+    )
+
+    for config in (got, common):
+        assert config["static.auto_provision.repeat.minutes"] == "30"
+        assert config["static.auto_provision.server.password"] == tenant_a.password
+    assert got["lang.gui"] == common["lang.gui"] == "English"
 
 
 def test_a_kept_phone_holds_its_file_not_its_accounts_and_keys(client, tenant_a, settings):

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from devices.config import common_config, device_config, legacy_names
 from devices.models import Device, Handset, KeyType, LineKey
 from devices.phone_models import MODELS
+from media_assets.models import SoftkeyFile
+from media_assets.validation import SOFTKEY_CALL_STATES
 from organisations.config_syntax import generic_key, key_of, known_keys
 from organisations.models import Organisation
 from organisations.phone_settings import CODECS, Srtp
@@ -41,6 +43,8 @@ def rendered_keys() -> set[str]:
         "ntp_server_2": "ntp2.example",
         "phone_var_password": "var-secret-1",
         "codecs": ",".join(CODECS),  # every codec chosen: each has its priority key
+        "lldp_enabled": True,
+        "cdp_enabled": False,
     }.items():
         setattr(demo, name, value)
     demo.save()
@@ -49,6 +53,10 @@ def rendered_keys() -> set[str]:
         LineKey.objects.create(
             device=phone, position=position, type=key_type, value="1", extension="*8"
         )
+    LineKey.objects.create(device=phone, module=1, position=2, type=KeyType.XML_PHONEBOOK)
+    for state in SOFTKEY_CALL_STATES:  # a file for every call state: each has its URL key
+        if not SoftkeyFile.objects.filter(call_state=state).exists():
+            SoftkeyFile.objects.create(name=state, call_state=state, content=f"<{state}/>")
     base = make_device(demo, "805ec0ab0060", model="W60B")
     make_account(base, 1)
     Handset.objects.create(
