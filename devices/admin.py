@@ -22,7 +22,6 @@ from django.utils.html import format_html
 from devices import csv_io, status
 from devices.config import (
     LAYER_ORDER,
-    PROVIDER_SECRETS,
     common_config,
     device_config,
     legacy_names,
@@ -358,7 +357,7 @@ class DeviceAdmin(
         elif is_provider(request.user):
             shown = str
         else:  # organisation staff see their SIP passwords, never the organisation's secrets
-            shown = partial(mask_secrets, only=PROVIDER_SECRETS)
+            shown = partial(mask_secrets, sip_passwords=True)
         mac_file, common_file = shown(render_lines(mac_config)), shown(render_lines(common))
         context = {
             **self.admin_site.each_context(request),
@@ -405,12 +404,12 @@ class DeviceAdmin(
             return TemplateResponse(request, "admin/devices/device/import.html", context)
         try:
             text = self._uploaded_text(request)
-        except CsvFileError as exc:
+            plan = csv_io.plan_import(
+                text, staff_organisation(request.user), self._organisations(request)
+            )
+        except CsvFileError as exc:  # not a file of rows at all: empty, not UTF-8, ...
             context["file_error"] = str(exc)
             return TemplateResponse(request, "admin/devices/device/import.html", context)
-        plan = csv_io.plan_import(
-            text, staff_organisation(request.user), self._organisations(request)
-        )
         if "confirm" in request.POST and not plan.errors:
             csv_io.apply(plan)
             self.message_user(request, f"Imported. {plan.summary(done=True)}")

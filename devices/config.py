@@ -35,6 +35,7 @@ from devices.serving import (
     sip_accounts,
 )
 from organisations.config_syntax import (
+    is_number,
     key_of,
     parse_overrides,
     render_lines,
@@ -140,7 +141,7 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
     put_retired(config, "organisation", organisation.retired_override_keys)
     config.put("default", DEFAULTS)
     config.put("organisation", organisation_layer(organisation))
-    put_settings(config, _phone_layers(organisation, None))
+    put_settings(config, _phone_layers(organisation, None), _managed(organisation))
     put_web_passwords(config, organisation, None)
     for model in models_for_code(model_code) if model_code is not None else []:
         config.put(f"model {model.name}", model.keys)
@@ -165,13 +166,14 @@ def device_config(device: Device) -> Layered:
     if model:
         config.put(f"model {model.name}", model.keys)
     layers = _phone_layers(organisation, device)
-    put_settings(config, layers)
+    put_settings(config, layers, _managed(organisation, device))
     put_web_passwords(config, organisation, device)
     accounts = sip_accounts(device)
     put_accounts(config, device, accounts, model, layers)
     if model:
         put_line_keys(config, device, model, accounts)
-        put_handsets(config, model, handsets(device) if model.is_dect else [])
+        if model.is_dect:
+            put_handsets(config, device, handsets(device))
     for contributor in _device_contributors:
         config.put(_contributor_layers.get(contributor, "phone"), contributor(device))
     # Raw overrides come last in the MAC file too, so an organisation's override still beats
@@ -219,6 +221,10 @@ def _phone_layers(organisation: Organisation, device: Device | None) -> Layers:
 Resolved = dict[str, tuple[Any, str]]  # setting -> (value, the layer it came from)
 
 
+def _managed(*owners: Organisation | Device) -> set[str]:
+    return {name for owner in owners for name in owner.managed_settings.split()}
+
+
 def resolve(names: Iterable[str], layers: Layers, base: Resolved | None = None) -> Resolved:
     """Each setting's value and the layer it came from: the most specific layer that sets it
     (not None, not empty), else what `base` resolved from the layers under these (or our
@@ -241,14 +247,19 @@ def resolve(names: Iterable[str], layers: Layers, base: Resolved | None = None) 
     return resolved
 
 
-def put_settings(config: Layered, layers: Layers) -> None:
-    """The phone's network and time keys: only those some layer chose. A phone may have its
-    VLAN from LLDP, DHCP or its own keypad; writing our "off" over it would take it off its
-    network. To take back a VLAN you gave, set it to off rather than empty."""
+def put_settings(config: Layered, layers: Layers, managed: set[str]) -> None:
+    """The phone's network and time keys: only those some layer chooses or ever chose
+    (`managed`, from the organisation's and the phone's `managed_settings`). A phone may
+    have its VLAN from LLDP, DHCP or its own keypad; writing our "off" over one we never
+    gave would take it off its network, while one we gave and took back goes off."""
     value = resolve(NETWORK_SETTINGS, layers)
+
+    def skip(name: str) -> bool:
+        return value[name][1] == "default" and name not in managed
+
     for port, prefix in (("vlan", "internet_port"), ("pc_vlan", "pc_port")):
         enabled, layer = value[f"{port}_enabled"]
-        if layer == "default":
+        if skip(f"{port}_enabled"):
             continue
         key = f"static.network.vlan.{prefix}"
         config.set(f"{key}_enable", _flag(enabled), layer)
@@ -259,11 +270,11 @@ def put_settings(config: Layered, layers: Layers) -> None:
             config.set(f"{key}_priority", str(priority), priority_layer)
     for name, key in (("lldp_enabled", "lldp"), ("cdp_enabled", "cdp")):
         enabled, layer = value[name]
-        if layer != "default":
-            config.set(f"static.network.{key}.enable", _flag(enabled), layer)
+        if not skip(name):  # taken back: on, as a phone out of its box has them
+            config.set(f"static.network.{key}.enable", _flag(enabled is not False), layer)
     ntp, layer = value["ntp_server_2"]
-    if layer != "default":
-        config.set("local_time.ntp_server2", ntp, layer)
+    if not skip("ntp_server_2"):
+        config.set("local_time.ntp_server2", ntp or NULL, layer)
 
 
 def put_web_passwords(config: Layered, organisation: Organisation, device: Device | None) -> None:
@@ -491,18 +502,23 @@ def _blank_keys(kind: str, first: int, last: int) -> dict[str, str]:
     return pairs
 
 
-def put_handsets(config: Layered, model: PhoneModel, phones: list[Handset]) -> None:
-    for handset in phones:
-        prefix = f"handset.{handset.index}"
-        config.put(
-            "phone",
-            {
-                f"{prefix}.name": handset.name or NULL,
-                f"{prefix}.incoming_lines": ",".join(map(str, line_list(handset.incoming_lines))),
-                f"{prefix}.dial_out_lines": ",".join(map(str, line_list(handset.outgoing_lines))),
-                f"{prefix}.dial_out_default_line": str(handset.default_line),
-            },
-        )
+def put_handsets(config: Layered, base: Device, phones: list[Handset]) -> None:
+    """Each handset's name and lines; one taken away (up to the highest the base ever had)
+    is blanked, so it keeps neither its name nor lines it should no longer ring for."""
+    by_index = {handset.index: handset for handset in phones}
+    for index in range(1, max(base.handsets_seen, *by_index, 0) + 1):
+        prefix = f"handset.{index}"
+        handset = by_index.get(index)
+        if handset is None:
+            for key in ("name", "incoming_lines", "dial_out_lines"):
+                config.set(f"{prefix}.{key}", NULL, "default")
+            continue
+        config.set(f"{prefix}.name", handset.name or NULL, "phone")
+        incoming = ",".join(map(str, line_list(handset.incoming_lines)))
+        config.set(f"{prefix}.incoming_lines", incoming, "phone")
+        outgoing = ",".join(map(str, line_list(handset.outgoing_lines)))
+        config.set(f"{prefix}.dial_out_lines", outgoing, "phone")
+        config.set(f"{prefix}.dial_out_default_line", str(handset.default_line), "phone")
 
 
 # --- removed raw overrides ---------------------------------------------------------------
@@ -543,7 +559,7 @@ def legacy_names(config: Layered) -> Layered:
     renamed = Layered()
     for place, value in config.items():
         key = key_of(place)
-        if _LINE_VALUE.match(key) and value.isdigit() and int(value) > 0:
+        if _LINE_VALUE.match(key) and is_number(value) and int(value) > 0:
             value = str(int(value) - 1)
         old = LEGACY_NAMES.get(key)
         if old is None:
@@ -586,24 +602,31 @@ def render_device_config(device: Device, *, legacy: bool = False) -> str:
     return render_lines(legacy_names(config) if legacy else config)
 
 
-SECRET_KEY_MARKERS = ("password", "aes_key")
-# Secrets of the organisation as a whole, masked for organisation staff even when revealed.
-PROVIDER_SECRETS = (
-    "static.auto_provision.server.password",
-    "static.security.user_password",
-    "auto_provision.server.password",
-    "security.user_password",
-)
+# What marks a secret's key: passwords, encryption keys (`aes_key`, `com_aes`, `mac_aes`),
+# activation codes (`autoprovision.N.code`).
+SECRET_KEY_MARKERS = ("password", "aes")
 
 
-def mask_secrets(text: str, only: tuple[str, ...] | None = None) -> str:
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in SECRET_KEY_MARKERS) or lowered.endswith(".code")
+
+
+SIP_PASSWORD = re.compile(r"^account\.\d+\.password$")
+
+
+def mask_secrets(text: str, *, sip_passwords: bool = False) -> str:
     """A rendered file with every secret value replaced, for showing it in the admin; with
-    `only`, just the values of those keys (and of encryption keys)."""
+    `sip_passwords`, the phone's own SIP passwords left in clear (organisation staff who
+    reveal them), every other secret (the provisioning and web passwords, the provider's
+    overrides) still masked."""
     lines = []
     for line in text.splitlines():
         key, sep, value = line.partition(" = ")
-        if sep and value and _is_secret(key.lower(), only):
-            line = f"{key} = {_masked(key.lower(), value)}"
+        lowered = key.lower()
+        kept = sip_passwords and SIP_PASSWORD.match(lowered)
+        if sep and value and is_secret_key(lowered) and not kept:
+            line = f"{key} = {_masked(lowered, value)}"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
@@ -614,9 +637,3 @@ def _masked(key: str, value: str) -> str:
     if key.endswith("security.user_password") and ":" in value:
         return value.split(":", 1)[0] + ":********"  # which user stays readable
     return "********"
-
-
-def _is_secret(key: str, only: tuple[str, ...] | None) -> bool:
-    if only is None:
-        return any(marker in key for marker in SECRET_KEY_MARKERS)
-    return key in only or "aes_key" in key

@@ -45,6 +45,7 @@ from django.db import models, transaction
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
 from devices.phone_models import EXPANSION_MODULES
+from organisations.config_syntax import is_number
 from organisations.csv_files import RowError, normalise_header, read_dicts, write_csv
 from organisations.models import Organisation, SipTransport
 
@@ -383,7 +384,7 @@ def _module_type(text: str) -> str:
 def _account_values(row: dict[str, str]) -> dict[str, object]:
     cells = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
     port = cells["server_port"]
-    if port and not port.isdigit():
+    if port and not is_number(port):
         raise ValidationError(f"port must be a number, not {port!r}.")
     transport = cells["server_transport"].lower()
     if transport and transport not in TRANSPORTS and transport not in {"0", "1", "2", "3"}:
@@ -393,7 +394,7 @@ def _account_values(row: dict[str, str]) -> dict[str, object]:
     values["server_transport"] = (
         None
         if not transport
-        else TRANSPORTS.get(transport, int(transport) if transport.isdigit() else None)
+        else TRANSPORTS.get(transport, int(transport) if is_number(transport) else None)
     )
     return values
 
@@ -428,13 +429,13 @@ def _number(row: dict[str, str], column: str) -> int | None:
     text = row.get(column, "")
     if not text:
         return None
-    if not text.isdigit():
+    if not is_number(text):
         raise ValidationError(f"{COLUMN_NAMES[column]} must be a number, not {text!r}.")
     return int(text)
 
 
 def _line_number(text: str) -> int:
-    if not text.isdigit():
+    if not is_number(text):
         raise ValidationError(f"line must be a number (1 is the first line), not {text!r}.")
     return int(text)
 

@@ -18,13 +18,14 @@ from devices.phone_models import (
     get_model,
 )
 from organisations.config_syntax import (
+    is_number,
     retire_overrides,
     validate_overrides,
     validate_single_line,
     validate_yealink_name,
 )
 from organisations.models import Organisation, SettingsProfile, SipTransport, web_password_field
-from organisations.phone_settings import PhoneSettings, SipSettings
+from organisations.phone_settings import PhoneSettings, SipSettings, managed
 from organisations.secrets import EncryptedTextField
 
 
@@ -146,6 +147,10 @@ class Device(PhoneSettings):
     )
     # Keys of raw overrides taken out: the phone gets them blanked (see devices.config).
     retired_override_keys = models.TextField(blank=True, editable=False)
+    # Settings it or its profile ever chose of those written only once chosen.
+    managed_settings = models.TextField(blank=True, editable=False)
+    # The highest DECT handset it ever had here: a handset taken away is blanked.
+    handsets_seen = models.PositiveSmallIntegerField(default=0, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
@@ -186,6 +191,10 @@ class Device(PhoneSettings):
                 self._stored_overrides, self.raw_overrides, self.retired_override_keys
             )
             changed.add("retired_override_keys")
+        now_managed = managed(self.managed_settings, self, self.profile)
+        if now_managed != self.managed_settings:
+            self.managed_settings = now_managed
+            changed.add("managed_settings")
         if changed and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
         super().save(*args, **kwargs)
@@ -417,6 +426,18 @@ class KeyProfile(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        if self.pk is not None and self.organisation_id is not None:
+            others = self.devices.exclude(organisation_id=self.organisation_id).count()
+            if others:
+                raise ValidationError(
+                    {
+                        "organisation": f"{others} phone(s) of another organisation use this "
+                        "key profile: give them another one first."
+                    }
+                )
+
     def misfit(self, device: Device) -> str | None:
         for key in self.keys.all() if self.pk else []:
             problem = key.misfit(device)
@@ -473,12 +494,12 @@ class LineKey(DssKey):
 
 
 def validate_line_list(value: str) -> None:
-    if not all(part.strip().isdigit() for part in value.split(",")):
+    if not all(is_number(part.strip()) for part in value.split(",")):
         raise ValidationError("Line numbers separated by commas, e.g. 1,2.", code="line_list")
 
 
 def line_list(value: str) -> list[int]:
-    return [int(part) for part in value.split(",") if part.strip().isdigit()]
+    return [int(part) for part in value.split(",") if is_number(part.strip())]
 
 
 class Handset(models.Model):
@@ -507,6 +528,13 @@ class Handset(models.Model):
 
     def __str__(self) -> str:
         return f"handset {self.index}" + (f": {self.name}" if self.name else "")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # Its base blanks it once it is taken away (config.put_handsets).
+        Device.objects.filter(pk=self.device_id, handsets_seen__lt=self.index).update(
+            handsets_seen=self.index
+        )
 
     def clean(self) -> None:
         super().clean()

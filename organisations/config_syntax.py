@@ -125,6 +125,12 @@ def _parse_override_line(line: str) -> tuple[str, str] | None:
     return key, value
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes superscripts and the digits of other
+    scripts, which `int` refuses or reads as numbers the user did not mean."""
+    return text.isascii() and text.isdigit()
+
+
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -137,6 +143,9 @@ PROVIDER_ONLY_PREFIXES = (
     "static.firmware.",
     "static.trusted_certificates.",
     "static.security.",
+    # Activation-code provisioning: other servers' URLs and credentials.
+    "static.autoprovision.",
+    "autoprovision.",
     # The same keys by the names firmware before V81 reads.
     "auto_provision.",
     "firmware.",
@@ -175,7 +184,7 @@ def validate_overrides(text: str) -> None:
     for place, value in parsed.items():
         if key_of(place).lower().endswith("security.user_password"):
             user, _, password = value.partition(":")
-            if password.lower() in FACTORY_PASSWORDS:
+            if password.strip().lower() in FACTORY_PASSWORDS:
                 raise ValidationError(
                     "%(key)s sets the %(user)s password to a factory default or to nothing; "
                     "phones must never keep those. Choose another.",

@@ -24,11 +24,16 @@ from organisations.config_syntax import (
 from organisations.phone_settings import (
     PhoneSettings,
     SettingsProfile,
+    managed,
     new_web_password,
     validate_web_password,
 )
 from organisations.secrets import EncryptedTextField
-from organisations.time_zones import offset_of, validate_time_zone_name
+from organisations.time_zones import (
+    offset_of,
+    validate_time_zone_name,
+    validate_time_zone_offset,
+)
 
 __all__ = ["Organisation", "OrganisationStaff", "SettingsProfile", "SipTransport"]
 
@@ -95,7 +100,8 @@ class Organisation(PhoneSettings):
         max_length=6,
         default="+1",
         validators=[
-            RegexValidator(r"^[+-]?\d{1,2}(:[0-5]\d)?$", "Use an offset such as +1, -5 or +5:30.")
+            RegexValidator(r"^[+-]?\d{1,2}(:[0-5]\d)?$", "Use an offset such as +1, -5 or +5:30."),
+            validate_time_zone_offset,
         ],
         help_text="Yealink offset notation, e.g. +1, -5 or +5:30.",
     )
@@ -147,6 +153,8 @@ class Organisation(PhoneSettings):
     )
     # Keys of raw overrides taken out: the phones get them blanked (see devices.config).
     retired_override_keys = models.TextField(blank=True, editable=False)
+    # Settings it or its profile ever chose of those written only once chosen.
+    managed_settings = models.TextField(blank=True, editable=False)
     password_grace_days = models.PositiveSmallIntegerField(
         "password grace period (days)",
         default=7,
@@ -179,6 +187,7 @@ class Organisation(PhoneSettings):
             fields = kwargs.get("update_fields")
             if fields is not None and "raw_overrides" in fields:
                 kwargs["update_fields"] = {*fields, "retired_override_keys"}
+        self.managed_settings = managed(self.managed_settings, self, self.profile)
         super().save(*args, **kwargs)
         self._stored_overrides = self.raw_overrides
 

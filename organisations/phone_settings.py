@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -269,6 +270,40 @@ class SettingsProfile(PhoneSettings):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        if chosen_settings(self):  # what it now chooses is managed on its phones from now on
+            for owner in [*self.organisations.all(), *self.devices.all()]:
+                owner.save(update_fields=["managed_settings"])
+
+
+# Settings written only once a layer chooses them (see DEFAULTS); once chosen anywhere above a
+# phone, they are written from then on (`managed_settings`), so that taking them back (a
+# profile taken away, a field emptied) takes them back on the phone too.
+WRITTEN_ONCE_CHOSEN = (
+    "vlan_enabled",
+    "pc_vlan_enabled",
+    "lldp_enabled",
+    "cdp_enabled",
+    "ntp_server_2",
+)
+
+
+def chosen_settings(*sources: object) -> set[str]:
+    """Which of WRITTEN_ONCE_CHOSEN these rows (profiles, an organisation, a phone) set."""
+    return {
+        name
+        for source in sources
+        if source is not None
+        for name in WRITTEN_ONCE_CHOSEN
+        if getattr(source, name) not in (None, "")
+    }
+
+
+def managed(before: str, *sources: object) -> str:
+    """`managed_settings` after a save: what was managed, and what these rows choose now."""
+    return " ".join(sorted(set(before.split()) | chosen_settings(*sources)))
 
 
 # The fields of each kind, in the order they are shown and rendered.

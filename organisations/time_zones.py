@@ -78,6 +78,22 @@ def zone_choices() -> list[tuple[str, str]]:
     return [(name, f"{'/'.join(offsets)} {name}") for name, offsets in _offsets_by_name().items()]
 
 
+def validate_time_zone_offset(value: str) -> None:
+    """An offset a clock can have: UTC-12 to UTC+14, in quarter hours."""
+    hours, _, minutes = value.lstrip("+-").partition(":")
+    sign = -1 if value.startswith("-") else 1
+    numbers = f"{hours}{minutes}"
+    valid = numbers.isascii() and numbers.isdigit() and hours != ""
+    total = sign * (int(hours) * 60 + int(minutes or 0)) if valid else None
+    if total is None or not -12 * 60 <= total <= 14 * 60 or (minutes and int(minutes) % 15):
+        raise ValidationError(
+            "%(value)s is no time zone: offsets run from -12 to +14, in quarter hours "
+            "(+1, -5, +5:30, +5:45).",
+            code="time_zone_offset",
+            params={"value": value},
+        )
+
+
 def validate_time_zone_name(value: str) -> None:
     """Refuse a name Yealink phones do not know; '' (offset only, no DST rules) is fine."""
     if value == "" or value in _offsets_by_name():

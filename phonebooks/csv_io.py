@@ -218,7 +218,7 @@ def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> 
     order = values.get("position", "")
     if not order:
         contact.position = current.position if current else 0
-    elif order.isdigit() and int(order) < 2**31:
+    elif order.isascii() and order.isdigit() and int(order) < 2**31:
         contact.position = int(order)
     else:
         problems.append(f"order: {order!r} is not a whole number of 0 or more")
