@@ -8,9 +8,11 @@ replacing a key of the layers before it in place:
     (-> account, for a SIP account's settings) -> raw overrides (organisation's, phone's)
 
 and it remembers which layer set each key, which the admin's preview shows beside each line.
-Every setting is written whatever its layer, and whatever a phone can hold but was not given
-is written blank (`%NULL%`) or as "none": a line, key, module or value removed in the admin
-is removed from the phone too, not left behind.
+Every SIP setting is written whatever its layer, and whatever a phone can hold but was not
+given is written blank (`%NULL%`) or as "none": a line, key, module, handset or value removed
+in the admin is removed from the phone too, not left behind. The network settings and the
+codecs are written only once some layer chose them (`put_settings`): our default written over
+a VLAN the phone has from LLDP or DHCP would take it off its network.
 
 Other apps add keys without this module importing them: they register a contributor
 (`register_device_contributor`) in their AppConfig.ready(), and the MAC file calls each one.
