@@ -12,7 +12,7 @@ urlpatterns = [
         name="softkey-file",
     ),
     re_path(
-        r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\.(?i:png|jpe?g|bmp|wav))$",
+        r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\.(?ai:png|jpe?g|bmp|wav))$",
         views.media_file,
         name="media-file",
     ),
