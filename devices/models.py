@@ -571,6 +571,7 @@ class AccessLog(models.Model):
         MAC_UNKNOWN = "mac_unknown", "MAC unknown"
         WRONG_CREDENTIALS = "wrong_credentials", "Wrong credentials"
         STALE_NONCE = "stale_nonce", "Nonce expired"
+        REPLAYED = "replayed", "Digest replay"
         BAD_REQUEST = "bad_request", "Bad request"
         MAC_MISMATCH = "mac_mismatch", "MAC mismatch"
         NOT_FOUND = "not_found", "Not found"

@@ -56,3 +56,21 @@ class RedisCache(DjangoRedisCache):
         """The process's `redis.Redis`, for what Django's cache API has no word for
         (publishing and subscribing: devices.serving.version_feed)."""
         return self._cache.get_client(write=write)
+
+    def rise(self, key: str, value: int, timeout: int) -> bool:
+        """Store `value` under `key` if it is above what is there (or nothing is): True if it
+        was. Atomic, in one round trip (a Digest answer's nc: devices.serving.http_auth)."""
+        made = self.make_and_validate_key(key)
+        client = self._cache.get_client(made, write=True)
+        return bool(client.eval(_RISE, 1, made, value, timeout))
+
+
+# KEYS[1]: the key; ARGV[1]: the value; ARGV[2]: seconds to keep it.
+_RISE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+    return 1
+end
+return 0
+"""

@@ -159,6 +159,11 @@ for _scheme in PROVISIONING_AUTH_SCHEMES:
 PROVISIONING_REALM: str = env.str("PROVISIONING_REALM", default="voipconfig")
 # How long a Digest nonce stays valid; an older one gets a fresh challenge with stale=true.
 DIGEST_NONCE_TTL_SECONDS: int = env.int("DIGEST_NONCE_TTL_SECONDS", default=300)
+# Basic sends the password in clear: accepted on plain HTTP only while this is true (phones
+# inside customer networks); over HTTPS always, where PROVISIONING_AUTH_SCHEMES offers it.
+PROVISIONING_ALLOW_BASIC_OVER_HTTP: bool = env.bool(
+    "PROVISIONING_ALLOW_BASIC_OVER_HTTP", default=True
+)
 
 # Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_HOPS: int = env.int("TRUSTED_PROXY_HOPS", default=0)

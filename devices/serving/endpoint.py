@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import update_wrapper
+from functools import partial, update_wrapper
 from typing import Any, Concatenate, Literal, ParamSpec, cast
 
 from django.conf import settings
@@ -36,6 +36,7 @@ FAILURES = {
     Outcome.WRONG_CREDENTIALS,
     Outcome.BAD_REQUEST,
     Outcome.MAC_MISMATCH,
+    Outcome.REPLAYED,
 }
 AuthPolicy = Literal["required", "optional", "public"]
 P = ParamSpec("P")
@@ -104,9 +105,10 @@ def _serve(
     if path_mac and user_agent.mac and path_mac != user_agent.mac:
         # A phone never needs another phone's file.
         return log.write(responses.not_found(), Outcome.MAC_MISMATCH)
+    phone.schemes = http_auth.offered_schemes(request.is_secure())
     try:
         credentials = http_auth.parse_authorization(
-            request.headers.get("Authorization", ""), settings.PROVISIONING_AUTH_SCHEMES
+            request.headers.get("Authorization", ""), phone.schemes
         )
     except http_auth.MalformedAuthorization:
         return log.write(responses.bad_request(), Outcome.BAD_REQUEST)
@@ -139,8 +141,9 @@ def _authenticate(
     """None when the request may go on; else the answer and the outcome to log."""
     if auth == "public":
         return None
+    challenge = partial(responses.challenge, schemes=phone.schemes)
     if credentials is None and auth == "required":
-        return responses.challenge(), None  # the first step of every round; not an attempt yet
+        return challenge(), None  # the first step of every round; not an attempt yet
     _identify(phone, credentials)
     if _must_wait(phone, ip):
         return responses.too_many_failures(), Outcome.THROTTLED
@@ -149,15 +152,18 @@ def _authenticate(
             return responses.not_found(), Outcome.MAC_UNKNOWN
         # Spend the same work as a real check, so timing does not tell unknown from wrong.
         http_auth.check(credentials, "", _DUMMY_PASSWORD, str(request.method))
-        return responses.challenge(), Outcome.MAC_UNKNOWN
+        return challenge(), Outcome.MAC_UNKNOWN
     if credentials is None:
         return None
     verdict = _check_credentials(phone, credentials, str(request.method))
     if verdict is http_auth.Verdict.OK:
         return None
     if verdict is http_auth.Verdict.STALE:
-        return responses.challenge(stale=True), Outcome.STALE_NONCE
-    return responses.challenge(), Outcome.WRONG_CREDENTIALS
+        return challenge(stale=True), Outcome.STALE_NONCE
+    if verdict is http_auth.Verdict.REPLAYED:
+        # A phone that reused its nonce retries with a fresh one; a replayer learns nothing.
+        return challenge(stale=True), Outcome.REPLAYED
+    return challenge(), Outcome.WRONG_CREDENTIALS
 
 
 def _must_wait(phone: PhoneRequest, ip: str | None) -> bool:

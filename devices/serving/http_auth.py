@@ -13,13 +13,20 @@ import binascii
 import enum
 import hashlib
 import hmac
+import logging
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import caches
 from django.utils.crypto import salted_hmac
+
+from devices.serving import keys
+
+logger = logging.getLogger(__name__)
 
 _PARAM = re.compile(r'\s*([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)')
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{1,64}$")
@@ -34,6 +41,7 @@ class Verdict(enum.Enum):
     OK = "ok"
     WRONG = "wrong"
     STALE = "stale"  # right answer to an expired or unknown nonce: challenge again, stale=true
+    REPLAYED = "replayed"  # right answer, but its (nonce, nc) was used already
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,11 @@ def _parse_digest(rest: str) -> DigestCredentials:
     if algorithm.upper() != "MD5":
         raise MalformedAuthorization(f"Digest algorithm {algorithm[:20]!r} not offered")
     qop = params.get("qop", "")
-    if qop and (qop != "auth" or "nc" not in params or "cnonce" not in params):
+    # RFC 2069 (no qop) has no nonce count: a captured answer could be replayed at will.
+    if qop != "auth" or "nc" not in params or "cnonce" not in params:
         raise MalformedAuthorization("Digest qop must be auth, with nc and cnonce")
+    if not _NONCE_COUNT.match(params["nc"]):
+        raise MalformedAuthorization("Digest nc is not 8 hexadecimal digits")
     if not _HEX_TOKEN.match(params["response"]):
         raise MalformedAuthorization("Digest response is not hexadecimal")
     return DigestCredentials(
@@ -110,6 +121,9 @@ def _parse_digest(rest: str) -> DigestCredentials:
         nc=params.get("nc", ""),
         cnonce=params.get("cnonce", ""),
     )
+
+
+_NONCE_COUNT = re.compile(r"^[0-9a-fA-F]{8}$")
 
 
 def _parse_params(text: str) -> dict[str, str]:
@@ -170,7 +184,28 @@ def _check_digest(creds: DigestCredentials, username: str, password: str, method
     # a fresh nonce instead of prompting for a password.
     if age is None or age > settings.DIGEST_NONCE_TTL_SECONDS:
         return Verdict.STALE
+    if not first_use(creds.nonce, int(creds.nc, 16)):
+        return Verdict.REPLAYED
     return Verdict.OK
+
+
+def first_use(nonce: str, nc: int) -> bool:
+    """nc is above any nc answered with this nonce, in the shared cache, so across app
+    servers: then each (nonce, nc) answer is taken once. With Redis one atomic round trip
+    (`RedisCache.rise`); another cache reads, then writes. The shared cache away: accepted
+    (phones keep working; the nonce's age still bounds a replay)."""
+    cache = caches[settings.THROTTLE_CACHE]
+    key, ttl = keys.DIGEST_NC(nonce), settings.DIGEST_NONCE_TTL_SECONDS + 60
+    try:
+        rise = getattr(cache, "rise", None)
+        if rise is not None:
+            return bool(rise(key, nc, ttl))
+        if nc <= cache.get(key, 0):
+            return False
+        cache.set(key, nc, timeout=ttl)
+    except Exception:
+        logger.warning("shared cache unavailable: Digest replays not checked", exc_info=True)
+    return True
 
 
 def _same(given: str, expected: str) -> bool:
@@ -182,14 +217,16 @@ def _md5(text: str) -> str:
 
 
 def make_nonce(now: float | None = None) -> str:
-    stamp = f"{int(now if now is not None else time.time()):x}"
+    """`<issued, hex seconds>-<random>.<signature>`: each challenge its own nonce (an answer
+    is taken once per (nonce, nc), and a phone answers every fresh challenge with nc 1)."""
+    stamp = f"{int(now if now is not None else time.time()):x}-{secrets.token_hex(8)}"
     return f"{stamp}.{_nonce_signature(stamp)}"
 
 
 def nonce_age(nonce: str, now: float | None = None) -> float | None:
     """Seconds since we issued this nonce, or None when we never did."""
     stamp, _, signature = nonce.partition(".")
-    if not stamp or len(stamp) > 12:
+    if not stamp or len(stamp) > 40:
         return None
     keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]  # a rotated key still counts
     if not any(
@@ -198,7 +235,7 @@ def nonce_age(nonce: str, now: float | None = None) -> float | None:
     ):
         return None
     try:
-        issued = int(stamp, 16)
+        issued = int(stamp.partition("-")[0], 16)
     except ValueError:
         return None
     age = (now if now is not None else time.time()) - issued
@@ -215,11 +252,21 @@ def _nonce_signature(stamp: str, secret: str | None = None) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def challenges(stale: bool = False) -> list[str]:
+def offered_schemes(secure: bool) -> list[str]:
+    """The schemes this request may use: Basic sends the password in clear, so on plain
+    HTTP only where PROVISIONING_ALLOW_BASIC_OVER_HTTP says (phones inside customer
+    networks)."""
+    schemes = settings.PROVISIONING_AUTH_SCHEMES
+    if secure or settings.PROVISIONING_ALLOW_BASIC_OVER_HTTP:
+        return list(schemes)
+    return [scheme for scheme in schemes if scheme != "basic"]
+
+
+def challenges(stale: bool = False, schemes: list[str] | None = None) -> list[str]:
     """One WWW-Authenticate value per offered scheme, each to go on its own header line."""
     realm = settings.PROVISIONING_REALM
     values = []
-    for scheme in settings.PROVISIONING_AUTH_SCHEMES:
+    for scheme in settings.PROVISIONING_AUTH_SCHEMES if schemes is None else schemes:
         if scheme == "digest":
             value = f'Digest realm="{realm}", qop="auth", algorithm=MD5, nonce="{make_nonce()}"'
             values.append(value + (", stale=true" if stale else ""))

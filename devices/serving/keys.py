@@ -34,6 +34,9 @@ class Kind:
 VERSION = "voipconfig:config-version"  # the current config version: a random token
 THROTTLE_IP = Kind("throttle:ip")  # (network, window): failed requests from an address or /64
 THROTTLE_MAC = Kind("throttle:mac")  # (mac, window): wrong passwords tried for one MAC
+# (nonce): the highest nc a Digest answer to it used (an answer is taken only with a higher
+# one); it lives as long as a nonce does (DIGEST_NONCE_TTL_SECONDS), and a minute more.
+DIGEST_NC = Kind("digest:nc")
 
 # --- in each process, per config version -----------------------------------------------------
 

@@ -136,8 +136,8 @@ class ChallengeResponse(HttpResponse):
             yield "WWW-Authenticate", challenge
 
 
-def challenge(stale: bool = False) -> ChallengeResponse:
-    return ChallengeResponse(http_auth.challenges(stale=stale))
+def challenge(stale: bool = False, schemes: list[str] | None = None) -> ChallengeResponse:
+    return ChallengeResponse(http_auth.challenges(stale=stale, schemes=schemes))
 
 
 def bad_request() -> HttpResponse:
