@@ -124,7 +124,9 @@ def _serve(
     phone_request.phone = phone
     response = view(phone_request, *args, **kwargs)
     outcome = _outcome_for(response.status_code)
-    if outcome == Outcome.SUCCESS and phone.device is not None:
+    if outcome == Outcome.SUCCESS and phone.device is not None and phone.authenticated:
+        # Only a request that proved it is the phone says where the phone is and what it
+        # runs (the throttle trusts the address a phone last succeeded from).
         _remember_visit(phone, log.ip)
     if outcome == Outcome.SUCCESS and phone.used_previous_password:
         outcome = Outcome.SUCCESS_PREVIOUS_PASSWORD
@@ -157,6 +159,7 @@ def _authenticate(
         return None
     verdict = _check_credentials(phone, credentials, str(request.method))
     if verdict is http_auth.Verdict.OK:
+        phone.authenticated = True
         return None
     if verdict is http_auth.Verdict.STALE:
         return challenge(stale=True), Outcome.STALE_NONCE

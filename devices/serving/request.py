@@ -44,6 +44,7 @@ class PhoneRequest:
     organisation: Organisation | None = None
     username: str = ""  # as the phone sent it
     used_previous_password: bool = False
+    authenticated: bool = False  # its credentials were checked and right
     schemes: list[str] = field(default_factory=list)  # the schemes this request may use
     remember: Remember = field(default_factory=lambda: Remember())
     visit: Visit | None = None  # set by the endpoint once the request succeeded
