@@ -154,10 +154,15 @@ PROVIDER_ONLY_PREFIXES = (
 )
 
 
+def is_provider_only(key: str) -> bool:
+    """A key only provider staff may set, in any case and by either generation's name."""
+    return key.lower().startswith(PROVIDER_ONLY_PREFIXES)
+
+
 def provider_only_keys(text: str) -> list[str]:
     """The keys of raw overrides that only provider staff may set."""
     keys = (key_of(place) for place in parse_overrides(text, lenient=True))
-    return [key for key in keys if key.lower().startswith(PROVIDER_ONLY_PREFIXES)]
+    return [key for key in keys if is_provider_only(key)]
 
 
 FACTORY_PASSWORDS = frozenset({"admin", "user", "var", "1234", "0000", ""})
@@ -174,7 +179,7 @@ def split_provider_lines(text: str) -> tuple[str, str]:
             parsed = _parse_override_line(line)
         except ValueError:
             parsed = None
-        reserved = parsed is not None and parsed[0].lower().startswith(PROVIDER_ONLY_PREFIXES)
+        reserved = parsed is not None and is_provider_only(parsed[0])
         (providers if reserved else theirs).append(line)
     return "\n".join(theirs).strip("\n"), "\n".join(providers)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
+from organisations.config_syntax import is_number
+
 TIME_ZONES_FILE = Path(__file__).resolve().parent / "data" / "yealink-time-zones.tsv"
 # Longer than any name by far: past this, looking for close names is not worth the time.
 _SUGGEST_UP_TO = 100
@@ -82,8 +84,7 @@ def validate_time_zone_offset(value: str) -> None:
     """An offset a clock can have: UTC-12 to UTC+14, in quarter hours."""
     hours, _, minutes = value.lstrip("+-").partition(":")
     sign = -1 if value.startswith("-") else 1
-    numbers = f"{hours}{minutes}"
-    valid = numbers.isascii() and numbers.isdigit() and hours != ""
+    valid = is_number(hours) and (not minutes or is_number(minutes))
     total = sign * (int(hours) * 60 + int(minutes or 0)) if valid else None
     if total is None or not -12 * 60 <= total <= 14 * 60 or (minutes and int(minutes) % 15):
         raise ValidationError(

@@ -6,7 +6,8 @@ The phone path (docs/architecture.md draws it):
                 throttle, authenticate (http_auth), run the view, log (access_log)
     cache       what each process keeps per config version, and how a change reaches
                 every process (version_feed); every name it keeps things under: keys
-    lookup      the device with its accounts, in one statement built once per process
+    lookup      the device with its accounts (and its organisation's line keys), in
+                statements built once per process
     responses   every answer: text, XML and stored files (ETag, 304, HEAD); 400 to 503
     files       which row holds a stored file's bytes, and small files' bytes kept by hash
 

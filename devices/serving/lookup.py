@@ -5,6 +5,10 @@ such a query than the database spends answering it. A `Prebuilt` query makes the
 its column converters once, from the model's own fields (so a new field needs no change
 here); each request only runs it and turns the rows into model instances as the ORM would.
 
+A device read with its whole organisation gets the organisation's line keys too, as plain
+rows (`KeyRow`), in one more statement; `release` drops accounts and keys once the phone's
+MAC file is kept.
+
 The organisation is not joined in: a few organisations serve thousands of phones, so each
 process keeps them per config version (`cache.organisation`), passwords already decrypted;
 the cache attaches them. Nothing here knows of the cache.
