@@ -182,14 +182,22 @@ def device_config(device: Device) -> Layered:
     # a key the MAC file sets (the phone applies the MAC file after the common file).
     config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
     config.put("phone override", parse_overrides(device.raw_overrides, lenient=True))
+    # Last, so that nothing sets other credentials than the ones we check: from its next
+    # round the phone authenticates as itself (the common file carries none).
+    config.put("phone's own credentials", own_credentials(device))
     return config
+
+
+def own_credentials(device: Device) -> dict[str, str]:
+    return {
+        "static.auto_provision.server.username": device.provisioning_username,
+        "static.auto_provision.server.password": device.provisioning_password,
+    }
 
 
 def organisation_layer(organisation: Organisation) -> dict[str, str]:
     return {
         "static.auto_provision.server.url": settings.PROVISIONING_URL,
-        "static.auto_provision.server.username": organisation.provisioning_username,
-        "static.auto_provision.server.password": organisation.provisioning_password,
         "static.auto_provision.repeat.minutes": str(organisation.provisioning_interval_minutes),
         "local_time.time_zone": organisation.time_zone,
         "local_time.time_zone_name": organisation.time_zone_name,

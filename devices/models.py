@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from devices import credentials
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.phone_models import (
     EXPANSION_MODULES,
@@ -151,6 +154,17 @@ class Device(PhoneSettings):
     managed_settings = models.TextField(blank=True, editable=False)
     # The highest DECT handset it ever had here: a handset taken away is blanked.
     handsets_seen = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Its own provisioning credentials: the MAC is the user name (devices.credentials).
+    provisioning_password = EncryptedTextField(
+        max_length=64, default=credentials.new_password, editable=False
+    )
+    previous_provisioning_password = EncryptedTextField(blank=True, editable=False)
+    previous_password_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the phone first authenticated with its own credentials: from then on it is refused
+    # with its organisation's (unless the organisation's policy says always).
+    own_credentials_used_at = models.DateTimeField(
+        "first used its own credentials", null=True, blank=True, editable=False
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
@@ -178,6 +192,42 @@ class Device(PhoneSettings):
         instance._stored_overrides = instance.__dict__.get("raw_overrides")
         return instance
 
+    @property
+    def provisioning_username(self) -> str:
+        """Its own provisioning user name: its MAC."""
+        return self.mac
+
+    def previous_password(self, now: datetime | None = None) -> str | None:
+        """Its old provisioning password while its grace period lasts, else None."""
+        until = self.previous_password_valid_until
+        if not self.previous_provisioning_password or until is None:
+            return None
+        return self.previous_provisioning_password if (now or timezone.now()) < until else None
+
+    def passwords(self) -> list[str]:
+        """The provisioning passwords it may use now: its own, and the previous one in its
+        grace period."""
+        previous = self.previous_password()
+        return [self.provisioning_password, previous] if previous else [self.provisioning_password]
+
+    def resource_url(self, name: str) -> str:
+        """Where the phone fetches one of its files (phonebook, wallpaper, ringtone): the URL
+        carries its resource token."""
+        path = credentials.resource_path(self.mac, self.provisioning_password, name)
+        return settings.PROVISIONING_URL + path
+
+    def rotate_provisioning_password(self, grace_days: int | None = None) -> None:
+        """A new password (and so a new resource token). The old one stays good until the
+        phone has used the new one, or for the organisation's grace period at most."""
+        days = self.organisation.password_grace_days if grace_days is None else grace_days
+        if days:
+            self.previous_provisioning_password = self.provisioning_password
+            self.previous_password_valid_until = timezone.now() + timedelta(days=days)
+        else:
+            self.previous_provisioning_password = ""
+            self.previous_password_valid_until = None
+        self.provisioning_password = credentials.new_password()
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Code that skips full_clean() still cannot store a MAC in another notation.
         self.mac = normalise_mac(self.mac)
@@ -197,7 +247,10 @@ class Device(PhoneSettings):
             changed.add("managed_settings")
         if changed and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        if adding:  # it is assigned now
+            UnassignedPhone.objects.filter(mac=self.mac).delete()
         self._stored_overrides = self.raw_overrides
 
     @property
@@ -562,6 +615,33 @@ class Handset(models.Model):
             raise ValidationError(errors)
 
 
+class UnassignedPhone(models.Model):
+    """A MAC that asked with an organisation's valid credentials but is not one of its phones
+    (issue 14): most often a phone plugged in before staff entered it. It got 404, not 401, so
+    it shows no password prompt; staff add it from this list in one click."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="unassigned_phones"
+    )
+    mac = MacAddressField("MAC address")
+    model = models.CharField(max_length=32, blank=True, help_text="As its User-Agent says.")
+    firmware = models.CharField(max_length=32, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField("address", null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    requests = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "mac"], name="unique_unassigned_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return format_mac(self.mac)
+
+
 class AccessLog(models.Model):
     """One row per phone request that carried credentials or asked for a resource."""
 
@@ -576,6 +656,15 @@ class AccessLog(models.Model):
         MAC_MISMATCH = "mac_mismatch", "MAC mismatch"
         NOT_FOUND = "not_found", "Not found"
         THROTTLED = "throttled", "Throttled"
+        # Valid organisation credentials for a MAC the organisation does not have: 404, and
+        # the MAC is listed among its unassigned phones.
+        UNASSIGNED = "unassigned", "Unassigned phone"
+        # Valid credentials of a phone or organisation that is deactivated: 404.
+        INACTIVE = "inactive", "Deactivated"
+        # Valid organisation credentials from a phone that may no longer use them (it used
+        # its own, or the organisation's policy says never): 401.
+        ORGANISATION_REFUSED = "organisation_refused", "Organisation credentials refused"
+        WRONG_TOKEN = "wrong_token", "Wrong resource token"
 
     # When the request came, not when its row was written (rows are written in batches).
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

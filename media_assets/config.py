@@ -46,11 +46,11 @@ def media_config(device: Device) -> Config:
     config: Config = {}
     wallpaper = _pick(row, "wallpaper", device.organisation_id)
     if wallpaper:
-        config["wallpaper_upload.url"] = settings.PROVISIONING_URL + wallpaper
+        config["wallpaper_upload.url"] = device.resource_url(wallpaper)
         config["phone_setting.backgrounds"] = f"Config:{wallpaper}"
     ringtone = _pick(row, "ringtone", device.organisation_id)
     if ringtone:
-        config["ringtone.url"] = settings.PROVISIONING_URL + ringtone
+        config["ringtone.url"] = device.resource_url(ringtone)
         config["phone_setting.ring_type"] = f"Config:{ringtone}"
     config.update(_softkeys(row))
     if row["ca"]:

@@ -49,7 +49,7 @@ XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 RENDITION_FIELDS = ("id", "size", "sha256", "content_type", "source_sha256")
 
 
-@phone_endpoint(auth="optional")
+@phone_endpoint(auth="resource")
 def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     phone = request.phone
     assert phone.organisation is not None  # a known phone's

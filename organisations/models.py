@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import (
     MaxValueValidator,
     MinLengthValidator,
@@ -35,7 +36,13 @@ from organisations.time_zones import (
     validate_time_zone_offset,
 )
 
-__all__ = ["Organisation", "OrganisationStaff", "SettingsProfile", "SipTransport"]
+__all__ = [
+    "Organisation",
+    "OrganisationCredentials",
+    "OrganisationStaff",
+    "SettingsProfile",
+    "SipTransport",
+]
 
 
 class SipTransport(models.IntegerChoices):
@@ -54,6 +61,24 @@ def web_password_field(verbose_name: str, **kwargs: Any) -> EncryptedTextField:
         validators=[validate_web_password, MinLengthValidator(8)],
         **kwargs,
     )
+
+
+def validate_not_mac_shaped(value: str) -> None:
+    """A phone's own user name is its MAC: an organisation's must not look like one."""
+    if len(value) == 12 and all(c in "0123456789abcdefABCDEF" for c in value):
+        raise ValidationError(
+            "Twelve hexadecimal digits are the form of a phone's own user name (its MAC); "
+            "choose another user name for the organisation.",
+            code="mac_shaped_username",
+        )
+
+
+class OrganisationCredentials(models.TextChoices):
+    """When a phone may still authenticate with its organisation's credentials."""
+
+    BOOTSTRAP = "bootstrap", "Until the phone has used its own (recommended)"
+    ALWAYS = "always", "Always (legacy: any phone's credentials open every phone's files)"
+    NEVER = "never", "Never (only each phone's own credentials)"
 
 
 class Organisation(PhoneSettings):
@@ -79,13 +104,30 @@ class Organisation(PhoneSettings):
     provisioning_username = models.CharField(
         max_length=32,
         unique=True,
-        validators=[validate_username],
-        help_text="HTTP authentication user name of this organisation's phones (max 32).",
+        validators=[validate_username, validate_not_mac_shaped],
+        help_text="HTTP authentication user name shared by this organisation's phones "
+        "(max 32): what a phone set up by hand uses until it has its own.",
     )
     provisioning_password = EncryptedTextField(
         max_length=32,
         validators=[validate_credential, MinLengthValidator(8)],
-        help_text="HTTP authentication password of this organisation's phones (8 to 32).",
+        help_text="HTTP authentication password shared by this organisation's phones (8 to 32).",
+    )
+    organisation_credentials = models.CharField(
+        "phones may use the organisation's credentials",
+        max_length=10,
+        choices=OrganisationCredentials.choices,
+        default=OrganisationCredentials.BOOTSTRAP,
+        help_text="Every phone has its own credentials (its MAC and a random password), which "
+        "RPS hands it and its MAC file sets. The organisation's credentials only get a phone "
+        "set up by hand to its first MAC file.",
+    )
+    enrol_unknown_phones = models.BooleanField(
+        "enrol unknown phones",
+        default=False,
+        help_text="A phone not in the admin that sends this organisation's valid credentials "
+        "is added as a phone of this organisation at once (its model from its User-Agent). "
+        "Off: it is listed among the unassigned phones, for staff to add.",
     )
     sip_server_host = models.CharField(
         "SIP server", max_length=253, validators=[validate_single_line]

@@ -78,8 +78,14 @@ def readable_book(device: Device, pk: int) -> Phonebook | None:
     return next((book for book in readable_books(device) if book.pk == pk), None)
 
 
+def phonebook_name(phonebook: Phonebook, family: Family) -> str:
+    return f"pb-{family.slug}-{phonebook.pk}.xml"
+
+
 def phonebook_url(phonebook: Phonebook, family: Family) -> str:
-    return f"{settings.PROVISIONING_URL}pb-{family.slug}-{phonebook.pk}.xml"
+    """The book's address without a phone's token, as the admin shows it: a phone gets
+    `Device.resource_url`, and this one only answers a request with the phone's credentials."""
+    return settings.PROVISIONING_URL + phonebook_name(phonebook, family)
 
 
 def phonebook_keys(device: Device) -> list[tuple[str, str]]:
@@ -90,7 +96,7 @@ def phonebook_keys(device: Device) -> list[tuple[str, str]]:
     pairs = [("features.remote_phonebook.enable", "1" if books else "0")]
     for index in range(1, BOOKS_PER_PHONE + 1):
         book = books[index - 1] if index <= len(books) else None
-        url = phonebook_url(book, family) if book else BLANK
+        url = device.resource_url(phonebook_name(book, family)) if book else BLANK
         name = (book.title or book.name) if book else BLANK
         pairs.append((f"remote_phonebook.data.{index}.url", url))
         pairs.append((f"remote_phonebook.data.{index}.name", name))

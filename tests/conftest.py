@@ -36,6 +36,15 @@ class Tenant:
             headers["Authorization"] = basic(self.username, password or self.password)
         return headers
 
+    def own_headers(self, *, password: str | None = None) -> dict:
+        """Headers of this tenant's phone with its own credentials (user name its MAC), as
+        it sends them from its second round on."""
+        password = password or self.device.provisioning_password
+        return {
+            "User-Agent": user_agent(self.device),
+            "Authorization": basic(self.device.mac, password),
+        }
+
 
 def basic(username: str, password: str) -> str:
     token = base64.b64encode(f"{username}:{password}".encode()).decode()

@@ -42,3 +42,17 @@ def user_agent(device_or_mac: Device | str | None, model: str = "T54W", fw: str 
         return f"Yealink SIP-{model} {fw}"
     mac = device_or_mac.mac if isinstance(device_or_mac, Device) else device_or_mac
     return f"Yealink SIP-{model} {fw} {format_mac(mac)}"
+
+
+def resource_path(device, name: str) -> str:
+    """Where the phone's MAC file sends it for one of its files: under its resource token."""
+    from devices.credentials import resource_path as path
+
+    return "/" + path(device.mac, device.provisioning_password, name.lstrip("/"))
+
+
+def own_basic(device, password: str | None = None) -> str:
+    """The phone's own credentials (user name its MAC), as Basic."""
+    from tests.conftest import basic
+
+    return basic(device.mac, password or device.provisioning_password)

@@ -19,7 +19,9 @@ EXAMPLES = {
     "mac-config": "/805ec0aaaa01.cfg",
     "mac-boot": "/805ec0aaaa01.boot",
     "phonebook-xml": "/pb-t5x-2.xml",
+    "phonebook-xml-token": "/p/805ec0aaaa01/Ab3_-Cd4Ef5Gh6Ij7Kl8Mn/pb-t5x-2.xml",
     "media-file": "/logo2.png",
+    "media-file-token": "/p/805ec0aaaa01/Ab3_-Cd4Ef5Gh6Ij7Kl8Mn/logo2.png",
     "softkey-file": "/xml/_global/CallIn2.xml",
 }
 NO_DIGITS = {"ca-certificate"}  # /ca.crt: nothing to put other digits in

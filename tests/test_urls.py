@@ -23,7 +23,9 @@ PHONE_FILES = {
     "mac-config",
     "mac-boot",
     "phonebook-xml",
+    "phonebook-xml-token",
     "media-file",
+    "media-file-token",
     "softkey-file",
     "ca-certificate",
 }

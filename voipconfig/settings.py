@@ -206,6 +206,12 @@ THROTTLE_CACHE: str = "default"
 THROTTLE_WINDOW_SECONDS: int = env.int("THROTTLE_WINDOW_SECONDS", default=300)
 THROTTLE_MAX_FAILURES_PER_IP: int = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)
 THROTTLE_MAX_FAILURES_PER_MAC: int = env.int("THROTTLE_MAX_FAILURES_PER_MAC", default=10)
+# Wrong passwords with one organisation's user name, from all addresses together (its phones
+# share it while they bootstrap, so more than per MAC).
+THROTTLE_MAX_FAILURES_PER_USERNAME: int = env.int("THROTTLE_MAX_FAILURES_PER_USERNAME", default=30)
+# An organisation keeps at most this many unassigned phones listed (insiders with its
+# credentials could otherwise fill the table with made-up MACs).
+UNASSIGNED_PHONES_MAX: int = env.int("UNASSIGNED_PHONES_MAX", default=1000)
 
 # Per-process cache of devices and rendered files, checked on every request against a version
 # kept in the shared cache (devices/serving/cache.py). "auto": on when CACHE_URL is shared.

@@ -72,6 +72,9 @@ class _Shared(_Kept):
 
 
 _phones: OrderedDict[str, _Phone] = OrderedDict()  # by MAC, least recently used first
+# MACs asked for and not found, so that an unknown MAC costs what a known one does (no
+# statement each time: the time of an answer must not tell which MACs exist).
+_unknown: OrderedDict[str, _Kept] = OrderedDict()
 _shared: OrderedDict[str, _Shared] = OrderedDict()  # what phones share, by its `keys` name
 
 
@@ -188,10 +191,18 @@ def device(mac: str) -> Device | None:
         return kept.device
     if not version:
         return next(iter(_read(mac, 0)), None)
+    unknown = _unknown.get(mac)
+    if unknown is not None and unknown.valid(version):
+        _unknown.move_to_end(mac)
+        return None
     _drop_invalid(version)
     room = settings.CONFIG_CACHE_MAX_ENTRIES - len(_phones) - 1
     loaded = _read(mac, max(0, min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, room)))
     if not loaded or loaded[0].mac != mac:
+        _unknown[mac] = _Kept(version)
+        _unknown.move_to_end(mac)
+        while len(_unknown) > settings.CONFIG_CACHE_MAX_ENTRIES:
+            _unknown.popitem(last=False)
         return None
     born = time.monotonic()
     for phone in reversed(loaded):  # the asked-for device last: the most recently used
@@ -212,6 +223,17 @@ def _read(mac: str, limit: int) -> list[Device]:
 def organisation(pk: int) -> Organisation | None:
     """An organisation, kept per version: thousands of phones share a few of them."""
     return memo(keys.ORGANISATION(pk), lambda: Organisation.objects.filter(pk=pk).first())
+
+
+def organisation_by_username(username: str) -> Organisation | None:
+    """The organisation whose provisioning user name this is, from a map of all of them kept
+    per version: a name that is nobody's costs what a real one does."""
+
+    def load() -> dict[str, int]:
+        return dict(Organisation.objects.values_list("provisioning_username", "pk"))
+
+    pk = memo(keys.ORGANISATION_USERNAMES, load).get(username)
+    return organisation(pk) if pk is not None else None
 
 
 def settings_profiles() -> dict[int, SettingsProfile]:
@@ -299,6 +321,7 @@ def memo(name: str, load: Callable[[], T]) -> T:
 
 def _forget() -> None:
     _phones.clear()
+    _unknown.clear()
     _shared.clear()
 
 

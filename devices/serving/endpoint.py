@@ -4,9 +4,19 @@ Every phone-facing view, in every app, is wrapped in `phone_endpoint`:
 
     request ─► identify ─► authenticate ─► view ─► respond + one access-log row
 
+A request proves it is the phone (docs/architecture.md, "Trust between server and phone"):
+- with the phone's own credentials (user name its MAC, a random password), which open only
+  that phone's files;
+- with its organisation's credentials, as the organisation's policy allows (by default only
+  until the phone has used its own): a phone set up by hand gets to its first MAC file;
+- for its phonebooks, wallpapers and ringtones, also with the resource token its MAC file
+  writes into their URLs.
+
 Outsiders learn nothing from the answers: an unknown MAC and wrong credentials both get the
-same 401 challenge, and anything that is not theirs is a 404. The access log always says
-which it was.
+same 401 challenge, at the same cost, and anything that is not theirs is a 404. Valid
+credentials never get a 401 for what is not the phone's fault (an unassigned MAC, a
+deactivated phone): a Yealink phone prompts for a password on its screen after a 401. The
+access log always says which it was.
 """
 
 from __future__ import annotations
@@ -21,24 +31,29 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
+from devices import credentials as own_credentials
 from devices.mac import parse_user_agent
-from devices.models import AccessLog
-from devices.serving import cache, http_auth, responses, throttle
+from devices.models import AccessLog, Device
+from devices.serving import cache, http_auth, responses, throttle, unassigned
 from devices.serving.access_log import writer as access_log
 from devices.serving.request import PhoneHttpRequest, PhoneRequest, Visit, clean_header, client_ip
-from organisations.models import Organisation
+from organisations.models import Organisation, OrganisationCredentials
 
 logger = logging.getLogger(__name__)
 Outcome = AccessLog.Outcome
-# Outcomes that count towards throttling an address (and, for wrong credentials, a MAC).
+# Outcomes that count towards throttling an address (and, for wrong credentials, a MAC and a
+# user name). Not found counts too: guessing the names and ids of files.
 FAILURES = {
     Outcome.MAC_UNKNOWN,
     Outcome.WRONG_CREDENTIALS,
+    Outcome.WRONG_TOKEN,
     Outcome.BAD_REQUEST,
     Outcome.MAC_MISMATCH,
     Outcome.REPLAYED,
+    Outcome.NOT_FOUND,
+    Outcome.ORGANISATION_REFUSED,
 }
-AuthPolicy = Literal["required", "optional", "public"]
+AuthPolicy = Literal["required", "resource", "public"]
 P = ParamSpec("P")
 PhoneView = Callable[Concatenate[PhoneHttpRequest, P], HttpResponseBase]
 View = Callable[Concatenate[HttpRequest, P], HttpResponseBase]
@@ -51,8 +66,9 @@ _DUMMY_PASSWORD = "not-a-password-" + "x" * 17
 def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], View[P]]:
     """Wrap a phone-facing view. A URL kwarg `mac` names the phone the file is for.
 
-    - required: credentials of the phone's organisation (config and boot files);
-    - optional: a known, active phone; credentials, when sent, must be right (phonebooks);
+    - required: the phone's credentials (config and boot files);
+    - resource: the phone's resource token (a URL kwarg `token`), or its credentials
+      (phonebooks, wallpapers, ringtones); the view gets neither `mac` nor `token`;
     - public: anyone (softkey XML, the CA certificate); still logged.
 
     A 2xx or 304 from the view is logged as a Success, a 404 as Not found.
@@ -71,7 +87,7 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
                 logger.warning(
                     "database unavailable: %s %s from %s (%s)",
                     request.method,
-                    clean_header(request.get_full_path(), 255),
+                    clean_header(own_credentials.mask_token(request.get_full_path()), 255),
                     client_ip(request),
                     clean_header(request.headers.get("User-Agent", ""), 255),
                     exc_info=True,
@@ -98,7 +114,10 @@ def _serve(
 ) -> HttpResponseBase:
     user_agent = parse_user_agent(clean_header(request.headers.get("User-Agent", "")))
     path_mac = kwargs["mac"].lower() if kwargs.get("mac") else None
-    if path_mac:
+    token = kwargs.pop("token", None)
+    if auth == "resource":
+        kwargs.pop("mac", None)  # the view finds the phone in request.phone
+    elif path_mac:
         kwargs["mac"] = path_mac
     phone = PhoneRequest(user_agent=user_agent, mac=path_mac or user_agent.mac)
     log = _AccessLogger(request, phone)
@@ -106,17 +125,26 @@ def _serve(
         # A phone never needs another phone's file.
         return log.write(responses.not_found(), Outcome.MAC_MISMATCH)
     phone.schemes = http_auth.offered_schemes(request.is_secure())
-    try:
-        credentials = http_auth.parse_authorization(
-            request.headers.get("Authorization", ""), phone.schemes
-        )
-    except http_auth.MalformedAuthorization:
-        return log.write(responses.bad_request(), Outcome.BAD_REQUEST)
+    credentials = None
+    if token is None:
+        try:
+            credentials = http_auth.parse_authorization(
+                request.headers.get("Authorization", ""), phone.schemes
+            )
+        except http_auth.MalformedAuthorization:
+            return log.write(responses.bad_request(), Outcome.BAD_REQUEST)
     if credentials is not None:
         phone.username = credentials.username
         if not http_auth.uri_matches(credentials, request.get_full_path()):
             return log.write(responses.bad_request(), Outcome.BAD_REQUEST)
-    refusal = _authenticate(request, phone, credentials, auth, log.ip)
+        if phone.mac is None and own_credentials.looks_like_mac(credentials.username):
+            phone.mac = credentials.username  # a phone that said no MAC: its user name does
+    if auth == "public":
+        refusal = None
+    elif token is not None:
+        refusal = _check_token(phone, token, log.ip)
+    else:
+        refusal = _authenticate(request, phone, credentials, log.ip)
     if refusal is not None:
         response, refused = refusal
         return log.write(response, refused) if refused else response
@@ -126,90 +154,156 @@ def _serve(
     outcome = _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None and phone.authenticated:
         # Only a request that proved it is the phone says where the phone is and what it
-        # runs (the throttle trusts the address a phone last succeeded from).
+        # runs.
         _remember_visit(phone, log.ip)
     if outcome == Outcome.SUCCESS and phone.used_previous_password:
         outcome = Outcome.SUCCESS_PREVIOUS_PASSWORD
     return log.write(response, outcome)
 
 
+def _check_token(phone: PhoneRequest, token: str, ip: str | None) -> Refusal | None:
+    """A resource URL's token: the phone's, from its current password or the previous one
+    in its grace period. A right token is never throttled (128 bits are not guessed)."""
+    assert phone.mac is not None  # the URL names it
+    device = phone.device = cache.device(phone.mac)
+    phone.organisation = device.organisation if device else None
+    passwords = device.passwords() if device else [_DUMMY_PASSWORD]
+    if own_credentials.token_matches(token, phone.mac, passwords):
+        assert device is not None
+        if not (device.is_active and device.organisation.is_active):
+            return responses.not_found(), Outcome.INACTIVE
+        phone.authenticated = True
+        return None
+    if throttle.is_throttled(ip, None):
+        return responses.too_many_failures(), Outcome.THROTTLED
+    return responses.not_found(), Outcome.WRONG_TOKEN if device else Outcome.MAC_UNKNOWN
+
+
 def _authenticate(
     request: HttpRequest,
     phone: PhoneRequest,
     credentials: http_auth.Credentials | None,
-    auth: AuthPolicy,
     ip: str | None,
 ) -> Refusal | None:
     """None when the request may go on; else the answer and the outcome to log."""
-    if auth == "public":
-        return None
     challenge = partial(responses.challenge, schemes=phone.schemes)
-    if credentials is None and auth == "required":
-        return challenge(), None  # the first step of every round; not an attempt yet
-    _identify(phone, credentials)
-    if _must_wait(phone, ip):
-        return responses.too_many_failures(), Outcome.THROTTLED
-    if not _is_known(phone):
-        if credentials is None:
-            return responses.not_found(), Outcome.MAC_UNKNOWN
-        # Spend the same work as a real check, so timing does not tell unknown from wrong.
-        http_auth.check(credentials, "", _DUMMY_PASSWORD, str(request.method))
-        return challenge(), Outcome.MAC_UNKNOWN
     if credentials is None:
-        return None
-    verdict = _check_credentials(phone, credentials, str(request.method))
-    if verdict is http_auth.Verdict.OK:
-        phone.authenticated = True
-        return None
+        return challenge(), None  # the first step of every round; not an attempt yet
+    username, method = credentials.username, str(request.method)
+    own = phone.mac is not None and username == phone.mac
+    organisation = None if own else cache.organisation_by_username(username)
+    if not own and organisation is None and own_credentials.looks_like_mac(username):
+        # Another phone's user name: its credentials open only its own files.
+        return responses.not_found(), Outcome.MAC_MISMATCH
+    phone.device = cache.device(phone.mac) if phone.mac else None
+    if not own and throttle.is_throttled(ip, phone.mac, username):
+        # A password people chose: over a limit it is not even checked.
+        return responses.too_many_failures(), Outcome.THROTTLED
+    if own:
+        phone.organisation = phone.device.organisation if phone.device else None
+        verdict = _check(phone, credentials, username, _passwords(phone.device), method)
+    else:
+        phone.organisation = organisation
+        verdict = _check(phone, credentials, username, _passwords(organisation), method)
     if verdict is http_auth.Verdict.STALE:
         return challenge(stale=True), Outcome.STALE_NONCE
     if verdict is http_auth.Verdict.REPLAYED:
         # A phone that reused its nonce retries with a fresh one; a replayer learns nothing.
         return challenge(stale=True), Outcome.REPLAYED
-    return challenge(), Outcome.WRONG_CREDENTIALS
+    if verdict is http_auth.Verdict.WRONG:
+        if own and throttle.is_throttled(ip, phone.mac):
+            return responses.too_many_failures(), Outcome.THROTTLED
+        known = phone.device is not None if phone.mac else organisation is not None
+        return challenge(), Outcome.WRONG_CREDENTIALS if known else Outcome.MAC_UNKNOWN
+    if own:
+        return _admit_own(phone)
+    assert organisation is not None
+    return _admit_organisation(phone, organisation, ip)
 
 
-def _must_wait(phone: PhoneRequest, ip: str | None) -> bool:
-    """Over a failure limit, and not a device asking from where it last succeeded."""
-    device = phone.device
-    if device is not None and ip is not None and device.last_seen_ip == ip:
-        return False
-    return throttle.is_throttled(ip, phone.mac)
+def _passwords(owner: Device | Organisation | None) -> list[str]:
+    """The passwords that open: the current one, and the previous one in its grace period.
+    Nobody's (an unknown MAC or user name): one that matches nothing, checked all the same,
+    so timing does not tell unknown from wrong."""
+    if owner is None:
+        return [_DUMMY_PASSWORD]
+    if isinstance(owner, Device):
+        return owner.passwords()
+    previous = owner.previous_password()
+    return [owner.provisioning_password, previous] if previous else [owner.provisioning_password]
 
 
-def _check_credentials(
-    phone: PhoneRequest, credentials: http_auth.Credentials, method: str
+def _check(
+    phone: PhoneRequest,
+    credentials: http_auth.Credentials,
+    username: str,
+    passwords: list[str],
+    method: str,
 ) -> http_auth.Verdict:
-    """The current password, or the previous one during its grace period after a change."""
-    organisation = phone.organisation
-    assert organisation is not None  # a known phone's
-    username = organisation.provisioning_username
-    verdict = http_auth.check(credentials, username, organisation.provisioning_password, method)
-    previous = organisation.previous_password()
-    if verdict is http_auth.Verdict.WRONG and previous:
-        verdict = http_auth.check(credentials, username, previous, method)
+    verdict = http_auth.check(credentials, username, passwords[0], method)
+    if verdict is http_auth.Verdict.WRONG and len(passwords) > 1:
+        verdict = http_auth.check(credentials, username, passwords[1], method)
         phone.used_previous_password = verdict is http_auth.Verdict.OK
     return verdict
 
 
-def _identify(phone: PhoneRequest, credentials: http_auth.Credentials | None) -> None:
-    """The device by MAC, with its organisation (kept, or one statement), or else, for a
-    phone that sent no MAC at all, the organisation by provisioning user name."""
-    if phone.mac:
-        phone.device = cache.device(phone.mac)
-        phone.organisation = phone.device.organisation if phone.device else None
-    elif credentials is not None:
-        phone.organisation = Organisation.objects.filter(
-            provisioning_username=credentials.username
-        ).first()
+def _admit_own(phone: PhoneRequest) -> Refusal | None:
+    """The phone's own credentials were right."""
+    device = phone.device
+    assert device is not None
+    if not (device.is_active and device.organisation.is_active):
+        return responses.not_found(), Outcome.INACTIVE
+    phone.authenticated = True
+    if device.own_credentials_used_at is None:
+        # From now on its organisation's credentials no longer open its files.
+        phone.remember["own_credentials_used_at"] = timezone.now()
+    if device.previous_provisioning_password and not phone.used_previous_password:
+        # It has the new password: the old one is done with.
+        phone.remember["previous_provisioning_password"] = ""
+        phone.remember["previous_password_valid_until"] = None
+    return None
 
 
-def _is_known(phone: PhoneRequest) -> bool:
-    if phone.organisation is None or not phone.organisation.is_active:
-        return False
-    if not phone.mac:
-        return True
-    return phone.device is not None and phone.device.is_active
+def _admit_organisation(
+    phone: PhoneRequest, organisation: Organisation, ip: str | None
+) -> Refusal | None:
+    """The organisation's credentials were right: for which phone, and does its policy let
+    them open that phone's files?"""
+    if not organisation.is_active:
+        return responses.not_found(), Outcome.INACTIVE
+    policy = organisation.organisation_credentials
+    device = phone.device
+    if phone.mac is not None and (device is None or device.organisation_id != organisation.pk):
+        phone.device = None  # another organisation's phone is none of this one's business
+        if device is None and unassigned.seen(organisation, phone, ip):
+            phone.device = cache.device(phone.mac)  # enrolled: served like any other phone
+        if phone.device is None:
+            return responses.not_found(), Outcome.UNASSIGNED
+        device = phone.device
+    if device is not None and not device.is_active:
+        return responses.not_found(), Outcome.INACTIVE
+    if policy == OrganisationCredentials.NEVER or (
+        policy == OrganisationCredentials.BOOTSTRAP and device is not None and _used_own(device)
+    ):
+        # 401: these credentials are not (or no longer) good for this phone.
+        return responses.challenge(schemes=phone.schemes), Outcome.ORGANISATION_REFUSED
+    phone.authenticated = True
+    return None
+
+
+def _used_own(device: Device) -> bool:
+    """Whether the phone has authenticated with its own credentials. The kept copy may not
+    know yet (another process saw it), so the database is asked; only requests with the
+    organisation's credentials ask, and those are a phone's first round."""
+    if device.own_credentials_used_at is None:
+        used = (
+            Device.objects.filter(pk=device.pk)
+            .values_list("own_credentials_used_at", flat=True)
+            .first()
+        )
+        if used is not None:
+            device.own_credentials_used_at = used
+    return device.own_credentials_used_at is not None
 
 
 def _outcome_for(status_code: int) -> Outcome:
@@ -255,14 +349,18 @@ class _AccessLogger:
     def write(self, response: HttpResponseBase, outcome: Outcome) -> HttpResponseBase:
         phone = self.phone
         if outcome in FAILURES:
-            # A password tried for a MAC counts for that MAC, whether it exists or not.
+            # A password tried for a MAC counts for that MAC, whether it exists or not, and
+            # for the organisation user name it was tried with.
             tried = outcome in (Outcome.WRONG_CREDENTIALS, Outcome.MAC_UNKNOWN) and phone.username
-            throttle.record_failure(self.ip, phone.mac if tried else None)
+            shared = tried and not own_credentials.looks_like_mac(phone.username)
+            throttle.record_failure(
+                self.ip, phone.mac if tried else None, phone.username if shared else None
+            )
         row = {
             "created_at": timezone.now(),
             "ip": self.ip,
             "user_agent": phone.user_agent.raw[:255],
-            "path": clean_header(self.request.get_full_path(), 255),
+            "path": clean_header(own_credentials.mask_token(self.request.get_full_path()), 255),
             "mac": phone.mac or "",
             "username": clean_header(phone.username, 64),
             "organisation_id": phone.organisation.pk if phone.organisation else None,

@@ -34,6 +34,8 @@ class Kind:
 VERSION = "voipconfig:config-version"  # the current config version: a random token
 THROTTLE_IP = Kind("throttle:ip")  # (network, window): failed requests from an address or /64
 THROTTLE_MAC = Kind("throttle:mac")  # (mac, window): wrong passwords tried for one MAC
+# (user name, window): wrong passwords tried with an organisation's user name, from anywhere
+THROTTLE_USER = Kind("throttle:user")
 # (nonce): the highest nc a Digest answer to it used (an answer is taken only with a higher
 # one); it lives as long as a nonce does (DIGEST_NONCE_TTL_SECONDS), and a minute more.
 DIGEST_NC = Kind("digest:nc")
@@ -46,6 +48,7 @@ MAC_FILE = "mac"
 MAC_FILE_V80 = "mac:v80"
 # (pk): the organisation, passwords decrypted: thousands of phones share a few of them.
 ORGANISATION = Kind("organisation")
+ORGANISATION_USERNAMES = "organisation-usernames"  # every provisioning user name: its pk
 # (organisation pk, model code, key names): y0000000000XX.cfg, the same for the
 # organisation's model and the key names its firmware reads ("v81" or "v80").
 COMMON_FILE = Kind("common-file")
@@ -74,6 +77,7 @@ CA_CERTIFICATE = "ca-certificate"  # the current CA certificate
 
 # The models a phone's files are made of, by label. Models that are not here, and why:
 # - devices.AccessLog: written by the phone requests themselves;
+# - devices.UnassignedPhone: written by the phone requests of phones not in the admin;
 # - organisations.OrganisationStaff: who may log in to the admin;
 # - media_assets.WallpaperRendition: made by phone requests; its wallpaper's hash decides;
 # - rps.*: what was pushed to Yealink RPS; no phone reads it from us.
@@ -98,6 +102,7 @@ CONFIG_SOURCES = (
 )
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
+    "devices.UnassignedPhone",
     "organisations.OrganisationStaff",
     "media_assets.WallpaperRendition",
     "rps.RpsServerState",

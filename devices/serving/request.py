@@ -23,6 +23,9 @@ class Remember(TypedDict, total=False):
 
     last_config_sha256: str
     last_config: str
+    own_credentials_used_at: datetime
+    previous_provisioning_password: str
+    previous_password_valid_until: datetime | None
 
 
 class Visit(Remember, total=False):

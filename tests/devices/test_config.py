@@ -31,7 +31,9 @@ def test_the_common_file_layers_defaults_then_organisation(tenant_a):
     assert config["static.auto_provision.repeat.minutes"] == "15"
     assert config["lang.gui"] == config["lang.wui"] == "Dutch"
     assert config["static.auto_provision.server.url"] == "http://127.0.0.1:8000/"
-    assert config["static.auto_provision.server.password"] == tenant_a.password
+    # Credentials are each phone's own, in its MAC file only.
+    assert "static.auto_provision.server.username" not in config
+    assert "static.auto_provision.server.password" not in config
 
 
 def test_an_override_replaces_a_key_in_place_never_duplicates_it(tenant_a):

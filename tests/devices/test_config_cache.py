@@ -13,7 +13,7 @@ from devices.models import AccessLog, Device, SipAccount
 from devices.serving import cache, keys
 from organisations.models import Organisation
 from phonebooks.models import Phonebook
-from tests.factories import make_account, user_agent
+from tests.factories import make_account, own_basic, resource_path, user_agent
 
 MAC_FILE = "/805ec0aaaa01.cfg"
 
@@ -28,7 +28,7 @@ def cache_on(settings):
 
 
 def fetch(client, tenant, password=None):
-    return client.get(MAC_FILE, headers=tenant.phone_headers(password=password))
+    return client.get(MAC_FILE, headers=tenant.own_headers(password=password))
 
 
 def test_a_repeated_request_reads_nothing_but_the_log_write(client, tenant_a):
@@ -64,13 +64,26 @@ def test_a_new_account_and_a_deleted_one_reach_the_phone(client, tenant_a):
 
 def test_a_rotated_password_is_checked_at_once(client, tenant_a):
     fetch(client, tenant_a)
+    device = Device.objects.get(pk=tenant_a.device.pk)
+    device.rotate_provisioning_password(grace_days=0)
+    device.save()
+
+    assert fetch(client, tenant_a).status_code == 401
+    assert fetch(client, tenant_a, password=device.provisioning_password).status_code == 200
+
+
+def test_a_rotated_organisation_password_is_checked_at_once(client, tenant_a):
+    def bootstrap(password=None):  # a phone that has not had its own credentials yet
+        return client.get(MAC_FILE, headers=tenant_a.phone_headers(password=password))
+
+    bootstrap()
     organisation = Organisation.objects.get(pk=tenant_a.organisation.pk)
     organisation.password_grace_days = 0
     organisation.provisioning_password = "rotated-password"
     organisation.save()
 
-    assert fetch(client, tenant_a).status_code == 401
-    assert fetch(client, tenant_a, password="rotated-password").status_code == 200
+    assert bootstrap().status_code == 401
+    assert bootstrap(password="rotated-password").status_code == 200
 
 
 def test_a_deactivated_phone_is_refused_at_once(client, tenant_a):
@@ -79,7 +92,8 @@ def test_a_deactivated_phone_is_refused_at_once(client, tenant_a):
     device.is_active = False
     device.save()
 
-    assert fetch(client, tenant_a).status_code == 401
+    # Right credentials: 404, not 401 (which makes a Yealink phone prompt for a password).
+    assert fetch(client, tenant_a).status_code == 404
 
 
 def test_a_phonebook_given_to_the_phone_through_many_to_many_reaches_it(client, tenant_a):
@@ -137,7 +151,7 @@ def test_the_last_seen_fields_are_written_once_a_minute_while_nothing_changes(cl
 
     assert not any(q["sql"].startswith("UPDATE") for q in queries)
     assert Device.objects.get(pk=tenant_a.device.pk).last_seen_at == first
-    other_ip = client.get(MAC_FILE, headers=tenant_a.phone_headers(), REMOTE_ADDR="10.9.9.9")
+    other_ip = client.get(MAC_FILE, headers=tenant_a.own_headers(), REMOTE_ADDR="10.9.9.9")
     assert other_ip.status_code == 200
     assert Device.objects.get(pk=tenant_a.device.pk).last_seen_ip == "10.9.9.9"
 
@@ -181,7 +195,7 @@ def test_a_phonebook_is_rendered_once_and_again_after_a_contact_changes(client, 
 
     book = Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
     contact = Contact.objects.create(phonebook=book, name="Before", number_1="100")
-    path = f"/pb-t5x-{book.pk}.xml"
+    path = resource_path(tenant_a.device, f"pb-t5x-{book.pk}.xml")
     headers = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 805ec0aaaa01"}
     client.get(path, headers=headers)
 
@@ -200,7 +214,7 @@ def test_a_csv_import_reaches_the_kept_phonebook(client, tenant_a):
     from phonebooks.csv_io import import_contacts
 
     book = Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
-    path = f"/pb-t4xg-{book.pk}.xml"
+    path = resource_path(tenant_a.device, f"pb-t4xg-{book.pk}.xml")
     headers = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 805ec0aaaa01"}
     client.get(path, headers=headers)
 
@@ -221,7 +235,8 @@ def device_statements(queries) -> list[str]:
 
 
 def phone_of(tenant, device):
-    return {**tenant.phone_headers(), "User-Agent": user_agent(device)}
+    """The device's request with its own credentials."""
+    return {"Authorization": own_basic(device), "User-Agent": user_agent(device)}
 
 
 def test_a_process_that_misses_a_phone_reads_its_organisation_with_it(client, tenant_a, tenant_b):
@@ -271,7 +286,7 @@ def test_a_full_process_reads_phone_by_phone_and_keeps_what_it_kept(
 ):
     settings.CONFIG_CACHE_MAX_ENTRIES = 2
     other = Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa02")
-    client.get(f"/{tenant_b.device.mac}.cfg", headers=tenant_b.phone_headers())
+    client.get(f"/{tenant_b.device.mac}.cfg", headers=tenant_b.own_headers())
 
     fetch(client, tenant_a)  # its organisation (two phones) does not fit beside tenant B's
 
@@ -343,7 +358,10 @@ def test_a_ringtone_kept_for_one_organisation_is_never_anothers(client, tenant_a
         make_ringtone(tenant.organisation, "ring.wav", pcm_wav(seconds=seconds))
 
     for tenant in (tenant_a, tenant_b, tenant_a):
-        response = client.get("/ring.wav", headers={"User-Agent": user_agent(tenant.device)})
+        response = client.get(
+            resource_path(tenant.device, "ring.wav"),
+            headers={"User-Agent": user_agent(tenant.device)},
+        )
         own = Ringtone.objects.get(organisation=tenant.organisation, name="ring.wav")
         assert response["ETag"] == f'"{own.sha256}"', tenant.organisation.slug
 
@@ -352,15 +370,17 @@ def test_a_wallpaper_kept_for_one_screen_is_never_another_screens(client, tenant
     from tests.media_assets.media import make_wallpaper
 
     make_wallpaper(tenant_a.organisation, "logo.png")  # 960x544: fitted to each screen
-    Device.objects.create(organisation=tenant_a.organisation, mac="805ec0aaaa33", model="T48U")
+    other = Device.objects.create(
+        organisation=tenant_a.organisation, mac="805ec0aaaa33", model="T48U"
+    )
     agents = {
-        (480, 272): user_agent(tenant_a.device),  # a T54W
-        (800, 480): "Yealink SIP-T48U 109.86.0.100 80:5e:c0:aa:aa:33",
+        (480, 272): (tenant_a.device, user_agent(tenant_a.device)),  # a T54W
+        (800, 480): (other, "Yealink SIP-T48U 109.86.0.100 80:5e:c0:aa:aa:33"),
     }
 
     sizes: dict[tuple[int, int], set[str]] = {}
-    for screen, agent in [*agents.items(), *agents.items()]:
-        response = client.get("/logo.png", headers={"User-Agent": agent})
+    for screen, (device, agent) in [*agents.items(), *agents.items()]:
+        response = client.get(resource_path(device, "logo.png"), headers={"User-Agent": agent})
         sizes.setdefault(screen, set()).add(response["ETag"])
 
     assert all(len(etags) == 1 for etags in sizes.values())  # the same file, kept
@@ -372,7 +392,9 @@ def test_a_phonebook_kept_for_one_family_is_never_another_familys(client, tenant
     headers = {"User-Agent": user_agent(tenant_a.device)}
 
     bodies = [
-        client.get(f"/pb-{family}-{book.pk}.xml", headers=headers).content
+        client.get(
+            resource_path(tenant_a.device, f"pb-{family}-{book.pk}.xml"), headers=headers
+        ).content
         for family in ("t5x", "t4xg", "t5x", "t4xg")
     ]
 

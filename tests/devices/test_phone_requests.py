@@ -183,13 +183,15 @@ def test_wrong_credentials_get_a_new_challenge_and_are_logged(client, tenant_a):
     assert Device.objects.get(pk=tenant_a.device.pk).last_seen_at is None
 
 
-def test_another_organisations_credentials_are_wrong_credentials(client, tenant_a, tenant_b):
+def test_another_organisations_credentials_get_a_404_and_nothing(client, tenant_a, tenant_b):
     response = fetch(
         client, MAC_FILE, tenant_a, username=tenant_b.username, password=tenant_b.password
     )
 
-    assert response.status_code == 401
-    assert only_log_row().outcome == Outcome.WRONG_CREDENTIALS
+    # Valid credentials, not for this phone: no 401 (a Yealink phone would prompt).
+    assert response.status_code == 404
+    assert b"alpha-sip" not in response.content
+    assert only_log_row().outcome == Outcome.UNASSIGNED
 
 
 def test_an_unknown_mac_looks_exactly_like_wrong_credentials(client, tenant_a):
@@ -242,15 +244,16 @@ def test_an_unknown_mac_costs_the_same_credential_check_as_a_wrong_password(
 
 
 @pytest.mark.parametrize("inactive", ["device", "organisation"])
-def test_an_inactive_phone_or_organisation_is_refused_as_unknown(client, tenant_a, inactive):
+def test_an_inactive_phone_or_organisation_is_refused_without_a_prompt(client, tenant_a, inactive):
     target = tenant_a.device if inactive == "device" else tenant_a.organisation
     target.is_active = False
     target.save()
 
-    response = client.get(MAC_FILE, headers=tenant_a.phone_headers())
+    by_organisation = client.get(MAC_FILE, headers=tenant_a.phone_headers())
+    by_own = client.get(MAC_FILE, headers=tenant_a.own_headers())
 
-    assert response.status_code == 401
-    assert only_log_row().outcome == Outcome.MAC_UNKNOWN
+    assert (by_organisation.status_code, by_own.status_code) == (404, 404)
+    assert set(AccessLog.objects.values_list("outcome", flat=True)) == {Outcome.INACTIVE}
 
 
 def test_a_phone_never_gets_another_phones_mac_file(client, tenant_a, tenant_b):
@@ -405,7 +408,10 @@ def test_the_common_file_holds_the_organisations_settings_and_no_sip_passwords(c
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "static.auto_provision.server.username = alpha\n" in body
+    assert "local_time.time_zone = +1\n" in body
+    # No credentials: each phone's own are in its MAC file, the organisation's nowhere.
+    assert "static.auto_provision.server.username" not in body
+    assert tenant_a.password not in body
     assert "account." not in body
     assert "alpha-sip-101" not in body
 
@@ -481,7 +487,7 @@ def test_a_phone_request_costs_the_same_queries_however_large_the_installation(
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as captured:
-            response = client.get(MAC_FILE, headers=tenant_a.phone_headers())
+            response = client.get(MAC_FILE, headers=tenant_a.own_headers())
         assert response.status_code == 200
         return len(captured.captured_queries)
 
@@ -497,7 +503,7 @@ def test_a_phone_request_costs_the_same_queries_however_large_the_installation(
     # 11 reads and the access-log row (test_phone_settings lists them): the visit was just
     # written by the request before.
     with django_assert_max_num_queries(12):
-        client.get(MAC_FILE, headers=tenant_a.phone_headers())
+        client.get(MAC_FILE, headers=tenant_a.own_headers())
 
 
 @pytest.mark.parametrize(

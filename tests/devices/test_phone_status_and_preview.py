@@ -28,7 +28,9 @@ def test_the_preview_shows_the_files_as_the_phone_gets_them_with_passwords_maske
     assert "account.1.password = ********" in body
     assert "alpha-sip-101" not in response.content.decode()
     assert tenant_a.password not in response.content.decode()
-    assert "static.auto_provision.server.password = ********" in response.context["common"]
+    assert "static.auto_provision.server.password = ********" in body  # its own
+    assert tenant_a.device.provisioning_password not in response.content.decode()
+    assert "static.auto_provision.server.password" not in response.context["common"]
     assert response.context["common_name"] == "y000000000096.cfg"
 
 

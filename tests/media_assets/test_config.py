@@ -10,10 +10,15 @@ from media_assets.ca import ca_certificate_url
 from media_assets.config import media_config
 from media_assets.models import CaCertificate, DeviceMedia, SoftkeyFile
 from organisations.config_syntax import unknown_keys
-from tests.factories import make_device, make_organisation
+from tests.factories import make_device, make_organisation, resource_path
 from tests.media_assets.media import choose, make_ca_certificate, make_ringtone, make_wallpaper
 
 URL = "http://127.0.0.1:8000/"
+
+
+def at(device, name: str) -> str:
+    """The URL of one of the phone's files, under its resource token."""
+    return URL + resource_path(device, name).lstrip("/")
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +45,9 @@ def test_the_organisations_wallpaper_and_ringtone_are_in_the_config(tenant_a):
 
     config = media_config(tenant_a.device)
 
-    assert config["wallpaper_upload.url"] == URL + "logo.png"
+    assert config["wallpaper_upload.url"] == at(tenant_a.device, "logo.png")
     assert config["phone_setting.backgrounds"] == "Config:logo.png"
-    assert config["ringtone.url"] == URL + "ring.wav"
+    assert config["ringtone.url"] == at(tenant_a.device, "ring.wav")
     assert config["phone_setting.ring_type"] == "Config:ring.wav"
 
 
@@ -135,8 +140,8 @@ def test_the_contributor_reads_names_not_bytes_and_keeps_them_per_organisation(s
     assert len(first) == 4
     assert len(second) == 0
     assert not any('"content"' in query["sql"] or '"pem"' in query["sql"] for query in first)
-    assert config["ringtone.url"] == URL + "g.wav"
-    assert other_config["ringtone.url"] == URL + "ring.wav"
+    assert config["ringtone.url"] == at(tenant_a.device, "g.wav")
+    assert other_config["ringtone.url"] == at(other, "ring.wav")
 
 
 def test_a_changed_choice_reaches_the_next_mac_file(settings, tenant_a):
@@ -144,11 +149,11 @@ def test_a_changed_choice_reaches_the_next_mac_file(settings, tenant_a):
     cache.bump()
     organisation = tenant_a.organisation
     choose(organisation, ringtone=make_ringtone(organisation, "ring.wav"))
-    assert media_config(tenant_a.device)["ringtone.url"] == URL + "ring.wav"
+    assert media_config(tenant_a.device)["ringtone.url"] == at(tenant_a.device, "ring.wav")
 
     DeviceMedia.objects.create(device=tenant_a.device, ringtone=make_ringtone(None, "g.wav"))
 
-    assert media_config(tenant_a.device)["ringtone.url"] == URL + "g.wav"
+    assert media_config(tenant_a.device)["ringtone.url"] == at(tenant_a.device, "g.wav")
 
 
 def test_every_key_it_writes_is_a_known_yealink_key(tenant_a):
@@ -174,7 +179,8 @@ def test_the_mac_file_carries_the_media_keys(client, tenant_a):
 
     response = client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers())
 
-    assert f"wallpaper_upload.url = {URL}logo.png\n".encode() in response.content
+    url = at(tenant_a.device, "logo.png")
+    assert f"wallpaper_upload.url = {url}\n".encode() in response.content
     assert b"phone_setting.backgrounds = Config:logo.png\n" in response.content
 
 

@@ -16,7 +16,7 @@ from devices.serving.files import KeptBytes
 from media_assets import views
 from media_assets.models import Ringtone, WallpaperRendition
 from media_assets.renditions import fit_to_screen
-from tests.factories import make_device, user_agent
+from tests.factories import make_device, resource_path, user_agent
 from tests.media_assets.media import (
     image_bytes,
     make_ca_certificate,
@@ -35,19 +35,13 @@ def phone(tenant, model: str = "T54W") -> dict:
     return {"User-Agent": user_agent(tenant.device, model=model)}
 
 
-def authenticated(tenant, model: str = "T54W") -> dict:
-    """The same with its organisation's credentials: a request that proves it is the phone
-    (only such a request records the phone's visit)."""
-    return {**tenant.phone_headers(), **phone(tenant, model)}
-
-
 # --- wallpapers and ringtones ---------------------------------------------------------------
 
 
 def test_a_known_phone_gets_its_organisations_wallpaper_with_headers(client, tenant_a):
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
 
-    response = client.get("/logo.png", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
 
     data = body(response)
     assert response.status_code == 200
@@ -55,7 +49,8 @@ def test_a_known_phone_gets_its_organisations_wallpaper_with_headers(client, ten
     assert response["Content-Length"] == str(len(data))
     assert response["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
     log = AccessLog.objects.get()
-    assert (log.outcome, log.path, log.device) == ("success", "/logo.png", tenant_a.device)
+    assert (log.outcome, log.device) == ("success", tenant_a.device)
+    assert log.path == f"/p/{tenant_a.device.mac}/…/logo.png"  # the token is not logged
 
 
 def test_a_phone_that_sends_its_credentials_gets_the_file_too(client, tenant_a):
@@ -79,7 +74,7 @@ def test_a_ringtone_is_served_as_it_was_uploaded(client, tenant_a):
     wav = pcm_wav()
     make_ringtone(tenant_a.organisation, "ring.wav", wav)
 
-    response = client.get("/ring.wav", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "audio/wav"
@@ -91,7 +86,7 @@ def test_the_organisations_file_wins_over_a_global_one_of_the_same_name(client, 
     own = pcm_wav(seconds=0.3)
     make_ringtone(tenant_a.organisation, "ring.wav", own)
 
-    response = client.get("/ring.wav", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
     assert body(response) == own
 
@@ -101,13 +96,17 @@ def test_a_global_file_is_served_to_every_organisation(client, tenant_a, tenant_
     make_ringtone(None, "ring.wav", wav)
 
     for tenant in (tenant_a, tenant_b):
-        assert body(client.get("/ring.wav", headers=phone(tenant))) == wav
+        assert (
+            body(client.get(resource_path(tenant.device, "ring.wav"), headers=phone(tenant))) == wav
+        )
 
 
 def test_another_organisations_file_is_a_404(client, tenant_a, tenant_b):
     make_wallpaper(tenant_a.organisation, "alpha.png")
 
-    response = client.get("/alpha.png", headers=phone(tenant_b, "T46U"))
+    response = client.get(
+        resource_path(tenant_b.device, "alpha.png"), headers=phone(tenant_b, "T46U")
+    )
 
     assert response.status_code == 404
     log = AccessLog.objects.get()
@@ -119,12 +118,20 @@ def test_two_organisations_each_get_their_own_file_of_the_same_name(client, tena
     make_ringtone(tenant_a.organisation, "ring.wav", alpha)
     make_ringtone(tenant_b.organisation, "ring.wav", bravo)
 
-    assert body(client.get("/ring.wav", headers=phone(tenant_a))) == alpha
-    assert body(client.get("/ring.wav", headers=phone(tenant_b, "T46U"))) == bravo
+    assert (
+        body(client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a)))
+        == alpha
+    )
+    assert (
+        body(
+            client.get(resource_path(tenant_b.device, "ring.wav"), headers=phone(tenant_b, "T46U"))
+        )
+        == bravo
+    )
 
 
 def test_an_unknown_file_is_a_404_and_logged(client, tenant_a):
-    response = client.get("/nothing.wav", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "nothing.wav"), headers=phone(tenant_a))
 
     assert response.status_code == 404
     assert AccessLog.objects.get().outcome == AccessLog.Outcome.NOT_FOUND
@@ -133,10 +140,13 @@ def test_an_unknown_file_is_a_404_and_logged(client, tenant_a):
 def test_an_unknown_phone_gets_a_404_logged_as_mac_unknown(client, tenant_a):
     make_wallpaper(None, "logo.png")
 
-    response = client.get("/logo.png", headers={"User-Agent": user_agent("805ec0ffff01")})
+    path = "/p/805ec0ffff01/" + "A" * 22 + "/logo.png"
+    response = client.get(path, headers={"User-Agent": user_agent("805ec0ffff01")})
 
     assert response.status_code == 404
-    assert AccessLog.objects.get().outcome == AccessLog.Outcome.MAC_UNKNOWN
+    log = AccessLog.objects.get()
+    assert log.outcome == AccessLog.Outcome.MAC_UNKNOWN
+    assert log.path == "/p/805ec0ffff01/…/logo.png"  # no token in the log
 
 
 def test_a_request_without_any_phone_identity_gets_nothing(client, tenant_a):
@@ -144,7 +154,8 @@ def test_a_request_without_any_phone_identity_gets_nothing(client, tenant_a):
 
     response = client.get("/logo.png", headers={"User-Agent": "curl/8.0"})
 
-    assert response.status_code == 404
+    assert response.status_code == 401  # without a token, only credentials open it
+    assert b"PNG" not in response.content
 
 
 def test_an_inactive_phone_gets_nothing(client, tenant_a):
@@ -152,7 +163,10 @@ def test_an_inactive_phone_gets_nothing(client, tenant_a):
     tenant_a.device.is_active = False
     tenant_a.device.save()
 
-    assert client.get("/logo.png", headers=phone(tenant_a)).status_code == 404
+    assert (
+        client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)).status_code
+        == 404
+    )
 
 
 def test_a_post_is_refused(client, tenant_a):
@@ -167,11 +181,13 @@ def test_a_post_is_refused(client, tenant_a):
 def test_head_sends_the_headers_of_the_full_body_but_no_body(tenant_a):
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
     factory = RequestFactory(headers=phone(tenant_a))
-    full = views.media_file(factory.get("/logo.png"), name="logo.png")
+    path = resource_path(tenant_a.device, "logo.png")
+    match = resolve(path)
+    full = views.media_file(factory.get(path), **match.kwargs)
     full_body = body(full)
 
     # Called directly, not through the test client, which would strip a HEAD body itself.
-    head = views.media_file(factory.head("/logo.png"), name="logo.png")
+    head = views.media_file(factory.head(path), **match.kwargs)
 
     assert head.status_code == 200
     assert isinstance(head, HttpResponse)  # not streamed
@@ -188,13 +204,14 @@ def test_if_none_match_with_the_etag_answers_304_without_loading_the_bytes(
     settings.MEDIA_CACHE_MAX_FILE_BYTES = 0  # so loading the bytes would show as a query
     serving.reset()
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
-    etag = client.get("/logo.png", headers=phone(tenant_a))["ETag"]
+    etag = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))["ETag"]
 
     # Device, organisation, wallpaper metadata, access log, last-seen update (the phone
     # proved who it is): no bytes.
     with django_assert_num_queries(5):
         response = client.get(
-            "/logo.png", headers={**authenticated(tenant_a), "If-None-Match": etag}
+            resource_path(tenant_a.device, "logo.png"),
+            headers={**phone(tenant_a), "If-None-Match": etag},
         )
 
     assert response.status_code == 304
@@ -208,17 +225,23 @@ def test_if_none_match_with_the_etag_answers_304_without_loading_the_bytes(
 def test_if_none_match_with_another_etag_gets_the_file(client, tenant_a):
     make_wallpaper(tenant_a.organisation, "logo.png")
 
-    response = client.get("/logo.png", headers={**phone(tenant_a), "If-None-Match": '"stale"'})
+    response = client.get(
+        resource_path(tenant_a.device, "logo.png"),
+        headers={**phone(tenant_a), "If-None-Match": '"stale"'},
+    )
 
     assert response.status_code == 200
 
 
 def test_a_weak_etag_and_a_star_match_too(client, tenant_a):
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
-    etag = client.get("/logo.png", headers=phone(tenant_a))["ETag"]
+    etag = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))["ETag"]
 
     for header in (f"W/{etag}", '"other", ' + etag, "*"):
-        response = client.get("/logo.png", headers={**phone(tenant_a), "If-None-Match": header})
+        response = client.get(
+            resource_path(tenant_a.device, "logo.png"),
+            headers={**phone(tenant_a), "If-None-Match": header},
+        )
         assert response.status_code == 304, header
 
 
@@ -230,17 +253,19 @@ def test_serving_costs_the_same_queries_however_many_files_the_organisation_has(
 ):
     settings.LAST_SEEN_PRECISION_SECONDS = 0  # every request writes the visit
     make_wallpaper(tenant_a.organisation, "logo.png")
-    client.get("/logo.png", headers=phone(tenant_a))  # makes the 480x272 rendition
+    client.get(
+        resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)
+    )  # makes the 480x272 rendition
     # Device, organisation, wallpaper with its rendition, access log, last seen; the
     # rendition's bytes were kept by their hash when it was made.
     with django_assert_num_queries(5):
-        first = client.get("/logo.png", headers=authenticated(tenant_a))
+        first = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
     for number in range(30):
         make_wallpaper(tenant_a.organisation, f"other-{number}.png", image_bytes(20, 20))
         make_ringtone(tenant_a.organisation, f"other-{number}.wav")
 
     with django_assert_num_queries(5):
-        second = client.get("/logo.png", headers=authenticated(tenant_a))
+        second = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
 
     assert body(first) == body(second)
 
@@ -252,11 +277,11 @@ def test_a_file_over_the_kept_size_is_read_from_its_row_on_every_request(
     ringtone = make_ringtone(tenant_a.organisation, "ring.wav")
     settings.MEDIA_CACHE_MAX_FILE_BYTES = ringtone.size - 1
     serving.reset()
-    client.get("/ring.wav", headers=phone(tenant_a))
+    client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
     # Device, organisation, the ringtone's row, its bytes, access log, last seen.
     with django_assert_num_queries(6):
-        response = client.get("/ring.wav", headers=authenticated(tenant_a))
+        response = client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
     assert body(response) == bytes(Ringtone.objects.get(pk=ringtone.pk).content)
 
@@ -291,7 +316,9 @@ def pixels(response) -> Image.Image:
 def test_a_wallpaper_is_fitted_to_the_requesting_models_screen(client, tenant_a, model, size):
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(1200, 900))
 
-    response = client.get("/logo.png", headers=phone(tenant_a, model))
+    response = client.get(
+        resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a, model)
+    )
 
     image = pixels(response)
     assert image.size == size
@@ -303,7 +330,9 @@ def test_fitting_fills_the_screen_and_crops_the_overflow_from_the_middle(client,
     # and cropped top and bottom, so both halves stay side by side.
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(600, 600))
 
-    image = pixels(client.get("/logo.png", headers=phone(tenant_a))).convert("RGB")
+    image = pixels(
+        client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
+    ).convert("RGB")
 
     assert image.size == (480, 272)
     assert image.getpixel((10, 136)) == (20, 20, 120)
@@ -313,7 +342,7 @@ def test_fitting_fills_the_screen_and_crops_the_overflow_from_the_middle(client,
 def test_a_jpeg_wallpaper_stays_a_jpeg(client, tenant_a):
     make_wallpaper(tenant_a.organisation, "photo.jpg", image_bytes(1200, 900, "JPEG"))
 
-    response = client.get("/photo.jpg", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "photo.jpg"), headers=phone(tenant_a))
 
     assert response["Content-Type"] == "image/jpeg"
     assert pixels(response).format == "JPEG"
@@ -324,7 +353,9 @@ def test_a_model_with_an_unknown_screen_gets_the_original(client, tenant_a):
     make_wallpaper(tenant_a.organisation, "logo.png", original)
     device = make_device(tenant_a.organisation, "805ec0aaaa02", model="T42G")
 
-    response = client.get("/logo.png", headers={"User-Agent": user_agent(device, model="T42G")})
+    response = client.get(
+        resource_path(device, "logo.png"), headers={"User-Agent": user_agent(device, model="T42G")}
+    )
 
     assert body(response) == original
     assert not WallpaperRendition.objects.exists()
@@ -334,7 +365,10 @@ def test_an_image_already_the_screens_size_is_served_as_it_is(client, tenant_a):
     original = image_bytes(480, 272)
     make_wallpaper(tenant_a.organisation, "logo.png", original)
 
-    assert body(client.get("/logo.png", headers=phone(tenant_a))) == original
+    assert (
+        body(client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)))
+        == original
+    )
     assert not WallpaperRendition.objects.exists()
 
 
@@ -350,10 +384,16 @@ def test_a_rendition_is_made_once_and_shared_by_models_of_the_same_screen(
 
     monkeypatch.setattr(views, "fit_to_screen", counted_fit)
 
-    first = body(client.get("/logo.png", headers=phone(tenant_a, "T54W")))
-    again = body(client.get("/logo.png", headers=phone(tenant_a, "T54W")))
-    t46u = body(client.get("/logo.png", headers=phone(tenant_a, "T46U")))
-    client.get("/logo.png", headers=phone(tenant_a, "T57W"))
+    first = body(
+        client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a, "T54W"))
+    )
+    again = body(
+        client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a, "T54W"))
+    )
+    t46u = body(
+        client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a, "T46U"))
+    )
+    client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a, "T57W"))
 
     assert first == again == t46u
     assert calls == [(480, 272), (800, 480)]
@@ -362,27 +402,27 @@ def test_a_rendition_is_made_once_and_shared_by_models_of_the_same_screen(
 
 def test_a_new_upload_replaces_the_fitted_copies(client, tenant_a):
     wallpaper = make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(1200, 900))
-    before = body(client.get("/logo.png", headers=phone(tenant_a)))
+    before = body(client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)))
 
     replacement = image_bytes(1200, 900, color=(0, 200, 0))
     wallpaper.set_content(replacement, "image/png")
     wallpaper.save()
 
     assert not WallpaperRendition.objects.exists()
-    after = body(client.get("/logo.png", headers=phone(tenant_a)))
+    after = body(client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)))
     assert after != before
     assert Image.open(io.BytesIO(after)).convert("RGB").getpixel((470, 136)) == (0, 200, 0)
 
 
 def test_a_stale_rendition_left_by_a_race_is_not_served(client, tenant_a):
     wallpaper = make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(1200, 900))
-    client.get("/logo.png", headers=phone(tenant_a))
+    client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
     # As if a request had fitted the old bytes after the new upload was saved (and the
     # save had set a new config version, as saving a wallpaper does).
     WallpaperRendition.objects.update(source_sha256="0" * 64)
     cache.bump()
 
-    response = client.get("/logo.png", headers=phone(tenant_a))
+    response = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
 
     rendition = WallpaperRendition.objects.get()
     assert rendition.source_sha256 == wallpaper.sha256

@@ -21,10 +21,14 @@ def test_a_phone_with_the_old_password_gets_the_config_carrying_the_new_one(clie
     old = tenant_a.password
     rotate(tenant_a.organisation, "brand-new-password")
 
-    response = client.get("/y000000000096.cfg", headers=tenant_a.phone_headers(password=old))
+    response = client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers(password=old))
 
+    # It gets its MAC file, which gives it its own credentials: the organisation's new
+    # password need not reach it at all.
     assert response.status_code == 200
-    assert b"static.auto_provision.server.password = brand-new-password" in response.content
+    own = tenant_a.device.provisioning_password
+    assert f"static.auto_provision.server.password = {own}".encode() in response.content
+    assert b"brand-new-password" not in response.content
     assert AccessLog.objects.get().outcome == AccessLog.Outcome.SUCCESS_PREVIOUS_PASSWORD
 
 

@@ -7,7 +7,7 @@ import itertools
 from devices.models import Device
 from organisations.models import Organisation
 from phonebooks.models import Contact, Phonebook
-from tests.factories import user_agent
+from tests.factories import resource_path, user_agent
 
 _serial = itertools.count(1)
 
@@ -49,7 +49,13 @@ def make_contacts(phonebook: Phonebook, count: int, *, groups: int = 0) -> list[
 
 
 def phone_get(client, path: str, device_or_mac, *, model: str = "T54W", **headers):
-    """GET as the phone sends it: its User-Agent (MAC with colons), no credentials."""
+    """GET as the phone sends it: at the URL its MAC file gives (under its resource token),
+    with its User-Agent (MAC with colons), no credentials. For a MAC that is no device, a
+    token of the right form."""
+    if isinstance(device_or_mac, Device):
+        path = resource_path(device_or_mac, path)
+    elif device_or_mac is not None:
+        path = f"/p/{device_or_mac}/{'A' * 22}{path}"
     return client.get(path, headers={"User-Agent": user_agent(device_or_mac, model), **headers})
 
 

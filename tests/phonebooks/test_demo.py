@@ -10,7 +10,7 @@ from lxml import etree
 from devices.models import Device
 from organisations.models import Organisation
 from phonebooks.models import Phonebook
-from tests.factories import user_agent
+from tests.factories import resource_path, user_agent
 
 
 def test_each_demo_organisation_gets_a_phonebook(db):
@@ -25,7 +25,8 @@ def test_the_demo_book_shows_escaping_and_unicode_on_the_phone(client, db):
     book = Phonebook.objects.get(organisation__slug="demo")
     device = Device.objects.get(mac="805ec0000001")
 
-    response = client.get(f"/pb-t4xg-{book.pk}.xml", headers={"User-Agent": user_agent(device)})
+    path = resource_path(device, f"pb-t4xg-{book.pk}.xml")
+    response = client.get(path, headers={"User-Agent": user_agent(device)})
 
     names = [entry.findtext("Name") for entry in etree.fromstring(response.content)]
     assert {"Jansen & Zn <Verkoop>", "Åsa Ødegård", "محمد"} <= set(names)

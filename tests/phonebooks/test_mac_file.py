@@ -8,7 +8,7 @@ from devices.config import device_config
 from devices.serving import cache
 from organisations.config_syntax import unknown_keys
 from phonebooks.delivery import phonebook_keys, phones_missing_books
-from tests.factories import make_device
+from tests.factories import make_device, resource_path
 from tests.phonebooks.factories import make_phonebook
 
 PREFIX = "remote_phonebook.data"
@@ -30,8 +30,14 @@ def test_the_mac_file_lists_the_books_and_enables_the_remote_phonebook(client, t
 
     body = response.content.decode()
     assert "features.remote_phonebook.enable = 1" in body
-    assert f"{PREFIX}.1.url = https://prov.example/pb-t5x-{book.pk}.xml" in body
+    url = "https://prov.example" + resource_path(tenant_a.device, f"pb-t5x-{book.pk}.xml")
+    assert f"{PREFIX}.1.url = {url}" in body  # under the phone's own token
     assert f"{PREFIX}.1.name = Sales" in body
+    # And the URL the phone was given is what it gets the book from, with nothing else.
+    path = url.removeprefix("https://prov.example")
+    assert client.get(path, headers={"User-Agent": "Yealink SIP-T54W 96.86.0.100"}).status_code == (
+        200
+    )
 
 
 def test_the_type_in_the_url_matches_the_phones_model(tenant_a, tenant_b):

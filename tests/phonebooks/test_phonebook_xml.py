@@ -10,7 +10,7 @@ from lxml import etree
 from devices.models import AccessLog
 from phonebooks.models import Contact
 from tests.conftest import basic
-from tests.factories import make_device, user_agent
+from tests.factories import make_device, resource_path, user_agent
 from tests.phonebooks.factories import make_contact, make_contacts, make_phonebook, phone_get
 
 NOT_FOUND = AccessLog.Outcome.NOT_FOUND
@@ -51,13 +51,13 @@ def test_it_logs_one_row_with_the_device_and_organisation(client, tenant_a, book
         tenant_a.organisation,
         200,
     )
-    assert row.path == f"/pb-t4xg-{book.pk}.xml"
+    assert row.path == f"/p/{tenant_a.device.mac}/…/pb-t4xg-{book.pk}.xml"  # no token
 
 
 def test_it_accepts_the_mac_without_colons_as_t5x_phones_send_it(client, tenant_a, book):
     headers = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 805ec0aaaa01"}
 
-    response = client.get(f"/pb-t5x-{book.pk}.xml", headers=headers)
+    response = client.get(resource_path(tenant_a.device, f"pb-t5x-{book.pk}.xml"), headers=headers)
 
     assert response.status_code == 200
     assert etree.fromstring(response.content).tag == "YealinkIPPhoneBook"
@@ -104,14 +104,14 @@ def test_a_chosen_book_with_no_phones_reaches_nobody(client, tenant_a):
     assert phone_get(client, f"/pb-t4xg-{book.pk}.xml", tenant_a.device).status_code == 404
 
 
-def test_an_inactive_phone_gets_a_404_logged_as_mac_unknown(client, tenant_a, book):
+def test_an_inactive_phone_gets_a_404_logged_as_deactivated(client, tenant_a, book):
     tenant_a.device.is_active = False
     tenant_a.device.save()
 
     response = phone_get(client, f"/pb-t4xg-{book.pk}.xml", tenant_a.device)
 
     assert response.status_code == 404
-    assert last_outcome() == AccessLog.Outcome.MAC_UNKNOWN
+    assert last_outcome() == AccessLog.Outcome.INACTIVE
 
 
 def test_an_unknown_mac_gets_a_404_logged_as_mac_unknown(client, book):
@@ -121,11 +121,11 @@ def test_an_unknown_mac_gets_a_404_logged_as_mac_unknown(client, book):
     assert last_outcome() == AccessLog.Outcome.MAC_UNKNOWN
 
 
-def test_a_request_without_a_mac_gets_a_404(client, book):
+def test_a_request_without_token_or_credentials_is_challenged(client, tenant_a, book):
     response = client.get(f"/pb-t4xg-{book.pk}.xml", headers={"User-Agent": user_agent(None)})
 
-    assert response.status_code == 404
-    assert AccessLog.objects.count() == 1
+    assert response.status_code == 401
+    assert b"Directory" not in response.content
 
 
 def test_right_credentials_are_accepted(client, tenant_a, book):
@@ -144,20 +144,30 @@ def test_wrong_credentials_are_a_401(client, tenant_a, book):
     assert last_outcome() == AccessLog.Outcome.WRONG_CREDENTIALS
 
 
-def test_another_organisations_credentials_are_a_401(client, tenant_a, tenant_b, book):
+def test_another_organisations_credentials_open_nothing_of_this_one(
+    client, tenant_a, tenant_b, book
+):
     headers = {
         "User-Agent": user_agent(tenant_a.device),
         "Authorization": basic(tenant_b.username, tenant_b.password),
     }
 
-    assert client.get(f"/pb-t4xg-{book.pk}.xml", headers=headers).status_code == 401
+    # Valid credentials, but not this phone's organisation: 404, never a password prompt.
+    assert client.get(f"/pb-t4xg-{book.pk}.xml", headers=headers).status_code == 404
+    row = AccessLog.objects.get()
+    assert (row.outcome, row.organisation, row.device) == (
+        AccessLog.Outcome.UNASSIGNED,
+        tenant_b.organisation,
+        None,  # another organisation's phone is none of its business
+    )
 
 
 def test_only_get_and_head_are_allowed(client, tenant_a, book):
     headers = {"User-Agent": user_agent(tenant_a.device)}
+    path = resource_path(tenant_a.device, f"pb-t4xg-{book.pk}.xml")
 
-    assert client.post(f"/pb-t4xg-{book.pk}.xml", headers=headers).status_code == 405
-    assert client.head(f"/pb-t4xg-{book.pk}.xml", headers=headers).status_code == 200
+    assert client.post(path, headers=headers).status_code == 405
+    assert client.head(path, headers=headers).status_code == 200
 
 
 def test_a_phone_of_b_never_gets_a_book_of_a_whatever_id_it_tries(client, tenant_a, tenant_b):
