@@ -12,12 +12,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from devices import csv_io, status
 from devices.config import (
@@ -36,8 +37,9 @@ from devices.models import (
     LineKey,
     ProfileKey,
     SipAccount,
+    UnassignedPhone,
 )
-from devices.phone_models import EXPANSION_MODULES, PhoneModel
+from devices.phone_models import EXPANSION_MODULES, PhoneModel, get_model
 from organisations.admin import (
     WEB_PASSWORDS,
     KeptSecretsMixin,
@@ -216,9 +218,10 @@ class DeviceAdmin(
     search_fields = ["label", "organisation__name"]
     search_help_text = "A MAC in any notation (or part of one), a label or an organisation."
     autocomplete_fields = ["organisation"]
-    actions = ["export_csv"]
+    actions = ["export_csv", "rotate_provisioning_passwords"]
     readonly_fields = [
         "config_preview",
+        "provisioning_credentials",
         "model_limits",
         "last_seen_at",
         "last_seen_ip",
@@ -240,6 +243,16 @@ class DeviceAdmin(
                     "key_profile",
                     ("expansion_module", "expansion_module_count"),
                 ]
+            },
+        ),
+        (
+            "Provisioning credentials",
+            {
+                "fields": ["provisioning_credentials"],
+                "description": "The phone's own: RPS hands them to it and its MAC file sets "
+                "them, so from its second round it authenticates as itself, and they open "
+                "only its own files. Its organisation's credentials only get a phone set up "
+                "by hand to its first MAC file (see the organisation's policy).",
             },
         ),
         ("Settings profile", {"fields": ["profile"]}),
@@ -279,6 +292,50 @@ class DeviceAdmin(
             return "—"
         url = reverse("admin:devices_device_config", args=[obj.pk])
         return format_html('<a href="{}">Preview what the phone gets</a>', url)
+
+    @admin.display(description="its own")
+    def provisioning_credentials(self, obj: Device) -> str:
+        if obj._state.adding:
+            return "Made when you save: the MAC as user name, a random password."
+        url = reverse("admin:devices_device_config", args=[obj.pk]) + "?reveal=1"
+        previous = obj.previous_password()
+        state = (
+            f"; the previous one is accepted until {obj.previous_password_valid_until:%Y-%m-%d} "
+            "or until the phone has used the new one"
+            if previous
+            else ""
+        )
+        used = (
+            f"first used {obj.own_credentials_used_at:%Y-%m-%d %H:%M}"
+            if obj.own_credentials_used_at
+            else "not used yet: the phone still has its organisation's"
+        )
+        return format_html(
+            'User name <code>{}</code>, a random password (<a href="{}">reveal it in the '
+            "preview</a>, recorded){}. {}.",
+            obj.provisioning_username,
+            url,
+            state,
+            used,
+        )
+
+    @admin.action(description="Give selected phones new provisioning passwords")
+    def rotate_provisioning_passwords(
+        self, request: HttpRequest, queryset: QuerySet[Device]
+    ) -> None:
+        count = 0
+        for device in queryset.select_related("organisation"):
+            device.rotate_provisioning_password()
+            device.save()
+            count += 1
+        self.message_user(
+            request,
+            f"{count} phone(s) have new provisioning passwords. Each keeps its old one until it "
+            "has used the new one (from its next MAC file) or its organisation's grace period "
+            "ends. Run 'Sync with RPS' so that a phone reset to factory settings gets the new "
+            "one from RPS.",
+            messages.SUCCESS,
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Device], search_term: str
@@ -539,6 +596,54 @@ class AccessLogChangeList(ChangeList):
         super().get_results(request)
         # With a capped count, "Show all" would try to list millions of rows.
         self.can_show_all = self.can_show_all and self.result_count <= self.list_max_show_all
+
+
+@admin.register(UnassignedPhone)
+class UnassignedPhoneAdmin(ScopedModelAdmin[UnassignedPhone]):
+    """Phones that sent their organisation's valid credentials but are not among its phones:
+    they got 404 (no password prompt). Staff add one with one click."""
+
+    list_display = [
+        "mac_address",
+        "organisation",
+        "model",
+        "firmware",
+        "ip",
+        "first_seen_at",
+        "last_seen_at",
+        "requests",
+        "add_link",
+    ]
+    list_filter = ["organisation"]
+    list_select_related = ["organisation"]
+    search_fields = ["mac"]
+    readonly_fields = [field.name for field in UnassignedPhone._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[UnassignedPhone]:
+        # A MAC added since (in bulk, which saves no model) is assigned now.
+        added = Device.objects.filter(mac=OuterRef("mac"))
+        return super().get_queryset(request).exclude(Exists(added))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # phones put themselves here
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="MAC", ordering="mac")
+    def mac_address(self, obj: UnassignedPhone) -> str:
+        return format_mac(obj.mac)
+
+    @admin.display(description="")
+    def add_link(self, obj: UnassignedPhone) -> str:
+        initial: dict[str, str | int] = {
+            "mac": format_mac(obj.mac),
+            "organisation": obj.organisation_id,
+        }
+        if get_model(obj.model) is not None:
+            initial["model"] = obj.model
+        url = reverse("admin:devices_device_add") + "?" + urlencode(initial)
+        return format_html('<a class="button" href="{}">Add this phone</a>', url)
 
 
 @admin.register(AccessLog)

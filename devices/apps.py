@@ -14,6 +14,7 @@ class DevicesConfig(AppConfig):
             LineKey,
             ProfileKey,
             SipAccount,
+            UnassignedPhone,
         )
         from devices.serving.cache import connect_config_sources
         from organisations.scoping import register_scoped_model
@@ -26,3 +27,5 @@ class DevicesConfig(AppConfig):
         register_scoped_model(ProfileKey, "profile__organisation")
         register_scoped_model(LineKey, "device__organisation")
         register_scoped_model(Handset, "device__organisation")
+        # Staff look and dismiss; phones put themselves there.
+        register_scoped_model(UnassignedPhone, "organisation", staff_actions=["view", "delete"])

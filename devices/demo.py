@@ -13,6 +13,7 @@ from devices.models import (
     LineKey,
     ProfileKey,
     SipAccount,
+    UnassignedPhone,
 )
 from organisations.models import Organisation, SettingsProfile, SipTransport
 from organisations.phone_settings import Srtp
@@ -138,7 +139,34 @@ def create_demo_data() -> int:
     count = int(created)
     for organisation in copy.deepcopy(DEMO_ORGANISATIONS):
         count += _create_organisation(organisation, profile)
-    return count + _create_keys() + _create_handsets()
+    return count + _create_keys() + _create_handsets() + _create_unassigned()
+
+
+# Phones that sent their organisation's credentials before staff entered them: one each.
+DEMO_UNASSIGNED = [
+    ("demo", "805ec0000099", "T46U", "108.86.0.45", "192.0.2.99"),
+    ("acme", "001565000099", "T54W", "96.86.0.100", "198.51.100.99"),
+]
+
+
+def _create_unassigned() -> int:
+    count = 0
+    for slug, mac, model, firmware, ip in DEMO_UNASSIGNED:
+        if Device.objects.filter(mac=mac).exists():
+            continue  # someone added it from the list
+        _, created = UnassignedPhone.objects.get_or_create(
+            organisation=Organisation.objects.get(slug=slug),
+            mac=mac,
+            defaults={
+                "model": model,
+                "firmware": firmware,
+                "user_agent": f"Yealink SIP-{model} {firmware} {mac}",
+                "ip": ip,
+                "requests": 3,
+            },
+        )
+        count += int(created)
+    return count
 
 
 def _create_organisation(spec: dict[str, Any], profile: SettingsProfile) -> int:

@@ -329,6 +329,16 @@ class SettingsProfileAdmin(ScopedModelAdmin[SettingsProfile]):
         return int(obj.device_total)
 
 
+CREDENTIALS_EXPLAINED = (
+    "Every phone has its own provisioning credentials: its MAC as user name and a random "
+    "password, which RPS hands a phone fresh from the factory and every MAC file sets. They "
+    "open that phone's files and no other's. The credentials below are the organisation's: "
+    "they get a phone set up by hand (or registered before) to its first MAC file, and, with "
+    "the default policy, stop opening a phone's files once it has used its own. A phone not "
+    "in the admin that sends them gets 404 and is listed among the unassigned phones."
+)
+
+
 class OrganisationAdmin(
     KeptSecretsMixin, ProviderOnlyFieldsMixin, WidgetsMixin, ScopedModelAdmin[Organisation]
 ):
@@ -353,6 +363,7 @@ class OrganisationAdmin(
         "provisioning_url",
         "phone_web_ui_example",
         "previous_password_state",
+        "unassigned_phones",
         "web_passwords",
         "created_at",
         "updated_at",
@@ -368,8 +379,12 @@ class OrganisationAdmin(
                     "provisioning_password",
                     "password_grace_days",
                     "previous_password_state",
+                    "organisation_credentials",
                     "phone_web_ui_example",
-                ]
+                    "enrol_unknown_phones",
+                    "unassigned_phones",
+                ],
+                "description": CREDENTIALS_EXPLAINED,
             },
         ),
         ("Settings profile", {"fields": ["profile"]}),
@@ -397,6 +412,7 @@ class OrganisationAdmin(
         "provisioning_password",
         "password_grace_days",
         "previous_password_state",
+        "organisation_credentials",
         "profile",
         *WEB_PASSWORDS,
         "web_passwords",
@@ -442,14 +458,28 @@ class OrganisationAdmin(
     def provisioning_url(self, obj: Organisation) -> str:
         return settings.PROVISIONING_URL
 
-    @admin.display(description="in the phone's web UI")
+    @admin.display(description="a phone set up by hand")
     def phone_web_ui_example(self, obj: Organisation) -> str:
         return format_html(
             "<pre style='user-select:all'>Settings → Auto Provision\n"
             "  Server URL: {}\n  Username:   {}\n  Password:   (this organisation's "
-            "provisioning password)</pre>",
+            "provisioning password)</pre>Its first MAC file then gives it its own credentials.",
             settings.PROVISIONING_URL,
             obj.provisioning_username if obj.pk else "…",
+        )
+
+    @admin.display(description="unassigned phones")
+    def unassigned_phones(self, obj: Organisation) -> str:
+        if obj._state.adding:
+            return "—"
+        count = obj.unassigned_phones.count()
+        listed = reverse("admin:devices_unassignedphone_changelist")
+        url = f"{listed}?organisation__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{} phone(s)</a> sent these credentials but are not among its phones '
+            "(they got 404, no password prompt)",
+            url,
+            count,
         )
 
     @admin.display(description="previous password")

@@ -140,9 +140,14 @@ class RemoteServer:
 
 @dataclass(frozen=True)
 class RemoteDevice:
+    """A device as device/list shows it; `None` when the listing does not carry the field
+    (yealink.md does not say whether it does), which is not the same as empty."""
+
     id: str
     mac: str
     server_id: str
+    unique_server_url: str | None = None
+    auth_name: str | None = None
 
 
 class RpsClient:
@@ -196,11 +201,22 @@ class RpsClient:
 
     # --- devices ------------------------------------------------------------------------
 
-    def add_devices(self, macs: list[str], server_id: str, remark: str = "") -> dict[str, str]:
-        """Registers the MACs to the server; returns the RPS ids it tells us, by MAC."""
+    def add_devices(
+        self, macs: list[str], server_id: str, fields: Mapping[str, str], remark: str = ""
+    ) -> dict[str, str]:
+        """Registers the MACs to the server, all with the same `fields` (uniqueServerUrl,
+        authName, password: one set per call); returns the RPS ids it tells us, by MAC."""
         _check_batch(macs)
-        body = {"macs": macs, "serverId": server_id, "remark": remark}
+        body = {"macs": macs, "serverId": server_id, **fields, "remark": remark}
         return _ids_by_mac(self.post("device/add", body, write=True))
+
+    def edit_device(
+        self, device_id: str, server_id: str, fields: Mapping[str, str], remark: str = ""
+    ) -> None:
+        """Puts one device on the server with these `fields`. Every field is sent, so the
+        answer is the same whether RPS's edit replaces the device or merges into it."""
+        body = {"id": device_id, "serverId": server_id, **fields, "remark": remark}
+        self.post("device/edit", body, write=True)
 
     def list_devices(
         self, key: str = "", skip: int = 0, limit: int = PAGE_SIZE
@@ -391,7 +407,13 @@ def _device(item: dict[str, Any]) -> RemoteDevice:
         id=str(item.get("id", "")),
         mac=_mac(item.get("mac")),
         server_id=str(item.get("serverId") or ""),
+        unique_server_url=_listed(item, "uniqueServerUrl"),
+        auth_name=_listed(item, "authName"),
     )
+
+
+def _listed(item: dict[str, Any], name: str) -> str | None:
+    return str(item[name] or "") if name in item else None
 
 
 def _ids_by_mac(data: Any) -> dict[str, str]:

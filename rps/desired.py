@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.crypto import salted_hmac
 
+from devices.models import Device
 from organisations.models import Organisation
 
 SERVER_NAME_MAX = 20  # yealink.md: unique across all RPS customers, 20 characters is safe
@@ -68,5 +70,20 @@ def server_fingerprint(fields: dict[str, str]) -> str:
     return salted_hmac("voipconfig.rps.server", text, algorithm="sha256").hexdigest()[:32]
 
 
-def device_fingerprint(mac: str, server_rps_id: str) -> str:
-    return hashlib.sha256(f"{mac}|{server_rps_id}".encode()).hexdigest()[:32]
+def device_fields(device: Device) -> dict[str, str]:
+    """What RPS hands this phone of its own (the per-device fields of device/add and
+    device/edit): our URL and the phone's own credentials, so a phone fresh from the factory
+    uses its own from its first request. The server keeps the organisation's as a fallback."""
+    return {
+        "uniqueServerUrl": settings.PROVISIONING_URL,
+        "authName": device.provisioning_username,
+        "password": device.provisioning_password,
+    }
+
+
+def device_fingerprint(mac: str, server_rps_id: str, fields: Mapping[str, str]) -> str:
+    """Changes when the server or any of `fields` does; keyed like `server_fingerprint`, as
+    it covers the phone's password. `fields` empty: on that server, with nothing of its own
+    we know of (the recorded fingerprint of a phone we found in RPS but never pushed)."""
+    text = json.dumps({"mac": mac, "serverId": server_rps_id, **fields}, sort_keys=True)
+    return salted_hmac("voipconfig.rps.device", text, algorithm="sha256").hexdigest()[:32]

@@ -76,7 +76,11 @@ class RpsDeviceState(models.Model):
         "RPS server id", max_length=64, blank=True, help_text="The server RPS has it on."
     )
     rps_id = models.CharField("RPS id", max_length=64, blank=True)
-    fingerprint = models.CharField(max_length=64, blank=True, help_text="Of MAC and server id.")
+    fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Keyed hash of MAC, server id, URL, user name and password as pushed.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     pushed_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,7 @@ class SyncSummary:
     servers_unchanged: int = 0
     servers_removed: int = 0
     devices_registered: int = 0
+    devices_updated: int = 0  # in RPS already: its own URL and credentials (and server) pushed
     devices_moved: int = 0
     devices_removed: int = 0
     devices_unchanged: int = 0
@@ -54,8 +55,9 @@ class SyncSummary:
         return (
             f"{verb}: servers {self.servers_created} created, {self.servers_updated} updated, "
             f"{self.servers_unchanged} unchanged, {self.servers_removed} removed; devices "
-            f"{self.devices_registered} registered, {self.devices_moved} moved, "
-            f"{self.devices_removed} removed, {self.devices_unchanged} unchanged, "
+            f"{self.devices_registered} registered, {self.devices_updated} updated, "
+            f"{self.devices_moved} moved, {self.devices_removed} removed, "
+            f"{self.devices_unchanged} unchanged, "
             f"{self.devices_failed} failed, {self.devices_owned_by_other} owned by another "
             f"customer. {self.calls} call(s), {self.write_calls} write(s), {self.seconds:.1f} s."
         )

@@ -1,9 +1,12 @@
 """Keep Yealink RPS true to our database (`manage.py rps_sync` and the admin actions).
 
-For each organisation: make sure its RPS server exists and carries the current URL and
-credentials, then compare each active phone with what we recorded (or, with `full`, with what
-RPS lists) and push the difference in batches. Afterwards, remove from RPS what we pushed
-once but no longer want (deleted or deactivated phones, inactive organisations).
+For each organisation: make sure its RPS server exists and carries the current URL and the
+organisation's credentials, then compare each active phone with what we recorded (or, with
+`full`, with what RPS lists) and push the difference. Each phone is registered with our URL
+and its own credentials (`desired.device_fields`); a device call carries one password, so new
+phones are added and changed ones edited one call each, while moves between servers (which
+change nothing of a phone's own) and removals go in batches. Afterwards, remove from RPS what
+we pushed once but no longer want (deleted or deactivated phones, inactive organisations).
 
 Every write's outcome is saved right after RPS answered it, so a failure or an abort never
 leaves the recorded state claiming more than RPS has. What a crash between RPS's answer and
@@ -29,8 +32,8 @@ from devices.mac import format_mac
 from devices.models import Device
 from media_assets import ca
 from organisations.models import Organisation
-from rps.client import MAX_BATCH, RemoteDevice, RemoteServer, RpsClient, RpsError
-from rps.desired import device_fingerprint, server_fields, server_fingerprint
+from rps.client import MAX_BATCH, PAGE_SIZE, RemoteDevice, RemoteServer, RpsClient, RpsError
+from rps.desired import device_fields, device_fingerprint, server_fields, server_fingerprint
 from rps.models import RpsDeviceState, RpsServerState
 from rps.summary import Problem, SyncSummary
 
@@ -42,6 +45,10 @@ Progress = Callable[[int, int, str], None]  # (phones done, phones in all, organ
 
 # Keys that concern single MACs of a batch: the batch is then settled MAC by MAC.
 _PER_MAC_KEYS = ("device.mac", "device.not.found", "device.operate.forbidden")
+# Phones' calls in a row that RPS did not answer (after the client's own retries) before the
+# run stops: with a call per phone, an RPS that is down would otherwise cost every phone its
+# retries and timeouts.
+UNANSWERED_LIMIT = 5
 _DEVICE_FIELDS = [
     "device",
     "organisation",
@@ -65,7 +72,8 @@ class _Item:
 
     device: Device
     state: RpsDeviceState
-    remote: RemoteDevice | None = None  # what RPS lists for it (with `full`)
+    fields: dict[str, str]  # what RPS should hand it of its own (desired.device_fields)
+    remote: RemoteDevice | None = None  # what RPS lists for it (with `full`, or looked up)
 
     @property
     def mac(self) -> str:
@@ -80,13 +88,18 @@ class _Item:
 class _Plan:
     unchanged: list[_Item] = field(default_factory=list)
     add: list[_Item] = field(default_factory=list)
-    move: list[_Item] = field(default_factory=list)
+    edit: list[_Item] = field(default_factory=list)  # in RPS, without its fields as they are now
+    move: list[_Item] = field(default_factory=list)  # its fields as they are, on another server
     recheck: list[_Item] = field(default_factory=list)
     owned: list[_Item] = field(default_factory=list)
 
 
 class _Abort(Exception):
-    """Nothing more can succeed (our key or signature was refused)."""
+    """Nothing more can succeed (our key or signature was refused, or RPS is not answering)."""
+
+
+class _Unavailable(Exception):
+    """RPS did not answer UNANSWERED_LIMIT phones' calls in a row."""
 
 
 class RpsSync:
@@ -111,6 +124,9 @@ class RpsSync:
         self.certificate_url = ""
         self.remote_servers: dict[str, RemoteServer] | None = None
         self.remote_devices: dict[str, RemoteDevice] | None = None
+        self.listed: dict[str, RemoteDevice] | None = None  # our devices, listed for their ids
+        self.listing_tried = False
+        self.unanswered = 0  # phones' calls in a row RPS did not answer
         self.done = self.total = 0
 
     def run(self, organisations: Iterable[Organisation] | None = None) -> SyncSummary:
@@ -168,6 +184,14 @@ class RpsSync:
                 )
                 raise _Abort from exc
             self._error(org.slug if org else "", "", f"{context}: {exc}" if context else str(exc))
+        except _Unavailable as exc:
+            self._error(
+                "",
+                "",
+                f"RPS did not answer {UNANSWERED_LIMIT} phones' calls in a row ({exc}); the "
+                "run stopped, and the phones it did not reach are left for the next one.",
+            )
+            raise _Abort from exc
 
     def _did(self, organisation: str, text: str) -> None:
         """One write action, done (or, in a dry run, planned); logged as it happens."""
@@ -219,15 +243,13 @@ class RpsSync:
         devices = Device.objects.filter(organisation=organisation, is_active=True)
         if self.macs is not None:
             devices = devices.filter(mac__in=self.macs)
-        return devices.only("id", "mac", "organisation_id").order_by("mac")
+        fields = ("id", "mac", "organisation_id", "provisioning_password")
+        return devices.only(*fields).order_by("mac")
 
     def _items(self, organisation: Organisation) -> list[_Item]:
         devices = list(self._devices(organisation))
         states = _states_by_mac([device.mac for device in devices])
-        return [
-            _Item(device, states.get(device.mac) or RpsDeviceState(mac=device.mac))
-            for device in devices
-        ]
+        return [_item(device, states.get(device.mac)) for device in devices]
 
     # --- the server -----------------------------------------------------------------------
 
@@ -344,16 +366,26 @@ class RpsSync:
     def _bucket(self, item: _Item, server_id: str) -> str:
         state = item.state
         if self.remote_devices is not None:
-            item.remote = self.remote_devices.get(item.mac)
-            if item.remote is not None:
-                return "unchanged" if item.remote.server_id == server_id else "move"
-            state.fingerprint = ""  # RPS does not list it under our account
-            return "recheck" if state.status == Status.OWNED_BY_OTHER else "add"
-        if server_id and state.fingerprint == device_fingerprint(item.mac, server_id):
+            return self._remote_bucket(item, server_id)
+        if server_id and state.fingerprint == _fingerprint(item, server_id):
             return "unchanged"
         if state.status == Status.OWNED_BY_OTHER:
             return "recheck" if self.macs is not None else "owned"
-        return "move" if state.fingerprint else "add"
+        if not state.fingerprint:
+            return "add"
+        # Recorded before per-phone credentials, or its password or our URL changed since.
+        return "move" if _fields_pushed(item) else "edit"
+
+    def _remote_bucket(self, item: _Item, server_id: str) -> str:
+        """With `full`: what RPS lists decides, and the record vouches for the password."""
+        assert self.remote_devices is not None
+        item.remote = self.remote_devices.get(item.mac)
+        if item.remote is None:
+            item.state.fingerprint = ""  # RPS does not list it under our account
+            return "recheck" if item.state.status == Status.OWNED_BY_OTHER else "add"
+        if not (_fields_pushed(item) and _listed_with(item.remote, item.fields)):
+            return "edit"
+        return "unchanged" if item.remote.server_id == server_id else "move"
 
     def _apply(self, organisation: Organisation, server_id: str, plan: _Plan) -> None:
         self._keep_unchanged(organisation, plan.unchanged, server_id)
@@ -362,24 +394,28 @@ class RpsSync:
             self.summary.devices_owned_by_other += 1
             self.summary.notices.append(Problem(organisation.slug, item.mac, OWNED_MESSAGE))
         if self.dry_run:
-            self.summary.devices_registered += len(plan.add)
-            self.summary.devices_moved += len(plan.move)
-            self.summary.devices_owned_by_other += len(plan.recheck)
-            for verb, items in (("register", plan.add), ("move", plan.move)):
-                if items:
-                    self._did(organisation.slug, f"{verb} {_phones(items)}")
-            if plan.recheck:
-                self._did(organisation.slug, f"check again {_phones(plan.recheck)}")
-            self._advance(len(plan.add) + len(plan.move) + len(plan.recheck), organisation)
+            self._plan_only(organisation, plan)
             return
         for item in plan.recheck:
             self._settle(organisation, server_id, item)
             self._advance(1, organisation)
         self._move(organisation, server_id, plan.move)
         self._advance(len(plan.move), organisation)
-        for batch in _batches(plan.add):
-            self._add_batch(organisation, server_id, batch)
-            self._advance(len(batch), organisation)
+        self._edit(organisation, server_id, plan.edit)
+        self._one_by_one(organisation, server_id, plan.add, self._add, "register")
+
+    def _plan_only(self, organisation: Organisation, plan: _Plan) -> None:
+        self.summary.devices_registered += len(plan.add)
+        self.summary.devices_updated += len(plan.edit)
+        self.summary.devices_moved += len(plan.move)
+        self.summary.devices_owned_by_other += len(plan.recheck)
+        for verb, items in (("register", plan.add), ("update", plan.edit), ("move", plan.move)):
+            if items:
+                self._did(organisation.slug, f"{verb} {_phones(items)}")
+        if plan.recheck:
+            self._did(organisation.slug, f"check again {_phones(plan.recheck)}")
+        changed = len(plan.add) + len(plan.edit) + len(plan.move) + len(plan.recheck)
+        self._advance(changed, organisation)
 
     def _keep_unchanged(
         self, organisation: Organisation, items: list[_Item], server_id: str
@@ -389,32 +425,112 @@ class RpsSync:
         if changed and not self.dry_run:
             _save(changed)
 
-    def _add_batch(self, organisation: Organisation, server_id: str, batch: list[_Item]) -> None:
+    def _one_by_one(
+        self,
+        organisation: Organisation,
+        server_id: str,
+        items: list[_Item],
+        push: Callable[[Organisation, str, _Item], bool],
+        verb: str,
+    ) -> None:
+        """A call per phone (each has a password of its own, and a device call carries one),
+        each answer saved as it comes; what was done is said a batch of phones at a time."""
+        for chunk in _batches(items):
+            done: list[_Item] = []
+            try:
+                for item in chunk:
+                    if push(organisation, server_id, item):
+                        done.append(item)
+            finally:  # said even when the run stops halfway (_Unavailable)
+                if done:
+                    self._did(organisation.slug, f"{verb} {_phones(done)}")
+            self._advance(len(chunk), organisation)
+
+    def _add(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
+        def add() -> str:
+            ids = self.client.add_devices([item.mac], server_id, item.fields, organisation.slug)
+            return ids.get(item.mac, "")
+
+        return self._push(organisation, server_id, item, add, "devices_registered")
+
+    def _edit_one(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
+        def edit() -> str:
+            self.client.edit_device(item.rps_id, server_id, item.fields, organisation.slug)
+            return item.rps_id
+
+        return self._push(organisation, server_id, item, edit, "devices_updated")
+
+    def _push(
+        self,
+        organisation: Organisation,
+        server_id: str,
+        item: _Item,
+        write: Callable[[], str],
+        outcome: str,
+    ) -> bool:
+        """One phone's write (it returns the RPS id); True when RPS took it."""
         try:
-            ids = self.client.add_devices(
-                [item.mac for item in batch], server_id, organisation.slug
-            )
+            rps_id = write()
         except RpsError as exc:
-            self._batch_failed(organisation, server_id, batch, exc, self._add_batch)
-            return
-        for item in batch:
-            _record_registered(item, organisation, server_id, ids.get(item.mac, ""))
-        _save(batch)
-        self.summary.devices_registered += len(batch)
-        self._did(organisation.slug, f"register {_phones(batch)}")
+            self._batch_failed(organisation, server_id, [item], exc, None)
+            return False
+        self.unanswered = 0
+        _record_registered(item, organisation, server_id, rps_id)
+        _save([item])
+        setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+        return True
+
+    def _edit(self, organisation: Organisation, server_id: str, items: list[_Item]) -> None:
+        located = self._locate(organisation, server_id, items)
+        self._advance(len(items) - len(located), organisation)
+        self._one_by_one(organisation, server_id, located, self._edit_one, "update")
 
     def _move(self, organisation: Organisation, server_id: str, items: list[_Item]) -> None:
         ready = []
-        for item in items:
-            if item.rps_id or self._look_up(organisation, server_id, item):
+        for item in self._locate(organisation, server_id, items):
+            if item.remote is not None and item.remote.server_id == server_id:
+                self._keep_unchanged(organisation, [item], server_id)  # there already
+            else:
                 ready.append(item)
         for batch in _batches(ready):
             self._move_batch(organisation, server_id, batch)
 
-    def _look_up(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
-        """Finds the RPS id a move needs; settles the phone itself when it can't be moved."""
+    def _locate(
+        self, organisation: Organisation, server_id: str, items: list[_Item]
+    ) -> list[_Item]:
+        """Those of the items whose RPS id we know or find (an edit and a move need it); the
+        others are settled on their own. Many unknown ids are found by listing all our devices
+        once (a call per 100) rather than one look-up each."""
+        missing = sum(not item.rps_id for item in items)
+        if missing and not self.listing_tried and missing > self._pages_to_list():
+            self._list_ours()
+        return [
+            item for item in items if item.rps_id or self._look_up(organisation, server_id, item)
+        ]
+
+    def _pages_to_list(self) -> int:
+        ours = RpsDeviceState.objects.exclude(status__in=[Status.REMOVED, Status.OWNED_BY_OTHER])
+        return ours.count() // PAGE_SIZE + 1
+
+    def _list_ours(self) -> None:
+        self.listing_tried = True
         try:
-            remote = self.client.find_device(item.mac)
+            self.listed = {device.mac: device for device in self.client.iter_devices()}
+        except RpsError as exc:
+            if exc.is_auth:
+                raise
+            logger.warning(
+                "Could not list our devices in RPS (%s); looking them up one by one", exc
+            )
+
+    def _look_up(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
+        """Finds the phone's RPS id; settles the phone itself when it is not in our account."""
+        try:
+            remote = (
+                self.listed.get(item.mac)
+                if self.listed is not None
+                else self.client.find_device(item.mac)
+            )
         except RpsError as exc:
             self._batch_failed(organisation, server_id, [item], exc, None)
             return False
@@ -422,9 +538,6 @@ class RpsSync:
             self._settle(organisation, server_id, item)  # gone from our account: whose is it?
             return False
         item.remote = remote
-        if remote.server_id == server_id:
-            self._keep_unchanged(organisation, [item], server_id)
-            return False
         return True
 
     def _move_batch(self, organisation: Organisation, server_id: str, batch: list[_Item]) -> None:
@@ -433,6 +546,7 @@ class RpsSync:
         except RpsError as exc:
             self._batch_failed(organisation, server_id, batch, exc, self._move_batch)
             return
+        self.unanswered = 0
         for item in batch:
             _record_registered(item, organisation, server_id, item.rps_id)
         _save(batch)
@@ -465,9 +579,16 @@ class RpsSync:
             self._device_failed(organisation, item, exc)
         _save(batch)
         logger.warning("%s: %d phone(s) not pushed: %s", organisation.slug, len(batch), exc)
+        self._count_unanswered(exc)
+
+    def _count_unanswered(self, exc: RpsError) -> None:
+        """Counts the calls in a row RPS did not answer; a refusal is an answer."""
+        self.unanswered = self.unanswered + 1 if exc.retryable else 0
+        if self.unanswered >= UNANSWERED_LIMIT:
+            raise _Unavailable(str(exc))
 
     def _settle(self, organisation: Organisation, server_id: str, item: _Item) -> None:
-        """One MAC on its own: ask RPS whose it is, then add, move or leave it."""
+        """One MAC on its own: ask RPS whose it is, then add or edit it, or leave it."""
         try:
             outcome = self._settle_one(organisation, server_id, item)
         except RpsError as exc:
@@ -475,14 +596,17 @@ class RpsSync:
                 raise
             self._device_failed(organisation, item, exc)
             logger.warning("%s %s: %s", organisation.slug, format_mac(item.mac), exc)
-        else:
-            setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
+            _save([item])
+            self._count_unanswered(exc)
+            return
+        self.unanswered = 0
+        setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
         _save([item])
 
     def _settle_one(self, organisation: Organisation, server_id: str, item: _Item) -> str:
         existed, ours = self.client.check_mac(item.mac)
         if not existed:
-            ids = self.client.add_devices([item.mac], server_id, organisation.slug)
+            ids = self.client.add_devices([item.mac], server_id, item.fields, organisation.slug)
             _record_registered(item, organisation, server_id, ids.get(item.mac, ""))
             return "devices_registered"
         if not ours:
@@ -490,10 +614,11 @@ class RpsSync:
         remote = self.client.find_device(item.mac)
         if remote is None:
             raise RpsError("device.not.listed", "RPS says the MAC is ours but does not list it")
-        if remote.server_id != server_id:
-            self.client.migrate_devices([remote.id], server_id)
+        # Ours already (an answer we lost, an earlier install): RPS never shows a password,
+        # so what it holds of the phone's own cannot be checked, only pushed.
+        self.client.edit_device(remote.id, server_id, item.fields, organisation.slug)
         _record_registered(item, organisation, server_id, remote.id)
-        return "devices_unchanged" if remote.server_id == server_id else "devices_moved"
+        return "devices_updated"
 
     def _owned_by_other(self, organisation: Organisation, item: _Item) -> str:
         state = item.state
@@ -573,7 +698,7 @@ class RpsSync:
                 continue  # wanted, or a row the other removal query already covers
             state.organisation_id = owner[device.server_id]
             state.server_rps_id, state.rps_id = device.server_id, device.id
-            state.fingerprint = device_fingerprint(device.mac, device.server_id)
+            state.fingerprint = device_fingerprint(device.mac, device.server_id, {})
             state.status = Status.REGISTERED
             found.append(state)
         return found
@@ -665,7 +790,7 @@ def _record_registered(
 ) -> None:
     state, now = item.state, timezone.now()
     state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
-    state.fingerprint = device_fingerprint(item.mac, server_id)
+    state.fingerprint = _fingerprint(item, server_id)
     state.rps_id = rps_id or state.rps_id
     state.status, state.last_error = Status.REGISTERED, ""
     state.pushed_at = state.last_attempt_at = now
@@ -676,7 +801,7 @@ def _record_unchanged(item: _Item, organisation: Organisation, server_id: str) -
     state = item.state
     before = _values(state)
     state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
-    state.fingerprint = device_fingerprint(item.mac, server_id)
+    state.fingerprint = _fingerprint(item, server_id)
     state.rps_id = item.rps_id
     state.status, state.last_error = Status.REGISTERED, ""
     state.pushed_at = state.pushed_at or timezone.now()
@@ -722,8 +847,16 @@ def _save_states(states: list[RpsDeviceState]) -> None:
                 state.pk = pks.get(state.mac)
             old += [state for state in new if state.pk is not None]
             RpsDeviceState.objects.bulk_create([state for state in new if state.pk is None])
-    if old:
+    if len(old) == 1:  # a phone's own write: bulk_update's CASE costs more than the call
+        _update_one(old[0])
+    elif old:
         RpsDeviceState.objects.bulk_update(old, _DEVICE_FIELDS)
+
+
+def _update_one(state: RpsDeviceState) -> None:
+    fields = [f for f in RpsDeviceState._meta.concrete_fields if f.name in _DEVICE_FIELDS]
+    values = {field.attname: getattr(state, field.attname) for field in fields}
+    RpsDeviceState.objects.filter(pk=state.pk).update(**values)
 
 
 def _server_state(organisation: Organisation) -> RpsServerState:
@@ -748,6 +881,29 @@ def _save_server_error(state: RpsServerState, fields: dict[str, str], message: s
 
 
 # --- small helpers ----------------------------------------------------------------------
+
+
+def _item(device: Device, state: RpsDeviceState | None) -> _Item:
+    return _Item(device, state or RpsDeviceState(mac=device.mac), device_fields(device))
+
+
+def _fingerprint(item: _Item, server_id: str) -> str:
+    return device_fingerprint(item.mac, server_id, item.fields)
+
+
+def _fields_pushed(item: _Item) -> bool:
+    """RPS has the phone's fields as they are now (on the server we recorded, which may not
+    be the one it should be on)."""
+    state = item.state
+    return bool(state.server_rps_id) and state.fingerprint == _fingerprint(
+        item, state.server_rps_id
+    )
+
+
+def _listed_with(remote: RemoteDevice, fields: dict[str, str]) -> bool:
+    """RPS's listing agrees with `fields`, as far as it shows them (never the password)."""
+    shown = {"uniqueServerUrl": remote.unique_server_url, "authName": remote.auth_name}
+    return all(value is None or value == fields[name] for name, value in shown.items())
 
 
 def _phones(items: list[_Item] | list[RpsDeviceState]) -> str:

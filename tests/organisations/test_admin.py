@@ -24,6 +24,7 @@ def organisation_form(client, **extra):
         "provisioning_interval_minutes": "30",
         "raw_overrides": "",
         "password_grace_days": "7",
+        "organisation_credentials": "bootstrap",
     }
     data.update(extra)
     return data

@@ -5,6 +5,14 @@ sign with, anything else for another RPS customer), and records every call. It c
 fail or slow down the next calls of an endpoint. The signature is recomputed here from the raw
 request, independently of `rps.client.sign`, exactly as yealink.md §6 describes.
 
+A device keeps the `uniqueServerUrl`, `authName` and `password` of its own that device/add and
+device/edit carry (`device_fields()` shows them; device/list, like the server list, never
+shows a password). yealink.md names these fields but not their rules; the fake refuses what
+RPS could not hand a phone, an assumption marked where it is made (`_check_device_fields`):
+a URL that is not http(s), ftp or tftp, a URL over 255 characters, a user name or password with
+white space or control characters or over 64 characters, credentials without a URL, and a
+password without a user name.
+
 Used by the tests (the `fake_rps` fixture) and by bench/rps_bench.py.
 """
 
@@ -41,6 +49,9 @@ WRITES = {
 }
 _MAC = re.compile(r"^[0-9a-f]{12}$")
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+DEVICE_FIELDS = ("uniqueServerUrl", "authName", "password")
+_URL = re.compile(r"^(https?|ftp|tftp)://[^\s/?#]+[^\s]*$")
+_CREDENTIAL = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no space: assumed
 
 
 class Refusal(Exception):
@@ -82,6 +93,7 @@ class FakeRps:
     secret: str = SECRET
     servers: dict[str, dict] = field(default_factory=dict)
     devices: dict[str, dict] = field(default_factory=dict)  # by MAC
+    by_id: dict[str, dict] = field(default_factory=dict)  # an index of `devices`
     calls: list[Call] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     nonces: set[str] = field(default_factory=set)
@@ -126,10 +138,15 @@ class FakeRps:
         self.servers[server_id] = {"id": server_id, "serverName": name, "owner": owner, **fields}
         return server_id
 
-    def seed_device(self, mac: str, owner: str = US, server_id: str = "") -> str:
+    def seed_device(self, mac: str, owner: str = US, server_id: str = "", **fields: str) -> str:
         device_id = self._next_id()
         self.devices[mac] = {"id": device_id, "mac": mac, "serverId": server_id, "owner": owner}
+        self.devices[mac].update({name: fields.get(name, "") for name in DEVICE_FIELDS})
         return device_id
+
+    def device_fields(self, mac: str) -> dict[str, str]:
+        """The uniqueServerUrl, authName and password RPS would hand this phone of its own."""
+        return {name: self.devices[mac][name] for name in DEVICE_FIELDS}
 
     def wait_idle(self, timeout: float = 5.0) -> None:
         """Until every request is answered (one the client gave up on may still be running)."""
@@ -238,15 +255,21 @@ class FakeRps:
         if not 0 < len(macs) <= 100:
             raise Refusal("device.macs.size", 400)
         server_id = self._our_server(body.get("serverId"))["id"]
+        own = _check_device_fields(body, {})
         self._check_new_macs(macs)
-        for mac in macs:
+        for mac in macs:  # one set of fields for every MAC of the call
             self.devices[mac] = {"id": self._next_id(), "mac": mac, "serverId": server_id}
-            self.devices[mac].update(owner=US, remark=body.get("remark", ""))
+            self.devices[mac].update(owner=US, remark=body.get("remark", ""), **own)
         return [{"id": self.devices[mac]["id"], "mac": mac} for mac in macs]
 
     def _device_edit(self, body: dict) -> None:
+        # A field left out keeps its value (whether RPS merges or replaces is unconfirmed;
+        # the client sends every field, so both give the same answer).
         device = self._our_device_by_id(body.get("id"))
-        device["serverId"] = self._our_server(body.get("serverId"))["id"]
+        server_id = self._our_server(body.get("serverId"))["id"]
+        own = _check_device_fields(body, device)
+        device.update(serverId=server_id, remark=body.get("remark", device.get("remark", "")))
+        device.update(own)
 
     def _device_list(self, body: dict) -> dict:
         ours = [d for d in self.devices.values() if d["owner"] == US]
@@ -309,7 +332,11 @@ class FakeRps:
         return device
 
     def _our_device_by_id(self, device_id: Any) -> dict:
-        device = next((d for d in self.devices.values() if d["id"] == str(device_id)), None)
+        device = self.by_id.get(str(device_id))
+        if device is None or self.devices.get(device["mac"]) is not device:
+            # Tests change `devices` directly: the index is made again when it is out of date.
+            self.by_id = {d["id"]: d for d in self.devices.values()}
+            device = self.by_id.get(str(device_id))
         if device is None:
             raise Refusal("device.not.found")
         return self._our_device_by_mac(device["mac"])
@@ -330,6 +357,28 @@ def _require(body: dict, *names: str) -> None:
     missing = [name for name in names if not body.get(name)]
     if missing:
         raise Refusal("param.required", 400, [{"field": name} for name in missing])
+
+
+def _check_device_fields(body: dict, device: dict) -> dict[str, str]:
+    """The per-device fields of a device call, with `device`'s for those it leaves out;
+    refused, all or nothing, when RPS could not hand them to a phone (assumed rules)."""
+    own = {name: body.get(name, device.get(name, "")) for name in DEVICE_FIELDS}
+    bad = [name for name in DEVICE_FIELDS if not _acceptable(name, own[name])]
+    if (own["authName"] or own["password"]) and not own["uniqueServerUrl"]:
+        bad.append("uniqueServerUrl")  # credentials without a URL to use them with
+    if own["password"] and not own["authName"]:
+        bad.append("authName")
+    if bad:
+        raise Refusal("param.invalid", 400, [{"field": name} for name in dict.fromkeys(bad)])
+    return own
+
+
+def _acceptable(name: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if name == "uniqueServerUrl":
+        return not value or (len(value) <= 255 and _URL.match(value) is not None)
+    return not value or _CREDENTIAL.match(value) is not None
 
 
 def _server_fields(body: dict) -> dict:

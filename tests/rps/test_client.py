@@ -98,16 +98,85 @@ def test_an_unreachable_rps_is_a_retryable_connection_error(pauses):
     assert len(pauses) == 1
 
 
+OWN = {
+    "uniqueServerUrl": "https://p.example/",
+    "authName": "805ec0000001",
+    "password": "Own24CharacterPassword00",
+}
+
+
 def test_device_calls_send_lower_case_macs_in_batches_of_at_most_100(fake_rps, client):
     server_id = fake_rps.seed_server("s1")
 
-    ids = client.add_devices(["805ec0000001", "805ec0000002"], server_id)
+    ids = client.add_devices(["805ec0000001", "805ec0000002"], server_id, {})
     client.delete_devices(["805ec0000001"])
 
     assert set(ids) == {"805ec0000001", "805ec0000002"}
     assert fake_rps.calls_to("device/delete")[0].body == {"macs": ["805ec0000001"]}
     with pytest.raises(ValueError, match="1 to 100"):
-        client.add_devices([f"805ec0{n:06x}" for n in range(101)], server_id)
+        client.add_devices([f"805ec0{n:06x}" for n in range(101)], server_id, {})
+
+
+def test_a_device_carries_its_own_url_and_credentials_and_the_list_never_shows_a_password(
+    fake_rps, client
+):
+    server_id = fake_rps.seed_server("s1")
+
+    ids = client.add_devices(["805ec0000001"], server_id, OWN, "alpha")
+
+    [add] = fake_rps.calls_to("device/add")
+    assert add.body == {"macs": ["805ec0000001"], "serverId": server_id, **OWN, "remark": "alpha"}
+    assert fake_rps.device_fields("805ec0000001") == OWN
+    [listed] = client.iter_devices()
+    assert (listed.id, listed.unique_server_url, listed.auth_name) == (
+        ids["805ec0000001"],
+        OWN["uniqueServerUrl"],
+        OWN["authName"],
+    )
+    assert OWN["password"] not in str(fake_rps.calls[-1].body) + str(listed)
+
+
+def test_an_edit_sends_every_field_of_the_device(fake_rps, client):
+    old_server, new_server = fake_rps.seed_server("s1"), fake_rps.seed_server("s2")
+    device_id = fake_rps.seed_device("805ec0000001", server_id=old_server)
+
+    client.edit_device(device_id, new_server, OWN, "alpha")
+
+    [edit] = fake_rps.calls_to("device/edit")
+    assert edit.body == {"id": device_id, "serverId": new_server, **OWN, "remark": "alpha"}
+    assert fake_rps.devices["805ec0000001"]["serverId"] == new_server
+    assert fake_rps.device_fields("805ec0000001") == OWN
+
+
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ({**OWN, "uniqueServerUrl": "provisioning.example.net"}, ["uniqueServerUrl"]),
+        ({**OWN, "uniqueServerUrl": "https://p.example/" + "x" * 300}, ["uniqueServerUrl"]),
+        ({**OWN, "uniqueServerUrl": ""}, ["uniqueServerUrl"]),
+        ({**OWN, "authName": "has space"}, ["authName"]),
+        ({**OWN, "authName": ""}, ["authName"]),
+        ({**OWN, "password": "x" * 65}, ["password"]),
+        ({**OWN, "password": "line\nbreak"}, ["password"]),
+        ({**OWN, "password": 12345}, ["password"]),
+    ],
+)
+def test_the_fake_refuses_device_fields_rps_could_not_hand_a_phone(
+    fake_rps, client, fields, refused
+):
+    server_id = fake_rps.seed_server("s1")
+    device_id = fake_rps.seed_device("805ec0000002", server_id=server_id)
+
+    for call in (
+        lambda: client.add_devices(["805ec0000001"], server_id, fields),
+        lambda: client.edit_device(device_id, server_id, fields),
+    ):
+        with pytest.raises(RpsError) as caught:
+            call()
+        assert (caught.value.key, caught.value.status) == ("param.invalid", 400)
+        assert str([{"field": name} for name in refused]) in str(caught.value)
+    assert "805ec0000001" not in fake_rps.devices
+    assert fake_rps.device_fields("805ec0000002") == dict.fromkeys(OWN, "")
 
 
 def test_listing_devices_pages_through_everything(fake_rps, client):

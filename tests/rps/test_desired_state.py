@@ -7,9 +7,16 @@ import re
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from devices.models import Device
 from organisations.models import Organisation
 from rps.apps import check_server_name_prefix
-from rps.desired import device_fingerprint, server_fields, server_fingerprint, server_name
+from rps.desired import (
+    device_fields,
+    device_fingerprint,
+    server_fields,
+    server_fingerprint,
+    server_name,
+)
 
 ACCEPTED = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
 
@@ -105,6 +112,50 @@ def test_a_bad_prefix_is_a_system_check_error(settings):
     assert error.id == "rps.E001"
 
 
-def test_the_device_fingerprint_follows_the_server():
-    assert device_fingerprint("805ec0000001", "1") != device_fingerprint("805ec0000001", "2")
-    assert device_fingerprint("805ec0000001", "1") == device_fingerprint("805ec0000001", "1")
+def test_a_device_carries_our_url_and_its_own_credentials(settings):
+    settings.PROVISIONING_URL = "https://p.example/"
+    device = Device(mac="805ec0000001", provisioning_password="Own24CharacterPassword00")
+
+    assert device_fields(device) == {
+        "uniqueServerUrl": "https://p.example/",
+        "authName": "805ec0000001",
+        "password": "Own24CharacterPassword00",
+    }
+
+
+OWN = {"uniqueServerUrl": "https://p.example/", "authName": "805ec0000001", "password": "pw-1"}
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"uniqueServerUrl": "https://p2.example/"},
+        {"authName": "805ec0000002"},
+        {"password": "pw-2"},
+    ],
+)
+def test_the_device_fingerprint_follows_each_of_its_own_fields(changed):
+    assert device_fingerprint("805ec0000001", "1", OWN) == device_fingerprint(
+        "805ec0000001", "1", dict(OWN)
+    )
+    assert device_fingerprint("805ec0000001", "1", OWN) != device_fingerprint(
+        "805ec0000001", "1", {**OWN, **changed}
+    )
+
+
+def test_the_device_fingerprint_follows_the_server_and_the_mac():
+    fingerprint = device_fingerprint("805ec0000001", "1", OWN)
+
+    assert fingerprint != device_fingerprint("805ec0000001", "2", OWN)
+    assert fingerprint != device_fingerprint("805ec0000002", "1", OWN)
+    assert fingerprint != device_fingerprint("805ec0000001", "1", {})
+
+
+def test_the_device_fingerprint_is_keyed_so_it_cannot_be_checked_against_guessed_passwords(
+    settings,
+):
+    before = device_fingerprint("805ec0000001", "1", OWN)
+
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
+
+    assert device_fingerprint("805ec0000001", "1", OWN) != before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from io import StringIO
 
@@ -9,12 +10,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from devices.mac import format_mac
+from devices.models import Device
 from rps import sync as sync_module
 from rps.desired import server_name
 from rps.models import RpsDeviceState, RpsServerState
 from tests.factories import make_device, make_organisation
 
 Status = RpsDeviceState.Status
+URL = "https://provisioning.example.net/"  # PROVISIONING_URL in the fake_rps fixture
 
 
 def sync(*args: str) -> tuple[str, str]:
@@ -28,6 +31,27 @@ def sync_fails(*args: str) -> tuple[str, str, str]:
     with pytest.raises(CommandError) as caught:
         call_command("rps_sync", *args, stdout=out, stderr=err)
     return str(caught.value), out.getvalue(), err.getvalue()
+
+
+def own_fields(mac: str) -> dict[str, str]:
+    """What RPS should hand the phone with this MAC: our URL and its own credentials."""
+    device = Device.objects.get(mac=mac)
+    return {"uniqueServerUrl": URL, "authName": mac, "password": device.provisioning_password}
+
+
+def old_fingerprint(mac: str, server_rps_id: str) -> str:
+    """The device fingerprint recorded before phones had credentials of their own."""
+    return hashlib.sha256(f"{mac}|{server_rps_id}".encode()).hexdigest()[:32]
+
+
+def as_synced_before_own_credentials(fake_rps) -> None:
+    """RPS and our records as a sync before issue 14 left them: each phone on its
+    organisation's server with nothing of its own, recorded with the old fingerprint."""
+    for device in fake_rps.devices.values():
+        device.update(uniqueServerUrl="", authName="", password="")
+    for state in RpsDeviceState.objects.all():
+        state.fingerprint = old_fingerprint(state.mac, state.server_rps_id)
+        state.save()
 
 
 @pytest.fixture
@@ -59,6 +83,24 @@ def test_the_first_sync_creates_a_server_per_organisation_and_registers_every_ph
     assert "5 registered" in out
 
 
+def test_each_phone_is_registered_with_our_url_and_its_own_credentials(fake_rps, two_organisations):
+    _, _, alpha_macs, bravo_macs = two_organisations
+
+    sync()
+
+    for mac in alpha_macs + bravo_macs:
+        assert fake_rps.device_fields(mac) == own_fields(mac)
+    passwords = {fake_rps.device_fields(mac)["password"] for mac in alpha_macs + bravo_macs}
+    assert len(passwords) == 5  # no two phones share one
+    adds = fake_rps.calls_to("device/add")
+    assert sorted(mac for call in adds for mac in call.body["macs"]) == sorted(
+        alpha_macs + bravo_macs
+    )
+    assert {len(call.body["macs"]) for call in adds} == {1}  # one password per call
+    stored = RpsDeviceState.objects.values_list("fingerprint", flat=True)
+    assert not [value for value in stored if any(p in value for p in passwords)]
+
+
 def test_a_second_sync_right_after_makes_no_write_calls(fake_rps, two_organisations):
     sync()
     fake_rps.calls.clear()
@@ -68,6 +110,146 @@ def test_a_second_sync_right_after_makes_no_write_calls(fake_rps, two_organisati
     assert fake_rps.write_calls() == []
     assert "5 unchanged" in out
     assert "0 write(s)" in out
+
+
+def test_an_installation_synced_before_own_credentials_gets_them_by_edits_on_the_next_sync(
+    fake_rps, two_organisations
+):
+    _, _, alpha_macs, bravo_macs = two_organisations
+    sync()
+    ids = {mac: device["id"] for mac, device in fake_rps.devices.items()}
+    as_synced_before_own_credentials(fake_rps)
+    fake_rps.calls.clear()
+
+    out, _ = sync()
+
+    edits = fake_rps.write_calls()
+    assert [call.endpoint for call in edits] == ["device/edit"] * 5  # no add, no delete
+    assert sorted(call.body["id"] for call in edits) == sorted(ids.values())
+    for mac in alpha_macs + bravo_macs:
+        assert fake_rps.devices[mac]["id"] == ids[mac]
+        assert fake_rps.device_fields(mac) == own_fields(mac)
+    assert fake_rps.our_devices()[alpha_macs[0]] == server_name("alpha")
+    assert "0 registered, 5 updated, 0 moved" in out
+
+    fake_rps.calls.clear()
+    sync()
+    assert fake_rps.write_calls() == []
+
+
+def test_phones_whose_rps_ids_were_never_told_us_are_found_in_one_listing(
+    fake_rps, two_organisations
+):
+    _, _, alpha_macs, bravo_macs = two_organisations
+    sync()
+    as_synced_before_own_credentials(fake_rps)
+    RpsDeviceState.objects.update(rps_id="")
+    fake_rps.calls.clear()
+
+    sync()
+
+    assert len(fake_rps.calls_to("device/list")) == 1  # not a look-up per phone
+    assert len(fake_rps.calls_to("device/edit")) == 5
+    for mac in alpha_macs + bravo_macs:
+        assert fake_rps.device_fields(mac) == own_fields(mac)
+        assert RpsDeviceState.objects.get(mac=mac).rps_id == fake_rps.devices[mac]["id"]
+
+
+def test_a_rotated_phone_password_is_pushed_with_an_edit_and_only_that(fake_rps, two_organisations):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    phone = alpha.devices.get(mac=alpha_macs[1])
+    before = phone.provisioning_password
+    phone.rotate_provisioning_password()
+    phone.save()
+    fake_rps.calls.clear()
+
+    out, _ = sync()
+
+    [edit] = fake_rps.write_calls()
+    assert edit.endpoint == "device/edit"
+    assert edit.body["id"] == fake_rps.devices[phone.mac]["id"]
+    assert edit.body["password"] == phone.provisioning_password != before
+    assert fake_rps.device_fields(phone.mac) == own_fields(phone.mac)
+    assert fake_rps.server_named(server_name("alpha"))["password"] == "alpha-secret-pw"
+    assert "1 updated" in out
+    assert "4 unchanged" in out
+
+    fake_rps.calls.clear()
+    sync()
+    assert fake_rps.write_calls() == []
+
+
+def test_a_refused_edit_is_reported_by_its_mac_and_the_other_phones_are_edited(
+    fake_rps, two_organisations
+):
+    _, _, alpha_macs, bravo_macs = two_organisations
+    sync()
+    as_synced_before_own_credentials(fake_rps)
+    refused_id = fake_rps.devices[alpha_macs[0]]["id"]
+    fake_rps.fail("device/edit", 400, key="param.invalid", match=lambda b: b["id"] == refused_id)
+
+    _, _, err = sync_fails()
+
+    assert f"alpha {format_mac(alpha_macs[0])}: param.invalid" in err
+    assert fake_rps.device_fields(alpha_macs[0])["password"] == ""
+    for mac in alpha_macs[1:] + bravo_macs:
+        assert fake_rps.device_fields(mac) == own_fields(mac)
+    state = RpsDeviceState.objects.get(mac=alpha_macs[0])
+    assert state.status == Status.FAILED
+    assert state.fingerprint == old_fingerprint(state.mac, state.server_rps_id)  # as RPS has it
+
+    fake_rps.calls.clear()
+    sync()
+
+    assert [call.body["id"] for call in fake_rps.write_calls()] == [refused_id]
+    assert fake_rps.device_fields(alpha_macs[0]) == own_fields(alpha_macs[0])
+
+
+def test_a_new_provisioning_url_reaches_the_server_and_every_phone(
+    fake_rps, two_organisations, settings
+):
+    sync()
+    settings.PROVISIONING_URL = "https://p2.example.net/"
+    fake_rps.calls.clear()
+
+    sync()
+
+    endpoints = [call.endpoint for call in fake_rps.write_calls()]
+    assert sorted(endpoints) == ["device/edit"] * 5 + ["server/edit"] * 2
+    assert {d["uniqueServerUrl"] for d in fake_rps.devices.values()} == {settings.PROVISIONING_URL}
+
+
+def test_a_dry_run_says_which_phones_it_would_give_new_credentials(fake_rps, two_organisations):
+    alpha, _, alpha_macs, _ = two_organisations
+    sync()
+    phone = alpha.devices.get(mac=alpha_macs[0])
+    phone.rotate_provisioning_password()
+    phone.save()
+    fake_rps.calls.clear()
+
+    out, _ = sync("--dry-run")
+
+    assert fake_rps.write_calls() == []
+    assert f"alpha: would update 1 phone(s): {format_mac(phone.mac)}" in out
+    assert "1 updated" in out
+    assert fake_rps.device_fields(phone.mac)["password"] != phone.provisioning_password
+
+
+def test_a_full_sync_repairs_a_phones_credentials_changed_in_rps(fake_rps, two_organisations):
+    _, _, alpha_macs, _ = two_organisations
+    sync()
+    fake_rps.devices[alpha_macs[0]]["authName"] = "changed-in-the-portal"
+    fake_rps.calls.clear()
+
+    sync()
+    assert fake_rps.write_calls() == []  # trusting our records, nothing to do
+
+    out, _ = sync("--full")
+
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/edit"]
+    assert fake_rps.device_fields(alpha_macs[0]) == own_fields(alpha_macs[0])
+    assert "1 updated" in out
 
 
 def test_a_password_change_edits_the_server_and_nothing_else(fake_rps, two_organisations):
@@ -81,6 +263,8 @@ def test_a_password_change_edits_the_server_and_nothing_else(fake_rps, two_organ
 
     assert [call.endpoint for call in fake_rps.write_calls()] == ["server/edit"]
     assert fake_rps.server_named(server_name("alpha"))["password"] == "rotated-password-1"
+    mac = two_organisations[2][0]
+    assert fake_rps.device_fields(mac) == own_fields(mac)  # the phones keep their own
     assert "1 updated" in out
     stored = RpsServerState.objects.filter(organisation=alpha).values().get()
     assert not [name for name, value in stored.items() if "rotated" in str(value)]
@@ -108,9 +292,10 @@ def test_a_phone_moved_to_another_organisation_is_moved_in_rps(fake_rps, two_org
 
     out, _ = sync()
 
-    [migrate] = fake_rps.write_calls()
+    [migrate] = fake_rps.write_calls()  # its own credentials are as they were
     assert migrate.endpoint == "device/migrate"
     assert fake_rps.our_devices()[phone.mac] == server_name("bravo")
+    assert fake_rps.device_fields(phone.mac) == own_fields(phone.mac)
     state = RpsDeviceState.objects.get(mac=phone.mac)
     assert state.organisation == bravo
     assert state.server_rps_id == fake_rps.server_named(server_name("bravo"))["id"]
@@ -158,48 +343,91 @@ def test_the_phones_of_an_inactive_organisation_are_removed(fake_rps, two_organi
     assert not set(bravo_macs) & set(fake_rps.devices)
 
 
-def test_one_failing_batch_leaves_the_rest_synced_and_is_retried_next_run(fake_rps, db):
+def test_phones_rps_does_not_answer_stay_pending_the_others_go_on_and_the_next_run_retries(
+    fake_rps, db
+):
     alpha = make_organisation("alpha")
     macs = sorted(make_device(alpha).mac for _ in range(250))
-    in_second_batch = macs[150]
-    fake_rps.fail("device/add", 500, times=3, match=lambda body: in_second_batch in body["macs"])
+    unanswered = {macs[10], macs[150], macs[240]}
+    fake_rps.fail("device/add", 500, times=9, match=lambda body: body["macs"][0] in unanswered)
 
     message, _, err = sync_fails()
 
-    registered = set(fake_rps.our_devices())
-    assert registered == set(macs[:100] + macs[200:])
+    assert set(fake_rps.our_devices()) == set(macs) - unanswered
     failed = RpsDeviceState.objects.exclude(status=Status.REGISTERED)
-    assert set(failed.values_list("mac", flat=True)) == set(macs[100:200])
+    assert set(failed.values_list("mac", flat=True)) == unanswered
     assert {state.status for state in failed} == {Status.PENDING}
-    first_failed = failed.first()
-    assert first_failed is not None
-    assert "HTTP 500" in first_failed.last_error
-    assert "100 phones" in err
-    assert "100 problem(s)" in message
+    assert all("HTTP 500" in state.last_error for state in failed)
+    assert "3 phones: busy (HTTP 500)" in err
+    assert "3 problem(s)" in message
 
     fake_rps.calls.clear()
     out, _ = sync()
 
-    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add"]
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add"] * 3
     assert set(fake_rps.our_devices()) == set(macs)
-    assert "100 registered, 0 moved, 0 removed, 150 unchanged, 0 failed" in out
+    assert "3 registered, 0 updated, 0 moved, 0 removed, 247 unchanged, 0 failed" in out
 
 
-def test_a_batch_that_went_through_without_an_answer_is_settled_next_run(fake_rps, db, settings):
+def test_a_run_stops_when_rps_stops_answering_and_the_next_one_finishes(fake_rps, db):
     alpha = make_organisation("alpha")
-    macs = [make_device(alpha).mac for _ in range(3)]
+    macs = sorted(make_device(alpha).mac for _ in range(20))
+    fake_rps.fail("device/add", 503, times=1000)
+
+    message, _, err = sync_fails()
+
+    adds = fake_rps.calls_to("device/add")
+    assert len(adds) == sync_module.UNANSWERED_LIMIT * 3  # each phone: 1 try + 2 retries
+    assert f"RPS did not answer {sync_module.UNANSWERED_LIMIT} phones' calls in a row" in err
+    assert "left for the next one" in err
+    assert RpsDeviceState.objects.count() == sync_module.UNANSWERED_LIMIT  # the rest untouched
+    assert "RPS sync failed" in message
+
+    fake_rps.rules.clear()
+    sync()
+
+    assert set(fake_rps.our_devices()) == set(macs)
+
+
+def test_a_refusal_of_one_phone_is_reported_by_its_mac_and_the_others_are_registered(fake_rps, db):
+    alpha = make_organisation("alpha")
+    macs = sorted(make_device(alpha).mac for _ in range(5))
+    refused = macs[2]
+    fake_rps.fail(
+        "device/add", 400, key="device.password.invalid", match=lambda b: b["macs"] == [refused]
+    )
+
+    message, out, _ = sync_fails("--json")
+
+    assert set(fake_rps.our_devices()) == set(macs) - {refused}
+    [error] = json.loads(out)["errors"]
+    assert (error["organisation"], error["mac"]) == ("alpha", refused)
+    assert "device.password.invalid" in error["message"]
+    state = RpsDeviceState.objects.get(mac=refused)
+    assert (state.status, state.fingerprint) == (Status.FAILED, "")
+    assert "device.password.invalid" in state.last_error
+    assert "1 problem(s)" in message
+
+
+def test_a_phone_added_without_an_answer_is_given_its_credentials_next_run(fake_rps, db, settings):
+    alpha = make_organisation("alpha")
+    macs = sorted(make_device(alpha).mac for _ in range(3))
     settings.RPS_RETRIES = 0
     settings.RPS_READ_TIMEOUT = 0.2
-    fake_rps.delay("device/add", 0.5)  # RPS adds them, we time out
+    fake_rps.delay("device/add", 0.5)  # RPS adds the first one, we time out
     sync_fails()
     fake_rps.wait_idle()
     assert set(fake_rps.our_devices()) == set(macs)
-    assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.PENDING}
+    assert RpsDeviceState.objects.get(mac=macs[0]).status == Status.PENDING
+    fake_rps.calls.clear()
 
     out, _ = sync()
 
+    # RPS says it has it; what it holds of the phone's own cannot be read back: pushed again.
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add", "device/edit"]
     assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.REGISTERED}
-    assert "3 unchanged, 0 failed" in out
+    assert fake_rps.device_fields(macs[0]) == own_fields(macs[0])
+    assert "1 updated, 0 moved, 0 removed, 2 unchanged, 0 failed" in out
 
 
 def test_a_dry_run_says_what_it_would_do_and_writes_nothing(fake_rps, two_organisations):
@@ -298,7 +526,8 @@ def test_a_phone_already_in_our_account_on_another_server_is_moved(fake_rps, db)
     out, _ = sync()
 
     assert fake_rps.our_devices()[phone.mac] == server_name("alpha")
-    assert "1 moved" in out
+    assert fake_rps.device_fields(phone.mac) == own_fields(phone.mac)
+    assert "1 updated" in out
 
 
 def test_a_full_sync_repairs_what_was_changed_in_rps_behind_our_back(fake_rps, two_organisations):
@@ -381,7 +610,7 @@ def test_json_gives_a_machine_readable_summary(fake_rps, two_organisations):
     assert summary["ok"] is True
     assert summary["servers_created"] == 2
     assert summary["devices_registered"] == 5
-    assert summary["write_calls"] == 4
+    assert summary["write_calls"] == 7  # 2 servers, then a call per phone
     assert summary["errors"] == []
 
 
@@ -456,8 +685,10 @@ def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
     assert fake_rps.write_calls() == []
     sync()
 
-    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/migrate"]
+    # A new phone: new credentials, so RPS gets them with the move.
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/edit"]
     assert fake_rps.our_devices()[alpha_macs[0]] == server_name("bravo")
+    assert fake_rps.device_fields(alpha_macs[0]) == own_fields(alpha_macs[0])
     moved = RpsDeviceState.objects.get(mac=alpha_macs[0]).device
     assert moved is not None
     assert moved.organisation == bravo
@@ -488,7 +719,7 @@ def test_a_deleted_phone_another_customer_took_over_meanwhile_counts_as_removed(
     assert "1 removed" in out
 
 
-def test_one_foreign_mac_in_a_full_batch_is_narrowed_down_in_few_calls(fake_rps, db):
+def test_a_foreign_mac_among_many_costs_only_its_own_calls(fake_rps, db):
     alpha = make_organisation("alpha")
     macs = sorted(make_device(alpha).mac for _ in range(100))
     fake_rps.seed_device(macs[37], owner="another-provider")
@@ -496,8 +727,8 @@ def test_one_foreign_mac_in_a_full_batch_is_narrowed_down_in_few_calls(fake_rps,
     _, _, err = sync_fails()
 
     assert set(fake_rps.our_devices()) == set(macs) - {macs[37]}
-    assert len(fake_rps.calls_to("device/add")) <= 15
-    assert len(fake_rps.calls) <= 20
+    assert len(fake_rps.calls_to("device/add")) == 100
+    assert len(fake_rps.calls_to("device/checkMac")) == 1
     assert RpsDeviceState.objects.get(mac=macs[37]).status == Status.OWNED_BY_OTHER
     assert err.count("another RPS customer") == 1
 

@@ -1,6 +1,11 @@
 """`manage.py rps_sync`: register every active phone with Yealink RPS, push only what changed.
 
-Cron example (every 15 minutes, a summary line in the log, non-zero exit on any failure):
+A call per new or changed phone (each has its own password, and a device call carries one):
+the first run after per-phone credentials came edits every phone once, which takes the round
+trip to RPS times the phones; the cron line's `flock` keeps runs from overlapping meanwhile.
+
+Cron example (every 15 minutes, a summary line in the log, non-zero exit on any failure; the
+README's line adds `flock`):
     */15 * * * *  cd /srv/voipconfig && .venv/bin/python manage.py rps_sync --json
 """
 
@@ -22,7 +27,8 @@ BAR_WIDTH = 30
 class Command(BaseCommand):
     help = (
         "Keep Yealink RPS true to the database: one server per organisation, every active "
-        "phone registered to its organisation's server, deleted or deactivated phones removed."
+        "phone registered to its organisation's server with its own URL and credentials, "
+        "deleted or deactivated phones removed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
