@@ -6,8 +6,11 @@ Starts gunicorn as production runs it (deploy/gunicorn.conf.py: sync workers, tw
 against PostgreSQL, builds an installation (default 20 organisations under one provider
 settings profile, 10,000 phones with two SIP accounts and 10 line keys each, a 500-contact
 phonebook and a wallpaper per organisation, a softkey file and a CA certificate), then
-plays each phone's full round as a phone does it: boot file (401, then Digest), common file,
-MAC file, phonebook, wallpaper, softkey XML, CA certificate.
+plays each phone's full round as a phone does it from its second round on, with its own
+credentials (its MAC and its password, read once, decrypted, while the phones are listed):
+boot file (401, then Digest), common file, MAC file; then, at the URLs that MAC file gives,
+its phonebook and wallpaper (under the phone's resource token: no auth exchange), the softkey
+XML and the CA certificate (public).
 
 In the same run, on the same server, it measures a trivial view (the ceiling of this stack on
 this machine) and authenticated MAC-file requests alone, so the result is a ratio that holds
@@ -34,6 +37,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,7 +63,11 @@ Request = tuple[str, dict[str, str]]  # path, headers
 # --- the installation -----------------------------------------------------------------------
 
 
-def setup_django(database_url: str, rebuild: bool = False) -> None:
+def setup_django(
+    database_url: str, rebuild: bool = False, env: dict[str, str] | None = None
+) -> None:
+    """Create the database unless it exists (afresh with `rebuild`) and set Django up on it,
+    with BENCH_ENV and then `env` in the environment."""
     import psycopg
 
     name = database_url.rsplit("/", 1)[1]
@@ -70,14 +78,15 @@ def setup_django(database_url: str, rebuild: bool = False) -> None:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         if not exists or rebuild:
             conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update(BENCH_ENV, DATABASE_URL=database_url)
+    os.environ.update(BENCH_ENV, DATABASE_URL=database_url, **(env or {}))
     import django
 
     django.setup()
 
 
 def build_installation(organisations: int, phones: int) -> list[dict]:
-    """Create the installation unless it is there already; return each phone's identity."""
+    """Create the installation unless it is there already; return each phone's identity and
+    its own credentials (`user`, `password`), and its organisation's user name."""
     from django.core.management import call_command
 
     from devices.models import Device
@@ -92,8 +101,8 @@ def build_installation(organisations: int, phones: int) -> list[dict]:
         )
     _add_keys_and_profile()
     return [
-        {"mac": mac, "model": model, "user": user, "password": password, "book": book, "slug": slug}
-        for mac, model, user, password, book, slug in _phones()
+        {"mac": mac, "model": model, "user": mac, "password": password, "organisation_user": org}
+        for mac, model, password, org in _phones()
     ]
 
 
@@ -202,26 +211,17 @@ def _add_keys_and_profile() -> None:
 
 
 def _phones():
+    """(MAC, model, own password, organisation user name) of every bench phone. The password
+    is decrypted as the column is read, one token per phone; the rest of the row (the
+    encrypted last config, the organisation's password) is not read at all."""
     from devices.models import Device
-    from phonebooks.models import Phonebook
 
-    books = dict(
-        Phonebook.objects.filter(organisation__slug__startswith="bench-").values_list(
-            "organisation_id", "pk"
-        )
+    return (
+        Device.objects.filter(label="bench")
+        .order_by("mac")
+        .values_list("mac", "model", "provisioning_password", "organisation__provisioning_username")
+        .iterator(chunk_size=2000)
     )
-    for device in (
-        Device.objects.filter(label="bench").select_related("organisation").order_by("mac")
-    ):
-        org = device.organisation
-        yield (
-            device.mac,
-            device.model,
-            org.provisioning_username,
-            org.provisioning_password,
-            books[org.pk],
-            org.slug,
-        )
 
 
 def queries_per_request(phone: dict) -> dict[str, int]:
@@ -231,11 +231,19 @@ def queries_per_request(phone: dict) -> dict[str, int]:
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
-    counts = {}
-    for kind, path in _round(phone)[1:]:
-        auth = _basic(phone)
+    counts, mac_file = {}, b""
+    for kind, path in _authenticated_steps(phone)[1:]:
         with CaptureQueriesContext(connection) as captured:
-            client.get(path, HTTP_USER_AGENT=_agent(phone), HTTP_AUTHORIZATION=auth)
+            response = client.get(
+                path, HTTP_USER_AGENT=_agent(phone), HTTP_AUTHORIZATION=_basic(phone)
+            )
+        counts[kind] = len(captured.captured_queries)
+        mac_file = response.content if kind == "MAC file" else mac_file
+    for kind, found in resource_paths(phone, mac_file):
+        if found is None:
+            raise SystemExit(f"the MAC file of {phone['mac']} gives no {kind} URL with its token")
+        with CaptureQueriesContext(connection) as captured:
+            client.get(found, HTTP_USER_AGENT=_agent(phone))
         counts[kind] = len(captured.captured_queries)
     with CaptureQueriesContext(connection) as captured:
         client.get("/bench/trivial")
@@ -262,19 +270,51 @@ def _agent(phone: dict) -> str:
     return f"Yealink SIP-{phone['model']} {firmware} {mac}"
 
 
-def _round(phone: dict) -> list[tuple[str, str]]:
+def _authenticated_steps(phone: dict) -> list[tuple[str, str]]:
+    """The first half of a round: the boot file's 401 (its nonce), then what the phone asks
+    for with its credentials."""
     code = int(dict(MODELS)[phone["model"]].split(".")[0])
-    family = "t5x" if phone["model"] in ("T54W", "T57W") else "t4xg"
     return [
         ("boot (401)", f"/{phone['mac']}.boot"),
         ("boot", f"/{phone['mac']}.boot"),
         ("common file", f"/y{code:012d}.cfg"),
         ("MAC file", f"/{phone['mac']}.cfg"),
-        ("phonebook", f"/pb-{family}-{phone['book']}.xml"),
-        ("wallpaper", "/logo.png"),
-        ("softkey XML", "/xml/_global/CallIn.xml"),
-        ("CA certificate", "/ca.crt"),
     ]
+
+
+# The second half: what the MAC file points to, by the key that gives its URL. The phonebook
+# and the wallpaper must be under the phone's resource token (/p/<mac>/<token>/<name>).
+RESOURCE_KEYS = {
+    "phonebook": b"remote_phonebook.data.1.url",
+    "wallpaper": b"wallpaper_upload.url",
+    "softkey XML": b"custom_softkey_call_in.url",
+    "CA certificate": b"static.trusted_certificates.url",
+}
+TOKEN_KINDS = ("phonebook", "wallpaper")
+
+
+def resource_paths(phone: dict, mac_file: bytes) -> list[tuple[str, str | None]]:
+    """(kind, path) of each resource at the URL the MAC file gives (on whatever host and port
+    the bench's server has); None when the file gives none, or none under the token."""
+    paths: list[tuple[str, str | None]] = []
+    for kind, key in RESOURCE_KEYS.items():
+        url = _value(mac_file, key)
+        path = urlsplit(url.decode("latin-1")).path if url else None
+        if path and kind in TOKEN_KINDS and not path.startswith(f"/p/{phone['mac']}/"):
+            path = None
+        paths.append((kind, path))
+    return paths
+
+
+def _value(config: bytes, key: bytes) -> bytes | None:
+    """The value of `key = value` in a config file (bytes.find: the load generator shares
+    the cores it measures, and a regular expression over 7.5 KB per round cost 100 µs)."""
+    start = config.find(b"\n" + key + b" = ")
+    if start < 0:
+        return None
+    start += len(key) + 4
+    end = config.find(b"\n", start)
+    return config[start : end if end >= 0 else len(config)].strip() or None
 
 
 @dataclass
@@ -291,7 +331,7 @@ class Stats:
                 self.error_samples.append(f"{kind}: {detail}")
 
 
-async def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], int]:
+async def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -304,7 +344,7 @@ async def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict
     for line in header_lines:
         name, _, value = line.partition(":")
         parsed.setdefault(name.strip().lower(), value.strip())
-    return int(status_line.split()[1]), parsed, len(body)
+    return int(status_line.split()[1]), parsed, body
 
 
 class Digest:
@@ -332,20 +372,33 @@ def _md5(text: str) -> str:
 
 async def play_round(port: int, phone: dict, stats: Stats) -> None:
     agent = {"User-Agent": _agent(phone)}
-    steps = _round(phone)
-    kind, path = steps[0]
+    (kind, path), *steps = _authenticated_steps(phone)
     started = time.perf_counter()
     status, headers, _ = await _get(port, path, agent)
     stats.add(kind, time.perf_counter() - started, status == 401, f"{path} {status}")
     if status != 401:
         return
     digest = Digest(phone, headers.get("www-authenticate", ""))
-    for kind, path in steps[1:]:
-        started = time.perf_counter()
-        status, _, size = await _get(port, path, {**agent, "Authorization": digest.header(path)})
-        stats.add(
-            kind, time.perf_counter() - started, status == 200 and size > 0, f"{path} {status}"
+    mac_file = b""
+    for kind, path in steps:
+        body = await _fetch(
+            port, kind, path, {**agent, "Authorization": digest.header(path)}, stats
         )
+        mac_file = body if kind == "MAC file" else mac_file
+    for kind, found in resource_paths(phone, mac_file):
+        if found is None:
+            stats.add(kind, 0.0, False, f"no {kind} URL with the phone's token in its MAC file")
+        else:
+            await _fetch(port, kind, found, agent, stats)
+
+
+async def _fetch(port: int, kind: str, path: str, headers: dict[str, str], stats: Stats) -> bytes:
+    """One request of a round, counted as `kind`: a 200 with a body, or an error."""
+    started = time.perf_counter()
+    status, _, body = await _get(port, path, headers)
+    ok = status == 200 and len(body) > 0
+    stats.add(kind, time.perf_counter() - started, ok, f"{path} {status}")
+    return body if ok else b""
 
 
 async def _timed(cpu: CpuByProcess, part: dict, kind: str, requests) -> None:
@@ -437,18 +490,22 @@ async def run_same(
 # --- the server -----------------------------------------------------------------------------
 
 
-def start_server(database_url: str, workers: int | None) -> tuple[subprocess.Popen, int]:
+def start_server(
+    database_url: str, workers: int | None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn as production runs it, on a free port, with BENCH_ENV and then `env`."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
+    server_env = {
         **os.environ,
         **BENCH_ENV,
+        **(env or {}),
         "DATABASE_URL": database_url,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
     if workers:
-        env["GUNICORN_WORKERS"] = str(workers)
+        server_env["GUNICORN_WORKERS"] = str(workers)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -459,7 +516,7 @@ def start_server(database_url: str, workers: int | None) -> tuple[subprocess.Pop
             "bench.wsgi:application",
         ],
         cwd=ROOT,
-        env=env,
+        env=server_env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

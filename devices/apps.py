@@ -6,6 +6,8 @@ class DevicesConfig(AppConfig):
     verbose_name = "Phones"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
         from devices.models import (
             AccessLog,
             Device,
@@ -15,11 +17,13 @@ class DevicesConfig(AppConfig):
             ProfileKey,
             SipAccount,
             UnassignedPhone,
+            remember_deleted_device,
         )
         from devices.serving.cache import connect_config_sources
         from organisations.scoping import register_scoped_model
 
         connect_config_sources()  # of every app: devices.serving.keys lists them
+        post_delete.connect(remember_deleted_device, sender=Device, dispatch_uid="former-device")
         register_scoped_model(Device, "organisation")
         register_scoped_model(SipAccount, "device__organisation")
         register_scoped_model(AccessLog, "organisation", staff_actions=["view"])

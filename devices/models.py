@@ -248,9 +248,14 @@ class Device(PhoneSettings):
         if changed and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
         adding = self._state.adding
+        former = FormerDevice.objects.filter(mac=self.mac).first() if adding else None
+        if former is not None:  # deleted once: the phone still has these
+            self.provisioning_password = former.provisioning_password
         super().save(*args, **kwargs)
         if adding:  # it is assigned now
             UnassignedPhone.objects.filter(mac=self.mac).delete()
+            if former is not None:
+                former.delete()
         self._stored_overrides = self.raw_overrides
 
     @property
@@ -613,6 +618,34 @@ class Handset(models.Model):
             errors["default_line"] = "The default line must be one of its outgoing lines."
         if errors:
             raise ValidationError(errors)
+
+
+class FormerDevice(models.Model):
+    """The credentials of a deleted phone, by MAC. The phone still has them, and a 401 to
+    them would make it prompt for a password on its screen: with them it gets 404 and goes on
+    its former organisation's list of unassigned phones; added again, it gets them back."""
+
+    mac = MacAddressField("MAC address", unique=True)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provisioning_password = EncryptedTextField(max_length=64)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return format_mac(self.mac)
+
+
+def remember_deleted_device(instance: Device, **_: object) -> None:
+    """post_delete of a Device (connected in DevicesConfig.ready)."""
+    FormerDevice.objects.update_or_create(
+        mac=instance.mac,
+        defaults={
+            "organisation_id": instance.organisation_id,
+            "provisioning_password": instance.provisioning_password,
+            "deleted_at": timezone.now(),
+        },
+    )
 
 
 class UnassignedPhone(models.Model):

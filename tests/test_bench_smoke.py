@@ -1,8 +1,10 @@
-"""The boot-storm benchmark still runs end to end (a tiny installation, against PostgreSQL):
-every request answered as a phone expects and every access-log row written."""
+"""The benchmarks still run end to end (tiny installations, against PostgreSQL and Redis): the
+boot storm answers every request as a phone expects and writes every access-log row; the
+equal-answers benchmark answers known and unknown MACs alike."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -21,9 +23,22 @@ def _postgres_or_skip() -> None:
     try:
         psycopg.connect(SERVER, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the benchmark smoke test: {exc}")
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
+        _skip_unless_ci(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
+
+
+def _redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        _skip_unless_ci(f"no Redis at 127.0.0.1:6379: {exc}")
+
+
+def _skip_unless_ci(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the benchmark smoke tests: {reason}")
+    pytest.skip(reason)
 
 
 def test_the_boot_storm_benchmark_runs_and_loses_no_row(tmp_path):
@@ -71,3 +86,65 @@ def test_the_boot_storm_benchmark_runs_and_loses_no_row(tmp_path):
         spent = result["cpu_us_per_request"][kind]
         assert {"workers", "postgresql", "redis", "load generator", "kernel"} <= spent.keys()
         assert all(us >= 0 for us in spent.values())
+
+
+def _equal_answers_database() -> str:
+    """Kept between runs, so that the test takes seconds, not a fresh migration's ten: named
+    after the migrations' contents, so a schema of another branch or edit gets its own."""
+    digest = hashlib.sha256()
+    for migration in sorted(ROOT.glob("*/migrations/0*.py")):
+        digest.update(migration.read_bytes())
+    return f"voipconfig_bench_smoke_equal_answers_{digest.hexdigest()[:10]}"
+
+
+EQUAL_ANSWERS_PARTS = {
+    "same MAC, the phone's own user name",
+    "same MAC, the organisation's user name",
+    "distinct MACs, each asked once, own user name",
+    "distinct MACs, each asked once, organisation's user name",
+}
+
+
+def test_the_equal_answers_benchmark_answers_known_and_unknown_macs_alike(tmp_path):
+    _postgres_or_skip()
+    _redis_or_skip()
+    result_file = tmp_path / "result.json"
+    command = [
+        sys.executable,
+        "bench/equal_answers.py",
+        "--requests=5",
+        "--organisations=1",
+        "--workers=1",
+        f"--database-url=postgres://postgres@127.0.0.1:5432/{_equal_answers_database()}",
+        f"--json={result_file}",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(result_file.read_text())
+    assert set(result) == EQUAL_ANSWERS_PARTS
+    for part in result.values():
+        assert part["requests"] == 5
+        assert part["statuses"] == [401]
+        assert part["identical"] is True
+        assert part["known"]["median_ms"] > 0
+        assert part["unknown"]["median_ms"] > 0
+    assert done.stdout.count("unknown - known, medians") == 4
+
+
+@pytest.mark.parametrize(
+    ("option", "reason"),
+    [
+        ("--database-url=postgres://postgres@127.0.0.1:1/nothing", "PostgreSQL is unreachable"),
+        ("--cache-url=redis://127.0.0.1:1/0", "Redis is unreachable"),
+    ],
+)
+def test_the_equal_answers_benchmark_says_what_it_cannot_reach(option, reason):
+    if option.startswith("--cache-url"):
+        _postgres_or_skip()  # checked first
+    command = [sys.executable, "bench/equal_answers.py", "--requests=1", option]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode != 0
+    assert reason in done.stderr
+    assert "Traceback" not in done.stderr

@@ -39,7 +39,7 @@ from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from devices.models import Device, ProfileKey
+from devices.models import Device, FormerDevice, ProfileKey
 from devices.serving import keys, lookup, version_feed
 from organisations.models import Organisation, SettingsProfile
 
@@ -72,9 +72,16 @@ class _Shared(_Kept):
 
 
 _phones: OrderedDict[str, _Phone] = OrderedDict()  # by MAC, least recently used first
+
+
+@dataclass
+class _Unknown(_Kept):
+    former: FormerDevice | None  # a deleted phone's credentials, if it was one
+
+
 # MACs asked for and not found, so that an unknown MAC costs what a known one does (no
 # statement each time: the time of an answer must not tell which MACs exist).
-_unknown: OrderedDict[str, _Kept] = OrderedDict()
+_unknown: OrderedDict[str, _Unknown] = OrderedDict()
 _shared: OrderedDict[str, _Shared] = OrderedDict()  # what phones share, by its `keys` name
 
 
@@ -199,7 +206,7 @@ def device(mac: str) -> Device | None:
     room = settings.CONFIG_CACHE_MAX_ENTRIES - len(_phones) - 1
     loaded = _read(mac, max(0, min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, room)))
     if not loaded or loaded[0].mac != mac:
-        _unknown[mac] = _Kept(version)
+        _unknown[mac] = _Unknown(version, FormerDevice.objects.filter(mac=mac).first())
         _unknown.move_to_end(mac)
         while len(_unknown) > settings.CONFIG_CACHE_MAX_ENTRIES:
             _unknown.popitem(last=False)
@@ -211,6 +218,14 @@ def device(mac: str) -> Device | None:
             # A kept one that is still valid may hold rendered files and a newer visit.
             _keep(_Phone(version, phone, born=born))
     return loaded[0]
+
+
+def former_device(mac: str) -> FormerDevice | None:
+    """The deleted phone this MAC was, for a MAC `device` found no device of (kept with it)."""
+    unknown = _unknown.get(mac)
+    if unknown is not None and unknown.valid(current_version()):
+        return unknown.former
+    return FormerDevice.objects.filter(mac=mac).first()
 
 
 def _read(mac: str, limit: int) -> list[Device]:

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from devices import credentials as own_credentials
 from devices.mac import parse_user_agent
-from devices.models import AccessLog, Device
+from devices.models import AccessLog, Device, FormerDevice
 from devices.serving import cache, http_auth, responses, throttle, unassigned
 from devices.serving.access_log import writer as access_log
 from devices.serving.request import PhoneHttpRequest, PhoneRequest, Visit, clean_header, client_ip
@@ -199,9 +199,12 @@ def _authenticate(
     if not own and throttle.is_throttled(ip, phone.mac, username):
         # A password people chose: over a limit it is not even checked.
         return responses.too_many_failures(), Outcome.THROTTLED
+    former = None
     if own:
         phone.organisation = phone.device.organisation if phone.device else None
-        verdict = _check(phone, credentials, username, _passwords(phone.device), method)
+        former = cache.former_device(username) if phone.device is None else None
+        passwords = [former.provisioning_password] if former else _passwords(phone.device)
+        verdict = _check(phone, credentials, username, passwords, method)
     else:
         phone.organisation = organisation
         verdict = _check(phone, credentials, username, _passwords(organisation), method)
@@ -215,6 +218,8 @@ def _authenticate(
             return responses.too_many_failures(), Outcome.THROTTLED
         known = phone.device is not None if phone.mac else organisation is not None
         return challenge(), Outcome.WRONG_CREDENTIALS if known else Outcome.MAC_UNKNOWN
+    if own and former is not None:
+        return _admit_former(phone, former, ip)
     if own:
         return _admit_own(phone)
     assert organisation is not None
@@ -262,6 +267,20 @@ def _admit_own(phone: PhoneRequest) -> Refusal | None:
         phone.remember["previous_provisioning_password"] = ""
         phone.remember["previous_password_valid_until"] = None
     return None
+
+
+def _admit_former(phone: PhoneRequest, former: FormerDevice, ip: str | None) -> Refusal | None:
+    """The right credentials of a phone that was deleted: 404, and on its former
+    organisation's list of unassigned phones (or enrolled again, if it chose so)."""
+    organisation = cache.organisation(former.organisation_id) if former.organisation_id else None
+    if organisation is None or not organisation.is_active:
+        return responses.not_found(), Outcome.INACTIVE
+    phone.organisation = organisation
+    if unassigned.seen(organisation, phone, ip):
+        phone.device = cache.device(former.mac)  # added again, with these credentials
+        if phone.device is not None:
+            return _admit_own(phone)
+    return responses.not_found(), Outcome.UNASSIGNED
 
 
 def _admit_organisation(

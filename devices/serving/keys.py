@@ -78,6 +78,7 @@ CA_CERTIFICATE = "ca-certificate"  # the current CA certificate
 # The models a phone's files are made of, by label. Models that are not here, and why:
 # - devices.AccessLog: written by the phone requests themselves;
 # - devices.UnassignedPhone: written by the phone requests of phones not in the admin;
+# - devices.FormerDevice: written and removed with a device, whose save or delete is a change;
 # - organisations.OrganisationStaff: who may log in to the admin;
 # - media_assets.WallpaperRendition: made by phone requests; its wallpaper's hash decides;
 # - rps.*: what was pushed to Yealink RPS; no phone reads it from us.
@@ -103,6 +104,7 @@ CONFIG_SOURCES = (
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
     "devices.UnassignedPhone",
+    "devices.FormerDevice",
     "organisations.OrganisationStaff",
     "media_assets.WallpaperRendition",
     "rps.RpsServerState",

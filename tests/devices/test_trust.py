@@ -386,3 +386,74 @@ def test_the_list_is_bounded_per_organisation(client, tenant_a, settings):
 
     assert UnassignedPhone.objects.count() == 3
     assert outcomes() == [Outcome.UNASSIGNED] * 5
+
+
+# --- an existing installation ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_every_existing_phone_its_own_password():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before = [
+        ("devices", "0010_digest_replay_outcome"),
+        ("organisations", "0006_managed_settings_handsets_seen_offsets"),
+    ]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    blank = {"managed_settings": "", "retired_override_keys": "", "raw_overrides": ""}
+    organisation = old.get_model("organisations", "Organisation").objects.create(
+        name="Old",
+        slug="old",
+        provisioning_username="old",
+        provisioning_password="old-secret-pw",
+        **blank,
+    )
+    OldDevice = old.get_model("devices", "Device")
+    OldDevice.objects.bulk_create(
+        [
+            OldDevice(organisation_id=organisation.pk, mac=f"805ec0dd{n:04x}", **blank)
+            for n in range(25)
+        ]
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    passwords = [device.provisioning_password for device in Device.objects.all()]
+    assert len(passwords) == 25
+    assert len(set(passwords)) == 25  # each its own, not one default for all
+    assert all(len(password) == 24 and password.isalnum() for password in passwords)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT provisioning_password FROM devices_device")
+        assert all(row[0].startswith("enc1:") for row in cursor.fetchall())  # encrypted
+
+
+def test_a_deleted_phone_with_its_own_credentials_gets_a_404_and_them_back_when_added(
+    client, tenant_a
+):
+    device = tenant_a.device
+    phone = Phone(client, device.mac, device.mac, device.provisioning_password)
+    phone.provision()
+    Device.objects.filter(pk=device.pk).delete()  # the queryset's delete, as the admin's action
+
+    gone = phone.get(f"/{device.mac}.cfg")
+
+    assert gone.status_code == 404  # valid credentials, deleted phone: never a 401
+    assert UnassignedPhone.objects.get().organisation == tenant_a.organisation
+    again = make_device(tenant_a.organisation, device.mac)
+    assert again.provisioning_password == phone.password
+    assert phone.get(f"/{device.mac}.cfg").status_code == 200
+    assert outcomes()[-2:] == [Outcome.UNASSIGNED, Outcome.SUCCESS]
+
+
+def test_a_deleted_phones_wrong_password_is_still_a_401(client, tenant_a):
+    device = tenant_a.device
+    Device.objects.filter(pk=device.pk).delete()
+
+    assert Phone(client, device.mac, device.mac, "a-guess").get(
+        f"/{device.mac}.cfg"
+    ).status_code == (401)
+    assert not UnassignedPhone.objects.exists()

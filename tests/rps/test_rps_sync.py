@@ -685,8 +685,8 @@ def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
     assert fake_rps.write_calls() == []
     sync()
 
-    # A new phone: new credentials, so RPS gets them with the move.
-    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/edit"]
+    # Added again, the phone gets its credentials back (it still has them): only a move.
+    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/migrate"]
     assert fake_rps.our_devices()[alpha_macs[0]] == server_name("bravo")
     assert fake_rps.device_fields(alpha_macs[0]) == own_fields(alpha_macs[0])
     moved = RpsDeviceState.objects.get(mac=alpha_macs[0]).device
