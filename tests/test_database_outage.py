@@ -61,7 +61,7 @@ def _wait_for(url: str, seconds: float = 30) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             time.sleep(0.2)
     raise TimeoutError(url)
 
