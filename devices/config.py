@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
+from devices.credentials import mask_token
 from devices.models import Device, Handset, KeyType, SipAccount, line_list
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
 from devices.serving import (
@@ -626,7 +627,8 @@ SIP_PASSWORD = re.compile(r"^account\.\d+\.password$")
 
 
 def mask_secrets(text: str, *, sip_passwords: bool = False) -> str:
-    """A rendered file with every secret value replaced, for showing it in the admin; with
+    """A rendered file with every secret value (and every resource URL's token) replaced,
+    for showing it in the admin; with
     `sip_passwords`, the phone's own SIP passwords left in clear (organisation staff who
     reveal them), every other secret (the provisioning and web passwords, the provider's
     overrides) still masked."""
@@ -637,7 +639,7 @@ def mask_secrets(text: str, *, sip_passwords: bool = False) -> str:
         kept = sip_passwords and SIP_PASSWORD.match(lowered)
         if sep and value and is_secret_key(lowered) and not kept:
             line = f"{key} = {_masked(lowered, value)}"
-        lines.append(line)
+        lines.append(mask_token(line))  # a resource URL's token opens the phone's files
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 

@@ -32,8 +32,9 @@ def new_password() -> str:
 
 
 def looks_like_mac(username: str) -> bool:
-    """A user name of the form a phone's own has (its MAC); organisations may not take one."""
-    return MAC_SHAPED.match(username) is not None
+    """A user name of the form a phone's own has (its MAC, in either case); organisations
+    may not take one."""
+    return MAC_SHAPED.match(username.lower()) is not None
 
 
 def resource_token(mac: str, password: str) -> str:
@@ -62,16 +63,14 @@ def resource_path(mac: str, password: str, name: str) -> str:
     return f"{RESOURCE_PREFIX}/{mac}/{resource_token(mac, password)}/{name}"
 
 
-def mask_token(path: str) -> str:
-    """A request path as the access log keeps it: a resource URL's token left out (whoever
-    reads the log must not be able to fetch the phone's files)."""
-    prefix = f"/{RESOURCE_PREFIX}/"
-    if not path.startswith(prefix):
-        return path
-    parts = path.split("/", 4)  # "", "p", mac, token, name
-    if len(parts) == 5:
-        parts[3] = "…"
-    return "/".join(parts)
+_TOKEN_IN_PATH = re.compile(rf"/{RESOURCE_PREFIX}/([0-9A-Fa-f]{{12}})/{TOKEN_PATTERN}/")
+
+
+def mask_token(text: str) -> str:
+    """A request path (or a config file) as the admin and the access log show it: every
+    resource URL's token left out, wherever the URL is mounted (whoever reads them must not
+    be able to fetch the phone's files)."""
+    return _TOKEN_IN_PATH.sub(rf"/{RESOURCE_PREFIX}/\1/…/", text)
 
 
 def resource_pattern(pattern: str) -> str:

@@ -52,8 +52,9 @@ RENDITION_FIELDS = ("id", "size", "sha256", "content_type", "source_sha256")
 @phone_endpoint(auth="resource")
 def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     phone = request.phone
-    assert phone.organisation is not None  # a known phone's
-    organisation_id = phone.organisation.pk
+    if phone.device is None:
+        return not_found()  # a phone's file: a request that names no phone gets none
+    organisation_id = phone.device.organisation_id
     if name.lower().endswith(".wav"):
         key, find = keys.RINGTONE(organisation_id, name), partial(_ringtone, organisation_id, name)
     else:

@@ -100,3 +100,19 @@ def test_gunicorn_workers_collect_garbage_less_often(monkeypatch):
             assert gc.get_threshold() == expected
     finally:
         gc.set_threshold(*before)
+
+
+def test_nginx_lets_every_phone_file_through_on_plain_http():
+    """The port-80 block of deploy/nginx.conf passes the files phones fetch (and redirects
+    the rest to HTTPS): every phone URL, token URLs included."""
+    from tests.test_url_digits import EXAMPLES
+
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    plain = config[config.index("listen 80;") :]
+    found = re.search(r"location ~ (\S+) \{", plain)
+    assert found is not None
+    pattern = found.group(1)  # PCRE, as Python reads it
+
+    paths = [*EXAMPLES.values(), "/ca.crt"]
+    assert [path for path in paths if not re.match(pattern, path)] == []
+    assert not re.match(pattern, "/admin/")

@@ -168,7 +168,12 @@ def _check_token(phone: PhoneRequest, token: str, ip: str | None) -> Refusal | N
     device = phone.device = cache.device(phone.mac)
     phone.organisation = device.organisation if device else None
     passwords = device.passwords() if device else [_DUMMY_PASSWORD]
-    if own_credentials.token_matches(token, phone.mac, passwords):
+    current = own_credentials.token_matches(token, phone.mac, passwords[:1])
+    previous = len(passwords) > 1 and own_credentials.token_matches(token, phone.mac, passwords[1:])
+    if previous and not current and device is not None:
+        previous = _previous_still_good(device)
+        phone.used_previous_password = previous
+    if current or previous:
         assert device is not None
         if not (device.is_active and device.organisation.is_active):
             return responses.not_found(), Outcome.INACTIVE
@@ -190,7 +195,7 @@ def _authenticate(
     if credentials is None:
         return challenge(), None  # the first step of every round; not an attempt yet
     username, method = credentials.username, str(request.method)
-    own = phone.mac is not None and username == phone.mac
+    own = phone.mac is not None and username.lower() == phone.mac
     organisation = None if own else cache.organisation_by_username(username)
     if not own and organisation is None and own_credentials.looks_like_mac(username):
         # Another phone's user name: its credentials open only its own files.
@@ -202,12 +207,12 @@ def _authenticate(
     former = None
     if own:
         phone.organisation = phone.device.organisation if phone.device else None
-        former = cache.former_device(username) if phone.device is None else None
+        former = cache.former_device(username.lower()) if phone.device is None else None
         passwords = [former.provisioning_password] if former else _passwords(phone.device)
-        verdict = _check(phone, credentials, username, passwords, method)
+        verdict = _check(phone, credentials, username, passwords, method, phone.device)
     else:
         phone.organisation = organisation
-        verdict = _check(phone, credentials, username, _passwords(organisation), method)
+        verdict = _check(phone, credentials, username, _passwords(organisation), method, None)
     if verdict is http_auth.Verdict.STALE:
         return challenge(stale=True), Outcome.STALE_NONCE
     if verdict is http_auth.Verdict.REPLAYED:
@@ -244,12 +249,32 @@ def _check(
     username: str,
     passwords: list[str],
     method: str,
+    device: Device | None,
 ) -> http_auth.Verdict:
+    """The current password, or the previous one (of `device`, else of the organisation)."""
     verdict = http_auth.check(credentials, username, passwords[0], method)
     if verdict is http_auth.Verdict.WRONG and len(passwords) > 1:
         verdict = http_auth.check(credentials, username, passwords[1], method)
         phone.used_previous_password = verdict is http_auth.Verdict.OK
+        if phone.used_previous_password and device and not _previous_still_good(device):
+            phone.used_previous_password = False
+            verdict = http_auth.Verdict.WRONG
     return verdict
+
+
+def _previous_still_good(device: Device) -> bool:
+    """A phone's previous password opened: is it still good? The phone may have used its
+    new one through another process since (which ends the old one's grace, without a new
+    config version), so the database is asked; only requests with an old password ask."""
+    until = (
+        Device.objects.filter(pk=device.pk)
+        .values_list("previous_password_valid_until", flat=True)
+        .first()
+    )
+    if until is None:  # done with: this process forgets it too
+        device.previous_provisioning_password = ""
+        device.previous_password_valid_until = None
+    return until is not None and until > timezone.now()
 
 
 def _admit_own(phone: PhoneRequest) -> Refusal | None:
@@ -302,12 +327,22 @@ def _admit_organisation(
     if device is not None and not device.is_active:
         return responses.not_found(), Outcome.INACTIVE
     if policy == OrganisationCredentials.NEVER or (
-        policy == OrganisationCredentials.BOOTSTRAP and device is not None and _used_own(device)
+        policy == OrganisationCredentials.BOOTSTRAP
+        and (_used_own(device) if device is not None else not _still_bootstrapping(organisation))
     ):
         # 401: these credentials are not (or no longer) good for this phone.
         return responses.challenge(schemes=phone.schemes), Outcome.ORGANISATION_REFUSED
     phone.authenticated = True
     return None
+
+
+def _still_bootstrapping(organisation: Organisation) -> bool:
+    """A request with the organisation's credentials that names no phone (no MAC in the file
+    name, the User-Agent or the user name): good only while some active phone of the
+    organisation has not used its own credentials yet (once all have, nobody needs them)."""
+    return Device.objects.filter(
+        organisation=organisation, is_active=True, own_credentials_used_at__isnull=True
+    ).exists()
 
 
 def _used_own(device: Device) -> bool:
@@ -371,7 +406,9 @@ class _AccessLogger:
             # A password tried for a MAC counts for that MAC, whether it exists or not, and
             # for the organisation user name it was tried with.
             tried = outcome in (Outcome.WRONG_CREDENTIALS, Outcome.MAC_UNKNOWN) and phone.username
-            shared = tried and not own_credentials.looks_like_mac(phone.username)
+            organisation = phone.organisation
+            shared = bool(tried) and organisation is not None
+            shared = shared and phone.username == getattr(organisation, "provisioning_username", "")
             throttle.record_failure(
                 self.ip, phone.mac if tried else None, phone.username if shared else None
             )

@@ -18,6 +18,7 @@ No address is trusted for what it did before.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import time
@@ -43,7 +44,9 @@ def _keys(ip: str | None, mac: str | None, username: str | None = None) -> dict[
     if mac:
         counted["mac"] = keys.THROTTLE_MAC(mac, now)
     if username:
-        counted["user"] = keys.THROTTLE_USER(username, now)
+        # Whatever a client sent: hashed, so a key never holds odd or overlong text.
+        digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        counted["user"] = keys.THROTTLE_USER(digest, now)
     return counted
 
 

@@ -457,3 +457,114 @@ def test_a_deleted_phones_wrong_password_is_still_a_401(client, tenant_a):
         f"/{device.mac}.cfg"
     ).status_code == (401)
     assert not UnassignedPhone.objects.exists()
+
+
+# --- found by an attack on the running server (issue 14's review) ---------------------------
+
+
+def test_organisation_credentials_without_a_mac_open_nothing_once_every_phone_has_its_own(
+    client, tenant_a
+):
+    make_wallpaper(tenant_a.organisation, "logo.png")
+    no_mac = {"User-Agent": "Yealink SIP-T54W 96.86.0.100"}
+
+    def by_organisation(path: str) -> int:
+        return client.get(path, headers={**tenant_a.phone_headers(), **no_mac}).status_code
+
+    # Still bootstrapping (its phone has not used its own credentials): the common file.
+    assert by_organisation("/y000000000096.cfg") == 200
+    Phone(
+        client, tenant_a.device.mac, tenant_a.device.mac, tenant_a.device.provisioning_password
+    ).provision()
+
+    assert by_organisation("/y000000000096.cfg") == 401
+    assert by_organisation("/y000000000000.boot") == 401
+    assert by_organisation("/logo.png") == 401
+    assert outcomes()[-1] == Outcome.ORGANISATION_REFUSED
+
+
+def test_a_wallpaper_needs_a_phone_even_with_organisation_credentials(client, tenant_a):
+    make_wallpaper(tenant_a.organisation, "logo.png")
+    headers = {**tenant_a.phone_headers(), "User-Agent": "curl/8.0"}  # still bootstrapping
+
+    assert client.get("/logo.png", headers=headers).status_code == 404
+
+
+def test_the_old_password_ends_in_every_process_once_the_phone_used_the_new_one(
+    client, tenant_a, settings
+):
+    from devices import serving
+
+    settings.CONFIG_CACHE = True
+    serving.reset()
+    device = Device.objects.get(pk=tenant_a.device.pk)
+    old, old_token = device.provisioning_password, resource_path(device, "logo.png")
+    device.rotate_provisioning_password()
+    device.save()
+    make_wallpaper(tenant_a.organisation, "logo.png")
+    with_old = Phone(client, device.mac, device.mac, old)
+    assert with_old.get(f"/{device.mac}.cfg").status_code == 200  # this process keeps it
+    # The phone uses its new password through another process: only the database knows.
+    Device.objects.filter(pk=device.pk).update(
+        previous_provisioning_password="", previous_password_valid_until=None
+    )
+
+    assert with_old.get(f"/{device.mac}.cfg").status_code == 401
+    agent = {"User-Agent": user_agent(device)}
+    assert client.get(old_token, headers=agent).status_code == 404
+    assert client.get(resource_path(device, "logo.png"), headers=agent).status_code == 200
+
+
+def test_an_old_token_in_its_grace_period_is_logged_as_the_previous_password(client, tenant_a):
+    make_wallpaper(tenant_a.organisation, "logo.png")
+    device = Device.objects.get(pk=tenant_a.device.pk)
+    old_token = resource_path(device, "logo.png")
+    device.rotate_provisioning_password()
+    device.save()
+
+    assert client.get(old_token, headers={"User-Agent": user_agent(device)}).status_code == 200
+    assert outcomes() == [Outcome.SUCCESS_PREVIOUS_PASSWORD]
+
+
+def test_the_preview_shows_no_token_unless_revealed(admin_client, tenant_a):
+    Phonebook.objects.create(organisation=tenant_a.organisation, name="All", title="All")
+    token = tenant_a.device.resource_url("x").split("/")[-2]
+
+    masked = admin_client.get(f"/admin/devices/device/{tenant_a.device.pk}/config/")
+
+    assert token not in masked.content.decode()
+    assert f"/p/{tenant_a.device.mac}/…/pb-t5x-" in masked.content.decode()
+
+
+def test_the_access_log_keeps_no_token_wherever_the_site_is_mounted(client, tenant_a):
+    make_wallpaper(tenant_a.organisation, "logo.png")
+    path = resource_path(tenant_a.device, "logo.png")
+
+    client.get(path, headers={"User-Agent": user_agent(tenant_a.device)}, SCRIPT_NAME="/q")
+
+    logged = AccessLog.objects.get().path
+    assert path.split("/")[3] not in logged
+    assert logged.endswith(f"/p/{tenant_a.device.mac}/…/logo.png")
+
+
+def test_a_phones_own_user_name_may_be_its_mac_in_capitals(client, tenant_a):
+    device = tenant_a.device
+    phone = Phone(client, device.mac, device.mac.upper(), device.provisioning_password)
+
+    assert phone.get(f"/{device.mac}.cfg").status_code == 200
+
+
+def test_any_user_name_leaves_a_short_throttle_key(client, tenant_a):
+    import warnings
+
+    from django.core.cache.backends.base import CacheKeyWarning
+
+    from tests.conftest import basic
+
+    odd = "x" * 3000
+    headers = {"User-Agent": user_agent(tenant_a.device), "Authorization": basic(odd, "pw")}
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert client.get(f"/{tenant_a.device.mac}.cfg", headers=headers).status_code == 401
+    assert not [w for w in caught if issubclass(w.category, CacheKeyWarning)]
