@@ -269,6 +269,12 @@ class Organisation(PhoneSettings):
             return None
         return self.previous_provisioning_password if (now or timezone.now()) < until else None
 
+    def passwords(self) -> list[str]:
+        """The provisioning passwords that open now: the current one, and the previous one in
+        its grace period (as `Device.passwords`)."""
+        previous = self.previous_password()
+        return [self.provisioning_password, previous] if previous else [self.provisioning_password]
+
 
 class OrganisationStaff(models.Model):
     """Links a staff user to the one organisation they work for (provider staff have none)."""

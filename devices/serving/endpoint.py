@@ -235,12 +235,7 @@ def _passwords(owner: Device | Organisation | None) -> list[str]:
     """The passwords that open: the current one, and the previous one in its grace period.
     Nobody's (an unknown MAC or user name): one that matches nothing, checked all the same,
     so timing does not tell unknown from wrong."""
-    if owner is None:
-        return [_DUMMY_PASSWORD]
-    if isinstance(owner, Device):
-        return owner.passwords()
-    previous = owner.previous_password()
-    return [owner.provisioning_password, previous] if previous else [owner.provisioning_password]
+    return owner.passwords() if owner is not None else [_DUMMY_PASSWORD]
 
 
 def _check(
