@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -27,7 +27,13 @@ from organisations.config_syntax import (
     validate_single_line,
     validate_yealink_name,
 )
-from organisations.models import Organisation, SettingsProfile, SipTransport, web_password_field
+from organisations.models import (
+    Organisation,
+    ProvisioningPasswords,
+    SettingsProfile,
+    SipTransport,
+    web_password_field,
+)
 from organisations.phone_settings import PhoneSettings, SipSettings, managed
 from organisations.secrets import EncryptedTextField
 
@@ -92,7 +98,7 @@ class MacAddressField(models.CharField[str, str]):
         )
 
 
-class Device(PhoneSettings):
+class Device(ProvisioningPasswords, PhoneSettings):
     """A phone, known by its MAC; it belongs to exactly one organisation."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="devices")
@@ -196,19 +202,6 @@ class Device(PhoneSettings):
     def provisioning_username(self) -> str:
         """Its own provisioning user name: its MAC."""
         return self.mac
-
-    def previous_password(self, now: datetime | None = None) -> str | None:
-        """Its old provisioning password while its grace period lasts, else None."""
-        until = self.previous_password_valid_until
-        if not self.previous_provisioning_password or until is None:
-            return None
-        return self.previous_provisioning_password if (now or timezone.now()) < until else None
-
-    def passwords(self) -> list[str]:
-        """The provisioning passwords it may use now: its own, and the previous one in its
-        grace period."""
-        previous = self.previous_password()
-        return [self.provisioning_password, previous] if previous else [self.provisioning_password]
 
     def resource_url(self, name: str) -> str:
         """Where the phone fetches one of its files (phonebook, wallpaper, ringtone): the URL

@@ -40,6 +40,7 @@ __all__ = [
     "Organisation",
     "OrganisationCredentials",
     "OrganisationStaff",
+    "ProvisioningPasswords",
     "SettingsProfile",
     "SipTransport",
 ]
@@ -81,7 +82,30 @@ class OrganisationCredentials(models.TextChoices):
     NEVER = "never", "Never (only each phone's own credentials)"
 
 
-class Organisation(PhoneSettings):
+class ProvisioningPasswords:
+    """What opens now, for a model with `provisioning_password`, `previous_provisioning_password`
+    and `previous_password_valid_until` (an organisation, a phone): a new password leaves the
+    old one good for a grace period."""
+
+    provisioning_password: str
+    previous_provisioning_password: str
+    previous_password_valid_until: datetime | None
+
+    def previous_password(self, now: datetime | None = None) -> str | None:
+        """The old provisioning password while its grace period lasts, else None."""
+        until = self.previous_password_valid_until
+        if not self.previous_provisioning_password or until is None:
+            return None
+        return self.previous_provisioning_password if (now or timezone.now()) < until else None
+
+    def passwords(self) -> list[str]:
+        """The provisioning passwords that open now: the current one, and the previous one in
+        its grace period."""
+        previous = self.previous_password()
+        return [self.provisioning_password, previous] if previous else [self.provisioning_password]
+
+
+class Organisation(ProvisioningPasswords, PhoneSettings):
     """A customer of the provider: its phones share these provisioning settings."""
 
     class Language(models.TextChoices):
@@ -261,19 +285,6 @@ class Organisation(PhoneSettings):
             self.previous_provisioning_password = ""
             self.previous_password_valid_until = None
         self._stored_password = self.provisioning_password
-
-    def previous_password(self, now: datetime | None = None) -> str | None:
-        """The old provisioning password while its grace period lasts, else None."""
-        until = self.previous_password_valid_until
-        if not self.previous_provisioning_password or until is None:
-            return None
-        return self.previous_provisioning_password if (now or timezone.now()) < until else None
-
-    def passwords(self) -> list[str]:
-        """The provisioning passwords that open now: the current one, and the previous one in
-        its grace period (as `Device.passwords`)."""
-        previous = self.previous_password()
-        return [self.provisioning_password, previous] if previous else [self.provisioning_password]
 
 
 class OrganisationStaff(models.Model):
