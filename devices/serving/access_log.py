@@ -138,6 +138,21 @@ class Writer:
     def pending(self) -> int:
         return len(self._rows) + len(self._visits)
 
+    def state(self) -> dict[str, Any]:
+        """What /healthz reports: "ok"; "degraded" while rows wait longer than usual or
+        more than half of ACCESS_LOG_MAX_PENDING wait; "failing" while phones get 503s
+        because rows cannot be written. `pending`: rows this process holds."""
+        waiting = len(self._rows)
+        if not self.batched():
+            status = "ok"
+        elif self._failing_since is not None or waiting >= settings.ACCESS_LOG_MAX_PENDING:
+            status = "failing"
+        elif waiting >= settings.ACCESS_LOG_MAX_PENDING // 2:
+            status = "degraded"
+        else:
+            status = "ok"
+        return {"status": status, "pending": waiting}
+
     # --- the background thread ---------------------------------------------------------------
 
     def _start(self) -> None:
