@@ -19,6 +19,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2))
 worker_class = "sync"
 timeout = 30
+# A stopping worker writes its access-log rows for up to ACCESS_LOG_CLOSE_SECONDS (5), then
+# leaves the rest in the spool for the next: well within this, so no row waits on a kill.
 graceful_timeout = 30
 keepalive = 5
 # A worker is replaced now and then, so a slow leak never grows into an outage.
@@ -45,7 +47,8 @@ def post_fork(server: object, worker: object) -> None:
 
 
 def worker_exit(server: object, worker: object) -> None:
-    """A worker stops (restart, deploy, shutdown): write the access-log rows it holds."""
+    """A worker stops (restart, deploy, shutdown): write the access-log rows it holds, or
+    leave them in the spool for the next worker (devices/serving/access_log.py)."""
     from devices.serving import close_access_log
 
     close_access_log()

@@ -691,6 +691,8 @@ class AccessLog(models.Model):
         # its own, or the organisation's policy says never): 401.
         ORGANISATION_REFUSED = "organisation_refused", "Organisation credentials refused"
         WRONG_TOKEN = "wrong_token", "Wrong resource token"
+        # Answered 503: the database, or the access log's writer, could not keep up.
+        UNAVAILABLE = "unavailable", "Service unavailable"
 
     # When the request came, not when its row was written (rows are written in batches).
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -720,3 +722,24 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.path} {self.get_outcome_display()}"
+
+
+class AccessLogWriter(models.Model):
+    """The last batch of access-log rows each writing process had committed.
+
+    A process writes its batches in the order of their numbers and records the number in
+    the same transaction, so a batch found in the spool of a process that died
+    (devices/serving/spool.py) is written only if its number is above this: not twice when
+    the process died between its commit and removing the batch's file. One row per process
+    that ever wrote, updated in place; prune_access_log removes those of the retention
+    period's past."""
+
+    owner = models.CharField(max_length=100, unique=True)
+    last_batch = models.BigIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "access-log writer"
+
+    def __str__(self) -> str:
+        return f"{self.owner} #{self.last_batch}"

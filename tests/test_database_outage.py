@@ -86,6 +86,7 @@ def server(request):
 def _serve(version: str, pg_port: int, cache_url: str):
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "voipconfig.settings",  # production's, not the tests'
         "DEBUG": "false",
         "SECRET_KEY": "outage-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "FIELD_ENCRYPTION_KEYS": "b3V0YWdlLXRlc3QtZmllbGQtZW5jcnlwdGlvbi1rZXk=",

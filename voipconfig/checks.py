@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -21,6 +23,31 @@ def check_shared_throttle_cache(
                 "counts on its own, so an attacker gets more tries.",
                 hint="Set CACHE_URL to Redis (redis://…) or the database (dbcache://…).",
                 id="voipconfig.W001",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def check_access_log_spool(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Warning]:
+    """Batched access-log rows wait in the spool until the database has them: a spool that
+    cannot be written keeps them in memory only, where a stopping process loses them."""
+    if settings.ACCESS_LOG_FLUSH_SECONDS <= 0:
+        return []
+    directory = Path(settings.ACCESS_LOG_SPOOL_DIR)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        return [
+            Warning(
+                f"The access-log spool {directory} cannot be written ({error.strerror}).",
+                hint="Set ACCESS_LOG_SPOOL_DIR to a directory on local disk that the "
+                "app-server processes may write (and that survives a restart).",
+                id="voipconfig.W002",
             )
         ]
     return []

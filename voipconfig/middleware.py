@@ -8,9 +8,11 @@ from collections.abc import Callable
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from devices.serving import service_unavailable
+from devices.serving import Fault, service_unavailable
 
 logger = logging.getLogger(__name__)
+# While the database is down every page fails the same way: logged once, then counted.
+_unavailable = Fault(logger, "database unavailable (admin)")
 
 
 class DatabaseUnavailableMiddleware:
@@ -23,12 +25,15 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if _unavailable.ongoing and response.status_code != 503:
+            _unavailable.ended()
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        logger.warning("database unavailable: %s %s", request.method, request.path, exc_info=True)
+        _unavailable.happened(f"{request.method} {request.path}: {exception}", exc_info=True)
         return service_unavailable(
             "Service temporarily unavailable: the database cannot be reached.\n"
         )

@@ -187,6 +187,17 @@ ACCESS_LOG_FLUSH_SECONDS: float = env.float(
 ACCESS_LOG_BATCH_SIZE: int = env.int("ACCESS_LOG_BATCH_SIZE", default=500)
 # More rows than this waiting means the database cannot keep up: phones get a 503.
 ACCESS_LOG_MAX_PENDING: int = env.int("ACCESS_LOG_MAX_PENDING", default=20000)
+# Phones get a 503 once the oldest batch waited this long for the database (a locked table).
+ACCESS_LOG_MAX_STALL_SECONDS: float = env.float("ACCESS_LOG_MAX_STALL_SECONDS", default=15)
+# A batch's statements wait at most this long (then the batch is tried again).
+ACCESS_LOG_WRITE_TIMEOUT_SECONDS: float = env.float("ACCESS_LOG_WRITE_TIMEOUT_SECONDS", default=10)
+# A stopping process gives the database this long for what it holds; the rest stays in the
+# spool for the next process. Keep it well under gunicorn's graceful_timeout.
+ACCESS_LOG_CLOSE_SECONDS: float = env.float("ACCESS_LOG_CLOSE_SECONDS", default=5)
+# Every this many seconds a process looks for batches that stopped processes left.
+ACCESS_LOG_ADOPT_SECONDS: float = env.float("ACCESS_LOG_ADOPT_SECONDS", default=10)
+# Repeating faults (the database down) are logged in full once, then counted per interval.
+LOG_FAULTS_INTERVAL_SECONDS: float = env.float("LOG_FAULTS_INTERVAL_SECONDS", default=60)
 
 # Throttling of failed phone requests (see devices/serving/throttle.py). The counts live in the
 # cache: use Redis (or the database) in production so that every app server shares them.
@@ -202,6 +213,17 @@ CACHES["default"]["KEY_PREFIX"] = env.str(
     "CACHE_KEY_PREFIX", default="vc-" + hashlib.sha256(_DATABASE_IDENTITY.encode()).hexdigest()[:12]
 )
 THROTTLE_ENABLED: bool = env.bool("THROTTLE_ENABLED", default=True)
+# Where batches of access-log rows wait on local disk until the database has them
+# (devices/serving/spool.py): every app-server process on this host using this database
+# must share it. fsync makes a batch survive a power loss; off only for benchmarks.
+ACCESS_LOG_SPOOL_DIR: Path = env.path(
+    "ACCESS_LOG_SPOOL_DIR",
+    default=BASE_DIR
+    / "var"
+    / f"access-log-spool-{hashlib.sha256(_DATABASE_IDENTITY.encode()).hexdigest()[:12]}",
+)
+ACCESS_LOG_SPOOL_FSYNC: bool = env.bool("ACCESS_LOG_SPOOL_FSYNC", default=True)
+
 THROTTLE_CACHE: str = "default"
 THROTTLE_WINDOW_SECONDS: int = env.int("THROTTLE_WINDOW_SECONDS", default=300)
 THROTTLE_MAX_FAILURES_PER_IP: int = env.int("THROTTLE_MAX_FAILURES_PER_IP", default=50)

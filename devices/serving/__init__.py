@@ -10,6 +10,8 @@ The phone path (docs/architecture.md draws it):
                 statements built once per process
     responses   every answer: text, XML and stored files (ETag, 304, HEAD); 400 to 503
     files       which row holds a stored file's bytes, and small files' bytes kept by hash
+    access_log  every request's row, in batches through the spool (local disk) to the table
+    faults      a fault that repeats with every request, logged once and then counted
 
 Other apps use only the names below; the views of `phonebooks` and `media_assets` are phone
 endpoints like the config files of `devices.views`.
@@ -17,7 +19,7 @@ endpoints like the config files of `devices.views`.
 
 from __future__ import annotations
 
-from devices.serving import cache, files, keys
+from devices.serving import cache, faults, files, keys
 from devices.serving.access_log import writer as _writer
 from devices.serving.cache import (
     changed,
@@ -27,6 +29,7 @@ from devices.serving.cache import (
     settings_profiles,
 )
 from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
+from devices.serving.faults import Fault
 from devices.serving.files import Body, keep_bytes, load_bytes
 from devices.serving.lookup import handsets, line_keys, release, sip_accounts
 from devices.serving.request import PhoneHttpRequest, PhoneRequest
@@ -40,6 +43,7 @@ from devices.serving.responses import (
 
 __all__ = [
     "Body",
+    "Fault",
     "PhoneHttpRequest",
     "PhoneRequest",
     "changed",
@@ -66,8 +70,9 @@ __all__ = [
 ]
 
 
-def close_access_log(timeout: float = 10.0) -> None:
-    """The process stops (gunicorn's worker_exit, atexit): write the rows it holds."""
+def close_access_log(timeout: float | None = None) -> None:
+    """The process stops (gunicorn's worker_exit, atexit): write the rows it holds, for up to
+    ACCESS_LOG_CLOSE_SECONDS; the spool keeps the rest for the next process."""
     _writer.close(timeout)
 
 
@@ -76,3 +81,4 @@ def reset() -> None:
     as a newly started process would; for tests."""
     cache.reset()
     files.reset()
+    faults.reset()

@@ -1,23 +1,33 @@
 """Writing what phone requests leave behind: one access-log row each, and the device's visit.
 
 With ACCESS_LOG_FLUSH_SECONDS = 0 (SQLite, the tests) both are written in the request, as
-before. Above 0 (PostgreSQL in production) each app-server process collects them and a
-background thread writes them every ACCESS_LOG_FLUSH_SECONDS, or as soon as
-ACCESS_LOG_BATCH_SIZE rows wait: one COPY (a multi-row INSERT elsewhere) and one UPDATE per
-batch instead of a committed round trip per request, which was most of what a boot storm
-cost.
+before. Above 0 (PostgreSQL in production) each app-server process collects them and writes
+them in batches: one COPY (a multi-row INSERT elsewhere) and one UPDATE per batch instead of
+a committed round trip per request, which was most of what a boot storm cost.
 
-No row is given up for it:
+Two threads per process do it, so that a database that stalls never holds up the spool:
+- the spooler, every ACCESS_LOG_FLUSH_SECONDS (or as soon as ACCESS_LOG_BATCH_SIZE rows
+  wait), takes the rows from memory and writes them to the spool on local disk as a batch
+  (devices/serving/spool.py: one file, fsynced);
+- the writer writes the batches to the database in order and removes each file once its
+  transaction committed.
+
+No row a phone got an answer for is given up:
+- a process that stops (gunicorn's worker_exit, atexit) spools what it holds and gives the
+  writer ACCESS_LOG_CLOSE_SECONDS to finish; what is left stays in the spool, and the next
+  process to look (every ACCESS_LOG_ADOPT_SECONDS) adopts and writes it. A process killed
+  outright (SIGKILL, a graceful-timeout kill, a power loss) loses at most the rows it took
+  in its last flush interval;
 - a batch that loses a deadlock is written again at once (batches lock their devices in one
   order, so they cannot deadlock each other; another transaction, an admin's edit say, can);
-- a batch the database refuses for being unreachable stays queued and is retried; while it
-  is, the phone endpoints answer 503 (as they do with the database down anyway), and so they
-  do when more than ACCESS_LOG_MAX_PENDING rows wait (an overloaded database);
+- phones get a 503 with Retry-After while the database is unreachable, while the oldest
+  batch has waited more than ACCESS_LOG_MAX_STALL_SECONDS (a locked table, a database too
+  slow), and while more than ACCESS_LOG_MAX_PENDING rows wait: the backlog stays what a
+  process can keep. The rows of those 503s are kept too, in the spool's overflow, and
+  written once rows go through again;
 - a row the database refuses on its own (say its device was deleted meanwhile) is written
-  without the link, else to the application log;
-- a process that stops writes what it holds first (gunicorn's worker_exit hook, and atexit).
-  Only a process killed outright (SIGKILL, the machine losing power) loses what it held:
-  at most ACCESS_LOG_FLUSH_SECONDS of its requests.
+  without the link, else kept in the spool's rejected/ directory (replay_access_log).
+Only where the disk refuses too does a row go to the application log, one line each.
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict
+import uuid
+from collections import defaultdict, deque
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -42,45 +54,64 @@ from django.db import (
     transaction,
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
-from devices.models import AccessLog, Device
+from devices.models import AccessLog, AccessLogWriter, Device
+from devices.serving.faults import Fault
 from devices.serving.lookup import column_of, field_of
+from devices.serving.spool import Batch, Spool, key_parts
 
 # A row to write: AccessLog's fields by attname (`device_id`, not `device`), with the values
 # its columns take as they are (str, int, an aware datetime, None): building a model instance
 # per request, and preparing each field again for the database, cost more than the COPY.
 Row = dict[str, Any]
 Fields = Mapping[str, Any]  # device fields to update (a request.Visit)
+Visits = dict[int, dict[str, Any]]  # device pk -> fields; the last wins
 
 logger = logging.getLogger(__name__)
 # SQLSTATEs of a transaction the database gave up on by itself (a deadlock, a serialization
 # failure): the database is fine and the same batch goes through when written again.
 TRY_AGAIN = {"40P01", "40001"}
+# A lock or statement timeout: the database is there but stalls (a locked table). The batch
+# waits and is tried again; phones are refused only once it waited ACCESS_LOG_MAX_STALL_SECONDS.
+STALLED = {"55P03", "57014"}
 ATTEMPTS = 3
 
 
 class Unavailable(OperationalError):
-    """Rows cannot be written now (the database is unreachable or overloaded)."""
+    """Rows cannot be written now (the database is unreachable, stalled or overloaded)."""
 
 
 class Writer:
     """One per process: collects rows and visits, and writes them (see the module doc)."""
 
     def __init__(self, background: bool = True) -> None:
-        # False: no thread; what is added waits for `flush` (or `close`).
+        # False: no threads; what is added waits for `flush` (or `close`).
         self.background = background
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._rows: list[Row] = []
-        self._visits: dict[int, dict[str, Any]] = {}  # device pk -> fields; the last wins
-        self._thread: threading.Thread | None = None
+        self._rows: list[Row] = []  # not yet in a batch
+        self._visits: Visits = {}
+        self._queue: deque[Batch] = deque()  # batches for the database, oldest first
+        self._queued_rows = 0
+        self._writing = threading.Lock()  # one thread writes batches at a time
+        self._spool: Spool | None = None
+        self._threads: list[threading.Thread] = []
         self._pid: int | None = None
         self._failing_since: float | None = None
-        self._closed = False
+        self._adopted_at = 0.0
+        self._overflowed = 0  # rows in this process's overflow not yet in a batch
+        self._closing = False
+        self._stopped = False
+        self.counts: dict[str, int] = defaultdict(int)  # since the process started
+        self._unwritable = Fault(logger, "access log: the database does not take rows")
+        self._disk = Fault(logger, "access log: the spool cannot be written")
 
     @staticmethod
     def batched() -> bool:
         return settings.ACCESS_LOG_FLUSH_SECONDS > 0
+
+    # --- for the phone endpoints -------------------------------------------------------------
 
     def check(self) -> None:
         """Raise Unavailable while rows cannot be written: the request gets a 503."""
@@ -88,8 +119,21 @@ class Writer:
             return
         if self._failing_since is not None:
             raise Unavailable("the access log cannot be written: the database is unreachable")
-        if len(self._rows) >= settings.ACCESS_LOG_MAX_PENDING:
+        oldest = self._queue[0].created if self._queue else None
+        if oldest is not None and time.monotonic() - oldest > settings.ACCESS_LOG_MAX_STALL_SECONDS:
+            raise Unavailable(
+                "the access log cannot be written: the database has not taken a batch "
+                f"for {time.monotonic() - oldest:.0f} s"
+            )
+        if len(self._rows) + self._queued_rows >= settings.ACCESS_LOG_MAX_PENDING:
             raise Unavailable("the access log cannot be written: too many rows wait")
+
+    def available(self) -> bool:
+        try:
+            self.check()
+        except Unavailable:
+            return False
+        return True
 
     def add(self, row: Row, visit: tuple[int, Fields] | None = None) -> None:
         """Write `row` (and `visit`, a device pk with the fields to update), now or soon."""
@@ -105,133 +149,360 @@ class Writer:
             if visit is not None:
                 self._visits.setdefault(visit[0], {}).update(visit[1])
             if len(self._rows) >= settings.ACCESS_LOG_BATCH_SIZE:
-                self._wake.notify()
+                self._wake.notify_all()
+
+    def keep(self, row: Row) -> None:
+        """The row of a request answered 503: kept whatever the database does; never raises."""
+        if not self.batched():
+            try:
+                AccessLog(**row).save(force_insert=True)
+            except DatabaseError:
+                self._to_application_log([row])
+            return
+        if self.available():
+            self.add(row)
+            return
+        with self._lock:
+            self._start()
+            try:
+                self._spooler().overflow(row, max_rows=10 * settings.ACCESS_LOG_BATCH_SIZE)
+            except OSError as error:
+                self._disk.happened(str(error))
+                self._to_application_log([row])
+                return
+            self._overflowed += 1
+            self.counts["overflowed"] += 1
+
+    # --- writing -----------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Write everything collected so far (in the caller's thread)."""
-        rows, visits = self._take_all()
-        if rows or visits:
-            self._write(rows, visits)
+        self._batch_up()
+        self._write_queued()
 
-    def close(self, timeout: float = 10.0) -> None:
-        """The process stops: write what is held, retrying for up to `timeout` seconds."""
-        self._closed = True
-        if self._thread is None and not self.pending():  # nothing was ever held here
+    def close(self, timeout: float | None = None) -> None:
+        """The process stops: spool what is held, let the database have it for up to
+        `timeout` seconds (ACCESS_LOG_CLOSE_SECONDS), leave the rest for the next process."""
+        timeout = settings.ACCESS_LOG_CLOSE_SECONDS if timeout is None else timeout
+        if self._stopped:  # worker_exit closed it; atexit comes too
+            return
+        self._closing = True
+        if self._pid != os.getpid() and not self.pending():  # nothing was ever held here
             return
         deadline = time.monotonic() + timeout
-        with self._lock:
-            self._wake.notify()
-        if self._thread is not None and self._pid == os.getpid():
-            self._thread.join(max(timeout, 5.0))  # let it finish (or put back) what it writes
-        while True:
-            self.flush()
-            if not self.pending() or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        rows, visits = self._take_all()
-        for row in rows:  # the database never came back: keep them in the application log
-            _to_application_log(row)
-        if visits:
-            logger.error("access log: %d device visits not written", len(visits))
+        self._batch_up()
+        self._queue_overflow()
+        if any(thread.is_alive() for thread in self._threads) and self._pid == os.getpid():
+            with self._lock:
+                self._wake.notify_all()
+            while self._queue and time.monotonic() < deadline:
+                time.sleep(0.02)
+        else:
+            self._write_queued(deadline)
+        self._stopped = True
+        self._leave_the_rest()
+        if self._spool is not None and self._writing.acquire(blocking=False):
+            self._spool.release()  # not while a write is under way: it may still commit
+            self._writing.release()
         connections.close_all()
 
+    def take_over(self) -> int:
+        """Adopt the batches stopped processes left in the spool (`flush` writes them): the
+        rows adopted."""
+        before = self.counts["adopted"]
+        self._adopt()
+        return self.counts["adopted"] - before
+
     def pending(self) -> int:
-        return len(self._rows) + len(self._visits)
+        """Rows not yet in the database (visits not counted)."""
+        return len(self._rows) + self._queued_rows + self._overflowed
 
     def state(self) -> dict[str, Any]:
-        """What /healthz reports: "ok"; "degraded" while rows wait longer than usual or
-        more than half of ACCESS_LOG_MAX_PENDING wait; "failing" while phones get 503s
-        because rows cannot be written. `pending`: rows this process holds."""
-        waiting = len(self._rows)
+        """What /healthz reports: "ok"; "degraded" while rows wait longer than usual or more
+        than half of ACCESS_LOG_MAX_PENDING wait; "failing" while phones get 503s because
+        rows cannot be written. `pending`: rows this process holds (in memory and spooled),
+        `oldest_seconds`: how long the oldest batch waits, `overflowed`: rows of 503s
+        kept, `adopted`: rows taken over from stopped processes, `rejected`: rows the
+        database refused, since the process started."""
+        waiting = self.pending()
+        oldest = time.monotonic() - self._queue[0].created if self._queue else 0.0
         if not self.batched():
             status = "ok"
-        elif self._failing_since is not None or waiting >= settings.ACCESS_LOG_MAX_PENDING:
+        elif not self.available():
             status = "failing"
-        elif waiting >= settings.ACCESS_LOG_MAX_PENDING // 2:
+        elif (
+            waiting >= settings.ACCESS_LOG_MAX_PENDING // 2
+            or oldest > settings.ACCESS_LOG_MAX_STALL_SECONDS / 2
+        ):
             status = "degraded"
         else:
             status = "ok"
-        return {"status": status, "pending": waiting}
+        return {
+            "status": status,
+            "pending": waiting,
+            "oldest_seconds": round(oldest, 1),
+            **{name: self.counts[name] for name in ("overflowed", "adopted", "rejected")},
+        }
 
-    # --- the background thread ---------------------------------------------------------------
+    # --- the threads -------------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Start the thread in this process (after a fork the parent's thread is not here)."""
-        if not self.background or (self._pid == os.getpid() and self._thread is not None):
+        """Start the threads in this process (after a fork the parent's are not here)."""
+        if not self.background or (self._pid == os.getpid() and self._threads):
             return
         self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._run, name="access-log-writer", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run_spooler, name="access-log-spooler", daemon=True),
+            threading.Thread(target=self._run_writer, name="access-log-writer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _run_spooler(self) -> None:
+        self._adopt()
+        while not self._closing:
+            with self._lock:
+                if len(self._rows) < settings.ACCESS_LOG_BATCH_SIZE:
+                    self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
+            try:
+                self._batch_up()
+                self._sync_overflow()
+                if self._overflowed and self.available():
+                    self._queue_overflow()
+                if time.monotonic() - self._adopted_at > settings.ACCESS_LOG_ADOPT_SECONDS:
+                    self._adopt()
+                self._unwritable.tick()
+                self._disk.tick()
+            except Exception:  # never let the thread die: the next round tries again
+                logger.exception("access log spooler failed")
+
+    def _run_writer(self) -> None:
         try:
-            while not self._closed:
+            while not self._stopped:
                 with self._lock:
-                    if len(self._rows) < settings.ACCESS_LOG_BATCH_SIZE:
-                        self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
+                    if not self._queue:
+                        self._wake.wait(timeout=1.0)
                 try:
-                    self.flush()
+                    written = self._write_queued()
                 except Exception:  # never let the thread die: the next round retries
                     logger.exception("access log writer failed")
-                if self._failing_since is not None and not self._closed:
-                    time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * 10))
+                    written = False
+                if not written and not self._stopped:
+                    failing = self._failing_since is not None
+                    time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * (20 if failing else 2)))
         finally:
             connections.close_all()  # this thread's own connections
 
-    def _take_all(self) -> tuple[list[Row], dict[int, dict[str, Any]]]:
+    # --- memory to spool ---------------------------------------------------------------------
+
+    def _batch_up(self) -> None:
+        """Take what waits in memory as a batch, onto the disk, into the queue."""
         with self._lock:
             rows, self._rows = self._rows, []
             visits, self._visits = self._visits, {}
-        return rows, visits
-
-    def _write(self, rows: list[Row], visits: dict[int, dict[str, Any]]) -> None:
-        alias = router.db_for_write(AccessLog)
-        try:
-            _write_batch(rows, visits, alias)
-        except (OperationalError, InterfaceError) as error:
-            self._requeue(rows, visits)
-            if _try_again(error):  # still losing to another transaction: the next round
-                logger.warning("access log: %d rows wait after %s", len(rows), error)
-                return
-            if self._failing_since is None:
-                logger.warning(
-                    "access log: database unreachable; %d rows wait: %s", len(rows), error
-                )
-                self._failing_since = time.monotonic()
-            connections[alias].close()  # reconnect on the next try
+        if not rows and not visits:
             return
-        except DatabaseError:
-            logger.warning("access log: a batch was refused; writing its rows one by one")
-            _write_one_by_one(rows, visits, alias)
-        if self._failing_since is not None:
-            logger.warning("access log: database reachable again")
-            self._failing_since = None
+        batch = self._spooled(rows)
+        batch.visits = visits
+        self._enqueue(batch)
 
-    def _requeue(self, rows: list[Row], visits: dict[int, dict[str, Any]]) -> None:
+    def _spooled(self, rows: list[Row]) -> Batch:
+        try:
+            batch = self._spooler().write(rows)
+        except OSError as error:  # a full or read-only disk: the batch is in memory only
+            self._disk.happened(str(error))
+            return Batch(f"memory-{uuid.uuid4().hex}.1", rows)
+        self._disk.ended()
+        return batch
+
+    def _enqueue(self, batch: Batch) -> None:
         with self._lock:
-            self._rows[:0] = rows
-            for pk, fields in visits.items():
-                self._visits[pk] = {**fields, **self._visits.get(pk, {})}
+            self._queue.append(batch)
+            self._queued_rows += len(batch.rows)
+            self._wake.notify_all()
+
+    def _queue_overflow(self) -> None:
+        """Rows of 503s, kept in the overflow, go to the database like any batch."""
+        if self._spool is None or not self._overflowed:
+            return
+        with self._lock:
+            batches = list(self._spool.overflowed())
+            self._overflowed = 0
+        for batch in batches:
+            self._enqueue(batch)
+
+    def _sync_overflow(self) -> None:
+        if self._spool is not None and self._overflowed:
+            with self._lock:
+                try:
+                    self._spool.sync_overflow()
+                except OSError as error:
+                    self._disk.happened(str(error))
+
+    def _adopt(self) -> None:
+        """Take over the batches of processes that stopped before writing them."""
+        self._adopted_at = time.monotonic()
+        try:
+            batches = list(self._spooler().adopt())
+        except OSError as error:
+            self._disk.happened(str(error))
+            return
+        for batch in batches:
+            self._enqueue(batch)
+        if batches:
+            rows = sum(len(batch.rows) for batch in batches)
+            self.counts["adopted"] += rows
+            logger.warning(
+                "access log: took over %d row(s) in %d batch(es) that stopped processes left "
+                "in the spool",
+                rows,
+                len(batches),
+            )
+
+    @property
+    def spool(self) -> Spool:
+        return self._spooler()
+
+    def _spooler(self) -> Spool:
+        directory = Path(settings.ACCESS_LOG_SPOOL_DIR)
+        if self._spool is None or self._spool.directory != directory:
+            self._spool = Spool(directory, fsync=settings.ACCESS_LOG_SPOOL_FSYNC)
+        return self._spool
+
+    # --- spool to database -------------------------------------------------------------------
+
+    def _write_queued(self, deadline: float | None = None) -> bool:
+        """Write the queue's batches in order; False when one could not be (it stays first)."""
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._writing.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
+            while self._queue:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                batch = self._queue[0]
+                if not self._write(batch, deadline):
+                    return False
+                with self._lock:
+                    self._queue.popleft()
+                    self._queued_rows -= len(batch.rows)
+                if self._spool is not None:
+                    self._spool.discard(batch)
+            return True
+        finally:
+            self._writing.release()
+
+    def _write(self, batch: Batch, deadline: float | None) -> bool:
+        alias = router.db_for_write(AccessLog)
+        timeout = settings.ACCESS_LOG_WRITE_TIMEOUT_SECONDS
+        if deadline is not None:
+            timeout = min(timeout, max(0.1, deadline - time.monotonic()))
+        try:
+            refused = _write_batch(batch, alias, timeout)
+        except (OperationalError, InterfaceError) as error:
+            batch.adopted = True  # its commit may have gone through: look before writing again
+            if _sqlstate(error) in TRY_AGAIN | STALLED:
+                self._unwritable.happened(f"{len(batch.rows)} rows wait: {error}")
+                return False
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+            self._unwritable.happened(f"database unreachable; {self.pending()} rows wait: {error}")
+            connections[alias].close()  # reconnect on the next try
+            return False
+        self.counts["written"] += len(batch.rows)
+        if refused:
+            self._reject(batch, refused)
+        self._failing_since = None
+        self._unwritable.ended()
+        return True
+
+    def _reject(self, batch: Batch, rows: list[Row]) -> None:
+        self.counts["rejected"] += len(rows)
+        try:
+            path = self._spooler().reject(batch.key, rows)
+        except OSError as error:
+            self._disk.happened(str(error))
+            self._to_application_log(rows)
+            return
+        logger.error("access log: the database refused %d row(s); kept in %s", len(rows), path)
+
+    def _leave_the_rest(self) -> None:
+        """Closing with batches unwritten: those on disk wait for the next process (the
+        writer's thread may still finish the one it writes)."""
+        with self._lock:
+            left = list(self._queue)
+            unspooled, self._rows = self._rows, []
+        in_memory = [row for batch in left if batch.path is None for row in batch.rows]
+        on_disk = sum(len(batch.rows) for batch in left if batch.path is not None)
+        if on_disk or self._overflowed:
+            logger.warning(
+                "access log: %d row(s) left in the spool (%s) for the next process",
+                on_disk + self._overflowed,
+                settings.ACCESS_LOG_SPOOL_DIR,
+            )
+        self._to_application_log(in_memory + unspooled)
+        visits = sum(len(batch.visits) for batch in left)
+        if visits:
+            logger.warning("access log: %d device visit(s) not written", visits)
+
+    def _to_application_log(self, rows: list[Row]) -> None:
+        """The last resort, where the disk refuses too: one line each, to load back by hand."""
+        self.counts["application_log"] += len(rows)
+        for row in rows:
+            _to_application_log(row)
 
 
-def _write_batch(rows: list[Row], visits: dict[int, dict[str, Any]], alias: str) -> None:
-    """One transaction; again, a moment later, when the database chose it as the victim of a
-    deadlock or a serialization failure."""
+def _write_batch(batch: Batch, alias: str, timeout: float) -> list[Row]:
+    """One transaction (again, a moment later, when the database chose it as the victim of a
+    deadlock); the rows the database refused on their own, written one by one, if any."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with transaction.atomic(using=alias):
-                _insert(rows, alias)
-                _update_visits(visits, alias)
-            return
+                _limit(timeout, alias)
+                if batch.adopted and _written_before(batch.key, alias):
+                    return []
+                _insert(batch.rows, alias)
+                _update_visits(batch.visits, alias)
+                _record(batch.key, alias)
+            return []
         except OperationalError as error:
-            if attempt == ATTEMPTS or not _try_again(error):
+            if attempt == ATTEMPTS or _sqlstate(error) not in TRY_AGAIN:
                 raise
             logger.info("access log: a batch lost to another transaction (%s); again", error)
             time.sleep(0.02 * attempt)  # let the other transaction finish first
+        except DatabaseError:
+            logger.warning("access log: a batch was refused; writing its rows one by one")
+            return _write_one_by_one(batch, alias)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _try_again(error: Exception) -> bool:
-    return getattr(error.__cause__, "sqlstate", None) in TRY_AGAIN
+def _sqlstate(error: Exception) -> str | None:
+    return getattr(error.__cause__, "sqlstate", None)
+
+
+def _limit(timeout: float, alias: str) -> None:
+    """A statement of this transaction waits at most `timeout` (a locked table): the writer
+    comes back to say so, and a stopping process to leave in time."""
+    db = connections[alias]
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            milliseconds = str(max(100, int(timeout * 1000)))
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [milliseconds])
+
+
+def _written_before(key: str, alias: str) -> bool:
+    owner, seq = key_parts(key)
+    return AccessLogWriter.objects.using(alias).filter(owner=owner, last_batch__gte=seq).exists()
+
+
+def _record(key: str, alias: str) -> None:
+    owner, seq = key_parts(key)
+    AccessLogWriter.objects.using(alias).bulk_create(
+        [AccessLogWriter(owner=owner, last_batch=seq, updated_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["owner"],
+        update_fields=["last_batch", "updated_at"],
+    )
 
 
 def _insert(rows: list[Row], alias: str) -> None:
@@ -248,7 +519,8 @@ def _insert(rows: list[Row], alias: str) -> None:
     columns = ", ".join(quote(field.column) for field in _FIELDS)
     with db.cursor() as cursor:
         copy_sql = f"COPY {quote(AccessLog._meta.db_table)} ({columns}) FROM STDIN"
-        with cursor.cursor.copy(copy_sql) as copy:
+        # psycopg's own cursor: its errors are Django's only through the wrapper.
+        with db.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             for row in rows:
                 copy.write_row([row.get(name) for name in names])
 
@@ -314,8 +586,9 @@ def _update_from_values(
         cursor.execute(sql, params)
 
 
-def _write_one_by_one(rows: list[Row], visits: dict[int, dict[str, Any]], alias: str) -> None:
-    for row in rows:
+def _write_one_by_one(batch: Batch, alias: str) -> list[Row]:
+    refused = []
+    for row in batch.rows:
         try:
             with transaction.atomic(using=alias):
                 AccessLog(**row).save(using=alias, force_insert=True)
@@ -326,15 +599,17 @@ def _write_one_by_one(rows: list[Row], visits: dict[int, dict[str, Any]], alias:
                 with transaction.atomic(using=alias):
                     AccessLog(**unlinked).save(using=alias, force_insert=True)
             except DatabaseError:
-                _to_application_log(row)
+                refused.append(row)
         except DatabaseError:
-            _to_application_log(row)
-    for pk, fields in visits.items():
+            refused.append(row)
+    for pk, fields in batch.visits.items():
         try:
             with transaction.atomic(using=alias):
                 Device.objects.using(alias).filter(pk=pk).update(**fields)
         except DatabaseError:
             logger.exception("access log: the visit of device %s was not written", pk)
+    _record(batch.key, alias)
+    return refused
 
 
 def _to_application_log(row: Row) -> None:

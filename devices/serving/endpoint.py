@@ -35,11 +35,16 @@ from devices import credentials as own_credentials
 from devices.mac import parse_user_agent
 from devices.models import AccessLog, Device, FormerDevice
 from devices.serving import cache, http_auth, responses, throttle, unassigned
+from devices.serving.access_log import Unavailable
 from devices.serving.access_log import writer as access_log
+from devices.serving.faults import Fault
 from devices.serving.request import PhoneHttpRequest, PhoneRequest, Visit, clean_header, client_ip
 from organisations.models import Organisation, OrganisationCredentials
 
 logger = logging.getLogger(__name__)
+# Every phone request fails the same way while the database is down: logged once, counted.
+_unavailable = Fault(logger, "database unavailable")
+_refused = Fault(logger, "phones get 503")
 Outcome = AccessLog.Outcome
 # Outcomes that count towards throttling an address (and, for wrong credentials, a MAC and a
 # user name). Not found counts too: guessing the names and ids of files.
@@ -81,24 +86,28 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
             try:
                 with cache.one_version_per_request():
                     return _serve(request, view, args, kwargs, auth)
-            except (OperationalError, InterfaceError):
-                # The database is down or overloaded: the phone tries again later. The row
-                # that could not be written goes to the application log instead.
-                logger.warning(
-                    "database unavailable: %s %s from %s (%s)",
-                    request.method,
-                    clean_header(own_credentials.mask_token(request.get_full_path()), 255),
-                    client_ip(request),
-                    clean_header(request.headers.get("User-Agent", ""), 255),
-                    exc_info=True,
-                )
+            except (OperationalError, InterfaceError) as error:  # before a phone was known
+                _unavailable.happened(_describe(request, error), exc_info=True)
                 return responses.service_unavailable()
 
         update_wrapper(wrapper, view)
         wrapper.is_phone_endpoint = True  # type: ignore[attr-defined]  # read by is_phone_endpoint
+        # Phones send no CSRF token, and any other method than GET and HEAD is a 405: the
+        # CSRF check would answer it 403 first.
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # read by CsrfViewMiddleware
         return wrapper
 
     return decorator
+
+
+def _describe(request: HttpRequest, error: Exception) -> str:
+    return "%s %s from %s (%s): %s" % (  # noqa: UP031 (a log line, built once per fault)
+        request.method,
+        clean_header(own_credentials.mask_token(request.get_full_path()), 255),
+        client_ip(request),
+        clean_header(request.headers.get("User-Agent", ""), 255),
+        error,
+    )
 
 
 def is_phone_endpoint(view: object) -> bool:
@@ -121,9 +130,33 @@ def _serve(
         kwargs["mac"] = path_mac
     phone = PhoneRequest(user_agent=user_agent, mac=path_mac or user_agent.mac)
     log = _AccessLogger(request, phone)
+    try:
+        access_log.check()  # rows cannot be written: refuse before any work
+    except Unavailable as refusal:
+        return log.unavailable(refusal)
+    if _refused.ongoing:
+        _refused.ended()
     if path_mac and user_agent.mac and path_mac != user_agent.mac:
         # A phone never needs another phone's file.
         return log.write(responses.not_found(), Outcome.MAC_MISMATCH)
+    try:
+        response = _answer(request, phone, log, auth, token, partial(view, *args, **kwargs))
+    except (OperationalError, InterfaceError) as error:
+        # The database is down or overloaded: the phone tries again later.
+        return log.unavailable(error)
+    if _unavailable.ongoing and response.status_code < 400:  # served: the database is back
+        _unavailable.ended()
+    return response
+
+
+def _answer(
+    request: HttpRequest,
+    phone: PhoneRequest,
+    log: _AccessLogger,
+    auth: AuthPolicy,
+    token: str | None,
+    view: Callable[[PhoneHttpRequest], HttpResponseBase],
+) -> HttpResponseBase:
     phone.schemes = http_auth.offered_schemes(request.is_secure())
     credentials = None
     if token is None:
@@ -150,7 +183,7 @@ def _serve(
         return log.write(response, refused) if refused else response
     phone_request = cast(PhoneHttpRequest, request)
     phone_request.phone = phone
-    response = view(phone_request, *args, **kwargs)
+    response = view(phone_request)
     outcome = _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None and phone.authenticated:
         # Only a request that proved it is the phone says where the phone is and what it
@@ -407,7 +440,14 @@ class _AccessLogger:
             throttle.record_failure(
                 self.ip, phone.mac if tried else None, phone.username if shared else None
             )
-        row = {
+        row = self._row(response, outcome)
+        visit = (phone.device.pk, phone.visit) if phone.device and phone.visit else None
+        access_log.add(row, visit)
+        return response
+
+    def _row(self, response: HttpResponseBase, outcome: Outcome) -> dict[str, Any]:
+        phone = self.phone
+        return {
             "created_at": timezone.now(),
             "ip": self.ip,
             "user_agent": phone.user_agent.raw[:255],
@@ -419,6 +459,14 @@ class _AccessLogger:
             "outcome": str(outcome),
             "status_code": response.status_code,
         }
-        visit = (phone.device.pk, phone.visit) if phone.device and phone.visit else None
-        access_log.add(row, visit)
+
+    def unavailable(self, error: Exception) -> HttpResponseBase:
+        """503: the database, or the access log, cannot keep up. The row is kept all the same
+        (devices.serving.access_log: in the spool until the database takes it)."""
+        response = responses.service_unavailable()
+        if isinstance(error, Unavailable):
+            _refused.happened(str(error))  # the writer says why; its traceback says nothing
+        else:
+            _unavailable.happened(_describe(self.request, error), exc_info=True)
+        access_log.keep(self._row(response, Outcome.UNAVAILABLE))
         return response

@@ -103,6 +103,7 @@ CONFIG_SOURCES = (
 )
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
+    "devices.AccessLogWriter",
     "devices.UnassignedPhone",
     "devices.FormerDevice",
     "organisations.OrganisationStaff",

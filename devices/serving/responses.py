@@ -169,4 +169,7 @@ def service_unavailable(
     written. Also the answer of the admin and of /healthz then."""
     response = HttpResponse(text, status=503, content_type=content_type)
     response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+    # Whoever answers 503 logs why, once per fault (devices.serving.faults); Django's own
+    # line per response would be one per phone request all the same.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # read by log_response
     return response

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from devices.models import AccessLog
+from devices.models import AccessLog, AccessLogWriter
 
 
 def rows_aged(*days: float) -> None:
@@ -30,8 +30,19 @@ def test_it_deletes_rows_older_than_the_age_in_batches():
     ] > timezone.now() - timedelta(days=30)
     assert AccessLog.objects.count() == 3
     assert "Deleted 3 row(s)" in out.getvalue()
-    deletes = [q["sql"] for q in queries if q["sql"].startswith("DELETE")]
+    deletes = [q["sql"] for q in queries if q["sql"].startswith('DELETE FROM "devices_accesslog"')]
     assert len(deletes) == 2  # batches of at most 2
+
+
+@pytest.mark.django_db
+def test_it_forgets_the_writers_of_that_past_too():
+    old = AccessLogWriter.objects.create(owner="gone-1-1", last_batch=7)
+    AccessLogWriter.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=31))
+    recent = AccessLogWriter.objects.create(owner="here-2-2", last_batch=3)
+
+    call_command("prune_access_log", "--older-than", "30d", stdout=StringIO())
+
+    assert list(AccessLogWriter.objects.all()) == [recent]
 
 
 @pytest.mark.django_db

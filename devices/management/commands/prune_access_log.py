@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from devices.models import AccessLog
+from devices.models import AccessLog, AccessLogWriter
 
 AGE = re.compile(r"^(\d+)([dhm])$")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -57,4 +57,7 @@ class Command(BaseCommand):
                 deleted += AccessLog.objects.filter(pk__in=batch).delete()[0]
             if options["pause"]:
                 time.sleep(options["pause"])
+        # What writing processes of that past recorded (devices/serving/spool.py): none of
+        # their batches can be waiting any more.
+        AccessLogWriter.objects.filter(updated_at__lt=cutoff).delete()
         self.stdout.write(f"Deleted {deleted} row(s) older than {cutoff:%Y-%m-%d %H:%M}.")
