@@ -10,6 +10,8 @@ The phone path (docs/architecture.md draws it):
                 statements built once per process
     responses   every answer: text, XML and stored files (ETag, 304, HEAD); 400 to 503
     files       which row holds a stored file's bytes, and small files' bytes kept by hash
+    shared      the shared cache (Redis) as serving reaches it, one failure per request,
+                and what stands in for it while it cannot be reached
 
 Other apps use only the names below; the views of `phonebooks` and `media_assets` are phone
 endpoints like the config files of `devices.views`.
@@ -17,7 +19,9 @@ endpoints like the config files of `devices.views`.
 
 from __future__ import annotations
 
-from devices.serving import cache, files, keys
+from typing import Any
+
+from devices.serving import cache, files, keys, shared
 from devices.serving.access_log import writer as _writer
 from devices.serving.cache import (
     changed,
@@ -42,6 +46,7 @@ __all__ = [
     "Body",
     "PhoneHttpRequest",
     "PhoneRequest",
+    "access_log_state",
     "changed",
     "close_access_log",
     "handsets",
@@ -59,6 +64,7 @@ __all__ = [
     "reset",
     "service_unavailable",
     "settings_profiles",
+    "shared",
     "sip_accounts",
     "stored_file",
     "text_file",
@@ -69,6 +75,11 @@ __all__ = [
 def close_access_log(timeout: float = 10.0) -> None:
     """The process stops (gunicorn's worker_exit, atexit): write the rows it holds."""
     _writer.close(timeout)
+
+
+def access_log_state() -> dict[str, Any]:
+    """What this process's access-log writer reports to /healthz (`Writer.state`)."""
+    return _writer.state()
 
 
 def reset() -> None:
