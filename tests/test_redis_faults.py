@@ -1,6 +1,7 @@
 """Redis away or hung (issue 15, part 2): admin changes commit and the admin says when phones
 get them; a hung Redis costs a phone request at most one timeout, and a process then stops
-calling it for a while (the breaker); throttling and Digest replay checks go on per process.
+calling it for a while (the breaker); throttling and Digest replay checks go on per process;
+/healthz tells a degraded server from a down one.
 
 "Stopped" is a port nothing listens on; "hung" is a server that takes connections and bytes
 and never answers, as Redis does under SIGSTOP."""
@@ -17,6 +18,7 @@ from django.core.cache import caches
 
 from devices import serving
 from devices.models import AccessLog, Device, SipAccount
+from devices.serving import access_log
 from phonebooks.models import Phonebook
 from tests.admin_forms import browser_form
 from tests.conftest import basic
@@ -341,3 +343,68 @@ def test_a_digest_answer_is_taken_once_per_process_while_redis_is_away(
     assert replay.status_code == 401
     last = AccessLog.objects.order_by("pk").last()
     assert last is not None and last.outcome == AccessLog.Outcome.REPLAYED
+
+
+# --- /healthz ------------------------------------------------------------------------------------
+
+
+def test_healthz_says_ok_with_everything_up(client, db, settings):
+    from tests.devices.test_throttling import _redis_or_skip
+
+    use_redis(settings, _redis_or_skip())
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert (body["database"], body["redis"], body["access_log"]["status"]) == ("ok", "ok", "ok")
+    assert body["degraded"] == [] and body["failing"] == []
+
+
+def test_healthz_says_degraded_with_redis_stopped(client, db, redis_stopped):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200  # a load balancer that reads the status keeps it
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["redis"] == "unreachable"
+    assert body["degraded"] == ["redis"]
+    assert body["database"] == "ok"
+
+
+def test_healthz_says_degraded_within_a_timeout_with_redis_hung(client, db, redis_hung):
+    response, took = timed(lambda: client.get("/healthz"))
+
+    assert response.json()["status"] == "degraded"
+    assert response.json()["redis"] == "unreachable"
+    assert took < TIMEOUT + SLACK
+
+
+def test_healthz_names_no_redis_where_none_is_configured(client, db):
+    body = client.get("/healthz").json()
+
+    assert body["redis"] == "not configured"
+    assert body["status"] == "ok"
+
+
+def test_healthz_says_503_while_the_access_log_cannot_be_written(client, tenant_a, settings):
+    from tests.devices.test_access_log_writer import row
+
+    settings.ACCESS_LOG_FLUSH_SECONDS = 0.05  # batched, as on PostgreSQL
+    settings.ACCESS_LOG_MAX_PENDING = 1
+    writer = access_log.writer
+    writer.background = False  # no thread: the row only waits
+    writer.add(row(tenant_a.device))
+    try:
+        response = client.get("/healthz")
+    finally:
+        writer.flush()
+        writer.background = True
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["failing"] == ["access_log"]
+    assert body["access_log"]["status"] == "failing"
+    assert body["access_log"]["pending"] == 1
