@@ -1,14 +1,17 @@
-"""Answers for when the database is down or overloaded: 503 with Retry-After, never a 500."""
+"""Answers for when the database is down or overloaded (503 with Retry-After, never a 500),
+and what staff are told when the shared cache could not announce their change."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from devices.serving import Fault, service_unavailable
+from devices.serving import Fault, service_unavailable, shared
 
 logger = logging.getLogger(__name__)
 # While the database is down every page fails the same way: logged once, then counted.
@@ -37,3 +40,33 @@ class DatabaseUnavailableMiddleware:
         return service_unavailable(
             "Service temporarily unavailable: the database cannot be reached.\n"
         )
+
+
+class SharedCacheMiddleware:
+    """Each request meets the shared cache in one scope: after a failed call it skips the
+    others (a hung Redis costs it one timeout). A config change made in it that other
+    processes could not be told of is saved all the same; staff are told when phones get
+    it. After MessageMiddleware, so the message goes with the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        with shared.one_request() as scope:
+            response = self.get_response(request)
+        if scope.unannounced and _is_staff(request):
+            messages.warning(request, _unannounced_message(), fail_silently=True)
+        return response
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def _unannounced_message() -> str:
+    seconds = settings.CONFIG_CACHE_MAX_AGE_SECONDS
+    return (
+        f"The change is saved. Phones get it within {seconds} seconds rather than at once: "
+        "the shared cache cannot be reached right now."
+    )

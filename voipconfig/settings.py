@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: its message about an unannounced change goes with the response.
+    "voipconfig.middleware.SharedCacheMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -212,6 +214,13 @@ _DATABASE_IDENTITY = "|".join(
 CACHES["default"]["KEY_PREFIX"] = env.str(
     "CACHE_KEY_PREFIX", default="vc-" + hashlib.sha256(_DATABASE_IDENTITY.encode()).hexdigest()[:12]
 )
+# Redis away or hung costs phones little (voipconfig/cache.py): every call gives up after
+# these many seconds (connecting; waiting for an answer), and after REDIS_BREAKER_FAILURES
+# failures in a row a process stops calling it for REDIS_BREAKER_SECONDS at a time.
+REDIS_CONNECT_TIMEOUT_SECONDS: float = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=0.25)
+REDIS_TIMEOUT_SECONDS: float = env.float("REDIS_TIMEOUT_SECONDS", default=0.25)
+REDIS_BREAKER_FAILURES: int = env.int("REDIS_BREAKER_FAILURES", default=3)
+REDIS_BREAKER_SECONDS: float = env.float("REDIS_BREAKER_SECONDS", default=5.0)
 THROTTLE_ENABLED: bool = env.bool("THROTTLE_ENABLED", default=True)
 # Where batches of access-log rows wait on local disk until the database has them
 # (devices/serving/spool.py): every app-server process on this host using this database

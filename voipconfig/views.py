@@ -3,22 +3,73 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from redis.exceptions import RedisError
 
-from devices.serving import service_unavailable
+from devices.serving import access_log_state, service_unavailable
+from voipconfig.cache import RedisCache
 
 
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
-    """200 when the database answers, 503 when it does not.
+    """This process's health, for load balancers: a JSON object
 
-    A kept connection that died while the database was away fails once; it is not the
-    database's state, so a new connection is tried before answering 503."""
+        {"status": "ok" | "degraded" | "unavailable",
+         "database": "ok" | "unreachable",
+         "redis": "ok" | "unreachable" | "not configured",
+         "access_log": {"status": "ok" | "degraded" | "failing", "pending": rows, ...},
+         "degraded": [parts], "failing": [parts]}
+
+    - **ok**, 200: everything answers.
+    - **degraded**, 200: phones are served, less well; `degraded` names what: `redis`
+      unreachable (changes reach other processes within CONFIG_CACHE_MAX_AGE_SECONDS,
+      throttling counts per process), or `access_log` behind (rows wait longer than usual).
+      A balancer that reads the status code keeps the server; one that reads the JSON can
+      tell it from ok.
+    - **unavailable**, 503: phones get 503s from this process; `failing` names why: the
+      `database` unreachable, or the `access_log` failing (its rows cannot be written).
+
+    Redis is asked once, within REDIS_TIMEOUT_SECONDS, and not at all while the process's
+    breaker is open (it is then unreachable). A kept database connection that died while the
+    database was away fails once; it is not the database's state, so a new connection is
+    tried before answering unreachable."""
+    report: dict[str, Any] = {
+        "database": _database(),
+        "redis": _redis(),
+        "access_log": access_log_state(),  # any further keys of the writer's pass through
+    }
+    failing = [
+        part
+        for part, bad in (
+            ("database", report["database"] != "ok"),
+            ("access_log", report["access_log"].get("status") == "failing"),
+        )
+        if bad
+    ]
+    degraded = [
+        part
+        for part, bad in (
+            ("redis", report["redis"] == "unreachable"),
+            ("access_log", report["access_log"].get("status") == "degraded"),
+        )
+        if bad
+    ]
+    status = "unavailable" if failing else "degraded" if degraded else "ok"
+    body = {"status": status, **report, "degraded": degraded, "failing": failing}
+    if failing:
+        return service_unavailable(json.dumps(body), content_type="application/json")
+    return JsonResponse(body)
+
+
+def _database() -> str:
     for _attempt in range(2):
         try:
             with connection.cursor() as cursor:
@@ -27,6 +78,18 @@ def healthz(request: HttpRequest) -> HttpResponse:
         except DatabaseError:
             connection.close()
             continue
-        return JsonResponse({"status": "ok", "database": "ok"})
-    down = {"status": "unavailable", "database": "unreachable"}
-    return service_unavailable(json.dumps(down), content_type="application/json")
+        return "ok"
+    return "unreachable"
+
+
+def _redis() -> str:
+    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    if not isinstance(cache, RedisCache):
+        return "not configured"
+    if not cache.reachable():
+        return "unreachable"
+    try:
+        cache.client(write=True).ping()
+    except (RedisError, OSError):  # refused, timed out, or refused us (a wrong password)
+        return "unreachable"
+    return "ok"

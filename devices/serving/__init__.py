@@ -12,6 +12,8 @@ The phone path (docs/architecture.md draws it):
     files       which row holds a stored file's bytes, and small files' bytes kept by hash
     access_log  every request's row, in batches through the spool (local disk) to the table
     faults      a fault that repeats with every request, logged once and then counted
+    shared      the shared cache (Redis) as serving reaches it, one failure per request,
+                and what stands in for it while it cannot be reached
 
 Other apps use only the names below; the views of `phonebooks` and `media_assets` are phone
 endpoints like the config files of `devices.views`.
@@ -19,7 +21,9 @@ endpoints like the config files of `devices.views`.
 
 from __future__ import annotations
 
-from devices.serving import cache, faults, files, keys
+from typing import Any
+
+from devices.serving import cache, faults, files, keys, shared
 from devices.serving.access_log import writer as _writer
 from devices.serving.cache import (
     changed,
@@ -46,6 +50,7 @@ __all__ = [
     "Fault",
     "PhoneHttpRequest",
     "PhoneRequest",
+    "access_log_state",
     "changed",
     "close_access_log",
     "handsets",
@@ -63,6 +68,7 @@ __all__ = [
     "reset",
     "service_unavailable",
     "settings_profiles",
+    "shared",
     "sip_accounts",
     "stored_file",
     "text_file",
@@ -74,6 +80,11 @@ def close_access_log(timeout: float | None = None) -> None:
     """The process stops (gunicorn's worker_exit, atexit): write the rows it holds, for up to
     ACCESS_LOG_CLOSE_SECONDS; the spool keeps the rest for the next process."""
     _writer.close(timeout)
+
+
+def access_log_state() -> dict[str, Any]:
+    """What this process's access-log writer reports to /healthz (`Writer.state`)."""
+    return _writer.state()
 
 
 def reset() -> None:

@@ -18,7 +18,13 @@ in no cache but the memory of the processes that serve it.
 
 It needs a cache that all processes share (Redis, the database, memcached): with a per-process
 cache a new token would not reach the other processes, so `CONFIG_CACHE = "auto"` switches it
-off there. When the shared cache cannot be reached, requests go to the database as before.
+off there.
+
+When the shared cache cannot be reached (`shared`), a process drops what it kept and goes
+on under a token of its own, new each time it loses the shared one: what it keeps then is
+good for CONFIG_CACHE_MAX_AGE_SECONDS, so a change made in another process reaches its
+phones within that, and its own changes at once. A change it cannot announce is announced
+once the shared cache answers again, and the admin says when phones get it.
 """
 
 from __future__ import annotations
@@ -35,12 +41,11 @@ from typing import Any, TypeVar
 
 from django.apps import apps
 from django.conf import settings
-from django.core.cache import caches
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from devices.models import Device, FormerDevice, ProfileKey
-from devices.serving import keys, lookup, version_feed
+from devices.serving import keys, lookup, shared, version_feed
 from organisations.models import Organisation, SettingsProfile
 
 logger = logging.getLogger(__name__)
@@ -101,16 +106,19 @@ _request: ContextVar[dict[str, str | None] | None] = ContextVar("serving_request
 @contextmanager
 def one_version_per_request() -> Iterator[None]:
     """Within it, the shared version is read once (every lookup of a request agrees, and a
-    request pays one round trip to the shared cache, not one per lookup)."""
+    request pays one round trip to the shared cache, not one per lookup), and a failed call
+    to the shared cache is the request's last (`shared.one_request`)."""
     token = _request.set({})
     try:
-        yield
+        with shared.one_request():
+            yield
     finally:
         _request.reset(token)
 
 
 def current_version() -> str | None:
-    """The shared version token, or None when the cache is off or unreachable."""
+    """The shared version token (or this process's own while the shared cache cannot be
+    reached: `_local_version`), or None when the cache is off."""
     scope = _request.get()
     if scope is not None and "version" in scope:
         return scope["version"]
@@ -120,41 +128,75 @@ def current_version() -> str | None:
     return version
 
 
+_local: str | None = None  # this process's own version while the shared one cannot be read
+_owed = False  # a change this process could not announce
+
+
 def _read_version() -> str | None:
+    global _local
     if not enabled():
         return None
+    if _owed:
+        _announce()
     known, ticket = version_feed.feed.known()
     if known is not None:
         return known
-    cache = caches[settings.CONFIG_CACHE_ALIAS]
+    cache = shared.get(settings.CONFIG_CACHE_ALIAS)
+    if cache is None:
+        return _local_version()
     try:
         version: str | None = cache.get(keys.VERSION)
         if version is None:  # first start, or the cache was emptied
             cache.add(keys.VERSION, uuid.uuid4().hex, timeout=None)
             version = cache.get(keys.VERSION)
-    except Exception:  # the shared cache is down: serve from the database
-        logger.warning("config cache unavailable; reading the database", exc_info=True)
-        _forget()  # a bump may be missed meanwhile
-        return None
+    except Exception as error:
+        shared.failed(cache, "the config version", error)
+        return _local_version()
+    _local = None
     version_feed.feed.read(version, ticket)
     return version
 
 
+def _local_version() -> str:
+    """A token of this process's own, made anew each time the shared one is lost: what was
+    kept before is dropped (a change may be missed meanwhile), and what is kept under it
+    lasts CONFIG_CACHE_MAX_AGE_SECONDS at most (`_Kept.valid`)."""
+    global _local
+    if _local is None:
+        _forget()
+        _local = f"local-{uuid.uuid4().hex}"
+    return _local
+
+
 def bump() -> None:
-    """Something a config is made of changed: every process reads the database again."""
+    """Something a config is made of changed: every process reads the database again. Never
+    raises: with the shared cache away the change still commits; this process forgets what
+    it kept at once, the others within CONFIG_CACHE_MAX_AGE_SECONDS (or when it is back)."""
     _forget()
-    if not enabled():
-        return
-    try:
-        caches[settings.CONFIG_CACHE_ALIAS].set(keys.VERSION, uuid.uuid4().hex, timeout=None)
-        version_feed.announce()
-    except Exception:
-        # Without the new token other processes would serve what they kept: say it loudly.
-        logger.error(
-            "config cache unavailable: other processes may serve old configs until it is back",
-            exc_info=True,
+    if enabled():
+        _announce()
+
+
+def _announce() -> None:
+    global _owed
+    cache = shared.get(settings.CONFIG_CACHE_ALIAS)
+    if cache is not None:
+        try:
+            cache.set(keys.VERSION, uuid.uuid4().hex, timeout=None)
+            version_feed.announce()
+        except Exception as error:
+            shared.failed(cache, "a config change", error)
+        else:
+            _owed = False
+            return
+    if not _owed:  # once until it is announced, however many changes meanwhile
+        logger.warning(
+            "config change not announced: the shared cache is unreachable; other processes "
+            "serve it within %s s",
+            settings.CONFIG_CACHE_MAX_AGE_SECONDS,
         )
-        raise
+    _owed = True
+    shared.unannounced()
 
 
 def changed(**signal: object) -> None:
@@ -341,7 +383,10 @@ def _forget() -> None:
 
 
 def reset() -> None:
-    """Forget everything this process keeps, and subscribe afresh (for tests)."""
+    """Forget everything this process keeps and owes, and subscribe afresh (for tests)."""
+    global _local, _owed
     _forget()
+    _local, _owed = None, False
+    shared.reset()
     version_feed.feed.close()
     version_feed.feed = version_feed.VersionFeed()

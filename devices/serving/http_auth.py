@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache
 from django.utils.crypto import salted_hmac
 
-from devices.serving import keys
+from devices.serving import keys, shared
 
 logger = logging.getLogger(__name__)
 
@@ -192,19 +192,26 @@ def _check_digest(creds: DigestCredentials, username: str, password: str, method
 def first_use(nonce: str, nc: int) -> bool:
     """nc is above any nc answered with this nonce, in the shared cache, so across app
     servers: then each (nonce, nc) answer is taken once. With Redis one atomic round trip
-    (`RedisCache.rise`); another cache reads, then writes. The shared cache away: accepted
-    (phones keep working; the nonce's age still bounds a replay)."""
-    cache = caches[settings.THROTTLE_CACHE]
+    (`RedisCache.rise`); another cache reads, then writes. The shared cache away: checked
+    in this process (`shared.local_rise`), so a replay to the same process is still refused
+    and one to another is bounded by the nonce's age."""
     key, ttl = keys.DIGEST_NC(nonce), settings.DIGEST_NONCE_TTL_SECONDS + 60
-    try:
-        rise = getattr(cache, "rise", None)
-        if rise is not None:
-            return bool(rise(key, nc, ttl))
-        if nc <= cache.get(key, 0):
-            return False
-        cache.set(key, nc, timeout=ttl)
-    except Exception:
-        logger.warning("shared cache unavailable: Digest replays not checked", exc_info=True)
+    cache = shared.get(settings.THROTTLE_CACHE)
+    if cache is not None:
+        try:
+            return _rise(cache, key, nc, ttl)
+        except Exception as error:
+            shared.failed(cache, "Digest replay check", error)
+    return shared.local_rise(key, nc, ttl)
+
+
+def _rise(cache: BaseCache, key: str, nc: int, ttl: int) -> bool:
+    rise = getattr(cache, "rise", None)
+    if rise is not None:
+        return bool(rise(key, nc, ttl))
+    if nc <= cache.get(key, 0):
+        return False
+    cache.set(key, nc, timeout=ttl)
     return True
 
 

@@ -4,7 +4,9 @@ Failures (unknown MAC, wrong credentials or token, malformed or mismatched reque
 and ids of files that do not exist) are counted per client address; wrong passwords also per
 MAC, and per organisation user name when that is what was tried, from every address. The
 counts live in fixed windows in the shared cache (CACHE_URL: Redis or the database in
-production, so every app server shares them; the names are in `keys`).
+production, so every app server shares them; the names are in `keys`). While it cannot be
+reached, each process counts on its own (`shared.local`): weaker limits, but never none, so
+taking Redis down does not switch throttling off. Counts made meanwhile are not carried over.
 
 What is refused over a limit, and what is not (`docs/architecture.md`, "Throttling"):
 - an organisation's credentials, and anything else that is not a phone's own, are answered
@@ -20,15 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import logging
 import time
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 
-from devices.serving import keys
-
-logger = logging.getLogger(__name__)
+from devices.serving import keys, shared
 
 
 def window() -> int:
@@ -57,21 +56,13 @@ def _network(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
 
 
-def _cache() -> BaseCache:
-    return caches[settings.THROTTLE_CACHE]
-
-
 def is_throttled(ip: str | None, mac: str | None, username: str | None = None) -> bool:
     """Over a limit: failures from the address, wrong passwords for the MAC, or for the
     (organisation) user name."""
     if not settings.THROTTLE_ENABLED:
         return False
     counted = _keys(ip, mac, username)
-    try:
-        counts: dict[str, int] = _cache().get_many(list(counted.values()))
-    except Exception:  # the cache is down: phones keep working, unthrottled
-        logger.warning("throttling cache unavailable; not throttling", exc_info=True)
-        return False
+    counts = _counts(list(counted.values()))
     over_ip = counts.get(counted.get("ip", ""), 0) >= settings.THROTTLE_MAX_FAILURES_PER_IP
     over_mac = counts.get(counted.get("mac", ""), 0) >= settings.THROTTLE_MAX_FAILURES_PER_MAC
     over_user = counts.get(counted.get("user", ""), 0) >= (
@@ -80,17 +71,33 @@ def is_throttled(ip: str | None, mac: str | None, username: str | None = None) -
     return over_ip or over_mac or over_user
 
 
+def _counts(names: list[str]) -> dict[str, int]:
+    cache = shared.get(settings.THROTTLE_CACHE)
+    if cache is not None:
+        try:
+            return cache.get_many(names)
+        except Exception as error:
+            shared.failed(cache, "throttling", error)
+    return shared.local().get_many(names)
+
+
 def record_failure(ip: str | None, mac: str | None = None, username: str | None = None) -> None:
     """Count a failure from `ip`; with `mac`, also a failed password for that MAC (known or
     not, so the counts tell nothing about which MACs exist); with `username`, for that
     user name."""
     if not settings.THROTTLE_ENABLED:
         return
-    try:
-        for key in _keys(ip, mac, username).values():
-            _count(_cache(), key)
-    except Exception:  # the cache is down: losing a count is better than failing a phone
-        logger.warning("throttling cache unavailable; failure not counted", exc_info=True)
+    names = list(_keys(ip, mac, username).values())
+    cache = shared.get(settings.THROTTLE_CACHE)
+    if cache is not None:
+        try:
+            for name in names:
+                _count(cache, name)
+            return
+        except Exception as error:  # counted here instead (a count may be lost, no phone)
+            shared.failed(cache, "throttling", error)
+    for name in names:
+        _count(shared.local(), name)
 
 
 def _count(cache: BaseCache, key: str) -> None:

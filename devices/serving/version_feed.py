@@ -20,7 +20,7 @@ from redis import Redis
 from redis.client import PubSub
 from redis.connection import Connection
 
-from devices.serving import keys
+from devices.serving import keys, shared
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class VersionFeed:
             try:
                 if not self._drain():
                     return None, -1
-            except Exception:
-                logger.warning("config version feed lost; reading the version", exc_info=True)
+            except Exception as error:
+                logger.warning("config version feed lost (%s); reading the version", error)
                 self.close()
                 return None, -1
             fresh = time.monotonic() - self._read_at < settings.CONFIG_CACHE_VERSION_CHECK_SECONDS
@@ -99,7 +99,8 @@ class VersionFeed:
                 self._version, self._read_at = version, time.monotonic()
 
     def _subscribe(self) -> bool:
-        if time.monotonic() < self._retry_at:
+        cache = shared.get(settings.CONFIG_CACHE_ALIAS)
+        if cache is None or time.monotonic() < self._retry_at:
             return False
         try:
             self._pubsub = pubsub = _redis().pubsub()  # type: ignore[no-untyped-call]  # redis-py
@@ -107,11 +108,12 @@ class VersionFeed:
             assert pubsub.connection is not None  # subscribing made it
             pubsub.connection.register_connect_callback(self._reconnected)
             # Bumps after the confirmation arrive as messages; the version is read after it.
-            confirmed = pubsub.get_message(timeout=1.0)
+            confirmed = pubsub.get_message(timeout=settings.REDIS_TIMEOUT_SECONDS)
             if not confirmed or confirmed.get("type") != "subscribe":
                 raise ConnectionError(f"no confirmation of the subscription: {confirmed!r}")
-        except Exception:
-            logger.warning("config version feed unavailable; reading the version", exc_info=True)
+        except Exception as error:
+            # A subscription's commands are not the cache's: its breaker is told here.
+            shared.failed(cache, "the config version feed", error, outside_commands=True)
             self.close()
             self._retry_at = time.monotonic() + 1.0  # a second after the attempt ended
             return False
