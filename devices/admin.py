@@ -53,7 +53,7 @@ from organisations.admin import (
     warn_about_unknown_keys,
 )
 from organisations.config_syntax import provider_only_keys, render_lines, split_provider_lines
-from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_upload
+from organisations.csv_files import CsvFileError, decode_upload, sign_upload, unsign_upload
 from organisations.models import Organisation
 from organisations.phone_settings import SIP_SETTINGS
 from organisations.scoping import is_provider, scope_queryset, staff_organisation
@@ -480,7 +480,7 @@ class DeviceAdmin(
         upload = request.FILES.get("file")
         if upload is None:
             raise CsvFileError("Choose a CSV file to import.")
-        return decode(upload.read())
+        return decode_upload(upload)
 
     def _organisations(self, request: HttpRequest) -> Iterable[Organisation]:
         if not is_provider(request.user):

@@ -119,6 +119,8 @@ KEY_FIELD_COLUMNS = {name: COLUMN_NAMES[column] for column, name in KEY_FIELDS.i
 TRUE, FALSE = {"", "1", "yes", "y", "true", "ja", "active"}, {"0", "no", "n", "false", "nee"}
 TRANSPORTS = {label.lower(): value for value, label in SipTransport.choices}
 MODULE_TYPES = {name.lower(): name for name in EXPANSION_MODULES}
+# More digits than any number a column takes (ports, lines, keys) could need.
+MAX_DIGITS = 9
 
 
 def _simple(name: str) -> str:
@@ -245,10 +247,12 @@ class _Planner:
         slug = row.get("organisation", "")
         if self.own is not None:
             if slug and slug != self.own.slug:
-                raise ValidationError(f"organisation {slug!r} is not yours ({self.own.slug}).")
+                raise ValidationError(
+                    f"organisation {_shown(slug)} is not yours ({self.own.slug})."
+                )
             return self.own
         if slug not in self.organisations:
-            raise ValidationError(f"no organisation with the slug {slug!r}.")
+            raise ValidationError(f"no organisation with the slug {_shown(slug)}.")
         return self.organisations[slug]
 
     def _device(self, line: int, row: dict[str, str], mac: str) -> Device:
@@ -283,7 +287,7 @@ class _Planner:
             self.key_profiles[organisation.pk] = {profile.name: profile for profile in profiles}
         profile = self.key_profiles[organisation.pk].get(name)
         if profile is None:
-            raise ValidationError(f"{organisation.slug} has no key profile named {name!r}.")
+            raise ValidationError(f"{organisation.slug} has no key profile named {_shown(name)}.")
         return profile
 
     def _check_same_device(self, line: int, row: dict[str, str], device: Device) -> None:
@@ -360,7 +364,7 @@ class _Planner:
 def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
     active = row.get("active", "").lower()
     if active not in TRUE | FALSE:
-        raise ValidationError(f"active must be yes or no, not {row.get('active')!r}.")
+        raise ValidationError(f"active must be yes or no, not {_shown(row.get('active', ''))}.")
     values: dict[str, object] = {
         "model": row.get("model", ""),
         "label": row.get("label", ""),
@@ -376,7 +380,7 @@ def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
 def _module_type(text: str) -> str:
     if text and text.lower() not in MODULE_TYPES:
         raise ValidationError(
-            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {text!r}."
+            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {_shown(text)}."
         )
     return MODULE_TYPES.get(text.lower(), "")
 
@@ -384,17 +388,19 @@ def _module_type(text: str) -> str:
 def _account_values(row: dict[str, str]) -> dict[str, object]:
     cells = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
     port = cells["server_port"]
-    if port and not is_number(port):
-        raise ValidationError(f"port must be a number, not {port!r}.")
     transport = cells["server_transport"].lower()
     if transport and transport not in TRANSPORTS and transport not in {"0", "1", "2", "3"}:
-        raise ValidationError(f"transport must be UDP, TCP, TLS or DNS SRV, not {transport!r}.")
+        raise ValidationError(
+            f"transport must be UDP, TCP, TLS or DNS SRV, not {_shown(transport)}."
+        )
     values: dict[str, object] = dict(cells)
-    values["server_port"] = int(port) if port else None
+    values["server_port"] = _whole_number(port, "port") if port else None
     values["server_transport"] = (
         None
         if not transport
-        else TRANSPORTS.get(transport, int(transport) if is_number(transport) else None)
+        else TRANSPORTS[transport]
+        if transport in TRANSPORTS
+        else int(transport)
     )
     return values
 
@@ -420,7 +426,7 @@ def _key_type(text: str) -> KeyType:
     key_type = KEY_TYPES.get(_simple(text))
     if key_type is None:
         known = ", ".join(KEY_TYPE_LABELS.values())
-        given = f"not {text!r}" if text else "it is empty"
+        given = f"not {_shown(text)}" if text else "it is empty"
         raise ValidationError(f"key type must be one of {known} (or its number); {given}.")
     return key_type
 
@@ -429,15 +435,24 @@ def _number(row: dict[str, str], column: str) -> int | None:
     text = row.get(column, "")
     if not text:
         return None
-    if not is_number(text):
-        raise ValidationError(f"{COLUMN_NAMES[column]} must be a number, not {text!r}.")
-    return int(text)
+    return _whole_number(text, COLUMN_NAMES[column])
 
 
 def _line_number(text: str) -> int:
+    return _whole_number(text, "line", " (1 is the first line)")
+
+
+def _whole_number(text: str, name: str, hint: str = "") -> int:
     if not is_number(text):
-        raise ValidationError(f"line must be a number (1 is the first line), not {text!r}.")
+        raise ValidationError(f"{name} must be a number{hint}, not {_shown(text)}.")
+    if len(text) > MAX_DIGITS:  # and Python refuses to read one of more than 4,300 digits
+        raise ValidationError(f"{name} must be a number{hint}, not one of {len(text)} digits.")
     return int(text)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell quoted in a message, cut short: a message never repeats a whole long cell."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _assign(obj: models.Model, values: dict[str, object]) -> list[str]:
