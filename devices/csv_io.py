@@ -29,6 +29,10 @@ transaction. Each phone, account and key is checked with the models' own rules (
 Device.clean, SipAccount.clean, LineKey.clean with DssKey.misfit) against the phone as the
 file leaves it, and every problem is reported with the line number of its row.
 
+Other organisations' MACs. For organisation staff a row whose MAC another organisation has
+says only that it cannot be added; a file with too many of them, or any new MAC while adding
+phones is paused for the organisation, is refused whole (devices.foreign_macs says why).
+
 Exports leave the password column empty: an empty password on import keeps the account's
 current one, so an export imports back unchanged without the file ever carrying a secret.
 """
@@ -39,9 +43,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 
+from devices import foreign_macs
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
 from devices.phone_models import EXPANSION_MODULES
@@ -146,6 +152,10 @@ class DevicePlan:
     accounts: list[tuple[str, SipAccount, list[str]]] = field(default_factory=list)
     keys: list[tuple[str, LineKey, list[str]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # For organisation staff: the file's MACs that another organisation has (each row with
+    # one says only that it cannot be added), and why the file is refused whole, if it is.
+    foreign_macs: list[str] = field(default_factory=list)
+    refusal: str = ""
 
     def count(self, action: str, kind: str | None = None) -> int:
         """Phones, accounts and keys planned with that action, or those of one kind."""
@@ -188,7 +198,11 @@ class _Planner:
         if self._missing_columns():
             return self.plan
         parsed = [(line, row, self._mac(line, row)) for line, row in rows]
-        self._load({mac for _, _, mac in parsed if mac})
+        macs = {mac for _, _, mac in parsed if mac}
+        self._load(macs)
+        if self.own is not None and self._refused(self.own, macs):
+            self.plan.errors = []  # nothing named: the file as a whole is refused
+            return self.plan
         for line, row, mac in parsed:
             if mac:
                 self._row(line, row, mac)
@@ -211,6 +225,17 @@ class _Planner:
         self.existing_accounts = {(a.device_id, a.index): a for a in accounts}
         keys = LineKey.objects.filter(device__in=devices)
         self.existing_keys = {(k.device_id, k.module, k.position): k for k in keys}
+
+    def _refused(self, own: Organisation, macs: set[str]) -> bool:
+        """Decided before any row is planned, from the MACs alone: a refused file takes as
+        long whichever of its MACs are taken."""
+        ours = {mac for mac, device in self.existing.items() if device.organisation_id == own.pk}
+        self.plan.foreign_macs = sorted(set(self.existing) - ours)
+        if len(self.plan.foreign_macs) > settings.FOREIGN_MACS_PER_IMPORT:
+            self.plan.refusal = foreign_macs.refused_whole()
+        elif macs - ours and foreign_macs.is_paused(own):  # taken or not: the same answer
+            self.plan.refusal = foreign_macs.paused(own)
+        return bool(self.plan.refusal)
 
     def _mac(self, line: int, row: dict[str, str]) -> str | None:
         try:
@@ -259,8 +284,10 @@ class _Planner:
         organisation = self._organisation(row)
         device = self.existing.get(mac)
         if device is not None and device.organisation_id != organisation.pk:
+            if self.own is not None:  # staff learn only that they cannot add it
+                raise ValidationError(foreign_macs.cannot_add(mac))
             raise ValidationError(
-                f"{format_mac(mac)} is already registered to another organisation."
+                f"{format_mac(mac)} is already registered to {device.organisation.slug}."
             )
         action = "update" if device else "create"
         device = device or Device(organisation=organisation, mac=mac)
@@ -495,7 +522,7 @@ def plan_import(
 
 @transaction.atomic
 def apply(plan: DevicePlan) -> None:
-    if plan.errors:
+    if plan.errors or plan.refusal:
         raise ValueError("a plan with errors is never applied")
     # Phones first: Django takes a new phone's primary key from account.device and key.device.
     _save(plan.devices)

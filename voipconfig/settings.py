@@ -213,6 +213,12 @@ THROTTLE_MAX_FAILURES_PER_USERNAME: int = env.int("THROTTLE_MAX_FAILURES_PER_USE
 # credentials could otherwise fill the table with made-up MACs).
 UNASSIGNED_PHONES_MAX: int = env.int("UNASSIGNED_PHONES_MAX", default=1000)
 
+# Organisation staff are never told which MACs other organisations have (devices.foreign_macs):
+# an import with more of them than this is refused whole, and once an organisation's staff
+# tried this many within 24 hours, adding phones is paused for it.
+FOREIGN_MACS_PER_IMPORT: int = env.int("FOREIGN_MACS_PER_IMPORT", default=5)
+FOREIGN_MACS_PER_DAY: int = env.int("FOREIGN_MACS_PER_DAY", default=20)
+
 # Per-process cache of devices and rendered files, checked on every request against a version
 # kept in the shared cache (devices/serving/cache.py). "auto": on when CACHE_URL is shared.
 CONFIG_CACHE: str = env.str("CONFIG_CACHE", default="auto")

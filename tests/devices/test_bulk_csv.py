@@ -76,7 +76,10 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tenant_a
     assert messages[2] == "Line 5: index: A T31G has 2 line(s); line 3 is out."
     assert messages[3] == "Line 6: active must be yes or no, not 'maybe'."
     assert messages[4] == "Line 7: a password is needed for the new account on line 1."
-    assert messages[5] == "Line 8: 00:15:65:bb:bb:01 is already registered to another organisation."
+    assert messages[5] == (
+        "Line 8: 00:15:65:bb:bb:01 cannot be added. If it is one of your phones, contact your "
+        "provider."
+    )
     assert messages[6] == "Line 9: organisation 'bravo' is not yours (alpha)."
     assert messages[7] == "Line 10: model differs from line 2 for the same MAC."
     assert messages[8] == "Line 11: line 1 of this phone is already on line 2."
