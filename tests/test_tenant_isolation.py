@@ -6,6 +6,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -25,7 +26,14 @@ User = get_user_model()
 NOT_SCOPED = {User, Group}
 # The provider's business: staff may not open their lists (403), and their objects do not
 # exist for staff (404), like another organisation's.
-PROVIDER_ONLY = {SoftkeyFile, CaCertificate, RpsServerState, SettingsProfile, ForeignMacAttempt}
+PROVIDER_ONLY = {
+    SoftkeyFile,
+    CaCertificate,
+    RpsServerState,
+    SettingsProfile,
+    ForeignMacAttempt,
+    AccessAttempt,  # admin login lockouts
+}
 
 
 @pytest.fixture
@@ -37,6 +45,7 @@ def two_organisations(db):
     ForeignMacAttempt.objects.create(
         organisation=acme, username="acme-admin", source="form", macs="805ec0000001", mac_count=1
     )
+    AccessAttempt.objects.create(username="acme-admin", failures_since_start=5)
     for org in (demo, acme):
         device = org.devices.get(mac={"demo": "805ec0000001", "acme": "001565000002"}[org.slug])
         AccessLog.objects.create(
