@@ -105,6 +105,7 @@ NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
     "devices.UnassignedPhone",
     "devices.FormerDevice",
+    "devices.ForeignMacAttempt",
     "organisations.OrganisationStaff",
     "media_assets.WallpaperRendition",
     "rps.RpsServerState",
