@@ -17,10 +17,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from devices import csv_io, status
+from devices import csv_io, foreign_macs, status
 from devices.config import (
     LAYER_ORDER,
     common_config,
@@ -28,10 +28,18 @@ from devices.config import (
     legacy_names,
     mask_secrets,
 )
-from devices.mac import format_mac, is_yealink_oui, mac_search_fragment, parse_user_agent
+from devices.mac import (
+    InvalidMac,
+    format_mac,
+    is_yealink_oui,
+    mac_search_fragment,
+    normalise_mac,
+    parse_user_agent,
+)
 from devices.models import (
     AccessLog,
     Device,
+    ForeignMacAttempt,
     Handset,
     KeyProfile,
     LineKey,
@@ -53,7 +61,7 @@ from organisations.admin import (
     warn_about_unknown_keys,
 )
 from organisations.config_syntax import provider_only_keys, render_lines, split_provider_lines
-from organisations.csv_files import CsvFileError, decode, sign_upload, unsign_upload
+from organisations.csv_files import CsvFileError, decode_upload, sign_upload, unsign_upload
 from organisations.models import Organisation
 from organisations.phone_settings import SIP_SETTINGS
 from organisations.scoping import is_provider, scope_queryset, staff_organisation
@@ -358,6 +366,11 @@ class DeviceAdmin(
                 theirs, self.provider_lines = split_provider_lines(self.instance.raw_overrides)
                 self.initial["raw_overrides"] = theirs
 
+            def clean_mac(self) -> str:
+                text: str = self.cleaned_data.get("mac", "")
+                staff_mac_check(request, self.instance, text)
+                return text
+
             def clean_raw_overrides(self) -> str:
                 text: str = self.cleaned_data.get("raw_overrides", "")
                 reserved = provider_only_keys(text)
@@ -459,15 +472,22 @@ class DeviceAdmin(
         }
         if request.method != "POST":
             return TemplateResponse(request, "admin/devices/device/import.html", context)
+        organisation = staff_organisation(request.user)
         try:
             text = self._uploaded_text(request)
-            plan = csv_io.plan_import(
-                text, staff_organisation(request.user), self._organisations(request)
-            )
+            plan = csv_io.plan_import(text, organisation, self._organisations(request))
         except CsvFileError as exc:  # not a file of rows at all: empty, not UTF-8, ...
             context["file_error"] = str(exc)
             return TemplateResponse(request, "admin/devices/device/import.html", context)
-        if "confirm" in request.POST and not plan.errors:
+        if organisation is not None and plan.foreign_macs:
+            foreign_macs.record(
+                request,
+                organisation,
+                plan.foreign_macs,
+                ForeignMacAttempt.Source.IMPORT,
+                refused_whole=bool(plan.refusal),
+            )
+        if "confirm" in request.POST and not plan.errors and not plan.refusal:
             csv_io.apply(plan)
             self.message_user(request, f"Imported. {plan.summary(done=True)}")
             return HttpResponseRedirect(reverse("admin:devices_device_changelist"))
@@ -480,12 +500,35 @@ class DeviceAdmin(
         upload = request.FILES.get("file")
         if upload is None:
             raise CsvFileError("Choose a CSV file to import.")
-        return decode(upload.read())
+        return decode_upload(upload)
 
     def _organisations(self, request: HttpRequest) -> Iterable[Organisation]:
         if not is_provider(request.user):
             return []
         return scope_queryset(Organisation.objects.all(), request.user)
+
+
+def staff_mac_check(request: HttpRequest, device: Device, text: str) -> None:
+    """The MAC organisation staff give a phone in the form: one of theirs already, one that
+    cannot be added (another organisation's: recorded, and said in the same words as in the
+    import), or none while adding phones is paused for them. The unique check's own message
+    would say that some organisation has it."""
+    try:
+        mac = normalise_mac(text)
+    except InvalidMac:
+        return  # the field's own check says what is wrong with it
+    organisation = staff_organisation(request.user)
+    if organisation is None or mac == device.mac:
+        return
+    owner = Device.objects.filter(mac=mac).values_list("organisation_id", flat=True).first()
+    if owner == organisation.pk:
+        raise forms.ValidationError("This MAC is one of your phones already.", code="unique")
+    if owner is not None:
+        foreign_macs.record(request, organisation, [mac], ForeignMacAttempt.Source.FORM)
+    if foreign_macs.is_paused(organisation):
+        raise forms.ValidationError(foreign_macs.paused(organisation), code="paused")
+    if owner is not None:
+        raise forms.ValidationError(foreign_macs.cannot_add(mac), code="cannot_add")
 
 
 def _csv_response(queryset: QuerySet[Device]) -> HttpResponse:
@@ -620,8 +663,10 @@ class UnassignedPhoneAdmin(ScopedModelAdmin[UnassignedPhone]):
     readonly_fields = [field.name for field in UnassignedPhone._meta.fields]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[UnassignedPhone]:
-        # A MAC added since (in bulk, which saves no model) is assigned now.
-        added = Device.objects.filter(mac=OuterRef("mac"))
+        # A MAC the organisation added since (in bulk, which saves no model) is assigned now.
+        # Only its own: a row leaving the list as another organisation adds the MAC would
+        # tell staff that someone has it ("Add this phone" says only that it cannot be added).
+        added = Device.objects.filter(mac=OuterRef("mac"), organisation=OuterRef("organisation"))
         return super().get_queryset(request).exclude(Exists(added))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -696,4 +741,61 @@ class AccessLogAdmin(ScopedModelAdmin[AccessLog]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AccessLog | None = None) -> bool:
+        return False
+
+
+@admin.register(ForeignMacAttempt)
+class ForeignMacAttemptAdmin(ScopedModelAdmin[ForeignMacAttempt]):
+    """The provider's, read-only: organisation staff who tried to add MACs that another
+    organisation has (they were told only that the MACs cannot be added)."""
+
+    list_display = [
+        "created_at",
+        "organisation",
+        "username",
+        "ip",
+        "source",
+        "mac_count",
+        "refused_whole",
+    ]
+    list_filter = ["source", "refused_whole", "organisation", "created_at"]
+    list_select_related = ["organisation"]
+    search_fields = ["username", "organisation__name"]
+    search_help_text = "A MAC in any notation (or part of one), a user name or an organisation."
+    readonly_fields = [
+        "created_at",
+        "organisation",
+        "username",
+        "user",
+        "ip",
+        "source",
+        "refused_whole",
+        "mac_count",
+        "registered_to",
+    ]
+    fields = tuple(readonly_fields)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ForeignMacAttempt], search_term: str
+    ) -> tuple[QuerySet[ForeignMacAttempt], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return results | search_with_mac(queryset, search_term, "macs"), may_have_duplicates
+
+    @admin.display(description="the MACs, and who has them now")
+    def registered_to(self, obj: ForeignMacAttempt) -> str:
+        macs = obj.macs.split()
+        owners = dict(Device.objects.filter(mac__in=macs).values_list("mac", "organisation__name"))
+        return format_html_join(
+            "\n",
+            "<div><code>{}</code> {}</div>",
+            ((format_mac(mac), owners.get(mac, "(no phone now)")) for mac in macs),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -11,6 +11,7 @@ class DevicesConfig(AppConfig):
         from devices.models import (
             AccessLog,
             Device,
+            ForeignMacAttempt,
             Handset,
             KeyProfile,
             LineKey,
@@ -33,3 +34,4 @@ class DevicesConfig(AppConfig):
         register_scoped_model(Handset, "device__organisation")
         # Staff look and dismiss; phones put themselves there.
         register_scoped_model(UnassignedPhone, "organisation", staff_actions=["view", "delete"])
+        register_scoped_model(ForeignMacAttempt, None)  # the provider's

@@ -29,6 +29,10 @@ transaction. Each phone, account and key is checked with the models' own rules (
 Device.clean, SipAccount.clean, LineKey.clean with DssKey.misfit) against the phone as the
 file leaves it, and every problem is reported with the line number of its row.
 
+Other organisations' MACs. For organisation staff a row whose MAC another organisation has
+says only that it cannot be added; a file with too many of them, or any new MAC while adding
+phones is paused for the organisation, is refused whole (devices.foreign_macs says why).
+
 Exports leave the password column empty: an empty password on import keeps the account's
 current one, so an export imports back unchanged without the file ever carrying a secret.
 """
@@ -39,9 +43,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 
+from devices import foreign_macs
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
 from devices.phone_models import EXPANSION_MODULES
@@ -119,6 +125,8 @@ KEY_FIELD_COLUMNS = {name: COLUMN_NAMES[column] for column, name in KEY_FIELDS.i
 TRUE, FALSE = {"", "1", "yes", "y", "true", "ja", "active"}, {"0", "no", "n", "false", "nee"}
 TRANSPORTS = {label.lower(): value for value, label in SipTransport.choices}
 MODULE_TYPES = {name.lower(): name for name in EXPANSION_MODULES}
+# More digits than any number a column takes (ports, lines, keys) could need.
+MAX_DIGITS = 9
 
 
 def _simple(name: str) -> str:
@@ -144,6 +152,10 @@ class DevicePlan:
     accounts: list[tuple[str, SipAccount, list[str]]] = field(default_factory=list)
     keys: list[tuple[str, LineKey, list[str]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # For organisation staff: the file's MACs that another organisation has (each row with
+    # one says only that it cannot be added), and why the file is refused whole, if it is.
+    foreign_macs: list[str] = field(default_factory=list)
+    refusal: str = ""
 
     def count(self, action: str, kind: str | None = None) -> int:
         """Phones, accounts and keys planned with that action, or those of one kind."""
@@ -186,7 +198,11 @@ class _Planner:
         if self._missing_columns():
             return self.plan
         parsed = [(line, row, self._mac(line, row)) for line, row in rows]
-        self._load({mac for _, _, mac in parsed if mac})
+        macs = {mac for _, _, mac in parsed if mac}
+        self._load(macs)
+        if self.own is not None and self._refused(self.own, macs):
+            self.plan.errors = []  # nothing named: the file as a whole is refused
+            return self.plan
         for line, row, mac in parsed:
             if mac:
                 self._row(line, row, mac)
@@ -209,6 +225,17 @@ class _Planner:
         self.existing_accounts = {(a.device_id, a.index): a for a in accounts}
         keys = LineKey.objects.filter(device__in=devices)
         self.existing_keys = {(k.device_id, k.module, k.position): k for k in keys}
+
+    def _refused(self, own: Organisation, macs: set[str]) -> bool:
+        """Decided before any row is planned, from the MACs alone: a refused file takes as
+        long whichever of its MACs are taken."""
+        ours = {mac for mac, device in self.existing.items() if device.organisation_id == own.pk}
+        self.plan.foreign_macs = sorted(set(self.existing) - ours)
+        if len(self.plan.foreign_macs) > settings.FOREIGN_MACS_PER_IMPORT:
+            self.plan.refusal = foreign_macs.refused_whole()
+        elif macs - ours and foreign_macs.is_paused(own):  # taken or not: the same answer
+            self.plan.refusal = foreign_macs.paused(own)
+        return bool(self.plan.refusal)
 
     def _mac(self, line: int, row: dict[str, str]) -> str | None:
         try:
@@ -245,18 +272,22 @@ class _Planner:
         slug = row.get("organisation", "")
         if self.own is not None:
             if slug and slug != self.own.slug:
-                raise ValidationError(f"organisation {slug!r} is not yours ({self.own.slug}).")
+                raise ValidationError(
+                    f"organisation {_shown(slug)} is not yours ({self.own.slug})."
+                )
             return self.own
         if slug not in self.organisations:
-            raise ValidationError(f"no organisation with the slug {slug!r}.")
+            raise ValidationError(f"no organisation with the slug {_shown(slug)}.")
         return self.organisations[slug]
 
     def _device(self, line: int, row: dict[str, str], mac: str) -> Device:
         organisation = self._organisation(row)
         device = self.existing.get(mac)
         if device is not None and device.organisation_id != organisation.pk:
+            if self.own is not None:  # staff learn only that they cannot add it
+                raise ValidationError(foreign_macs.cannot_add(mac))
             raise ValidationError(
-                f"{format_mac(mac)} is already registered to another organisation."
+                f"{format_mac(mac)} is already registered to {device.organisation.slug}."
             )
         action = "update" if device else "create"
         device = device or Device(organisation=organisation, mac=mac)
@@ -283,7 +314,7 @@ class _Planner:
             self.key_profiles[organisation.pk] = {profile.name: profile for profile in profiles}
         profile = self.key_profiles[organisation.pk].get(name)
         if profile is None:
-            raise ValidationError(f"{organisation.slug} has no key profile named {name!r}.")
+            raise ValidationError(f"{organisation.slug} has no key profile named {_shown(name)}.")
         return profile
 
     def _check_same_device(self, line: int, row: dict[str, str], device: Device) -> None:
@@ -360,7 +391,7 @@ class _Planner:
 def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
     active = row.get("active", "").lower()
     if active not in TRUE | FALSE:
-        raise ValidationError(f"active must be yes or no, not {row.get('active')!r}.")
+        raise ValidationError(f"active must be yes or no, not {_shown(row.get('active', ''))}.")
     values: dict[str, object] = {
         "model": row.get("model", ""),
         "label": row.get("label", ""),
@@ -376,7 +407,7 @@ def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
 def _module_type(text: str) -> str:
     if text and text.lower() not in MODULE_TYPES:
         raise ValidationError(
-            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {text!r}."
+            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {_shown(text)}."
         )
     return MODULE_TYPES.get(text.lower(), "")
 
@@ -384,17 +415,19 @@ def _module_type(text: str) -> str:
 def _account_values(row: dict[str, str]) -> dict[str, object]:
     cells = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
     port = cells["server_port"]
-    if port and not is_number(port):
-        raise ValidationError(f"port must be a number, not {port!r}.")
     transport = cells["server_transport"].lower()
     if transport and transport not in TRANSPORTS and transport not in {"0", "1", "2", "3"}:
-        raise ValidationError(f"transport must be UDP, TCP, TLS or DNS SRV, not {transport!r}.")
+        raise ValidationError(
+            f"transport must be UDP, TCP, TLS or DNS SRV, not {_shown(transport)}."
+        )
     values: dict[str, object] = dict(cells)
-    values["server_port"] = int(port) if port else None
+    values["server_port"] = _whole_number(port, "port") if port else None
     values["server_transport"] = (
         None
         if not transport
-        else TRANSPORTS.get(transport, int(transport) if is_number(transport) else None)
+        else TRANSPORTS[transport]
+        if transport in TRANSPORTS
+        else int(transport)
     )
     return values
 
@@ -420,7 +453,7 @@ def _key_type(text: str) -> KeyType:
     key_type = KEY_TYPES.get(_simple(text))
     if key_type is None:
         known = ", ".join(KEY_TYPE_LABELS.values())
-        given = f"not {text!r}" if text else "it is empty"
+        given = f"not {_shown(text)}" if text else "it is empty"
         raise ValidationError(f"key type must be one of {known} (or its number); {given}.")
     return key_type
 
@@ -429,15 +462,24 @@ def _number(row: dict[str, str], column: str) -> int | None:
     text = row.get(column, "")
     if not text:
         return None
-    if not is_number(text):
-        raise ValidationError(f"{COLUMN_NAMES[column]} must be a number, not {text!r}.")
-    return int(text)
+    return _whole_number(text, COLUMN_NAMES[column])
 
 
 def _line_number(text: str) -> int:
+    return _whole_number(text, "line", " (1 is the first line)")
+
+
+def _whole_number(text: str, name: str, hint: str = "") -> int:
     if not is_number(text):
-        raise ValidationError(f"line must be a number (1 is the first line), not {text!r}.")
+        raise ValidationError(f"{name} must be a number{hint}, not {_shown(text)}.")
+    if len(text) > MAX_DIGITS:  # and Python refuses to read one of more than 4,300 digits
+        raise ValidationError(f"{name} must be a number{hint}, not one of {len(text)} digits.")
     return int(text)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell quoted in a message, cut short: a message never repeats a whole long cell."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _assign(obj: models.Model, values: dict[str, object]) -> list[str]:
@@ -480,7 +522,7 @@ def plan_import(
 
 @transaction.atomic
 def apply(plan: DevicePlan) -> None:
-    if plan.errors:
+    if plan.errors or plan.refusal:
         raise ValueError("a plan with errors is never applied")
     # Phones first: Django takes a new phone's primary key from account.device and key.device.
     _save(plan.devices)

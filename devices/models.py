@@ -245,8 +245,8 @@ class Device(ProvisioningPasswords, PhoneSettings):
         if former is not None:  # deleted once: the phone still has these
             self.provisioning_password = former.provisioning_password
         super().save(*args, **kwargs)
-        if adding:  # it is assigned now
-            UnassignedPhone.objects.filter(mac=self.mac).delete()
+        if adding:  # it is assigned now (another organisation's list keeps it: see there)
+            UnassignedPhone.objects.filter(mac=self.mac, organisation=self.organisation).delete()
             if former is not None:
                 former.delete()
         self._stored_overrides = self.raw_overrides
@@ -666,6 +666,44 @@ class UnassignedPhone(models.Model):
 
     def __str__(self) -> str:
         return format_mac(self.mac)
+
+
+class ForeignMacAttempt(models.Model):
+    """Organisation staff tried to add MACs that another organisation has (issue 15). They
+    were told only that the MACs cannot be added; the provider sees here who tried which, and
+    enough of them in a day pause adding phones for that organisation (devices.foreign_macs).
+    """
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "CSV import"
+        FORM = "form", "phone form"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="foreign_mac_attempts"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField("user name", max_length=150)  # kept if the user goes
+    ip = models.GenericIPAddressField("address", null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    macs = models.TextField("MACs", help_text="The MACs another organisation has, one a line.")
+    mac_count = models.PositiveIntegerField("MACs tried")
+    refused_whole = models.BooleanField(
+        "file refused whole", default=False, help_text="Too many such MACs, or adding paused."
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "attempt to add another organisation's MACs"
+        verbose_name_plural = "attempts to add another organisation's MACs"
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"], name="foreignmac_org_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username}, {self.created_at:%Y-%m-%d %H:%M}: {self.mac_count} MAC(s)"
 
 
 class AccessLog(models.Model):

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core import signing
+from django.core.files.uploadedfile import UploadedFile
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 DELIMITERS = (",", ";", "\t")
@@ -33,13 +34,15 @@ class RowError:
         return f"Line {self.line}: {self.message}"
 
 
+def decode_upload(upload: UploadedFile) -> str:
+    """An uploaded file's text; one too large is refused before it is read into memory."""
+    _check_size(upload.size or 0)
+    return decode(upload.read())
+
+
 def decode(data: bytes) -> str:
     """UTF-8 text, with or without a BOM; anything else is refused with a way out."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise CsvFileError(
-            f"The file is {len(data) // 1024} KB; split it into files of at most "
-            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
-        )
+    _check_size(len(data))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CsvFileError(
             "This file is UTF-16 (Excel's 'Unicode text'). Save it as 'CSV UTF-8' and upload "
@@ -56,6 +59,14 @@ def decode(data: bytes) -> str:
         ) from exc
 
 
+def _check_size(size: int) -> None:
+    if size > MAX_UPLOAD_BYTES:
+        raise CsvFileError(
+            f"The file is {size // 1024} KB; split it into files of at most "
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        )
+
+
 def sniff_delimiter(text: str) -> str:
     """The separator of the header line: the header names contain none of them."""
     header = next((line for line in text.splitlines() if line.strip()), "")
@@ -68,24 +79,60 @@ def normalise_header(name: str) -> str:
     return "".join(name.lower().split()).replace("_", "")
 
 
-def read_dicts(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """(normalised header names, [(line number, {header: cell})]); blank lines skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+@dataclass
+class CsvRows:
+    """A file's header and rows: blank lines left out, each row with the line it starts on
+    (a quoted value may run over several lines)."""
+
+    delimiter: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def read_rows(text: str, max_rows: int | None = None, noun: str = "rows") -> CsvRows:
+    """Every CSV import reads its file here, so each refuses a bad one with the same words."""
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
+    rows: list[tuple[int, list[str]]] = []
+    line = 0
     try:
         for cells in reader:
+            start, line = line + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header = [normalise_header(cell) for cell in cells]
-                continue
-            values = [unescape_formula(cell.strip()) for cell in cells]
-            rows.append((reader.line_num, dict(zip(header, values, strict=False))))
+                header = cells
+            else:
+                rows.append((start, cells))
+            if max_rows is not None and len(rows) > max_rows:
+                raise CsvFileError(f"More than {max_rows:,} {noun}; split the file.")
     except csv.Error as exc:
-        raise CsvFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
+        raise CsvFileError(_csv_problem(line + 1, exc)) from exc
     if header is None:
         raise CsvFileError("The file is empty: it needs a header line and at least one row.")
+    return CsvRows(delimiter, header, rows)
+
+
+def _csv_problem(line: int, exc: csv.Error) -> str:
+    """What the csv module's complaint means for someone who saved the file from Excel."""
+    if "field larger than field limit" in str(exc):
+        return (
+            f"Line {line}: a value runs on for more than {csv.field_size_limit() // 1024} KB. "
+            'Most often a quote (") opens a value and is never closed: check the quotes from '
+            "that line on."
+        )
+    return f"Line {line} is not valid CSV: check its quotes and separators."
+
+
+def read_dicts(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(normalised header names, [(line number, {header: cell})])."""
+    read = read_rows(text)
+    header = [normalise_header(cell) for cell in read.header]
+    rows = [
+        (line, dict(zip(header, [unescape_formula(cell.strip()) for cell in cells], strict=False)))
+        for line, cells in read.rows
+    ]
     return header, rows
 
 

@@ -26,9 +26,9 @@ from organisations.csv_files import (
     RowError,
     decode,
     escape_formula,
-    sniff_delimiter,
     unescape_formula,
 )
+from organisations.csv_files import read_rows as read_csv
 from phonebooks.models import Contact, Phonebook
 from phonebooks.render import refresh_size
 
@@ -86,28 +86,9 @@ class ImportPlan:
 
 def read_rows(text: str) -> tuple[str, list[str | None], list[tuple[int, list[str]]], list[str]]:
     """(delimiter, field of each column or None, [(line number, cells)], warnings)."""
-    delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
-    last_line = 0
-    try:
-        for cells in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if header is None:
-                header = cells
-                continue
-            rows.append((line, cells))
-            if len(rows) > MAX_ROWS:
-                raise CsvFileError(f"More than {MAX_ROWS:,} contacts; split the file.")
-    except csv.Error as exc:
-        raise CsvFileError(f"Line {reader.line_num}: {exc}.") from exc
-    if header is None:
-        raise CsvFileError("The file is empty.")
-    fields, warnings = _header_fields(header)
-    return delimiter, fields, rows, warnings
+    read = read_csv(text, max_rows=MAX_ROWS, noun="contacts")
+    fields, warnings = _header_fields(read.header)
+    return read.delimiter, fields, read.rows, warnings
 
 
 def _header_fields(header: list[str]) -> tuple[list[str | None], list[str]]:
@@ -218,7 +199,7 @@ def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> 
     order = values.get("position", "")
     if not order:
         contact.position = current.position if current else 0
-    elif order.isascii() and order.isdigit() and int(order) < 2**31:
+    elif order.isascii() and order.isdigit() and len(order) <= 10 and int(order) < 2**31:
         contact.position = int(order)
     else:
         problems.append(f"order: {order!r} is not a whole number of 0 or more")

@@ -6,13 +6,14 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 
-from devices.models import AccessLog, Device, SipAccount
+from devices.models import AccessLog, Device, ForeignMacAttempt, SipAccount
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation, SettingsProfile
@@ -25,7 +26,14 @@ User = get_user_model()
 NOT_SCOPED = {User, Group}
 # The provider's business: staff may not open their lists (403), and their objects do not
 # exist for staff (404), like another organisation's.
-PROVIDER_ONLY = {SoftkeyFile, CaCertificate, RpsServerState, SettingsProfile}
+PROVIDER_ONLY = {
+    SoftkeyFile,
+    CaCertificate,
+    RpsServerState,
+    SettingsProfile,
+    ForeignMacAttempt,
+    AccessAttempt,  # admin login lockouts
+}
 
 
 @pytest.fixture
@@ -34,6 +42,10 @@ def two_organisations(db):
     call_command("loaddemo", stdout=StringIO())
     demo, acme = Organisation.objects.get(slug="demo"), Organisation.objects.get(slug="acme")
     RpsServerState.objects.create(organisation=acme, server_name="vc-acme-000000")
+    ForeignMacAttempt.objects.create(
+        organisation=acme, username="acme-admin", source="form", macs="805ec0000001", mac_count=1
+    )
+    AccessAttempt.objects.create(username="acme-admin", failures_since_start=5)
     for org in (demo, acme):
         device = org.devices.get(mac={"demo": "805ec0000001", "acme": "001565000002"}[org.slug])
         AccessLog.objects.create(

@@ -8,15 +8,20 @@ sight. This module may import every app; no app imports it.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from devices.admin import DeviceAdmin, phone_counts
 from devices.models import Device
 from devices.status import annotate_phone_counts
 from media_assets.admin import DeviceMediaInline, OrganisationMediaInline
-from organisations.admin import OrganisationAdmin
+from organisations.admin import OrganisationAdmin, ScopedModelAdmin
 from organisations.models import Organisation
 from rps.admin import (
     RpsDeviceStateInline,
@@ -44,3 +49,47 @@ class DevicePage(DeviceAdmin):
     list_select_related = [*DeviceAdmin.list_select_related, "rps_state"]
     inlines = [*DeviceAdmin.inlines, DeviceMediaInline, RpsDeviceStateInline]
     actions = [*DeviceAdmin.actions, sync_devices_with_rps]
+
+
+@admin.register(AccessAttempt)
+class LoginLockoutPage(ScopedModelAdmin[AccessAttempt]):
+    """django-axes' record of wrong admin passwords, per user name, address and browser: the
+    provider's alone. A user name and address with LOGIN_FAILURE_LIMIT of them within the
+    lockout time are locked out; unlocking removes the record."""
+
+    list_display = [
+        "attempt_time",
+        "username",
+        "ip_address",
+        "failures_since_start",
+        "locked_out",
+        "user_agent",
+    ]
+    list_filter = ["attempt_time"]
+    search_fields = ["username", "ip_address"]
+    readonly_fields = ["attempt_time", "username", "ip_address", "failures_since_start"]
+    readonly_fields += ["user_agent", "path_info"]
+    fields = tuple(readonly_fields)
+    actions = ["unlock"]
+
+    @admin.display(description="locked out", boolean=True)
+    def locked_out(self, obj: Any) -> bool:
+        recent = obj.attempt_time >= timezone.now() - settings.AXES_COOLOFF_TIME
+        return bool(recent and obj.failures_since_start >= settings.AXES_FAILURE_LIMIT)
+
+    @admin.action(description="Unlock: forget these failed logins", permissions=["delete"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        logins = sorted({f"{a.username} from {a.ip_address}" for a in queryset})
+        queryset.delete()
+        self.message_user(request, f"Unlocked: {', '.join(logins)}.", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Unlock" says what deleting them means
+        return actions
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

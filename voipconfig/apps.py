@@ -8,4 +8,9 @@ class VoipconfigConfig(AppConfig):
     verbose_name = "voipconfig"
 
     def ready(self) -> None:
+        from axes.models import AccessAttempt
+
+        from organisations.scoping import register_scoped_model
         from voipconfig import checks  # noqa: F401 - registers the deployment checks
+
+        register_scoped_model(AccessAttempt, None)  # admin login lockouts: the provider's

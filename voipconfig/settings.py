@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -244,6 +245,12 @@ THROTTLE_MAX_FAILURES_PER_USERNAME: int = env.int("THROTTLE_MAX_FAILURES_PER_USE
 # credentials could otherwise fill the table with made-up MACs).
 UNASSIGNED_PHONES_MAX: int = env.int("UNASSIGNED_PHONES_MAX", default=1000)
 
+# Organisation staff are never told which MACs other organisations have (devices.foreign_macs):
+# an import with more of them than this is refused whole, and once an organisation's staff
+# tried this many within 24 hours, adding phones is paused for it.
+FOREIGN_MACS_PER_IMPORT: int = env.int("FOREIGN_MACS_PER_IMPORT", default=5)
+FOREIGN_MACS_PER_DAY: int = env.int("FOREIGN_MACS_PER_DAY", default=20)
+
 # Per-process cache of devices and rendered files, checked on every request against a version
 # kept in the shared cache (devices/serving/cache.py). "auto": on when CACHE_URL is shared.
 CONFIG_CACHE: str = env.str("CONFIG_CACHE", default="auto")
@@ -278,6 +285,35 @@ RPS_ACCESS_KEY_SECRET: str = env.str("RPS_ACCESS_KEY_SECRET", default="")
 # Put before every RPS server name (at most 8 of A-Z a-z 0-9 - _ .): names are unique across
 # all RPS customers, so a provider may want its own mark on them.
 RPS_SERVER_NAME_PREFIX: str = env.str("RPS_SERVER_NAME_PREFIX", default="")
+
+# --- Admin login: lockout after wrong passwords (django-axes) ---------------------------------
+
+# Organisation staff log in from the internet. After LOGIN_FAILURE_LIMIT wrong passwords for
+# one user name from one address, that user name is refused from that address for
+# LOGIN_LOCKOUT_MINUTES (each further try starts them again); the provider unlocks sooner in
+# the admin (Axes > Access attempts). The pair, not either alone: by user name alone anyone
+# could lock a customer's staff out by typing their name wrongly on purpose, and by address
+# alone one colleague's typing would lock out a whole office behind one NAT address.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes wants it
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES: int = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address as every other part of the project takes it: X-Forwarded-For only behind
+# TRUSTED_PROXY_HOPS proxies, and then the hop nginx added, so a forged header changes nothing.
+AXES_CLIENT_IP_CALLABLE = "devices.serving.request.client_ip"
+AXES_RESET_ON_SUCCESS = True  # a typo or two before the right password are forgotten
+AXES_LOCKOUT_CALLABLE = "voipconfig.login_lockout.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # the admin lists and unlocks these
+AXES_ENABLE_ADMIN = False  # voipconfig/admin.py registers the provider's page instead
+AXES_DISABLE_ACCESS_LOG = True  # the lockout needs the failures only
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
 
 LOGGING = {
     "version": 1,

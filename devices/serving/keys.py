@@ -106,6 +106,7 @@ NOT_CONFIG_SOURCES = (
     "devices.AccessLogWriter",
     "devices.UnassignedPhone",
     "devices.FormerDevice",
+    "devices.ForeignMacAttempt",
     "organisations.OrganisationStaff",
     "media_assets.WallpaperRendition",
     "rps.RpsServerState",

@@ -76,7 +76,10 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tenant_a
     assert messages[2] == "Line 5: index: A T31G has 2 line(s); line 3 is out."
     assert messages[3] == "Line 6: active must be yes or no, not 'maybe'."
     assert messages[4] == "Line 7: a password is needed for the new account on line 1."
-    assert messages[5] == "Line 8: 00:15:65:bb:bb:01 is already registered to another organisation."
+    assert messages[5] == (
+        "Line 8: 00:15:65:bb:bb:01 cannot be added. If it is one of your phones, contact your "
+        "provider."
+    )
     assert messages[6] == "Line 9: organisation 'bravo' is not yours (alpha)."
     assert messages[7] == "Line 10: model differs from line 2 for the same MAC."
     assert messages[8] == "Line 11: line 1 of this phone is already on line 2."
@@ -518,3 +521,101 @@ def test_one_bad_key_keeps_the_whole_file_out_even_when_confirmed(admin_client, 
     assert SipAccount.objects.get(device=tenant_a.device, index=1).user_name == "a101"
     assert not Device.objects.filter(mac="805ec0123456").exists()
     assert not LineKey.objects.exists()
+
+
+# --- files that are no CSV of phones (issue 15): a message, never a 500 ------------------------
+
+
+def too_long_a_value():
+    """Excel's way to lose a closing quote: the value runs on past the csv module's limit."""
+    return HEADER + 'alpha,805ec0123456,T54W,"Hall' + "x" * 140_000 + "\n"
+
+
+def a_number_of_5000_digits():
+    return HEADER + "alpha,805ec0123456,T54W,,yes,1,3001,,pw,,,," + "9" * 5000 + ",\n"
+
+
+@pytest.fixture
+def staff_client(client, tenant_a):
+    from organisations.staff import create_organisation_staff
+
+    client.force_login(
+        create_organisation_staff(tenant_a.organisation, "alice", "x", validate=False)
+    )
+    return client
+
+
+@pytest.mark.parametrize("who", ["provider", "staff"])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty: it needs a header line and at least one row."),
+        (b"\xef\xbb\xbf", "The file is empty: it needs a header line and at least one row."),
+        (
+            b"\xef\xbb\xbf\r\n\r\n",
+            "The file is empty: it needs a header line and at least one row.",
+        ),
+        (
+            too_long_a_value().encode(),
+            "Line 2: a value runs on for more than 128 KB. Most often a quote (&quot;) opens a "
+            "value and is never closed: check the quotes from that line on.",
+        ),
+        (
+            a_number_of_5000_digits().encode(),
+            "Line 2: port must be a number, not one of 5000 digits.",
+        ),
+    ],
+    ids=["empty", "bom", "blank-lines", "value-over-128-kb", "number-of-5000-digits"],
+)
+def test_a_file_that_cannot_be_read_gets_a_message_and_writes_nothing(
+    request, who, data, message, tenant_a
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = request.getfixturevalue("admin_client" if who == "provider" else "staff_client")
+
+    response = client.post(
+        "/admin/devices/device/import/", {"file": SimpleUploadedFile("p.csv", data)}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert message in body
+    assert "field limit" not in body and "131072" not in body  # no words of the csv module
+    assert 'name="confirm"' not in body
+    assert list(Device.objects.values_list("mac", flat=True)) == [tenant_a.device.mac]
+
+
+def test_the_phonebook_import_reads_files_with_the_same_words(admin_client, tenant_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.phonebooks.factories import make_phonebook
+
+    book = make_phonebook(tenant_a.organisation)
+    text = 'name,number 1\n"Hall' + "x" * 140_000 + "\n"
+
+    response = admin_client.post(
+        reverse("admin:phonebooks_phonebook_import", args=[book.pk]),
+        {"file": SimpleUploadedFile("c.csv", text.encode())},
+    )
+
+    assert "Line 2: a value runs on for more than 128 KB." in response.content.decode()
+    assert not book.contacts.exists()
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(admin_client, tenant_a, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from organisations import csv_files
+
+    monkeypatch.setattr(csv_files, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    data = (HEADER + "alpha,805ec0123456,T54W,,yes,,,,,,,,,\n" * 30_000).encode()
+
+    response = admin_client.post(
+        "/admin/devices/device/import/", {"file": SimpleUploadedFile("p.csv", data)}
+    )
+
+    assert f"The file is {len(data) // 1024} KB; split it into files of at most 1 MB." in (
+        response.content.decode()
+    )

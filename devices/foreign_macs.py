@@ -1,0 +1,92 @@
+"""MACs that another organisation has, as organisation staff meet them (issue 15).
+
+A MAC is one phone, so staff can never add one that another organisation has. What they are
+told must not say whose it is, or that anyone has it: "cannot be added", the same words
+wherever they meet it (the CSV import, the phone form, an unassigned phone's "Add this
+phone"). Each such attempt is recorded for the provider (ForeignMacAttempt, in the admin),
+and the words alone would still let a script learn, a few MACs at a time, which of a list of
+candidates are taken. So a file with more than FOREIGN_MACS_PER_IMPORT of them is refused
+whole without naming any, and once an organisation's staff have tried
+FOREIGN_MACS_PER_DAY of them within 24 hours, adding phones is paused for it: every new MAC
+gets the same answer then, taken or not, so nothing more is learnt. Phones it has already
+can still be changed, and the provider can add phones for it meanwhile.
+
+The provider's own pages give the real reason (which organisation has the MAC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from devices.mac import format_mac
+from devices.models import Device, ForeignMacAttempt
+from devices.serving.request import client_ip
+from organisations.models import Organisation
+
+PAUSE_WINDOW = timedelta(hours=24)
+
+
+def cannot_add(mac: str) -> str:
+    return f"{format_mac(mac)} cannot be added. If it is one of your phones, contact your provider."
+
+
+def refused_whole() -> str:
+    return (
+        f"Nothing was imported: this file has more than {settings.FOREIGN_MACS_PER_IMPORT} "
+        "MACs that cannot be added. Check the MACs against the labels on the phones, and "
+        "contact your provider about the phones you cannot add."
+    )
+
+
+def paused(organisation: Organisation) -> str:
+    return (
+        f"Adding phones is paused for {organisation.name}: too many MACs that cannot be added "
+        "were tried in the last 24 hours. Contact your provider, who can add the phones for "
+        "you. Your phones can still be changed."
+    )
+
+
+def others(macs: Collection[str], organisation: Organisation) -> list[str]:
+    """Those of `macs` (normalised) that another organisation has."""
+    taken = Device.objects.filter(mac__in=macs).exclude(organisation=organisation)
+    return sorted(taken.values_list("mac", flat=True))
+
+
+def is_paused(organisation: Organisation) -> bool:
+    since = timezone.now() - PAUSE_WINDOW
+    recent = ForeignMacAttempt.objects.filter(organisation=organisation, created_at__gte=since)
+    tried = recent.aggregate(total=Sum("mac_count"))["total"] or 0
+    return bool(tried >= settings.FOREIGN_MACS_PER_DAY)
+
+
+def record(
+    request: HttpRequest,
+    organisation: Organisation,
+    macs: Collection[str],
+    source: ForeignMacAttempt.Source,
+    *,
+    refused_whole: bool = False,
+) -> ForeignMacAttempt:
+    """What the provider sees of the attempt: who, from where, which MACs."""
+    user = request.user
+    return ForeignMacAttempt.objects.create(
+        organisation=organisation,
+        user=None if isinstance(user, AnonymousUser) else user,
+        username=_username(user),
+        ip=client_ip(request),
+        source=source,
+        macs="\n".join(sorted(macs)),
+        mac_count=len(macs),
+        refused_whole=refused_whole,
+    )
+
+
+def _username(user: AbstractBaseUser | AnonymousUser) -> str:
+    return str(user.get_username())
