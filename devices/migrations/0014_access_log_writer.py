@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('devices', '0012_former_devices'),
+        ('devices', '0013_foreign_mac_attempts'),
     ]
 
     operations = [
