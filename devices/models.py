@@ -242,7 +242,9 @@ class Device(ProvisioningPasswords, PhoneSettings):
             kwargs["update_fields"] = {*kwargs["update_fields"], *changed}
         adding = self._state.adding
         former = FormerDevice.objects.filter(mac=self.mac).first() if adding else None
-        if former is not None:  # deleted once: the phone still has these
+        if former is not None and former.organisation_id == self.organisation_id:
+            # Deleted once, added back: the phone still has these. Never to another
+            # organisation: the phone the old credentials are in would read its files.
             self.provisioning_password = former.provisioning_password
         super().save(*args, **kwargs)
         if adding:  # it is assigned now (another organisation's list keeps it: see there)

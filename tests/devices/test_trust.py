@@ -449,6 +449,23 @@ def test_a_deleted_phone_with_its_own_credentials_gets_a_404_and_them_back_when_
     assert outcomes()[-2:] == [Outcome.UNASSIGNED, Outcome.SUCCESS]
 
 
+def test_another_organisation_adding_a_deleted_phones_mac_gets_new_credentials(
+    client, tenant_a, tenant_b
+):
+    """Found while building issue 15: the deleted phone's credentials went to whoever added
+    its MAC next, so the phone they are in (still Alpha's, say) read Bravo's MAC file."""
+    device = tenant_a.device
+    alphas = Phone(client, device.mac, device.mac, device.provisioning_password)
+    alphas.provision()
+    Device.objects.filter(pk=device.pk).delete()
+
+    bravos = make_device(tenant_b.organisation, device.mac)
+
+    assert bravos.provisioning_password != alphas.password
+    assert alphas.get(f"/{device.mac}.cfg").status_code == 401
+    assert outcomes()[-1] == Outcome.WRONG_CREDENTIALS
+
+
 def test_a_deleted_phones_wrong_password_is_still_a_401(client, tenant_a):
     device = tenant_a.device
     Device.objects.filter(pk=device.pk).delete()
