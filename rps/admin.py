@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Model, QuerySet
@@ -14,13 +16,24 @@ from devices.models import Device
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import is_provider
+from rps import wording
 from rps.client import RpsConfigError, client_from_settings
 from rps.models import RpsDeviceState, RpsServerState
+from rps.summary import IN_SYNC, NEEDS_SOMEONE, SyncSummary
 from rps.sync import RpsSync
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups, _ListDisplayT
+
+logger = logging.getLogger("rps")
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 Status = RpsDeviceState.Status
 MESSAGE_LINES = 10
+LEVELS = {IN_SYNC: messages.SUCCESS, NEEDS_SOMEONE: messages.WARNING}  # else ERROR
+# Where the phone was registered before it came to the staff's organisation is another
+# organisation's; what RPS said is the provider's.
+PROVIDER_ONLY_FIELDS = ("organisation", "server_rps_id", "last_error_detail")
 
 
 def rps_state_label(device: Device) -> str:
@@ -55,18 +68,35 @@ def _run_sync(
     organisations: Iterable[Organisation],
     macs: set[str] | None = None,
 ) -> None:
+    """Runs the sync in the request, each call to RPS within RPS_ADMIN_CALL_SECONDS. Staff
+    read plain words; the provider reads what RPS said, which the log keeps too."""
+    provider = is_provider(request.user)
     try:
-        client = client_from_settings()
+        client = client_from_settings(call_seconds=settings.RPS_ADMIN_CALL_SECONDS)
     except RpsConfigError as exc:
-        modeladmin.message_user(request, str(exc), messages.ERROR)
+        logger.error("Sync with RPS by %s: %s", request.user, exc)
+        modeladmin.message_user(
+            request, str(exc) if provider else wording.NOT_SET_UP, messages.ERROR
+        )
         return
     summary = RpsSync(client, macs=macs).run(list(organisations))
-    level = messages.SUCCESS if summary.ok else messages.ERROR
-    modeladmin.message_user(request, summary.headline(), level)
-    for line in summary.problem_lines(summary.errors, limit=MESSAGE_LINES):
+    _log(request, summary)
+    modeladmin.message_user(
+        request, summary.headline(), LEVELS.get(summary.exit_status, messages.ERROR)
+    )
+    for line in summary.problem_lines(summary.errors, MESSAGE_LINES, for_provider=provider):
         modeladmin.message_user(request, line, messages.ERROR)
-    for line in summary.problem_lines(summary.notices, limit=MESSAGE_LINES):
+    for line in summary.problem_lines(summary.notices, MESSAGE_LINES, for_provider=provider):
         modeladmin.message_user(request, line, messages.WARNING)
+
+
+def _log(request: HttpRequest, summary: SyncSummary) -> None:
+    """The application log: who ran it, what it wrote, every problem with RPS's words."""
+    logger.info("Sync with RPS by %s: %s", request.user, summary.headline())
+    for action in summary.actions:
+        logger.info("%s", action)
+    for problem in summary.errors:
+        logger.warning("%s", problem.text(for_provider=True))
 
 
 @admin.action(description="Sync with RPS", permissions=["change"])
@@ -152,6 +182,14 @@ class RpsDeviceStateAdmin(ReadOnlyAdmin[RpsDeviceState]):
     actions = [sync_states_with_rps]
     exclude = ["fingerprint"]
 
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[RpsDeviceState]:
+        shown = list(super().get_list_display(request))
+        return shown if is_provider(request.user) else _for_staff(shown)
+
+    def get_fields(self, request: HttpRequest, obj: RpsDeviceState | None = None) -> _FieldGroups:
+        fields = list(super().get_fields(request, obj))
+        return fields if is_provider(request.user) else _for_staff(fields)
+
     @admin.display(description="MAC", ordering="mac")
     def mac_address(self, obj: RpsDeviceState) -> str:
         return format_mac(obj.mac)
@@ -174,6 +212,7 @@ DEVICE_STATE_FIELDS = (
     "pushed_at",
     "last_attempt_at",
     "last_error",
+    "last_error_detail",
 )
 SERVER_STATE_FIELDS = (
     "server_name",
@@ -182,6 +221,7 @@ SERVER_STATE_FIELDS = (
     "pushed_at",
     "last_attempt_at",
     "last_error",
+    "last_error_detail",
 )
 
 
@@ -201,9 +241,7 @@ class RpsDeviceStateInline(ScopedInline, admin.TabularInline[RpsDeviceState, Dev
     def get_fields(self, request: HttpRequest, obj: Device | None = None) -> tuple[str, ...]:
         if is_provider(request.user):
             return DEVICE_STATE_FIELDS
-        # Where the phone was registered before it came here is another organisation's.
-        hidden = ("organisation", "server_rps_id")
-        return tuple(name for name in DEVICE_STATE_FIELDS if name not in hidden)
+        return tuple(_for_staff(list(DEVICE_STATE_FIELDS)))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Device | None = None) -> list[str]:
         return list(self.get_fields(request, obj))
@@ -231,3 +269,7 @@ class RpsServerStateInline(ScopedInline, admin.StackedInline[RpsServerState, Org
             .annotate(n=Count("pk"))
         )
         return ", ".join(f"{counts.get(s, 0)} {label.lower()}" for s, label in Status.choices)
+
+
+def _for_staff(names: list[T]) -> list[T]:
+    return [name for name in names if name not in PROVIDER_ONLY_FIELDS]

@@ -2,7 +2,8 @@
 
 `sign()` is the signature as a pure function; `RpsClient` has one method per API call and
 raises `RpsError(key, message, status)` for every failure, whether RPS refused the call
-(`ret` < 0 or an HTTP status >= 300) or it never got an answer.
+(`ret` < 0 or an HTTP status >= 300) or it never got an answer. The messages are for the
+provider (the command's output, the log); organisation staff read `rps.wording` instead.
 
 Retries are our own loop rather than `urllib3.util.Retry`: every attempt must be signed again
 with a fresh nonce and timestamp (RPS refuses a reused nonce), which a transport-level retry
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
@@ -35,8 +36,7 @@ MAX_BATCH = 100  # MACs per device call: yealink.md says keep batches at 100 or 
 PAGE_SIZE = 100
 CONTENT_TYPE = "application/json;charset=UTF-8"
 
-# Defaults of the optional tuning settings (RPS_CONNECT_TIMEOUT, RPS_READ_TIMEOUT,
-# RPS_RETRIES, RPS_BACKOFF_SECONDS, RPS_BACKOFF_MAX_SECONDS); tests make backoff zero.
+# The defaults of a client made by hand; `client_from_settings` uses the RPS_* settings.
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_RETRIES = 4
@@ -45,6 +45,11 @@ DEFAULT_BACKOFF_MAX = 30.0
 
 # Keys that say the request was not ours to make: our key or signature, not the request.
 _AUTH_KEY_WORDS = ("signature", "accesskey", "access.key", "nonce", "timestamp", "unauthor")
+# Our own keys for a call that got no HTTP answer at all.
+NO_ANSWER_KEYS = ("timeout", "connection")
+# A call that timed out is tried once more, not RPS_RETRIES times: each try costs the whole
+# timeout, and an RPS that let two go unanswered is not answering now.
+TIMEOUT_RETRIES = 1
 
 
 class RpsConfigError(Exception):
@@ -58,17 +63,37 @@ class RpsError(Exception):
         self.key = key
         self.message = message or key
         self.status = status
-        super().__init__(str(self))
+        self.call = ""  # "POST device/add"; these three are set by the client when it gives up
+        self.attempts = 1
+        self.seconds = 0.0
+        super().__init__(key)
 
     def __str__(self) -> str:
-        text = self.message if self.key in self.message else f"{self.message} [{self.key}]"
+        shown = self.key in self.message or self.key in NO_ANSWER_KEYS
+        text = self.message if shown else f"{self.message} [{self.key}]"
         # A refusal with `ret` < 0 comes with HTTP 200, which says nothing worth showing.
-        return f"{text} (HTTP {self.status})" if self.status and self.status >= 300 else text
+        if self.status and self.status >= 300:
+            text = f"{text} (HTTP {self.status})"
+        if self.attempts > 1:
+            text = f"{text}; {self.attempts} attempts in {self.seconds:.1f} s"
+        return text
+
+    def gave_up(self, call: str, attempts: int, started: float) -> RpsError:
+        self.call, self.attempts, self.seconds = call, attempts, time.monotonic() - started
+        return self
 
     @property
     def retryable(self) -> bool:
         """Worth another try later: no answer, rate limited or a server error."""
-        return self.status is None or self.status == 429 or self.status >= 500
+        if self.status is None:
+            return self.key in NO_ANSWER_KEYS
+        return self.status == 429 or self.status >= 500
+
+    @property
+    def stops_run(self) -> bool:
+        """Nothing more can succeed now: RPS is not answering (after the client's retries)
+        or refused our key or signature. A refusal of one phone or server is not that."""
+        return self.retryable or self.is_auth
 
     @property
     def is_auth(self) -> bool:
@@ -164,8 +189,11 @@ class RpsClient:
         retries: int = DEFAULT_RETRIES,
         backoff: float = DEFAULT_BACKOFF,
         backoff_max: float = DEFAULT_BACKOFF_MAX,
+        call_seconds: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`call_seconds`: at most this long for one call with its retries (the admin runs
+        the sync in a request, which must end before the web server's timeout)."""
         self.base_url = base_url.rstrip("/")
         self.key_id = key_id
         self.secret = secret
@@ -173,6 +201,7 @@ class RpsClient:
         self.retries = retries
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self.call_seconds = call_seconds
         self.sleep = sleep
         self.session = requests.Session()
         self.calls = 0
@@ -259,19 +288,32 @@ class RpsClient:
     def _request(
         self, method: str, path: str, query: dict[str, str] | None, body: bytes, write: bool
     ) -> Any:
+        call, started, timeouts = f"{method} {path.removeprefix(API)}", time.monotonic(), 0
         for attempt in range(self.retries + 1):
             try:
-                return self._attempt(method, path, query, body, write)
+                return self._attempt(method, path, query, body, write, self._timeouts(started))
+            except RpsError as refusal:
+                refusal.call = call
+                raise
             except _Retry as retry:
-                if attempt == self.retries:
-                    raise retry.error from None
                 pause = self._pause(attempt, retry.after)
-                logger.info("%s %s failed (%s); retrying in %.1fs", method, path, retry, pause)
+                timeouts += retry.error.key == "timeout"
+                last = attempt == self.retries or timeouts > TIMEOUT_RETRIES
+                if last or not self._time_left(started, pause):
+                    raise retry.error.gave_up(call, attempt + 1, started) from None
+                # Debug only: the error the sync reports in the end says how many tries it took.
+                logger.debug("%s failed (%s); retrying in %.1fs", call, retry, pause)
                 self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, method: str, path: str, query: dict[str, str] | None, body: bytes, write: bool
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        body: bytes,
+        write: bool,
+        timeout: tuple[float, float],
     ) -> Any:
         # Signed per attempt: a retry needs a fresh nonce and timestamp.
         timestamp = int(time.time() * 1000)
@@ -281,13 +323,31 @@ class RpsClient:
         self.write_calls += write
         try:
             response = self.session.request(
-                method, url, data=body or None, headers=headers, timeout=self.timeout
+                method, url, data=body or None, headers=headers, timeout=timeout
             )
-        except requests.Timeout as exc:
-            raise _Retry(RpsError("timeout", f"RPS did not answer in time: {exc}")) from exc
         except requests.RequestException as exc:
-            raise _Retry(RpsError("connection", f"RPS could not be reached: {exc}")) from exc
+            raise _Retry(self._no_answer(exc, timeout)) from exc
         return _answer(response)
+
+    def _no_answer(self, exc: requests.RequestException, timeout: tuple[float, float]) -> RpsError:
+        where = urlsplit(self.base_url).netloc
+        if isinstance(exc, requests.ConnectTimeout):
+            return RpsError("timeout", f"RPS at {where} took no connection in {timeout[0]:g} s")
+        if isinstance(exc, requests.Timeout):
+            return RpsError("timeout", f"RPS at {where} did not answer in {timeout[1]:g} s")
+        return RpsError("connection", f"RPS at {where} could not be reached: {_reason(exc)}")
+
+    def _timeouts(self, started: float) -> tuple[float, float]:
+        if self.call_seconds is None:
+            return self.timeout
+        left = max(self.call_seconds - (time.monotonic() - started), 0.1)
+        return min(self.timeout[0], left), min(self.timeout[1], left)
+
+    def _time_left(self, started: float, pause: float) -> bool:
+        """Whether another attempt fits in `call_seconds` after this pause."""
+        if self.call_seconds is None:
+            return True
+        return time.monotonic() - started + pause < self.call_seconds
 
     def _pause(self, attempt: int, retry_after: float | None) -> float:
         pause = self.backoff * 2**attempt if retry_after is None else retry_after
@@ -343,6 +403,14 @@ def _retry_after(value: str | None) -> float | None:
         return parsedate_to_datetime(value).timestamp() - time.time()
     except (TypeError, ValueError):
         return None
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """Why requests got no connection, without its layers of wrapping: "Failed to establish
+    a new connection: [Errno 111] Connection refused", "Failed to resolve 'rps.invalid' …"."""
+    inner = exc.args[0] if exc.args else exc
+    text = str(getattr(inner, "reason", inner))
+    return text.split("): ", 1)[-1] if "): " in text else text
 
 
 def _nonce() -> str:
@@ -422,8 +490,9 @@ def _ids_by_mac(data: Any) -> dict[str, str]:
     return {_mac(item.get("mac")): str(item["id"]) for item in items if item.get("id") is not None}
 
 
-def client_from_settings() -> RpsClient:
-    """The client for the configured account; RpsConfigError says what is missing."""
+def client_from_settings(call_seconds: float | None = None) -> RpsClient:
+    """The client for the configured account; RpsConfigError says what is missing (in words
+    for the provider: it names the settings)."""
     missing = [
         name
         for name in ("RPS_API_URL", "RPS_ACCESS_KEY_ID", "RPS_ACCESS_KEY_SECRET")
@@ -439,9 +508,10 @@ def client_from_settings() -> RpsClient:
         settings.RPS_API_URL,
         settings.RPS_ACCESS_KEY_ID,
         settings.RPS_ACCESS_KEY_SECRET,
-        connect_timeout=getattr(settings, "RPS_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
-        read_timeout=getattr(settings, "RPS_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
-        retries=getattr(settings, "RPS_RETRIES", DEFAULT_RETRIES),
-        backoff=getattr(settings, "RPS_BACKOFF_SECONDS", DEFAULT_BACKOFF),
-        backoff_max=getattr(settings, "RPS_BACKOFF_MAX_SECONDS", DEFAULT_BACKOFF_MAX),
+        connect_timeout=settings.RPS_CONNECT_TIMEOUT,
+        read_timeout=settings.RPS_READ_TIMEOUT,
+        retries=settings.RPS_RETRIES,
+        backoff=settings.RPS_BACKOFF_SECONDS,
+        backoff_max=settings.RPS_BACKOFF_MAX_SECONDS,
+        call_seconds=call_seconds,
     )

@@ -7,9 +7,10 @@ Nothing is sent to RPS here; the rows say what the admin shows before the first
 from __future__ import annotations
 
 from devices.models import Device
+from rps import wording
 from rps.models import RpsDeviceState
 
-NOT_SYNCED = "Not synced yet: set RPS_ACCESS_KEY_ID and RPS_ACCESS_KEY_SECRET, run rps_sync."
+HOW_TO_SYNC = "Set RPS_ACCESS_KEY_ID and RPS_ACCESS_KEY_SECRET, then run manage.py rps_sync."
 
 
 def create_demo_data() -> int:
@@ -22,7 +23,8 @@ def create_demo_data() -> int:
                 "device": device,
                 "organisation": device.organisation,
                 "status": RpsDeviceState.Status.PENDING,
-                "last_error": NOT_SYNCED,
+                "last_error": wording.NOT_SYNCED,
+                "last_error_detail": HOW_TO_SYNC,
             },
         )
         created += made

@@ -2,7 +2,8 @@
 
 The fields `rps_id`, `fingerprint`, `pushed_at` (and a device's `server_rps_id`) always say
 what RPS has: they change only after RPS confirmed a write. `status` and `last_error` say how
-the last attempt went.
+the last attempt went: `last_error` in plain words (rps.wording) that organisation staff may
+read, `last_error_detail` what RPS or the network said, for the provider only.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class RpsServerState(models.Model):
     )
     pushed_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="How the last attempt went, in words.")
+    last_error_detail = models.TextField(blank=True, help_text="What RPS said (provider only).")
 
     class Meta:
         ordering = ["server_name"]
@@ -84,7 +86,8 @@ class RpsDeviceState(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     pushed_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="How the last attempt went, in words.")
+    last_error_detail = models.TextField(blank=True, help_text="What RPS said (provider only).")
 
     class Meta:
         ordering = ["mac"]

@@ -1,21 +1,91 @@
-"""What one RPS sync did: counts, the actions written, and the problems by organisation and MAC."""
+"""What one RPS sync did and what stands after it: counts, the actions written, each problem
+once, a line per organisation, and the exit status that follows from them.
+
+The exit status is a function of the state after the run (docs/architecture.md, "Yealink
+RPS"): 2 when this run found RPS unavailable (no answer, a timeout, a 5xx or rate limit after
+the retries, or our key or signature refused), else 1 when something needs someone (the stored
+state of the phones and servers the run covers, so a problem that persists keeps saying so on
+every run), else 0: everything the run covers is in sync.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from devices.mac import format_mac
+
+IN_SYNC = 0
+NEEDS_SOMEONE = 1
+RPS_UNAVAILABLE = 2
+STATES = {IN_SYNC: "in_sync", NEEDS_SOMEONE: "needs_attention", RPS_UNAVAILABLE: "rps_unavailable"}
+
+
+class Kind(StrEnum):
+    RPS_UNREACHABLE = "rps_unreachable"  # no answer, timeout, 5xx or 429 after the retries
+    RPS_REFUSED_ACCESS = "rps_refused_access"  # our key or signature
+    NOT_SET_UP = "not_set_up"  # the RPS settings are missing
+    OWNED_BY_OTHER = "owned_by_other"
+    PHONE_REFUSED = "phone_refused"
+    REMOVAL_REFUSED = "removal_refused"
+    SERVER_REFUSED = "server_refused"
+    CALL_REFUSED = "call_refused"  # any other call RPS refused
+
+
+UNAVAILABLE = {Kind.RPS_UNREACHABLE, Kind.RPS_REFUSED_ACCESS}
+REMOVALS = "removals"  # the name of the removal step's Outcome
 
 
 @dataclass
 class Problem:
     organisation: str  # slug, or "" for the whole run
     mac: str  # 12 hex digits, or "" for the organisation
-    message: str
+    message: str  # plain words (rps.wording): fit for organisation staff
+    detail: str = ""  # what RPS or the network said, settings to check: for the provider
+    kind: Kind = Kind.PHONE_REFUSED
+
+    def said(self, for_provider: bool = True) -> str:
+        """The detail for the provider (written to stand on its own), plain words otherwise."""
+        return self.detail if for_provider and self.detail else self.message
+
+    def text(self, for_provider: bool = True) -> str:
+        where = " ".join(filter(None, [self.organisation, self.mac and format_mac(self.mac)]))
+        said = self.said(for_provider)
+        return f"{where}: {said}" if where else said
 
     def __str__(self) -> str:
-        where = " ".join(filter(None, [self.organisation, self.mac and format_mac(self.mac)]))
-        return f"{where or 'RPS'}: {self.message}"
+        return self.text()
+
+
+class Reached(StrEnum):
+    """How far the run got with an organisation (or the removals)."""
+
+    DONE = "done"
+    CHECKED = "checked (dry run)"
+    INACTIVE = "inactive, its phones are taken out of RPS"
+    STOPPED = "stopped, RPS unavailable"
+    NOT_TRIED = "not tried, RPS unavailable"
+
+
+@dataclass
+class Outcome:
+    """One organisation (or "removals") after the run: the command prints it as a line."""
+
+    name: str
+    reached: Reached
+    phones: int = 0
+    problems: int = 0
+
+    def line(self) -> str:
+        state = self.reached.value
+        if self.reached == Reached.DONE and self.name != REMOVALS:
+            state = "needs attention" if self.problems else "in sync"
+        parts = [state]
+        if self.name != REMOVALS:
+            parts.append(f"{self.phones} phone(s)")
+        if self.problems:
+            parts.append(f"{self.problems} problem(s), listed below")
+        return f"{self.name}: {', '.join(parts)}"
 
 
 @dataclass
@@ -36,17 +106,24 @@ class SyncSummary:
     calls: int = 0
     write_calls: int = 0
     seconds: float = 0.0
-    errors: list[Problem] = field(default_factory=list)
-    notices: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # each problem once; they decide the exit
+    notices: list[Problem] = field(default_factory=list)  # worth saying, needs no one
     actions: list[str] = field(default_factory=list)  # what was (or would be) written
+    organisations: list[Outcome] = field(default_factory=list)
+
+    @property
+    def exit_status(self) -> int:
+        if any(problem.kind in UNAVAILABLE for problem in self.errors):
+            return RPS_UNAVAILABLE
+        return NEEDS_SOMEONE if self.errors else IN_SYNC
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return self.exit_status == IN_SYNC
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        data["ok"] = self.ok
+        data.update(ok=self.ok, exit_status=self.exit_status, state=STATES[self.exit_status])
         return data
 
     def headline(self) -> str:
@@ -62,25 +139,41 @@ class SyncSummary:
             f"customer. {self.calls} call(s), {self.write_calls} write(s), {self.seconds:.1f} s."
         )
 
-    def problem_lines(self, problems: list[Problem], limit: int | None = None) -> list[str]:
-        """One line per organisation and message; the MACs that share it are listed."""
+    def verdict(self, where: str = "listed above") -> str:
+        """Why the exit status is not 0, in a sentence (the command's CommandError)."""
+        if self.exit_status == RPS_UNAVAILABLE:
+            skipped = sum(
+                outcome.reached == Reached.NOT_TRIED and outcome.name != REMOVALS
+                for outcome in self.organisations
+            )
+            return (
+                f"RPS sync stopped: RPS unavailable ({where}); {skipped} organisation(s) not "
+                "tried. What was done is recorded; the next run goes on from there."
+            )
+        if any(problem.kind == Kind.NOT_SET_UP for problem in self.errors):
+            return f"RPS sync not run: RPS is not set up ({where})."
+        rest = "" if self.dry_run else "; the rest is in sync"
+        return f"RPS sync: {len(self.errors)} problem(s) need someone ({where}){rest}."
+
+    def problem_lines(
+        self, problems: list[Problem], limit: int | None = None, for_provider: bool = True
+    ) -> list[str]:
+        """One line per organisation and text; the MACs that share it are listed."""
         groups: dict[tuple[str, str], list[str]] = {}
         for problem in problems:
-            groups.setdefault((problem.organisation, problem.message), []).append(problem.mac)
-        lines = [_group_line(org, message, macs) for (org, message), macs in groups.items()]
-        return (
-            lines
-            if limit is None or len(lines) <= limit
-            else [
-                *lines[:limit],
-                f"... and {len(lines) - limit} more",
-            ]
-        )
+            key = (problem.organisation, problem.said(for_provider))
+            groups.setdefault(key, []).append(problem.mac)
+        lines = [
+            _group_line(organisation, said, macs) for (organisation, said), macs in groups.items()
+        ]
+        if limit is None or len(lines) <= limit:
+            return lines
+        return [*lines[:limit], f"... and {len(lines) - limit} more"]
 
 
-def _group_line(organisation: str, message: str, macs: list[str]) -> str:
+def _group_line(organisation: str, said: str, macs: list[str]) -> str:
     shown = [format_mac(mac) for mac in macs if mac]
-    if len(shown) > 1:
-        listed = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
-        return f"{organisation or 'RPS'}: {len(shown)} phones: {message} ({listed})"
-    return str(Problem(organisation, macs[0], message))
+    if len(shown) <= 1:
+        return Problem(organisation, macs[0], said).text()
+    listed = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
+    return Problem(organisation, "", f"{len(shown)} phones: {said} ({listed})").text()

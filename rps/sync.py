@@ -12,11 +12,18 @@ Every write's outcome is saved right after RPS answered it, so a failure or an a
 leaves the recorded state claiming more than RPS has. What a crash between RPS's answer and
 our save (or a lost answer) hides, the next run finds out: RPS refuses the MAC as existing
 and it is settled on its own.
+
+A refusal of one phone or server is recorded and the run goes on. A call RPS leaves
+unanswered after the client's retries (no connection, a timeout, a 5xx, rate limited), or a
+refusal of our key or signature, stops the run at once: every further call would cost its
+retries the same way. The run then says which organisation it stopped in and which it did
+not try, and the next run goes on from there. The problems reported, and the exit status,
+come from the stored state of everything the run covers (`rps.standing`), so a problem that
+persists is reported on every run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,30 +32,35 @@ from functools import partial
 from typing import TypeVar
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from devices.mac import format_mac
 from devices.models import Device
 from media_assets import ca
 from organisations.models import Organisation
+from rps import wording
 from rps.client import MAX_BATCH, PAGE_SIZE, RemoteDevice, RemoteServer, RpsClient, RpsError
 from rps.desired import device_fields, device_fingerprint, server_fields, server_fingerprint
 from rps.models import RpsDeviceState, RpsServerState
-from rps.summary import Problem, SyncSummary
+from rps.standing import (
+    organisation_problems,
+    removal_problems,
+    unwanted_states,
+    wanted_devices,
+    wanted_macs,
+)
+from rps.summary import REMOVALS, UNAVAILABLE, Kind, Outcome, Problem, Reached, SyncSummary
 
 logger = logging.getLogger("rps")
 
 T = TypeVar("T")
 Status = RpsDeviceState.Status
 Progress = Callable[[int, int, str], None]  # (phones done, phones in all, organisation slug)
+Finished = Callable[[Outcome], None]  # an organisation (or the removals) is settled
 
 # Keys that concern single MACs of a batch: the batch is then settled MAC by MAC.
 _PER_MAC_KEYS = ("device.mac", "device.not.found", "device.operate.forbidden")
-# Phones' calls in a row that RPS did not answer (after the client's own retries) before the
-# run stops: with a call per phone, an RPS that is down would otherwise cost every phone its
-# retries and timeouts.
-UNANSWERED_LIMIT = 5
 _DEVICE_FIELDS = [
     "device",
     "organisation",
@@ -59,10 +71,11 @@ _DEVICE_FIELDS = [
     "pushed_at",
     "last_attempt_at",
     "last_error",
+    "last_error_detail",
 ]
-OWNED_MESSAGE = (
-    "Registered in RPS by another RPS customer (device.mac.added.by.other): ask them or "
-    "Yealink to release it, then use the admin action 'Sync with RPS' on this phone."
+OWNED_DETAIL = (
+    "device.mac.added.by.other: registered under another RPS account; ask its owner or "
+    "Yealink to release it, then 'Sync with RPS' on this phone checks it again"
 )
 
 
@@ -95,11 +108,8 @@ class _Plan:
 
 
 class _Abort(Exception):
-    """Nothing more can succeed (our key or signature was refused, or RPS is not answering)."""
-
-
-class _Unavailable(Exception):
-    """RPS did not answer UNANSWERED_LIMIT phones' calls in a row."""
+    """Nothing more can succeed (our key or signature was refused, or RPS is not answering);
+    the problem is recorded."""
 
 
 class RpsSync:
@@ -114,19 +124,23 @@ class RpsSync:
         full: bool = False,
         macs: Iterable[str] | None = None,
         progress: Progress | None = None,
+        finished: Finished | None = None,
     ) -> None:
         self.client = client
         self.dry_run = dry_run
         self.full = full
         self.macs = set(macs) if macs is not None else None
         self.progress = progress or (lambda done, total, what: None)
+        self.finished = finished or (lambda outcome: None)
         self.summary = SyncSummary(dry_run=dry_run, full=full)
         self.certificate_url = ""
         self.remote_servers: dict[str, RemoteServer] | None = None
         self.remote_devices: dict[str, RemoteDevice] | None = None
         self.listed: dict[str, RemoteDevice] | None = None  # our devices, listed for their ids
         self.listing_tried = False
-        self.unanswered = 0  # phones' calls in a row RPS did not answer
+        self.step = ""  # the organisation (or step) under way, for the report of a stop
+        self.step_errors = 0  # problems recorded before it began
+        self.phones: dict[int, int] = {}  # wanted phones by organisation id
         self.done = self.total = 0
 
     def run(self, organisations: Iterable[Organisation] | None = None) -> SyncSummary:
@@ -134,8 +148,10 @@ class RpsSync:
         started = time.monotonic()
         everything = organisations is None and self.macs is None
         selected = list(Organisation.objects.all() if organisations is None else organisations)
-        with contextlib.suppress(_Abort):  # _guard has reported why
+        try:
             self._run(selected, everything)
+        except _Abort:  # _guard has recorded why
+            self._settle_the_rest(selected, everything)
         self.summary.calls = self.client.calls
         self.summary.write_calls = self.client.write_calls
         self.summary.seconds = round(time.monotonic() - started, 3)
@@ -143,22 +159,72 @@ class RpsSync:
 
     def _run(self, selected: list[Organisation], everything: bool) -> None:
         self.certificate_url = ca.ca_certificate_url()
-        self.total = self._wanted(selected).count()
+        self.phones = self._count_phones(selected)
+        self.total = sum(self.phones.values())
         if self.full:
-            self._guard(self._load_remote, "could not list what RPS has")
+            self._begin("listing what RPS has")
+            self._guard(self._load_remote)
             if self.remote_devices is None:
-                return  # without RPS's lists a full sync would guess
+                raise _Abort  # without RPS's lists a full sync would guess
         for organisation in selected:
-            self._guard(partial(self._sync_organisation, organisation), "", org=organisation)
-        self._guard(lambda: self._remove_unwanted(None if everything else selected), "removals")
+            self._begin(organisation.slug)
+            self._guard(partial(self._sync_organisation, organisation), org=organisation)
+            self._finish(organisation, self._reached(organisation))
+        self._begin(REMOVALS)
+        self._guard(lambda: self._remove_unwanted(None if everything else selected))
         if everything:
-            self._guard(self._remove_orphan_servers, "removing servers")
-        self.progress(self.total, self.total, "removals")
+            self._guard(self._remove_orphan_servers)
+        self._finish_removals(selected, everything, Reached.DONE)
+        self.progress(self.total, self.total, REMOVALS)
+
+    def _count_phones(self, selected: list[Organisation]) -> dict[int, int]:
+        counts = self._wanted(selected).values("organisation").annotate(n=Count("pk"))
+        return {row["organisation"]: row["n"] for row in counts}
+
+    def _reached(self, organisation: Organisation) -> Reached:
+        if not organisation.is_active:
+            return Reached.INACTIVE
+        return Reached.CHECKED if self.dry_run else Reached.DONE
+
+    def _settle_the_rest(self, selected: list[Organisation], everything: bool) -> None:
+        """After a stop: the organisation under way stopped, the others were not tried; what
+        they stand at is reported all the same (a persisting problem stays one)."""
+        settled = {outcome.name for outcome in self.summary.organisations}
+        for organisation in selected:
+            if organisation.slug not in settled:
+                stopped = organisation.slug == self.step
+                self._finish(organisation, Reached.STOPPED if stopped else Reached.NOT_TRIED)
+        if REMOVALS not in settled:
+            reached = Reached.STOPPED if self.step == REMOVALS else Reached.NOT_TRIED
+            self._finish_removals(selected, everything, reached)
+
+    def _finish(self, organisation: Organisation, reached: Reached) -> None:
+        problems = organisation_problems(organisation, self.macs)
+        phones = self.phones.get(organisation.pk, 0)
+        self._outcome(Outcome(organisation.slug, reached, phones), problems)
+
+    def _finish_removals(
+        self, selected: list[Organisation], everything: bool, reached: Reached
+    ) -> None:
+        problems = removal_problems(None if everything else selected, self.macs)
+        self._outcome(Outcome(REMOVALS, reached), problems)
+
+    def _outcome(self, outcome: Outcome, stored: list[Problem]) -> None:
+        """The step's problems: what the stored state says, and the refusals of this run
+        that no row keeps (a server look-up, a server deletion), recorded since `_begin`.
+        RPS being unavailable is the run's problem, which the outcome says in words."""
+        self.summary.errors += stored
+        recorded = self.summary.errors[self.step_errors :]
+        outcome.problems = sum(problem.kind not in UNAVAILABLE for problem in recorded)
+        self.summary.organisations.append(outcome)
+        self.finished(outcome)
+        self.step_errors = len(self.summary.errors)
+
+    def _begin(self, step: str) -> None:
+        self.step, self.step_errors = step, len(self.summary.errors)
 
     def _wanted(self, selected: list[Organisation]) -> QuerySet[Device]:
-        devices = Device.objects.filter(
-            organisation__in=selected, is_active=True, organisation__is_active=True
-        )
+        devices = wanted_devices().filter(organisation__in=selected)
         return devices if self.macs is None else devices.filter(mac__in=self.macs)
 
     def _advance(self, count: int, organisation: Organisation) -> None:
@@ -166,44 +232,38 @@ class RpsSync:
             self.done = min(self.done + count, self.total)
             self.progress(self.done, self.total, organisation.slug)
 
-    def _guard(
-        self, step: Callable[[], None], context: str, org: Organisation | None = None
-    ) -> None:
-        """A failure of one step is reported and the next one runs, except when RPS refused
-        our key or signature: then every further call would fail, so the run stops."""
+    def _guard(self, step: Callable[[], None], org: Organisation | None = None) -> None:
+        """A refusal in one step is reported and the next step runs; RPS unavailable (no
+        answer after the retries, or our key refused) stops the run."""
         try:
             step()
         except RpsError as exc:
-            if exc.is_auth:
-                self._error(
-                    "",
-                    "",
-                    f"RPS refused our access key or signature: {exc}. Check RPS_ACCESS_KEY_ID "
-                    "and RPS_ACCESS_KEY_SECRET (and the clock of this server); nothing more "
-                    "was sent.",
-                )
+            if exc.stops_run:
+                self._error(self._unavailable(exc))
                 raise _Abort from exc
-            self._error(org.slug if org else "", "", f"{context}: {exc}" if context else str(exc))
-        except _Unavailable as exc:
-            self._error(
-                "",
-                "",
-                f"RPS did not answer {UNANSWERED_LIMIT} phones' calls in a row ({exc}); the "
-                "run stopped, and the phones it did not reach are left for the next one.",
+            where = org.slug if org else ""
+            self._error(Problem(where, "", wording.CALL_REFUSED, _detail(exc), Kind.CALL_REFUSED))
+
+    def _unavailable(self, exc: RpsError) -> Problem:
+        if exc.is_auth:
+            detail = (
+                f"RPS refused our access key or signature: {exc}. Check RPS_ACCESS_KEY_ID and "
+                "RPS_ACCESS_KEY_SECRET (and the clock of this server); nothing more was sent"
             )
-            raise _Abort from exc
+            return Problem("", "", wording.REFUSED_ACCESS, detail, Kind.RPS_REFUSED_ACCESS)
+        detail = f"{_detail(exc)}; the run stopped at {self.step or 'its start'}"
+        return Problem("", "", wording.UNREACHABLE, detail, Kind.RPS_UNREACHABLE)
 
     def _did(self, organisation: str, text: str) -> None:
-        """One write action, done (or, in a dry run, planned); logged as it happens."""
+        """One write action, done (or, in a dry run, planned). The command prints them and
+        the admin logs them: logged here too, they would be said twice."""
         text = f"would {text}" if self.dry_run else text
         text = f"{organisation}: {text}" if organisation else text[0].upper() + text[1:]
         self.summary.actions.append(text)
-        logger.info("%s", text)
 
-    def _error(self, organisation: str, mac: str, message: str, log: bool = True) -> None:
-        self.summary.errors.append(Problem(organisation, mac, message))
-        if log:
-            logger.warning("%s", Problem(organisation, mac, message))
+    def _error(self, problem: Problem) -> None:
+        """A problem of this run that the stored state does not keep (see rps.standing)."""
+        self.summary.errors.append(problem)
 
     def _load_remote(self) -> None:
         self.remote_servers = {server.id: server for server in self.client.iter_servers()}
@@ -214,13 +274,7 @@ class RpsSync:
     def _sync_organisation(self, organisation: Organisation) -> None:
         if not organisation.is_active:
             return  # its phones are refused anyway; the removal step takes them out of RPS
-        try:
-            server_id = self._ensure_server(organisation)
-        except RpsError as exc:
-            if exc.is_auth:
-                raise
-            self._error(organisation.slug, "", f"server: {exc}")
-            server_id = None
+        server_id = self._ensure_server(organisation)  # a failure of its look-up: _guard's
         if server_id is None:
             self._skip_devices(organisation)
             return
@@ -229,15 +283,10 @@ class RpsSync:
         self._apply(organisation, server_id, plan)
 
     def _skip_devices(self, organisation: Organisation) -> None:
+        # Its server's refusal, stored, is the problem reported (rps.standing).
         count = self._devices(organisation).count()
         self._advance(count, organisation)
-        if count:
-            self.summary.devices_failed += count
-            self._error(
-                organisation.slug,
-                "",
-                f"{count} phone(s) not synced: the organisation has no RPS server yet",
-            )
+        self.summary.devices_failed += count
 
     def _devices(self, organisation: Organisation) -> QuerySet[Device]:
         devices = Device.objects.filter(organisation=organisation, is_active=True)
@@ -249,7 +298,10 @@ class RpsSync:
     def _items(self, organisation: Organisation) -> list[_Item]:
         devices = list(self._devices(organisation))
         states = _states_by_mac([device.mac for device in devices])
-        return [_item(device, states.get(device.mac)) for device in devices]
+        items = [_item(device, states.get(device.mac)) for device in devices]
+        # A phone RPS left unanswered last time goes last: if RPS keeps failing on that one
+        # call, the run stops there, and the phones after it would never get their turn.
+        return sorted(items, key=lambda item: _unanswered_before(item.state))
 
     # --- the server -----------------------------------------------------------------------
 
@@ -314,20 +366,24 @@ class RpsSync:
         fields: dict[str, str],
         exc: RpsError,
     ) -> str | None:
-        if exc.is_auth:
-            raise exc
-        # A timed-out add may have gone through: if the server is there after all, use it.
-        state.rps_id = _quietly(lambda: self._adopt(fields["serverName"])) or ""
+        if exc.stops_run:
+            raise exc  # an add that went through all the same is adopted by the next run
+        # Another run may have created it meanwhile: if the server is there after all, use it.
+        try:
+            state.rps_id = self._adopt(fields["serverName"])
+        except RpsError as again:
+            if again.stops_run:
+                raise
+            state.rps_id = ""
         if state.rps_id:
             return self._edit_server(organisation, state, fields)
-        message = f"RPS refused to create server {fields['serverName']!r}: {exc}"
-        if not exc.retryable:
-            message += (
-                ". Server names are unique across all RPS customers: if another one has it, "
-                "set RPS_SERVER_NAME_PREFIX to something of your own."
-            )
-        _save_server_error(state, fields, message)
-        self._error(organisation.slug, "", message)
+        detail = (
+            f"RPS refused to create server {fields['serverName']!r}: {exc}. Server names are "
+            "unique across all RPS customers: if another one has it, set "
+            "RPS_SERVER_NAME_PREFIX to something of your own. Its phones are not registered "
+            "until it exists"
+        )
+        _save_server_error(state, fields, wording.SERVER_NOT_CREATED, detail)
         return None
 
     def _edit_server(
@@ -341,14 +397,13 @@ class RpsSync:
             self.client.edit_server(state.rps_id, fields)
         except RpsError as exc:
             self.summary.servers_updated -= 1
-            if exc.is_auth:
+            if exc.stops_run:
                 raise
             if "not.found" in exc.key or "not.exist" in exc.key:
                 state.rps_id = ""  # deleted in RPS behind our back: create it again
                 return self._create_server(organisation, state, fields)
-            message = f"RPS refused to update server {fields['serverName']!r}: {exc}"
-            _save_server_error(state, fields, message)
-            self._error(organisation.slug, "", message)
+            detail = f"RPS refused to update server {fields['serverName']!r}: {exc}"
+            _save_server_error(state, fields, wording.SERVER_NOT_UPDATED, detail)
             return state.rps_id  # it exists: its phones can still be registered to it
         self._did(organisation.slug, f"update server {fields['serverName']}")
         _save_server(state, fields)
@@ -390,9 +445,8 @@ class RpsSync:
     def _apply(self, organisation: Organisation, server_id: str, plan: _Plan) -> None:
         self._keep_unchanged(organisation, plan.unchanged, server_id)
         self._advance(len(plan.unchanged) + len(plan.owned), organisation)
-        for item in plan.owned:
-            self.summary.devices_owned_by_other += 1
-            self.summary.notices.append(Problem(organisation.slug, item.mac, OWNED_MESSAGE))
+        # Not asked again (someone has to act first); its stored state is reported.
+        self.summary.devices_owned_by_other += len(plan.owned)
         if self.dry_run:
             self._plan_only(organisation, plan)
             return
@@ -441,7 +495,7 @@ class RpsSync:
                 for item in chunk:
                     if push(organisation, server_id, item):
                         done.append(item)
-            finally:  # said even when the run stops halfway (_Unavailable)
+            finally:  # said even when the run stops halfway (RPS stopped answering)
                 if done:
                     self._did(organisation.slug, f"{verb} {_phones(done)}")
             self._advance(len(chunk), organisation)
@@ -474,7 +528,6 @@ class RpsSync:
         except RpsError as exc:
             self._batch_failed(organisation, server_id, [item], exc, None)
             return False
-        self.unanswered = 0
         _record_registered(item, organisation, server_id, rps_id)
         _save([item])
         setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
@@ -517,7 +570,7 @@ class RpsSync:
         try:
             self.listed = {device.mac: device for device in self.client.iter_devices()}
         except RpsError as exc:
-            if exc.is_auth:
+            if exc.stops_run:
                 raise
             logger.warning(
                 "Could not list our devices in RPS (%s); looking them up one by one", exc
@@ -546,7 +599,6 @@ class RpsSync:
         except RpsError as exc:
             self._batch_failed(organisation, server_id, batch, exc, self._move_batch)
             return
-        self.unanswered = 0
         for item in batch:
             _record_registered(item, organisation, server_id, item.rps_id)
         _save(batch)
@@ -563,7 +615,8 @@ class RpsSync:
     ) -> None:
         """A refusal that concerns single MACs is narrowed down by halving the batch (one
         foreign MAC in 100 costs ~15 calls, not 200) and settled MAC by MAC at the end; any
-        other failure leaves the batch as RPS has it, to be retried by the next run."""
+        other failure leaves the batch as RPS has it, to be retried by the next run (at once
+        when RPS did not answer: that stops this run)."""
         if exc.is_auth:
             raise exc
         if not exc.retryable and exc.key.startswith(_PER_MAC_KEYS):
@@ -578,14 +631,8 @@ class RpsSync:
         for item in batch:
             self._device_failed(organisation, item, exc)
         _save(batch)
-        logger.warning("%s: %d phone(s) not pushed: %s", organisation.slug, len(batch), exc)
-        self._count_unanswered(exc)
-
-    def _count_unanswered(self, exc: RpsError) -> None:
-        """Counts the calls in a row RPS did not answer; a refusal is an answer."""
-        self.unanswered = self.unanswered + 1 if exc.retryable else 0
-        if self.unanswered >= UNANSWERED_LIMIT:
-            raise _Unavailable(str(exc))
+        if exc.retryable:
+            raise exc
 
     def _settle(self, organisation: Organisation, server_id: str, item: _Item) -> None:
         """One MAC on its own: ask RPS whose it is, then add or edit it, or leave it."""
@@ -595,11 +642,10 @@ class RpsSync:
             if exc.is_auth:
                 raise
             self._device_failed(organisation, item, exc)
-            logger.warning("%s %s: %s", organisation.slug, format_mac(item.mac), exc)
             _save([item])
-            self._count_unanswered(exc)
+            if exc.retryable:
+                raise
             return
-        self.unanswered = 0
         setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
         _save([item])
 
@@ -622,17 +668,14 @@ class RpsSync:
 
     def _owned_by_other(self, organisation: Organisation, item: _Item) -> str:
         state = item.state
-        if state.status == Status.OWNED_BY_OTHER:
-            self.summary.notices.append(Problem(organisation.slug, item.mac, OWNED_MESSAGE))
-        else:
-            self._error(organisation.slug, item.mac, OWNED_MESSAGE)
         state.device, state.organisation, state.status = (
             item.device,
             organisation,
             Status.OWNED_BY_OTHER,
         )
         state.fingerprint = state.server_rps_id = state.rps_id = ""
-        state.last_error, state.last_attempt_at = OWNED_MESSAGE, timezone.now()
+        state.last_error, state.last_error_detail = wording.OWNED_BY_OTHER, OWNED_DETAIL
+        state.last_attempt_at = timezone.now()
         return "devices_owned_by_other"
 
     def _device_failed(self, organisation: Organisation, item: _Item, exc: RpsError) -> None:
@@ -640,14 +683,14 @@ class RpsSync:
         state.device = item.device
         state.organisation = state.organisation if state.fingerprint else organisation
         state.status = Status.PENDING if exc.retryable else Status.FAILED
-        state.last_error, state.last_attempt_at = str(exc), timezone.now()
+        state.last_error = wording.NO_ANSWER if exc.retryable else wording.PHONE_REFUSED
+        state.last_error_detail, state.last_attempt_at = _detail(exc), timezone.now()
         self.summary.devices_failed += 1
-        self._error(organisation.slug, item.mac, str(exc), log=False)
 
     # --- removals -------------------------------------------------------------------------
 
     def _remove_unwanted(self, selected: list[Organisation] | None) -> None:
-        states = self._unwanted_states(selected) + self._unknown_remote(selected)
+        states = unwanted_states(selected, self.macs) + self._unknown_remote(selected)
         in_rps = [state for state in states if self._in_rps(state)]
         never_there = [state for state in states if not self._in_rps(state)]
         if never_there and not self.dry_run:
@@ -662,23 +705,6 @@ class RpsSync:
             return state.mac in self.remote_devices
         return bool(state.fingerprint) or state.status == Status.PENDING
 
-    def _unwanted_states(self, selected: list[Organisation] | None) -> list[RpsDeviceState]:
-        unwanted = Q(device__isnull=True) | Q(device__is_active=False)
-        states = RpsDeviceState.objects.exclude(status=Status.REMOVED).filter(
-            unwanted | Q(device__organisation__is_active=False)
-        )
-        if selected is not None:
-            states = states.filter(
-                Q(organisation__in=selected) | Q(device__organisation__in=selected)
-            )
-        if self.macs is not None:
-            states = states.filter(mac__in=self.macs)
-        found = list(states.select_related("organisation"))
-        # A deleted phone's MAC may be back as a new phone: the sync of its organisation
-        # links the row to it; it is not ours to remove.
-        back = _wanted_macs([state.mac for state in found if state.device_id is None])
-        return [state for state in found if state.mac not in back]
-
     def _unknown_remote(self, selected: list[Organisation] | None) -> list[RpsDeviceState]:
         """With `full`: phones RPS lists on our servers that we have no record of and no
         longer want (left behind by a lost answer or a restored database)."""
@@ -690,7 +716,7 @@ class RpsSync:
         owner = {server.rps_id: server.organisation_id for server in servers}
         candidates = [d for d in self.remote_devices.values() if d.server_id in owner]
         known = _states_by_mac([device.mac for device in candidates])
-        wanted = _wanted_macs([device.mac for device in candidates])
+        wanted = wanted_macs([device.mac for device in candidates])
         found = []
         for device in candidates:
             state = known.get(device.mac) or RpsDeviceState(mac=device.mac)
@@ -722,7 +748,10 @@ class RpsSync:
     def _removal_failed(self, batch: list[RpsDeviceState], exc: RpsError) -> None:
         if exc.is_auth:
             raise exc
-        if len(batch) > 1 and not exc.retryable and exc.key.startswith(_PER_MAC_KEYS):
+        if exc.retryable:
+            _removal_not_done(batch, Status.PENDING, wording.NO_ANSWER, exc)
+            raise exc  # RPS did not answer: the run stops
+        if len(batch) > 1 and exc.key.startswith(_PER_MAC_KEYS):
             for state in batch:
                 self._remove_batch([state])
             return
@@ -731,19 +760,15 @@ class RpsSync:
             _record_removed(batch[0])
             _save_states(batch)
             return
-        for state in batch:
-            state.status = Status.PENDING if exc.retryable else Status.FAILED
-            state.last_error, state.last_attempt_at = f"removal: {exc}", timezone.now()
-            slug = state.organisation.slug if state.organisation else ""
-            self._error(slug, state.mac, f"could not be removed from RPS: {exc}")
+        # Stored, and so reported by rps.standing on every run until it is removed.
+        _removal_not_done(batch, Status.FAILED, wording.REMOVAL_REFUSED, exc)
         self.summary.devices_failed += len(batch)
-        _save_states(batch)
 
     def _not_ours(self, mac: str) -> bool:
         try:
             _, ours = self.client.check_mac(mac)
         except RpsError as exc:
-            if exc.is_auth:
+            if exc.stops_run:
                 raise
             return False
         return not ours
@@ -762,11 +787,13 @@ class RpsSync:
                 if state.rps_id:
                     self.client.delete_servers([state.rps_id])
             except RpsError as exc:
-                if exc.is_auth:
+                if exc.stops_run:
                     raise
                 if "not.found" not in exc.key:
                     self.summary.servers_removed -= 1
-                    self._error("", "", f"could not delete server {state.server_name}: {exc}")
+                    detail = f"could not delete server {state.server_name}: {exc}"
+                    kind = Kind.SERVER_REFUSED
+                    self._error(Problem("", "", wording.SERVER_NOT_DELETED, detail, kind))
                     continue
             state.delete()
 
@@ -776,8 +803,9 @@ class RpsSync:
         )
         if self.dry_run:
             return False  # the removal step would have emptied it
-        if left.exists():
-            self._error("", "", f"server {state.server_name} still has phones; kept for now")
+        if left.exists():  # their removal is what failed, and is reported
+            notice = f"Server {state.server_name} of a deleted organisation still has phones; kept"
+            self.summary.notices.append(Problem("", "", notice, kind=Kind.CALL_REFUSED))
             return True
         return False
 
@@ -792,7 +820,7 @@ def _record_registered(
     state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
     state.fingerprint = _fingerprint(item, server_id)
     state.rps_id = rps_id or state.rps_id
-    state.status, state.last_error = Status.REGISTERED, ""
+    state.status, state.last_error, state.last_error_detail = Status.REGISTERED, "", ""
     state.pushed_at = state.last_attempt_at = now
 
 
@@ -803,7 +831,7 @@ def _record_unchanged(item: _Item, organisation: Organisation, server_id: str) -
     state.device, state.organisation, state.server_rps_id = item.device, organisation, server_id
     state.fingerprint = _fingerprint(item, server_id)
     state.rps_id = item.rps_id
-    state.status, state.last_error = Status.REGISTERED, ""
+    state.status, state.last_error, state.last_error_detail = Status.REGISTERED, "", ""
     state.pushed_at = state.pushed_at or timezone.now()
     return state.pk is None or _values(state) != before
 
@@ -821,7 +849,7 @@ def _values(state: RpsDeviceState) -> list[object]:
 
 
 def _record_removed(state: RpsDeviceState) -> None:
-    state.status, state.last_error = Status.REMOVED, ""
+    state.status, state.last_error, state.last_error_detail = Status.REMOVED, "", ""
     state.fingerprint = state.server_rps_id = state.rps_id = ""
     state.pushed_at = state.last_attempt_at = timezone.now()
 
@@ -869,15 +897,28 @@ def _server_state(organisation: Organisation) -> RpsServerState:
 def _save_server(state: RpsServerState, fields: dict[str, str]) -> None:
     state.server_name = fields["serverName"]
     state.fingerprint, state.last_error = server_fingerprint(fields), ""
+    state.last_error_detail = ""
     state.pushed_at = state.last_attempt_at = timezone.now()
     state.save()
 
 
-def _save_server_error(state: RpsServerState, fields: dict[str, str], message: str) -> None:
+def _save_server_error(
+    state: RpsServerState, fields: dict[str, str], message: str, detail: str
+) -> None:
     # The name and id stay those RPS has (none yet when it was never created).
     state.server_name = state.server_name or fields["serverName"]
-    state.last_error, state.last_attempt_at = message, timezone.now()
+    state.last_error, state.last_error_detail = message, detail
+    state.last_attempt_at = timezone.now()
     state.save()
+
+
+def _removal_not_done(
+    batch: list[RpsDeviceState], status: RpsDeviceState.Status, message: str, exc: RpsError
+) -> None:
+    for state in batch:
+        state.status, state.last_error = status, message
+        state.last_error_detail, state.last_attempt_at = f"removal: {_detail(exc)}", timezone.now()
+    _save_states(batch)
 
 
 # --- small helpers ----------------------------------------------------------------------
@@ -928,20 +969,13 @@ def _states_by_mac(macs: list[str]) -> dict[str, RpsDeviceState]:
     return states
 
 
-def _wanted_macs(macs: list[str]) -> set[str]:
-    """Those of the MACs that belong to an active phone of an active organisation."""
-    wanted: set[str] = set()
-    for chunk in _chunks(macs, 500):
-        wanted.update(
-            Device.objects.filter(
-                mac__in=chunk, is_active=True, organisation__is_active=True
-            ).values_list("mac", flat=True)
-        )
-    return wanted
+def _detail(exc: RpsError) -> str:
+    """What RPS said, for the provider: "RPS refused POST device/add: device.password…"."""
+    call = exc.call or "a call"
+    if exc.status is None:
+        return f"{call}: {exc}" if exc.retryable else f"RPS refused {call}: {exc}"
+    return f"RPS answered {call} with {exc}" if exc.retryable else f"RPS refused {call}: {exc}"
 
 
-def _quietly(call: Callable[[], str]) -> str | None:
-    try:
-        return call()
-    except RpsError:
-        return None
+def _unanswered_before(state: RpsDeviceState) -> bool:
+    return state.status == Status.PENDING and state.last_attempt_at is not None

@@ -285,6 +285,17 @@ RPS_ACCESS_KEY_SECRET: str = env.str("RPS_ACCESS_KEY_SECRET", default="")
 # Put before every RPS server name (at most 8 of A-Z a-z 0-9 - _ .): names are unique across
 # all RPS customers, so a provider may want its own mark on them.
 RPS_SERVER_NAME_PREFIX: str = env.str("RPS_SERVER_NAME_PREFIX", default="")
+# Each call to RPS: seconds to connect and to wait for the answer, then up to RPS_RETRIES
+# more tries after 0.5, 1, 2, … s (at most RPS_BACKOFF_MAX_SECONDS; RPS's Retry-After wins).
+# A call still unanswered after that stops the whole run (`rps_sync` exits 2).
+RPS_CONNECT_TIMEOUT: float = env.float("RPS_CONNECT_TIMEOUT", default=5.0)
+RPS_READ_TIMEOUT: float = env.float("RPS_READ_TIMEOUT", default=30.0)
+RPS_RETRIES: int = env.int("RPS_RETRIES", default=4)
+RPS_BACKOFF_SECONDS: float = env.float("RPS_BACKOFF_SECONDS", default=0.5)
+RPS_BACKOFF_MAX_SECONDS: float = env.float("RPS_BACKOFF_MAX_SECONDS", default=30.0)
+# "Sync with RPS" in the admin runs in the request: there a call with its retries gives up
+# after this many seconds, so an unreachable RPS is said well before gunicorn's timeout (30 s).
+RPS_ADMIN_CALL_SECONDS: float = env.float("RPS_ADMIN_CALL_SECONDS", default=10.0)
 
 # --- Admin login: lockout after wrong passwords (django-axes) ---------------------------------
 

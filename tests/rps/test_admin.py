@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from io import StringIO
 
 import pytest
@@ -9,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 
+from rps import wording
 from rps.desired import server_name
 from rps.models import RpsDeviceState
 from tests.admin_forms import browser_form
@@ -83,8 +86,8 @@ def test_an_action_reports_failures_per_phone(admin_client, fake_rps, alpha):
         [alpha.pk],
     )
 
-    shown = messages_of(response)
-    assert any("80:5e:c0:ee:00:01" in line and "another RPS customer" in line for line in shown)
+    shown = messages_of(response)  # the provider reads what RPS said
+    assert any("80:5e:c0:ee:00:01: device.mac.added.by.other" in line for line in shown)
 
 
 def test_an_action_without_rps_keys_says_what_to_set(admin_client, fake_rps, alpha, settings):
@@ -248,3 +251,165 @@ def test_the_organisation_page_shows_its_rps_server_and_phones(admin_client, ten
 
     assert "alpha-1a2b3c" in body
     assert "1 registered, 0 pending, 0 failed" in body
+
+
+# --- what staff read: plain words; the provider reads what RPS said ---------------------
+
+# What organisation staff must never read: settings, libraries, exceptions, RPS's own keys.
+NOT_FOR_STAFF = (
+    "RPS_",
+    ".env",
+    "urllib3",
+    "requests",
+    "HTTPConnection",
+    "Errno",
+    "Traceback",
+    "Error(",
+    "device.mac",
+    "param.invalid",
+    "signature",
+    "HTTP 5",
+    "127.0.0.1",
+)
+
+
+def assert_plain(text: str) -> None:
+    assert not [word for word in NOT_FOR_STAFF if word in text], text
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def sync_phone(client, phone):
+    return run_action(client, "/admin/devices/device/", "sync_devices_with_rps", [phone.pk])
+
+
+def make_unreachable(settings, fake_rps):
+    settings.RPS_API_URL = closed_port_url()
+
+
+def make_refused_access(settings, fake_rps):
+    settings.RPS_ACCESS_KEY_SECRET = "not-the-secret"
+
+
+def make_not_set_up(settings, fake_rps):
+    settings.RPS_ACCESS_KEY_ID = ""
+
+
+def make_busy(settings, fake_rps):
+    fake_rps.fail("server/list", 503, times=100)
+
+
+def make_phone_refused(settings, fake_rps):
+    fake_rps.fail("device/add", 400, key="param.invalid", times=100)
+
+
+def make_owned(settings, fake_rps):
+    fake_rps.seed_device("805ec0ee0009", owner="another-provider")
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (make_unreachable, wording.UNREACHABLE),
+        (make_busy, wording.UNREACHABLE),
+        (make_refused_access, wording.REFUSED_ACCESS),
+        (make_not_set_up, wording.NOT_SET_UP),
+        (make_phone_refused, wording.PHONE_REFUSED),
+        (make_owned, wording.OWNED_BY_OTHER),
+    ],
+)
+def test_staff_read_plain_words_whatever_went_wrong(
+    alpha_staff, fake_rps, alpha, settings, fault, said
+):
+    phone = make_device(alpha, "805ec0ee0009")
+    fault(settings, fake_rps)
+
+    response = sync_phone(alpha_staff, phone)
+    page = alpha_staff.get(f"/admin/devices/device/{phone.pk}/change/").content.decode()
+    listed = alpha_staff.get("/admin/rps/rpsdevicestate/").content.decode()
+    states = RpsDeviceState.objects.filter(device=phone)
+    detail_pages = [
+        alpha_staff.get(f"/admin/rps/rpsdevicestate/{state.pk}/change/").content.decode()
+        for state in states
+    ]
+
+    shown = messages_of(response)
+    assert any(said in line for line in shown), shown
+    for text in [*shown, page, listed, *detail_pages]:
+        assert_plain(text)
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [
+        (make_unreachable, "Connection refused"),
+        (make_busy, "HTTP 503"),
+        (make_refused_access, "RPS_ACCESS_KEY_SECRET"),
+        (make_not_set_up, "RPS_ACCESS_KEY_ID must be set"),
+        (make_phone_refused, "param.invalid"),
+        (make_owned, "device.mac.added.by.other"),
+    ],
+)
+def test_the_provider_reads_what_rps_said(admin_client, fake_rps, alpha, settings, fault, detail):
+    phone = make_device(alpha, "805ec0ee0009")
+    fault(settings, fake_rps)
+
+    response = sync_phone(admin_client, phone)
+
+    assert any(detail in line for line in messages_of(response)), messages_of(response)
+
+
+def test_the_provider_sees_what_rps_said_on_the_phone_page_and_staff_do_not(
+    admin_client, alpha_staff, fake_rps, alpha
+):
+    phone = make_device(alpha, "805ec0ee0009")
+    fake_rps.fail("device/add", 400, key="param.invalid", times=100)
+    sync_phone(admin_client, phone)
+    state = RpsDeviceState.objects.get(device=phone)
+    url = f"/admin/devices/device/{phone.pk}/change/"
+
+    provider_page = admin_client.get(url).content.decode()
+    staff_page = alpha_staff.get(url).content.decode()
+
+    assert "param.invalid" in state.last_error_detail
+    assert "param.invalid" in provider_page
+    assert "param.invalid" not in staff_page
+    assert wording.PHONE_REFUSED in staff_page
+
+
+def test_staff_do_not_see_the_organisation_a_state_row_was_last_pushed_to(
+    alpha_staff, fake_rps, alpha
+):
+    phone = alpha.devices.first()
+    elsewhere = make_organisation("elsewhere")
+    RpsDeviceState.objects.create(
+        mac=phone.mac, device=phone, organisation=elsewhere, status="registered"
+    )
+    state = RpsDeviceState.objects.get(mac=phone.mac)
+
+    listed = alpha_staff.get("/admin/rps/rpsdevicestate/").content.decode()
+    detail = alpha_staff.get(f"/admin/rps/rpsdevicestate/{state.pk}/change/").content.decode()
+
+    assert "Elsewhere" not in listed
+    assert "Elsewhere" not in detail
+
+
+def test_the_admin_gives_up_on_a_hanging_rps_within_its_call_budget(
+    alpha_staff, fake_rps, alpha, settings
+):
+    settings.RPS_READ_TIMEOUT = 30  # the cron job's patience: far too long for a request
+    settings.RPS_RETRIES = 4
+    settings.RPS_ADMIN_CALL_SECONDS = 0.5
+    fake_rps.latency = 5.0
+    phone = alpha.devices.first()
+
+    started = time.monotonic()
+    response = sync_phone(alpha_staff, phone)
+    seconds = time.monotonic() - started
+
+    assert seconds < 3  # one call, cut at 0.5 s; unbudgeted it would take 2 x 30 s
+    assert any(wording.UNREACHABLE in line for line in messages_of(response))

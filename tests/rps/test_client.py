@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rps.client import RpsClient, RpsConfigError, RpsError, client_from_settings
@@ -227,3 +229,50 @@ def test_listing_goes_on_when_rps_answers_shorter_pages_than_asked(fake_rps, cli
 
     assert len(devices) == 100
     assert len(fake_rps.calls_to("device/list")) == 4
+
+
+def test_a_timeout_is_tried_once_more_not_as_often_as_other_failures(fake_rps, client, pauses):
+    fake_rps.delay("server/list", 1.5, times=10)  # the client's read timeout is 0.5 s
+
+    with pytest.raises(RpsError) as caught:
+        client.list_servers()
+
+    assert caught.value.key == "timeout"
+    assert caught.value.attempts == 2  # not 1 + retries (3): each try costs the whole timeout
+    assert "did not answer in 0.5 s" in str(caught.value)
+    assert caught.value.call == "POST server/list"
+
+
+def test_a_call_budget_cuts_a_hanging_call_and_its_retries_short(fake_rps):
+    fake_rps.latency = 3.0
+    client = RpsClient(
+        fake_rps.url, KEY_ID, SECRET, read_timeout=30, retries=4, backoff=0, call_seconds=0.5
+    )
+
+    started = time.monotonic()
+    with pytest.raises(RpsError) as caught:
+        client.list_servers()
+
+    assert time.monotonic() - started < 2  # 0.5 s, where 30 s and a retry were allowed
+    assert caught.value.attempts == 1
+    assert caught.value.retryable
+
+
+def test_a_connection_refused_says_so_without_the_layers_of_requests(pauses):
+    client = RpsClient("http://127.0.0.1:9", KEY_ID, SECRET, retries=2, sleep=pauses.append)
+
+    with pytest.raises(RpsError) as caught:
+        client.list_servers()
+
+    text = str(caught.value)
+    assert text.startswith("RPS at 127.0.0.1:9 could not be reached: Failed to establish")
+    assert "Connection refused; 3 attempts in" in text
+    assert "HTTPConnectionPool" not in text
+    assert caught.value.stops_run
+
+
+def test_an_error_we_raise_ourselves_is_not_taken_for_rps_not_answering():
+    error = RpsError("device.not.listed", "RPS says the MAC is ours but does not list it")
+
+    assert not error.retryable
+    assert not error.stops_run

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from devices.mac import format_mac
 from devices.models import Device
 from rps import sync as sync_module
+from rps import wording
 from rps.desired import server_name
 from rps.models import RpsDeviceState, RpsServerState
 from tests.factories import make_device, make_organisation
@@ -26,10 +27,12 @@ def sync(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def sync_fails(*args: str) -> tuple[str, str, str]:
+def sync_fails(*args: str, code: int = 1) -> tuple[str, str, str]:
+    """Runs the command, which must exit with `code` (1: needs someone, 2: RPS unavailable)."""
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError) as caught:
         call_command("rps_sync", *args, stdout=out, stderr=err)
+    assert caught.value.returncode == code, caught.value
     return str(caught.value), out.getvalue(), err.getvalue()
 
 
@@ -191,7 +194,7 @@ def test_a_refused_edit_is_reported_by_its_mac_and_the_other_phones_are_edited(
 
     _, _, err = sync_fails()
 
-    assert f"alpha {format_mac(alpha_macs[0])}: param.invalid" in err
+    assert f"alpha {format_mac(alpha_macs[0])}: RPS refused POST device/edit: param.invalid" in err
     assert fake_rps.device_fields(alpha_macs[0])["password"] == ""
     for mac in alpha_macs[1:] + bravo_macs:
         assert fake_rps.device_fields(mac) == own_fields(mac)
@@ -343,50 +346,43 @@ def test_the_phones_of_an_inactive_organisation_are_removed(fake_rps, two_organi
     assert not set(bravo_macs) & set(fake_rps.devices)
 
 
-def test_phones_rps_does_not_answer_stay_pending_the_others_go_on_and_the_next_run_retries(
-    fake_rps, db
-):
-    alpha = make_organisation("alpha")
-    macs = sorted(make_device(alpha).mac for _ in range(250))
-    unanswered = {macs[10], macs[150], macs[240]}
-    fake_rps.fail("device/add", 500, times=9, match=lambda body: body["macs"][0] in unanswered)
-
-    message, _, err = sync_fails()
-
-    assert set(fake_rps.our_devices()) == set(macs) - unanswered
-    failed = RpsDeviceState.objects.exclude(status=Status.REGISTERED)
-    assert set(failed.values_list("mac", flat=True)) == unanswered
-    assert {state.status for state in failed} == {Status.PENDING}
-    assert all("HTTP 500" in state.last_error for state in failed)
-    assert "3 phones: busy (HTTP 500)" in err
-    assert "3 problem(s)" in message
-
-    fake_rps.calls.clear()
-    out, _ = sync()
-
-    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add"] * 3
-    assert set(fake_rps.our_devices()) == set(macs)
-    assert "3 registered, 0 updated, 0 moved, 0 removed, 247 unchanged, 0 failed" in out
-
-
-def test_a_run_stops_when_rps_stops_answering_and_the_next_one_finishes(fake_rps, db):
+def test_a_run_stops_at_the_first_call_rps_leaves_unanswered_and_the_next_one_goes_on(fake_rps, db):
     alpha = make_organisation("alpha")
     macs = sorted(make_device(alpha).mac for _ in range(20))
     fake_rps.fail("device/add", 503, times=1000)
 
-    message, _, err = sync_fails()
+    message, out, err = sync_fails(code=2)
 
-    adds = fake_rps.calls_to("device/add")
-    assert len(adds) == sync_module.UNANSWERED_LIMIT * 3  # each phone: 1 try + 2 retries
-    assert f"RPS did not answer {sync_module.UNANSWERED_LIMIT} phones' calls in a row" in err
-    assert "left for the next one" in err
-    assert RpsDeviceState.objects.count() == sync_module.UNANSWERED_LIMIT  # the rest untouched
-    assert "RPS sync failed" in message
+    assert len(fake_rps.calls_to("device/add")) == 3  # one phone: 1 try + 2 retries, no more
+    assert "alpha: stopped, RPS unavailable, 20 phone(s)" in out
+    assert "RPS answered POST device/add with busy (HTTP 503); 3 attempts" in err
+    assert "the run stopped at alpha" in err
+    state = RpsDeviceState.objects.get()  # the others untouched
+    assert (state.mac, state.status, state.last_error) == (
+        macs[0],
+        Status.PENDING,
+        wording.NO_ANSWER,
+    )
+    assert "RPS sync stopped" in message
 
     fake_rps.rules.clear()
     sync()
 
     assert set(fake_rps.our_devices()) == set(macs)
+
+
+def test_a_phone_rps_keeps_failing_on_goes_last_so_it_cannot_hold_back_the_others(fake_rps, db):
+    alpha = make_organisation("alpha")
+    macs = sorted(make_device(alpha).mac for _ in range(5))
+    fake_rps.fail("device/add", 500, times=1000, match=lambda body: body["macs"] == [macs[1]])
+
+    sync_fails(code=2)
+    assert set(fake_rps.our_devices()) == {macs[0]}  # stopped at macs[1]
+
+    sync_fails(code=2)
+
+    assert set(fake_rps.our_devices()) == set(macs) - {macs[1]}  # it was tried last
+    assert [call.body["macs"] for call in fake_rps.calls_to("device/add")][-1] == [macs[1]]
 
 
 def test_a_refusal_of_one_phone_is_reported_by_its_mac_and_the_others_are_registered(fake_rps, db):
@@ -401,11 +397,17 @@ def test_a_refusal_of_one_phone_is_reported_by_its_mac_and_the_others_are_regist
 
     assert set(fake_rps.our_devices()) == set(macs) - {refused}
     [error] = json.loads(out)["errors"]
-    assert (error["organisation"], error["mac"]) == ("alpha", refused)
-    assert "device.password.invalid" in error["message"]
+    assert (error["organisation"], error["mac"], error["kind"]) == (
+        "alpha",
+        refused,
+        "phone_refused",
+    )
+    assert error["message"] == wording.PHONE_REFUSED
+    assert "device.password.invalid" in error["detail"]
     state = RpsDeviceState.objects.get(mac=refused)
     assert (state.status, state.fingerprint) == (Status.FAILED, "")
-    assert "device.password.invalid" in state.last_error
+    assert state.last_error == wording.PHONE_REFUSED
+    assert "device.password.invalid" in state.last_error_detail
     assert "1 problem(s)" in message
 
 
@@ -414,20 +416,22 @@ def test_a_phone_added_without_an_answer_is_given_its_credentials_next_run(fake_
     macs = sorted(make_device(alpha).mac for _ in range(3))
     settings.RPS_RETRIES = 0
     settings.RPS_READ_TIMEOUT = 0.2
-    fake_rps.delay("device/add", 0.5)  # RPS adds the first one, we time out
-    sync_fails()
+    fake_rps.delay("device/add", 0.5)  # RPS adds the first one, we time out: the run stops
+    sync_fails(code=2)
     fake_rps.wait_idle()
-    assert set(fake_rps.our_devices()) == set(macs)
+    assert set(fake_rps.our_devices()) == {macs[0]}
     assert RpsDeviceState.objects.get(mac=macs[0]).status == Status.PENDING
     fake_rps.calls.clear()
 
     out, _ = sync()
 
-    # RPS says it has it; what it holds of the phone's own cannot be read back: pushed again.
-    assert [call.endpoint for call in fake_rps.write_calls()] == ["device/add", "device/edit"]
+    # RPS says it has it; what it holds of the phone's own cannot be read back: pushed again
+    # (after the others: a phone left unanswered goes last).
+    endpoints = [call.endpoint for call in fake_rps.write_calls()]
+    assert endpoints == ["device/add", "device/add", "device/add", "device/edit"]
     assert set(RpsDeviceState.objects.values_list("status", flat=True)) == {Status.REGISTERED}
     assert fake_rps.device_fields(macs[0]) == own_fields(macs[0])
-    assert "1 updated, 0 moved, 0 removed, 2 unchanged, 0 failed" in out
+    assert "2 registered, 1 updated, 0 moved, 0 removed, 0 unchanged, 0 failed" in out
 
 
 def test_a_dry_run_says_what_it_would_do_and_writes_nothing(fake_rps, two_organisations):
@@ -462,22 +466,25 @@ def test_a_wrong_secret_is_reported_clearly_and_stops_the_run(
 ):
     settings.RPS_ACCESS_KEY_SECRET = "not-the-secret"
 
-    message, _, err = sync_fails()
+    message, out, err = sync_fails(code=2)
 
     assert "RPS refused our access key or signature" in err
     assert "RPS_ACCESS_KEY_SECRET" in err
     assert len(fake_rps.calls) == 1  # the first refusal stops everything
     assert fake_rps.servers == {}
     assert not RpsDeviceState.objects.exists()
-    assert "RPS sync failed" in message
+    assert "alpha: stopped, RPS unavailable" in out
+    assert "bravo: not tried, RPS unavailable" in out
+    assert "RPS sync stopped" in message
 
 
 def test_missing_keys_are_a_clear_error_before_any_call(fake_rps, two_organisations, settings):
     settings.RPS_ACCESS_KEY_ID = ""
 
-    message, _, _ = sync_fails()
+    message, _, err = sync_fails()
 
-    assert "RPS_ACCESS_KEY_ID must be set" in message
+    assert "RPS_ACCESS_KEY_ID must be set" in err
+    assert "RPS sync not run: RPS is not set up" in message
     assert fake_rps.calls == []
 
 
@@ -489,19 +496,19 @@ def test_a_phone_owned_by_another_customer_is_reported_once_and_not_retried(fake
 
     message, _, err = sync_fails()
 
-    assert "RPS sync failed: 1 problem(s)" in message
+    assert "RPS sync: 1 problem(s) need someone" in message
     assert "805ec0ee0001" not in fake_rps.our_devices()
     assert set(ours) <= set(fake_rps.our_devices())
-    assert "80:5e:c0:ee:00:01" in err
-    assert "another RPS customer" in err
+    assert "alpha 80:5e:c0:ee:00:01: device.mac.added.by.other" in err
+    assert "another RPS account" in err
     assert RpsDeviceState.objects.get(mac=theirs).status == Status.OWNED_BY_OTHER
 
     fake_rps.calls.clear()
-    out, _ = sync()
+    message, out, err = sync_fails()  # still needs someone: still exit 1
 
     assert fake_rps.calls == []  # not retried on every run
     assert "1 owned by another customer" in out
-    assert "80:5e:c0:ee:00:01" in out
+    assert err.count("80:5e:c0:ee:00:01") == 1
 
 
 def test_a_full_sync_rechecks_a_phone_another_customer_has_released(fake_rps, db):
@@ -568,13 +575,20 @@ def test_a_server_deleted_in_rps_is_created_again(fake_rps, two_organisations):
 def test_a_server_name_taken_by_another_customer_is_reported_clearly(fake_rps, two_organisations):
     fake_rps.seed_server(server_name("alpha"), owner="another-provider")
 
-    _, _, err = sync_fails()
+    _, out, err = sync_fails()
 
     assert "RPS refused to create server" in err
     assert "server.name.existed" in err
     assert "RPS_SERVER_NAME_PREFIX" in err
-    assert "3 phone(s) not synced" in err
+    assert "Its phones are not registered until it exists" in err
+    assert "alpha: needs attention, 3 phone(s), 1 problem(s)" in out
+    assert "bravo: in sync, 2 phone(s)" in out
     assert set(fake_rps.our_devices()) == set(two_organisations[3])  # bravo went ahead
+    server = RpsServerState.objects.get(organisation__slug="alpha")
+    assert server.last_error == wording.SERVER_NOT_CREATED
+    assert "server.name.existed" in server.last_error_detail
+
+    sync_fails()  # reported again while it persists
 
 
 def test_a_server_created_by_a_lost_answer_is_adopted_not_duplicated(fake_rps, two_organisations):
@@ -630,7 +644,7 @@ def test_json_lists_the_failures_by_organisation_and_mac(fake_rps, db):
 def test_it_prints_plain_progress_lines_when_not_on_a_terminal(fake_rps, two_organisations):
     out, _ = sync()
 
-    assert "alpha: done, 3/5 phones\nbravo: done, 5/5 phones\nremovals: done\n" in out
+    assert "alpha: in sync, 3 phone(s)\nbravo: in sync, 2 phone(s)\nremovals: done\n" in out
     assert "\r" not in out
 
 
@@ -730,7 +744,7 @@ def test_a_foreign_mac_among_many_costs_only_its_own_calls(fake_rps, db):
     assert len(fake_rps.calls_to("device/add")) == 100
     assert len(fake_rps.calls_to("device/checkMac")) == 1
     assert RpsDeviceState.objects.get(mac=macs[37]).status == Status.OWNED_BY_OTHER
-    assert err.count("another RPS customer") == 1
+    assert err.count("another RPS account") == 1
 
 
 def test_a_row_recorded_meanwhile_by_another_run_is_overwritten_not_a_crash(

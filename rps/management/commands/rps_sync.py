@@ -4,32 +4,76 @@ A call per new or changed phone (each has its own password, and a device call ca
 the first run after per-phone credentials came edits every phone once, which takes the round
 trip to RPS times the phones; the cron line's `flock` keeps runs from overlapping meanwhile.
 
-Cron example (every 15 minutes, a summary line in the log, non-zero exit on any failure; the
-README's line adds `flock`):
+The exit status (EXIT_STATUS below, in the help and docs/architecture.md) follows from the
+state after the run, so monitoring can tell "someone has to act" from "RPS is away".
+
+Cron example (every 15 minutes, a summary in the log; the README's line adds `flock`):
     */15 * * * *  cd /srv/voipconfig && .venv/bin/python manage.py rps_sync --json
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from argparse import RawDescriptionHelpFormatter
+from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
 
 from organisations.models import Organisation
+from rps import wording
 from rps.client import RpsConfigError, client_from_settings
-from rps.summary import SyncSummary
-from rps.sync import Progress, RpsSync
+from rps.summary import NEEDS_SOMEONE, REMOVALS, Kind, Outcome, Problem, SyncSummary
+from rps.sync import RpsSync
 
 BAR_WIDTH = 30
+
+EXIT_STATUS = """\
+exit status:
+  0  everything the run covers is in sync.
+  1  something needs someone, listed on stderr (and under "errors" with --json): a phone
+     RPS refused or another RPS customer owns, an organisation's server or a removal RPS
+     refused, the RPS settings missing, a mistyped option. Said again on every run while
+     it persists, whatever that run did.
+  2  RPS unavailable: no connection (refused, name not found), no answer in time, a 5xx
+     or rate limit after the retries, or our access key or signature refused. The run
+     stops at the first such call: the organisation it was in is "stopped", the ones after
+     it "not tried"; the next run goes on from there.
+  2 wins over 1. --json says the same: "exit_status", "state" and "ok" (exit status 0).
+"""
+
+
+class _HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+    """Keeps the line breaks of the description and of the exit status list."""
+
+
+class _Parser(CommandParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse exits 2 on a usage error, which monitoring would take for "RPS
+        # unavailable"; a mistyped cron line needs someone.
+        if not self.called_from_command_line:
+            raise CommandError(f"Error: {message}")
+        self.print_usage(sys.stderr)
+        self.exit(NEEDS_SOMEONE, f"{self.prog}: error: {message}\n")
 
 
 class Command(BaseCommand):
     help = (
-        "Keep Yealink RPS true to the database: one server per organisation, every active "
-        "phone registered to its organisation's server with its own URL and credentials, "
+        "Keep Yealink RPS true to the database: one server per organisation, every active\n"
+        "phone registered to its organisation's server with its own URL and credentials,\n"
         "deleted or deactivated phones removed."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, epilog=EXIT_STATUS, **kwargs)
+        parser.__class__ = _Parser  # BaseCommand builds a CommandParser; only error() differs
+        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -65,47 +109,46 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         self.verbosity = verbosity
+        self.bar_open = False
         selected = _organisations(organisations)
         try:
             client = client_from_settings()
         except RpsConfigError as exc:
-            raise CommandError(str(exc)) from exc
-        progress = None if as_json else self._progress_printer()
-        sync = RpsSync(client, dry_run=dry_run, full=full, progress=progress)
-        summary = sync.run(selected)
+            summary = SyncSummary(dry_run=dry_run, full=full)
+            summary.errors.append(Problem("", "", wording.NOT_SET_UP, str(exc), Kind.NOT_SET_UP))
+        else:
+            sync = RpsSync(client, dry_run=dry_run, full=full, **self._printers(as_json))
+            summary = sync.run(selected)
         self._report(summary, as_json=as_json)
-        if not summary.ok:
-            raise CommandError(
-                f"RPS sync failed: {len(summary.errors)} problem(s), listed above; what did "
-                "succeed is recorded and will not be pushed again."
-            )
+        if summary.exit_status:
+            where = "in the JSON" if as_json else "listed above"
+            raise CommandError(summary.verdict(where), returncode=summary.exit_status)
 
-    def _progress_printer(self) -> Progress:
+    def _printers(self, as_json: bool) -> dict[str, Any]:
+        if as_json:
+            return {}
         if self.stdout.isatty():
-            return self._bar
-        self._current = ("", 0)
-        return self._line
+            return {"progress": self._bar}
+        return {"finished": self._line}
 
     def _bar(self, done: int, total: int, what: str) -> None:
         filled = BAR_WIDTH * done // max(total, 1)
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        end = "\n" if what == "removals" else ""
+        self.bar_open = what != REMOVALS
+        end = "" if self.bar_open else "\n"
         self.stdout.write(f"\r[{bar}] {done}/{total} phones  {what[:30]:<30}", ending=end)
         self.stdout.flush()
 
-    def _line(self, done: int, total: int, what: str) -> None:
-        # One line per organisation, written when the next one starts, keeps a log short.
-        previous, previous_done = self._current
-        if previous and what != previous:
-            self.stdout.write(f"{previous}: done, {previous_done}/{total} phones")
-        if what == "removals":
-            self.stdout.write("removals: done")
-        self._current = (what, done)
+    def _line(self, outcome: Outcome) -> None:
+        # A line per organisation as it is settled, saying how it stands: a log stays short.
+        self.stdout.write(outcome.line())
 
     def _report(self, summary: SyncSummary, *, as_json: bool) -> None:
         if as_json:
             self.stdout.write(json.dumps(summary.as_dict(), indent=2))
             return
+        if self.bar_open:  # the run stopped before the bar was full
+            self.stdout.write("")
         if summary.dry_run or self.verbosity >= 2:
             for action in summary.actions:
                 self.stdout.write(action)
