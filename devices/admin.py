@@ -422,8 +422,8 @@ class DeviceAdmin(
             self.log_change(request, device, "Revealed the passwords in the config preview.")
         # Organisation staff see their SIP passwords, never a secret or value of the provider's.
         who = audience_for(device, provider=is_provider(request.user), reveal=reveal)
-        mac_config, common = mask_config(mac_config, who), mask_config(common, who)
-        mac_file, common_file = render_lines(mac_config), render_lines(common)
+        mac_shown, common = mask_config(mac_config, who), mask_config(common, who)
+        mac_file, common_file = render_lines(mac_shown), render_lines(common)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -434,7 +434,7 @@ class DeviceAdmin(
             "mac_file": mac_file,
             # Each line of the file beside the layer it came from (the header has none).
             "mac_lines": list(
-                zip(mac_file.splitlines()[1:], mac_config.origin.values(), strict=True)
+                zip(mac_file.splitlines()[1:], mac_shown.origin.values(), strict=True)
             ),
             "common_lines": list(
                 zip(common_file.splitlines()[1:], common.origin.values(), strict=True)
@@ -442,7 +442,7 @@ class DeviceAdmin(
             "layers": LAYER_ORDER,
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
-            "diff": _diff(mask_secrets(device.last_config, who), mac_file)
+            "diff": _diff(mask_secrets(device.last_config, who, mac_config), mac_file)
             if device.last_config
             else None,
         }

@@ -695,13 +695,20 @@ def mask_config(config: Layered, audience: Audience) -> Layered:
     return shown
 
 
-def mask_secrets(text: str, audience: Audience = Audience(provider=True)) -> str:
-    """A rendered file (as served: the layers unknown) as `audience` may see it."""
+def mask_secrets(
+    text: str, audience: Audience = Audience(provider=True), now: Layered | None = None
+) -> str:
+    """A rendered file as `audience` may see it: one served before, where a line the phone
+    still gets (the same in `now`, the file as it is now) shows as it does now, and any
+    other line by its key alone."""
+    now = now if now is not None else Layered()
+    layers = {(fold(key_of(place)), value): now.origin[place] for place, value in now.items()}
     lines = []
     for line in text.splitlines():
         key, sep, value = line.partition(" = ")
         if sep:
-            line = f"{key} = {shown_value(audience, key, value, None)}"
+            layer = layers.get((fold(key), value))
+            line = f"{key} = {shown_value(audience, key, value, layer)}"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 

@@ -191,3 +191,19 @@ def test_staff_cannot_move_a_masked_value_to_another_key(staff, tenant_a):
     assert "stands for a value kept hidden" in response.content.decode()
     device.refresh_from_db()
     assert device.raw_overrides == SECRET_LINE
+
+
+def test_a_line_the_phone_still_gets_is_no_change_in_the_diff(client, staff, tenant_a):
+    org = tenant_a.organisation
+    org.raw_overrides = "lang.gui = Dutch"
+    org.save()
+    phone = Client()
+    phone.get(f"/{tenant_a.device.mac}.cfg", headers=tenant_a.phone_headers())
+    org.raw_overrides = ""  # taken out: the MAC file gives the organisation's language back
+    org.save()
+    phone.get(f"/{tenant_a.device.mac}.cfg", headers=tenant_a.phone_headers())
+
+    response = preview(staff, tenant_a.device)
+
+    assert "lang.gui = English" in response.context["mac_file"]
+    assert response.context["diff"] == ""  # the phone has exactly this file
