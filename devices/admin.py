@@ -3,7 +3,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
@@ -23,9 +22,11 @@ from django.utils.http import urlencode
 from devices import csv_io, foreign_macs, status
 from devices.config import (
     LAYER_ORDER,
+    audience_for,
     common_config,
     device_config,
     legacy_names,
+    mask_config,
     mask_secrets,
 )
 from devices.mac import (
@@ -50,17 +51,23 @@ from devices.models import (
 from devices.phone_models import EXPANSION_MODULES, PhoneModel, get_model
 from organisations.admin import (
     WEB_PASSWORDS,
+    KeptSecretsInlineMixin,
     KeptSecretsMixin,
     ProviderOnlyFieldsMixin,
     ScopedInline,
     ScopedModelAdmin,
     WidgetsMixin,
     overrides_widget,
-    password_widget,
     settings_fieldsets,
     warn_about_unknown_keys,
 )
-from organisations.config_syntax import provider_only_keys, render_lines, split_provider_lines
+from organisations.config_syntax import (
+    mask_override_lines,
+    provider_only_keys,
+    render_lines,
+    split_provider_lines,
+    unmask_override_lines,
+)
 from organisations.csv_files import CsvFileError, decode_upload, sign_upload, unsign_upload
 from organisations.models import Organisation
 from organisations.phone_settings import SIP_SETTINGS
@@ -95,9 +102,11 @@ ACCOUNT_FIELDSETS: list[tuple[str | _StrPromise | None, _FieldOpts]] = [
 ]
 
 
-class SipAccountInline(ScopedInline, WidgetsMixin, admin.StackedInline[SipAccount, Device]):
+class SipAccountInline(
+    ScopedInline, KeptSecretsInlineMixin, admin.StackedInline[SipAccount, Device]
+):
     model = SipAccount
-    widgets = {"password": password_widget()}
+    kept_secrets = ("password",)
     extra = 0
     fieldsets = ACCOUNT_FIELDSETS
 
@@ -360,11 +369,13 @@ class DeviceAdmin(
 
         class StaffDeviceForm(form):  # type: ignore[valid-type, misc]  # a class made at run time
             # The provider's override lines are neither shown to staff nor lost when they
-            # save theirs: they may hold a web password.
+            # save theirs: they may hold a web password. Of the other lines, secrets show
+            # masked (the provider may have written them) and keep their value when saved.
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 theirs, self.provider_lines = split_provider_lines(self.instance.raw_overrides)
-                self.initial["raw_overrides"] = theirs
+                self.stored_lines = theirs
+                self.initial["raw_overrides"] = mask_override_lines(theirs)
 
             def clean_mac(self) -> str:
                 text: str = self.cleaned_data.get("mac", "")
@@ -372,7 +383,8 @@ class DeviceAdmin(
                 return text
 
             def clean_raw_overrides(self) -> str:
-                text: str = self.cleaned_data.get("raw_overrides", "")
+                typed: str = self.cleaned_data.get("raw_overrides", "")
+                text = unmask_override_lines(typed, self.stored_lines)
                 reserved = provider_only_keys(text)
                 if reserved:
                     raise forms.ValidationError(
@@ -421,14 +433,10 @@ class DeviceAdmin(
             common, mac_config = legacy_names(common), legacy_names(mac_config)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
-        shown: Callable[[str], str]
-        if not reveal:
-            shown = mask_secrets
-        elif is_provider(request.user):
-            shown = str
-        else:  # organisation staff see their SIP passwords, never the organisation's secrets
-            shown = partial(mask_secrets, sip_passwords=True)
-        mac_file, common_file = shown(render_lines(mac_config)), shown(render_lines(common))
+        # Organisation staff see their SIP passwords, never a secret or value of the provider's.
+        who = audience_for(device, provider=is_provider(request.user), reveal=reveal)
+        mac_shown, common = mask_config(mac_config, who), mask_config(common, who)
+        mac_file, common_file = render_lines(mac_shown), render_lines(common)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -439,7 +447,7 @@ class DeviceAdmin(
             "mac_file": mac_file,
             # Each line of the file beside the layer it came from (the header has none).
             "mac_lines": list(
-                zip(mac_file.splitlines()[1:], mac_config.origin.values(), strict=True)
+                zip(mac_file.splitlines()[1:], mac_shown.origin.values(), strict=True)
             ),
             "common_lines": list(
                 zip(common_file.splitlines()[1:], common.origin.values(), strict=True)
@@ -447,7 +455,9 @@ class DeviceAdmin(
             "layers": LAYER_ORDER,
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
-            "diff": _diff(shown(device.last_config), mac_file) if device.last_config else None,
+            "diff": _diff(mask_secrets(device.last_config, who, mac_config), mac_file)
+            if device.last_config
+            else None,
         }
         return TemplateResponse(request, "admin/devices/device/config_preview.html", context)
 
@@ -593,8 +603,8 @@ class KeyProfileAdmin(ScopedModelAdmin[KeyProfile]):
 
 
 @admin.register(SipAccount)
-class SipAccountAdmin(WidgetsMixin, ScopedModelAdmin[SipAccount]):
-    widgets = {"password": password_widget()}
+class SipAccountAdmin(KeptSecretsMixin, ScopedModelAdmin[SipAccount]):
+    kept_secrets = ("password",)
     fieldsets = [(None, {"fields": ["device"]}), *ACCOUNT_FIELDSETS]
     list_display = ["user_name", "index", "label", "display_name", "device", "is_enabled"]
     list_filter = ["is_enabled", "device__organisation"]

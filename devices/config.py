@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -38,8 +39,15 @@ from devices.serving import (
     sip_accounts,
 )
 from organisations.config_syntax import (
+    LEGACY_NAMES,
+    LEGACY_PREFIXES,
+    MASK,
+    NULL,
+    fold,
     is_number,
+    is_provider_only,
     key_of,
+    masked_value,
     parse_overrides,
     render_lines,
     slot,
@@ -56,7 +64,6 @@ from organisations.phone_settings import (
     DEFAULTS as SETTING_DEFAULTS,
 )
 
-NULL = "%NULL%"  # blanks a value on the phone
 DeviceContributor = Callable[[Device], Iterable[tuple[str, str]] | Mapping[str, str]]
 
 _device_contributors: list[DeviceContributor] = []
@@ -64,21 +71,58 @@ _contributor_layers: dict[DeviceContributor, str] = {}
 
 
 class Layered(dict[str, str]):
-    """Slot -> value (see `config_syntax.slot`), and which layer set each (`origin`)."""
+    """Slot -> value (see `config_syntax.slot`), and which layer set each (`origin`).
+
+    A key is one key in any spelling (`config_syntax.fold`): a raw override's `LANG.GUI` or
+    `firmware.url` replaces our `lang.gui` or `static.firmware.url` and keeps our spelling,
+    and a layer of ours after the overrides (the phone's own credentials) replaces an
+    override's spelling with ours. Our own layers write each key in its folded spelling (a
+    test holds them to it), so they need no folding until an override has been put.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.origin: dict[str, str] = {}
+        # Folded slot -> slot as written; made when the first override is put.
+        self._spelling: dict[str, str] | None = None
 
     def put(self, layer: str, pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
         pairs = pairs if isinstance(pairs, dict) else dict(pairs)
+        if self._spelling is not None:
+            for place, value in pairs.items():
+                self.set(place, value, layer)
+            return
         self.update(pairs)
         self.origin.update(dict.fromkeys(pairs, layer))
 
     def set(self, place: str, value: str, layer: str) -> None:
         """One key (the rendering's hot path: a MAC file is a few hundred of these)."""
+        if self._spelling is not None:
+            written = self._spelling.get(fold(place))
+            if written is not None and written != place:  # an override's spelling: ours now
+                del self[written], self.origin[written]
+            self._spelling[fold(place)] = place
         self[place] = value
         self.origin[place] = layer
+
+    def put_override(self, layer: str, pairs: Mapping[str, str]) -> None:
+        """Keys as someone typed them: each replaces the value of the key it folds to, in
+        the spelling that key has here, or is added as typed."""
+        if not pairs:
+            return
+        if self._spelling is None:
+            self._spelling = {fold(place): place for place in self}
+        for place, value in pairs.items():
+            folded = fold(place)
+            written = self._spelling.setdefault(folded, _as_written(place, folded))
+            self[written] = value
+            self.origin[written] = layer
+
+
+def _as_written(place: str, folded: str) -> str:
+    """A key by an older generation's name is written by its V81 name (`legacy_names` gives
+    older firmware the old one); a key in another case as it was typed."""
+    return place if key_of(folded) == key_of(place).lower() else folded
 
 
 # How the layers stack, for the preview's legend (a profile's, model's and key profile's
@@ -106,22 +150,6 @@ DEFAULTS: dict[str, str] = {
     "lang.wui": "English",
 }
 
-# Firmware before V81 reads these keys by their older names (yealink.md §3; Wazo's v80
-# templates and FusionPBX's older ones use them, all in yealink-keys.tsv).
-LEGACY_NAMES = {
-    "static.auto_provision.server.url": "auto_provision.server.url",
-    "static.auto_provision.server.username": "auto_provision.server.username",
-    "static.auto_provision.server.password": "auto_provision.server.password",
-    "static.auto_provision.repeat.enable": "auto_provision.repeat.enable",
-    "static.auto_provision.repeat.minutes": "auto_provision.repeat.minutes",
-    "static.auto_provision.pnp_enable": "auto_provision.pnp_enable",
-    "static.security.user_password": "security.user_password",
-    "static.security.trust_certificates": "security.trust_certificates",
-    "static.trusted_certificates.url": "trusted_certificates.url",
-    "static.firmware.url": "firmware.url",
-}
-LEGACY_PREFIXES = {"static.network.vlan.": "network.vlan.", "static.network.lldp.": "network.lldp."}
-
 
 def register_device_contributor(contributor: DeviceContributor) -> DeviceContributor:
     """Add keys to every MAC file: `contributor(device)` returns (key, value) pairs. The
@@ -148,7 +176,8 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
     put_web_passwords(config, organisation, None)
     for model in models_for_code(model_code) if model_code is not None else []:
         config.put(f"model {model.name}", model.keys)
-    config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
+    overrides = parse_overrides(organisation.raw_overrides, lenient=True)
+    config.put_override("organisation override", overrides)
     return config
 
 
@@ -181,8 +210,9 @@ def device_config(device: Device) -> Layered:
         config.put(_contributor_layers.get(contributor, "phone"), contributor(device))
     # Raw overrides come last in the MAC file too, so an organisation's override still beats
     # a key the MAC file sets (the phone applies the MAC file after the common file).
-    config.put("organisation override", parse_overrides(organisation.raw_overrides, lenient=True))
-    config.put("phone override", parse_overrides(device.raw_overrides, lenient=True))
+    overrides = parse_overrides(organisation.raw_overrides, lenient=True)
+    config.put_override("organisation override", overrides)
+    config.put_override("phone override", parse_overrides(device.raw_overrides, lenient=True))
     # Last, so that nothing sets other credentials than the ones we check: from its next
     # round the phone authenticates as itself (the common file carries none).
     config.put("phone's own credentials", own_credentials(device))
@@ -543,9 +573,9 @@ def put_retired(
     `fallback` (what the common file sets, for the MAC file) gets that value instead."""
     if not retired:
         return
-    ours = {key.lower(): value for key, value in (fallback or {}).items()}
-    for key in retired.split():
-        value = ours.get(key.lower())
+    ours = {fold(key): value for key, value in (fallback or {}).items()}
+    for key in map(fold, retired.split()):  # by the name our own layers write it with
+        value = ours.get(key)
         if value is None:
             config.set(key, NULL, f"removed {owner} override")
         else:
@@ -572,18 +602,24 @@ def legacy_names(config: Layered) -> Layered:
         key = key_of(place)
         if _LINE_VALUE.match(key) and is_number(value) and int(value) > 0:
             value = str(int(value) - 1)
-        old = LEGACY_NAMES.get(key)
-        if old is None:
-            old = next(
-                (
-                    new + key[len(prefix) :]
-                    for prefix, new in LEGACY_PREFIXES.items()
-                    if key.startswith(prefix)
-                ),
-                key,
-            )
-        renamed.put(config.origin[place], {place.replace(key, old, 1): value})
+        renamed.set(legacy_name(key) + place[len(key) :], value, config.origin[place])
     return renamed
+
+
+def legacy_name(key: str) -> str:
+    """The name firmware before V81 reads a key by (an override's key in any spelling)."""
+    current = fold(key)
+    old = LEGACY_NAMES.get(current)
+    if old is None:
+        old = next(
+            (
+                new + current[len(prefix) :]
+                for prefix, new in LEGACY_PREFIXES.items()
+                if current.startswith(prefix)
+            ),
+            None,
+        )
+    return key if old is None else old
 
 
 def boot_file(model_code: int | None, mac: str | None) -> str:
@@ -613,39 +649,92 @@ def render_device_config(device: Device, *, legacy: bool = False) -> str:
     return render_lines(legacy_names(config) if legacy else config)
 
 
-# What marks a secret's key: passwords, encryption keys (`aes_key`, `com_aes`, `mac_aes`),
-# activation codes (`autoprovision.N.code`).
-SECRET_KEY_MARKERS = ("password", "aes")
-
-
-def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(marker in lowered for marker in SECRET_KEY_MARKERS) or lowered.endswith(".code")
-
+# --- what whoever looks may see -------------------------------------------------------------
 
 SIP_PASSWORD = re.compile(r"^account\.\d+\.password$")
+# The provider's layers: the organisation's raw overrides are the provider's alone (its page
+# hides them from staff), and so is a phone's override line of a provider-only key.
+PROVIDERS_OVERRIDE, PHONE_OVERRIDE = "organisation override", "phone override"
 
 
-def mask_secrets(text: str, *, sip_passwords: bool = False) -> str:
-    """A rendered file with every secret value (and every resource URL's token) replaced,
-    for showing it in the admin; with
-    `sip_passwords`, the phone's own SIP passwords left in clear (organisation staff who
-    reveal them), every other secret (the provisioning and web passwords, the provider's
-    overrides) still masked."""
+@dataclass(frozen=True)
+class Audience:
+    """Who is shown a phone's files (the admin's preview, and any later API answer), and so
+    what of them: provider staff see every value once they reveal (recorded); organisation
+    staff never see a secret but the SIP passwords of their own accounts (when they reveal),
+    nor any value of the provider's overrides. Everyone else sees secrets masked."""
+
+    provider: bool
+    reveal: bool = False
+    # Folded keys the provider's overrides set now or set before (retired): in a file served
+    # earlier, whose value a line had is known only by its key.
+    providers_keys: frozenset[str] = frozenset()
+
+
+def audience_for(device: Device, *, provider: bool, reveal: bool) -> Audience:
+    """What the admin's preview of `device` shows to provider or organisation staff."""
+    organisation = device.organisation
+    keys = {*parse_overrides(organisation.raw_overrides, lenient=True)}
+    keys |= set(organisation.retired_override_keys.split())
+    phone_keys = {*parse_overrides(device.raw_overrides, lenient=True)}
+    keys |= {
+        key
+        for key in phone_keys | set(device.retired_override_keys.split())
+        if is_provider_only(key)
+    }
+    return Audience(provider, reveal, frozenset(fold(key_of(key)) for key in keys))
+
+
+def mask_config(config: Layered, audience: Audience) -> Layered:
+    """`config` as `audience` may see it: the same lines from the same layers, values masked
+    where they may not see them."""
+    shown = Layered()
+    for place, value in config.items():
+        layer = config.origin[place]
+        shown.set(place, shown_value(audience, key_of(place), value, layer), layer)
+    return shown
+
+
+def mask_secrets(
+    text: str, audience: Audience = Audience(provider=True), now: Layered | None = None
+) -> str:
+    """A rendered file as `audience` may see it: one served before, where a line the phone
+    still gets (the same in `now`, the file as it is now) shows as it does now, and any
+    other line by its key alone."""
+    now = now if now is not None else Layered()
+    layers = {(fold(key_of(place)), value): now.origin[place] for place, value in now.items()}
     lines = []
     for line in text.splitlines():
         key, sep, value = line.partition(" = ")
-        lowered = key.lower()
-        kept = sip_passwords and SIP_PASSWORD.match(lowered)
-        if sep and value and is_secret_key(lowered) and not kept:
-            line = f"{key} = {_masked(lowered, value)}"
-        lines.append(mask_token(line))  # a resource URL's token opens the phone's files
+        if sep:
+            layer = layers.get((fold(key), value))
+            line = f"{key} = {shown_value(audience, key, value, layer)}"
+        lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
-def _masked(key: str, value: str) -> str:
-    if value == NULL:
-        return value  # a blanked secret shows as blanked
-    if key.endswith("security.user_password") and ":" in value:
-        return value.split(":", 1)[0] + ":********"  # which user stays readable
-    return "********"
+def shown_value(audience: Audience, key: str, value: str, layer: str | None) -> str:
+    """What `audience` sees of `key = value`, which `layer` set (None: not known). A resource
+    URL's token is left out unless provider staff reveal (it opens the phone's files)."""
+    if (audience.provider and audience.reveal) or not value:
+        return value
+    value = mask_token(value)
+    if not audience.provider and _providers(audience, key, layer):
+        return value if value == NULL else MASK  # that it is set, not to what
+    if _own_sip_password(audience, key, layer):
+        return value
+    return masked_value(key, value)
+
+
+def _providers(audience: Audience, key: str, layer: str | None) -> bool:
+    if layer is None:
+        return fold(key) in audience.providers_keys
+    return layer == PROVIDERS_OVERRIDE or (layer == PHONE_OVERRIDE and is_provider_only(key))
+
+
+def _own_sip_password(audience: Audience, key: str, layer: str | None) -> bool:
+    """Organisation staff who reveal see their accounts' SIP passwords: those of the
+    accounts (in a file served earlier, any the provider's overrides did not set)."""
+    if audience.provider or not audience.reveal or not SIP_PASSWORD.match(key.lower()):
+        return False
+    return layer == "account" if layer is not None else fold(key) not in audience.providers_keys

@@ -113,7 +113,8 @@ class Device(ProvisioningPasswords, PhoneSettings):
     is_active = models.BooleanField(
         "active", default=True, help_text="An inactive phone is refused its files."
     )
-    raw_overrides = models.TextField(
+    # Encrypted: overrides hold web and 802.1x passwords.
+    raw_overrides = EncryptedTextField(
         blank=True,
         validators=[validate_overrides],
         help_text="Yealink 'key = value' lines applied last, to this phone only.",

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, Field, ForeignKey, ManyToManyField, Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -32,8 +33,9 @@ if TYPE_CHECKING:  # what the mixins below are mixed into
 
     _AdminBase = admin.options.BaseModelAdmin[Any]
     _ModelAdminBase = admin.ModelAdmin[Any]
+    _InlineBase = admin.options.InlineModelAdmin[Any, Any]
 else:
-    _AdminBase = _ModelAdminBase = object
+    _AdminBase = _ModelAdminBase = _InlineBase = object
 
 
 class ScopedAdminMixin(_AdminBase):
@@ -175,12 +177,6 @@ class WidgetsMixin(_AdminBase):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-def password_widget() -> forms.Widget:
-    # Shown as dots, but kept in the form: the admin edits it, and it must exist in clear
-    # for Digest authentication and for RPS.
-    return forms.PasswordInput(render_value=True)
-
-
 def overrides_widget(rows: int = 6) -> forms.Widget:
     return forms.Textarea(attrs={"rows": rows, "class": "vLargeTextField"})
 
@@ -204,32 +200,61 @@ class ProviderOnlyFieldsMixin(_AdminBase):
 
 
 WEB_PASSWORDS = ("phone_admin_password", "phone_user_password", "phone_var_password")
+REQUIRED = forms.Field.default_error_messages["required"]
 
 
-class KeptSecretsMixin(_ModelAdminBase):
-    """Secrets (`kept_secrets`) are never written into the page: the input is empty, and
-    left empty it keeps the stored value; a value typed replaces it; for a secret that may
-    be empty, ticking "clear" removes it. Provider staff see them through a recorded reveal.
-    """
+class _KeptSecretFields(_AdminBase):
+    """A secret (`kept_secrets`) is never written into a page, not even as dots: its input
+    is empty, and left empty it keeps the stored value; a value typed replaces it. A secret
+    the model requires must be typed for a new row. Provider staff see secrets through a
+    recorded reveal (the config preview, the organisation's web passwords)."""
 
     kept_secrets: tuple[str, ...] = ()
 
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.Field | None:
-        if db_field.name in self.kept_secrets:
-            kwargs["widget"] = forms.PasswordInput(
-                render_value=False,
-                attrs={"autocomplete": "new-password", "placeholder": "unchanged"},
-            )
-            kwargs["required"] = False
-            kwargs["show_hidden_initial"] = False  # a generated default would be in the page
-            field = super().formfield_for_dbfield(db_field, request, **kwargs)
-            if field is not None:
-                # Changed only when a value was typed: the history is where reveals are read.
-                field.has_changed = lambda initial, data: bool(data)  # type: ignore[method-assign]
-            return field
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name not in self.kept_secrets:
+            return super().formfield_for_dbfield(db_field, request, **kwargs)
+        kwargs["widget"] = forms.PasswordInput(
+            render_value=False,
+            attrs={"autocomplete": "new-password", "placeholder": "unchanged"},
+        )
+        kwargs["required"] = False  # left empty it is kept; a new row's is checked on save
+        kwargs["show_hidden_initial"] = False  # a generated default would be in the page
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            # Changed only when a value was typed: the history is where reveals are read.
+            field.has_changed = lambda initial, data: bool(data)  # type: ignore[method-assign]
+        return field
+
+    def _keeping_secrets(self, form: type[forms.ModelForm[Any]]) -> type[forms.ModelForm[Any]]:
+        secrets = [name for name in self.kept_secrets if name in form.base_fields]
+        if not secrets:
+            return form
+        meta = self.model._meta
+        required = {name for name in secrets if not meta.get_field(name).blank}
+
+        def _post_clean(self: forms.ModelForm[Any]) -> None:
+            for name in secrets:
+                if name in self.errors:
+                    continue
+                if self.cleaned_data.get(f"clear_{name}"):
+                    self.cleaned_data[name] = ""
+                elif not self.cleaned_data.get(name):
+                    kept = getattr(self.instance, name)
+                    if not kept and name in required:  # a new row: nothing to keep
+                        self.add_error(name, forms.ValidationError(REQUIRED, code="required"))
+                        continue
+                    self.cleaned_data[name] = kept
+            form._post_clean(self)  # type: ignore[attr-defined]  # ModelForm's, missing from django-stubs
+
+        return type(f"KeptSecrets{form.__name__}", (form,), {"_post_clean": _post_clean})
+
+
+class KeptSecretsMixin(_KeptSecretFields, _ModelAdminBase):
+    """`kept_secrets` on a ModelAdmin (see `_KeptSecretFields`); a secret that may be empty
+    also gets a "clear" box that removes it."""
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
         fieldsets = super().get_fieldsets(request, obj)
@@ -262,31 +287,30 @@ class KeptSecretsMixin(_ModelAdminBase):
         if fields is None:
             fields = admin.utils.flatten_fieldsets(self.get_fieldsets(request, obj))
         kwargs["fields"] = [f for f in fields if not f.startswith("clear_")]
-        form = super().get_form(request, obj, change=change, **kwargs)
-        secrets = [name for name in self.kept_secrets if name in form.base_fields]
-        clearable = [name for name in self._clearable() if name in secrets]
-        if not secrets:
-            return form
-
-        def _post_clean(self: forms.ModelForm[Any]) -> None:
-            for name in secrets:
-                if self.cleaned_data.get(f"clear_{name}"):
-                    self.cleaned_data[name] = ""
-                elif not self.cleaned_data.get(name):
-                    self.cleaned_data[name] = getattr(self.instance, name)  # kept
-            form._post_clean(self)  # type: ignore[attr-defined]  # ModelForm's, missing from django-stubs
-
-        attrs: dict[str, Any] = {"_post_clean": _post_clean}
-        for name in clearable:
+        form = self._keeping_secrets(super().get_form(request, obj, change=change, **kwargs))
+        attrs: dict[str, Any] = {}
+        for name in self._clearable():
+            if name not in form.base_fields:
+                continue
             label = self.model._meta.get_field(name).verbose_name
             attrs[f"clear_{name}"] = forms.BooleanField(
                 required=False, label=f"clear the {label}", help_text="Back to the default."
             )
-        kept: type[forms.ModelForm[Any]] = type(f"KeptSecrets{form.__name__}", (form,), attrs)
-        return kept
+        return type(form.__name__, (form,), attrs) if attrs else form
 
     def _clearable(self) -> list[str]:
         return [name for name in self.kept_secrets if self.model._meta.get_field(name).blank]
+
+
+class KeptSecretsInlineMixin(_KeptSecretFields, _InlineBase):
+    """`kept_secrets` on an inline (see `_KeptSecretFields`), each row's kept alike."""
+
+    def get_formset(
+        self, request: HttpRequest, obj: Any = None, **kwargs: Any
+    ) -> type[BaseInlineFormSet[Any, Any, Any]]:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = self._keeping_secrets(formset.form)
+        return formset
 
 
 def time_zone_widget() -> forms.Widget:
@@ -343,11 +367,10 @@ class OrganisationAdmin(
     KeptSecretsMixin, ProviderOnlyFieldsMixin, WidgetsMixin, ScopedModelAdmin[Organisation]
 ):
     widgets = {
-        "provisioning_password": password_widget(),
         "raw_overrides": overrides_widget(),
         "time_zone_name": time_zone_widget(),
     }
-    kept_secrets = WEB_PASSWORDS
+    kept_secrets = ("provisioning_password", *WEB_PASSWORDS)
     list_display = [
         "name",
         "slug",
@@ -435,13 +458,20 @@ class OrganisationAdmin(
         if obj._state.adding:
             return "An admin password is generated when you save, unless you type one."
         url = reverse("admin:organisations_organisation_web_passwords", args=[obj.pk])
-        return format_html('<a href="{}">Reveal the web passwords</a> (recorded)', url)
+        return format_html(
+            '<a href="{}">Reveal the web passwords and the provisioning password</a> (recorded)',
+            url,
+        )
 
     def web_passwords_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         organisation = self.get_object(request, object_id)
         if not is_provider(request.user) or not self.has_change_permission(request, organisation):
             raise PermissionDenied
-        self.log_change(request, organisation, "Revealed the phones' web passwords.")
+        self.log_change(
+            request,
+            organisation,
+            "Revealed the phones' web passwords and the provisioning password.",
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -451,6 +481,8 @@ class OrganisationAdmin(
                 (user, getattr(organisation, f"phone_{user}_password"))
                 for user in ("admin", "user", "var")
             ],
+            # Its input on the organisation's page is always empty.
+            "provisioning_password": organisation.provisioning_password,
         }
         return TemplateResponse(request, "admin/organisations/web_passwords.html", context)
 

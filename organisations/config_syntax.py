@@ -7,7 +7,7 @@ renderer in `devices.config` use them.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -51,6 +51,46 @@ def key_of(slot_name: str) -> str:
     return slot_name.split(SLOT, 1)[0]
 
 
+# Firmware before V81 reads these keys by their older names (yealink.md §3; Wazo's v80
+# templates and FusionPBX's older ones use them, all in yealink-keys.tsv).
+LEGACY_NAMES = {
+    "static.auto_provision.server.url": "auto_provision.server.url",
+    "static.auto_provision.server.username": "auto_provision.server.username",
+    "static.auto_provision.server.password": "auto_provision.server.password",
+    "static.auto_provision.repeat.enable": "auto_provision.repeat.enable",
+    "static.auto_provision.repeat.minutes": "auto_provision.repeat.minutes",
+    "static.auto_provision.pnp_enable": "auto_provision.pnp_enable",
+    "static.security.user_password": "security.user_password",
+    "static.security.trust_certificates": "security.trust_certificates",
+    "static.trusted_certificates.url": "trusted_certificates.url",
+    "static.firmware.url": "firmware.url",
+}
+LEGACY_PREFIXES = {"static.network.vlan.": "network.vlan.", "static.network.lldp.": "network.lldp."}
+_CURRENT_NAMES = {old: new for new, old in LEGACY_NAMES.items()}
+_CURRENT_PREFIXES = {old: new for new, old in LEGACY_PREFIXES.items()}
+
+
+@lru_cache(maxsize=16384)
+def fold(place: str) -> str:
+    """The one name of a key (or of a slot's key) whatever its spelling: in lower case, and by
+    its V81 name where older firmware reads it by another. Yealink's own parser's case rules
+    are unconfirmed (yealink.md §3), so two spellings of one key are one key everywhere we
+    compare keys: which keys staff may set, which layer wins, what is masked."""
+    key, sep, what = place.partition(SLOT)
+    key = key.lower()
+    current = _CURRENT_NAMES.get(key)
+    if current is None:
+        current = next(
+            (
+                new + key[len(old) :]
+                for old, new in _CURRENT_PREFIXES.items()
+                if key.startswith(old)
+            ),
+            key,
+        )
+    return current + sep + what
+
+
 def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
     """Parse raw `key = value` overrides; raise ValidationError naming each bad line.
 
@@ -61,7 +101,7 @@ def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
     on a row that was changed behind the validators' back.
     """
     result: dict[str, str] = {}
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, tuple[int, str]] = {}  # folded slot -> (its line, its key there)
     errors: list[ValidationError] = []
     for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         try:
@@ -73,35 +113,40 @@ def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
             continue
         key, value = parsed
         place = slot(key, value)
-        if place in first_seen:
-            what = f" for {place.split(SLOT, 1)[1]}" if SLOT in place else ""
-            errors.append(
-                ValidationError(
-                    f"Line {number}: {key} is already set{what} on line {first_seen[place]}.",
-                    code="duplicate_override",
-                )
-            )
+        seen = first_seen.get(fold(place))
+        if seen is not None:
+            errors.append(_duplicate(number, key, place, *seen))
             continue
-        first_seen[place] = number
+        first_seen[fold(place)] = (number, key)
         result[place] = value
     if errors and not lenient:
         raise ValidationError(errors)
     return result
 
 
+def _duplicate(number: int, key: str, place: str, first: int, first_key: str) -> ValidationError:
+    what = f" for {place.split(SLOT, 1)[1]}" if SLOT in place else ""
+    spelled = f" (as {first_key})" if first_key != key else ""
+    return ValidationError(
+        f"Line {number}: {key} is already set{what} on line {first}{spelled}.",
+        code="duplicate_override",
+    )
+
+
 def retire_overrides(before: str, after: str, retired: str) -> str:
     """The keys of raw overrides taken out (`before` -> `after`), added to those taken out
-    earlier, less those set again: the phone gets them blanked (`devices.config`).
+    earlier, less those set again: the phone gets them blanked (`devices.config`). Each is
+    kept by its folded name (`fold`): set again in any spelling, it is no longer retired.
 
     Repeatable keys are left out: their lines hold a user or file, and a blank one would
     mean nothing to the phone; our own layers write the web passwords every time anyway.
     """
 
     def plain(text: str) -> set[str]:
-        return {place for place in parse_overrides(text, lenient=True) if SLOT not in place}
+        return {fold(place) for place in parse_overrides(text, lenient=True) if SLOT not in place}
 
     now = plain(after)
-    kept = [key for key in retired.split() if key not in now]
+    kept = [key for key in dict.fromkeys(map(fold, retired.split())) if key not in now]
     taken_out = sorted(plain(before) - now - set(kept))
     return " ".join([*kept, *taken_out])
 
@@ -165,6 +210,119 @@ def provider_only_keys(text: str) -> list[str]:
     return [key for key in keys if is_provider_only(key)]
 
 
+# --- secrets: which keys hold one, and what of a value is one ------------------------------
+
+NULL = "%NULL%"  # blanks a value on the phone
+MASK = "********"
+
+# The one list of what marks a secret's key, matched against the key's words (in lower case,
+# split at `.`, `_` and digits: `static.network.802_1x.md5_password` is "static network x md
+# password"). tests/organisations/test_provider_secrets.py holds it against every key of
+# yealink-keys.tsv: each secret recognised, no other key near one taken for one.
+SECRET_KEY_PATTERNS = (
+    r"\b(passwords?|passwd|pwd)\b",
+    r"\bsecrets?\b",
+    r"\btokens?\b",
+    r"\bcredentials?\b",
+    r"\bpin\b",  # hoteling, door phone, phone lock and DECT base PINs
+    r"\b(aes|psk)\b",  # encryption keys (`aes_key_16.com`, `com_aes`), WPA pre-shared keys
+    r"\b(api|encode|pri|private|secret) key\b",  # a key that opens or encrypts, not one pressed
+    r"^(static )?autoprovision code$",  # activation codes
+)
+# ... unless the key's last word says it is about a secret rather than one: a switch, a
+# length, a mode, or where to fetch it (a URL's credentials are masked in any value).
+ABOUT_A_SECRET = r"\b(enable|length|prefix|mode|type|delete|url)$"
+_SECRET_WORDS = re.compile("|".join(SECRET_KEY_PATTERNS))
+_ABOUT_A_SECRET = re.compile(ABOUT_A_SECRET)
+_URL_USER_INFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@]+@")
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&#\s]+)=([^&#\s]+)")
+
+
+@lru_cache(maxsize=16384)
+def is_secret_key(key: str) -> bool:
+    """A key whose value is a secret (a password, PIN, token, encryption key), in any case."""
+    words = " ".join(word for word in re.split(r"[._\d]+", key.lower()) if word)
+    return _SECRET_WORDS.search(words) is not None and _ABOUT_A_SECRET.search(words) is None
+
+
+def without_url_credentials(value: str) -> str:
+    """`value` with the credentials of every URL in it masked: the user information
+    (`http://user:password@host/`) and each query parameter a secret's name names (`?token=`)."""
+    if "://" not in value:
+        return value
+    value = _URL_USER_INFO.sub(rf"\1{MASK}@", value)
+    return _QUERY_PARAMETER.sub(
+        lambda found: f"{found[1]}{found[2]}={MASK}" if is_secret_key(found[2]) else found[0],
+        value,
+    )
+
+
+def masked_value(key: str, value: str) -> str:
+    """What a value shows of itself to whoever may not see secrets: a secret's value masked
+    (which user a web password is for stays readable, a blanked one shows as blanked), and
+    any URL's credentials."""
+    if not is_secret_key(key):
+        return without_url_credentials(value)
+    if value == NULL:
+        return value
+    if fold(key).endswith("security.user_password") and ":" in value:
+        return value.split(":", 1)[0] + f":{MASK}"
+    return MASK
+
+
+def mask_override_lines(text: str) -> str:
+    """Override lines as organisation staff see them in a form: each value masked as
+    `masked_value` masks it (the provider may have written the line). Posted back,
+    `unmask_override_lines` gives each masked line its value again."""
+    return "\n".join(_masked_line(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
+def unmask_override_lines(typed: str, stored: str) -> str:
+    """The override lines staff typed, each line they left as it was shown with its stored
+    value again. A masked value anywhere else (moved to another key, edited) is refused:
+    what it stands for cannot be known."""
+    hidden: dict[tuple[str, str], str] = {}  # (folded key, value as shown) -> stored value
+    for line in stored.replace("\r\n", "\n").split("\n"):
+        parsed = _parsed_or_none(line)
+        if parsed is not None and masked_value(*parsed) != parsed[1]:
+            hidden[(fold(parsed[0]), masked_value(*parsed))] = parsed[1]
+    lines: list[str] = []
+    errors: list[ValidationError] = []
+    for number, line in enumerate(typed.replace("\r\n", "\n").split("\n"), start=1):
+        parsed = _parsed_or_none(line)
+        if parsed is None or MASK not in parsed[1]:
+            lines.append(line)
+            continue
+        key, value = parsed
+        original = hidden.get((fold(key), value))
+        if original is None:
+            errors.append(
+                ValidationError(
+                    f"Line {number}: {MASK} stands for a value kept hidden, and only its own "
+                    "line left as it was keeps it. Type the value itself.",
+                    code="masked_value",
+                )
+            )
+        lines.append(line if original is None else f"{key} = {original}")
+    if errors:
+        raise ValidationError(errors)
+    return "\n".join(lines)
+
+
+def _masked_line(line: str) -> str:
+    parsed = _parsed_or_none(line)
+    if parsed is None or masked_value(*parsed) == parsed[1]:
+        return line
+    return f"{parsed[0]} = {masked_value(*parsed)}"
+
+
+def _parsed_or_none(line: str) -> tuple[str, str] | None:
+    try:
+        return _parse_override_line(line)
+    except ValueError:
+        return None
+
+
 FACTORY_PASSWORDS = frozenset({"admin", "user", "var", "1234", "0000", ""})
 
 
@@ -175,10 +333,7 @@ def split_provider_lines(text: str) -> tuple[str, str]:
     theirs: list[str] = []
     providers: list[str] = []
     for line in text.replace("\r\n", "\n").split("\n"):
-        try:
-            parsed = _parse_override_line(line)
-        except ValueError:
-            parsed = None
+        parsed = _parsed_or_none(line)
         reserved = parsed is not None and is_provider_only(parsed[0])
         (providers if reserved else theirs).append(line)
     return "\n".join(theirs).strip("\n"), "\n".join(providers)
@@ -187,7 +342,7 @@ def split_provider_lines(text: str) -> tuple[str, str]:
 def validate_overrides(text: str) -> None:
     parsed = parse_overrides(text)
     for place, value in parsed.items():
-        if key_of(place).lower().endswith("security.user_password"):
+        if fold(key_of(place)).endswith("security.user_password"):
             user, _, password = value.partition(":")
             if password.strip().lower() in FACTORY_PASSWORDS:
                 raise ValidationError(

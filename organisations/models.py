@@ -188,7 +188,8 @@ class Organisation(ProvisioningPasswords, PhoneSettings):
         validators=[MinValueValidator(1), MaxValueValidator(43200)],
         help_text="How often phones fetch their configuration again (1 to 43200 minutes).",
     )
-    raw_overrides = models.TextField(
+    # Encrypted: overrides hold web and 802.1x passwords.
+    raw_overrides = EncryptedTextField(
         blank=True,
         validators=[validate_overrides],
         help_text="Yealink 'key = value' lines applied last, to every phone of the organisation.",

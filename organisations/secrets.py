@@ -1,4 +1,5 @@
-"""Secrets at rest: provisioning and SIP passwords are stored encrypted.
+"""Secrets at rest: provisioning, SIP and web passwords, raw overrides (they hold passwords)
+and the MAC files last served are stored encrypted.
 
 A database dump alone reveals none of them: values are Fernet tokens (AES-128-CBC with an
 HMAC-SHA256) under keys that live only in the environment (FIELD_ENCRYPTION_KEYS). The first

@@ -37,3 +37,29 @@ def browser_form(client, url: str) -> dict[str, str]:
         elif value is not None:
             data[name] = str(value)
     return data
+
+
+def browser_form_with_inlines(client, url: str) -> dict[str, str]:
+    """`browser_form` and every inline row's fields as the page shows them (a password the
+    page does not hold left empty, as a browser posts it)."""
+    data = browser_form(client, url)
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        for form in inline.formset.forms:
+            data |= _shown_values(form)
+    return data
+
+
+def _shown_values(form) -> dict[str, str]:
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if getattr(field.widget, "input_type", None) == "password" and not getattr(
+            field.widget, "render_value", True
+        ):
+            value = ""
+        if isinstance(value, bool):
+            if value:
+                data[form.add_prefix(name)] = "on"
+        elif value is not None:
+            data[form.add_prefix(name)] = str(value)
+    return data

@@ -122,7 +122,10 @@ def test_provider_staff_reveal_the_web_passwords_and_it_is_recorded(admin_client
     assert response.status_code == 200
     assert org.phone_admin_password in response.content.decode()
     entry = LogEntry.objects.get(object_id=str(org.pk))
-    assert entry.get_change_message() == "Revealed the phones' web passwords."
+    assert (
+        entry.get_change_message()
+        == "Revealed the phones' web passwords and the provisioning password."
+    )
 
 
 def test_organisation_staff_never_see_or_reveal_them(client):

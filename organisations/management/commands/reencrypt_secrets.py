@@ -18,7 +18,10 @@ from organisations.secrets import encrypt_plain_rows, encrypted_fields
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt all stored passwords with the first key of FIELD_ENCRYPTION_KEYS."
+    help = (
+        "Re-encrypt every stored secret (passwords, raw overrides, the MAC files last served) "
+        "with the first key of FIELD_ENCRYPTION_KEYS."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         fields: defaultdict[type[Model], list[str]] = defaultdict(list)
