@@ -119,14 +119,22 @@ class Writer:
             return
         if self._failing_since is not None:
             raise Unavailable("the access log cannot be written: the database is unreachable")
-        oldest = self._queue[0].created if self._queue else None
-        if oldest is not None and time.monotonic() - oldest > settings.ACCESS_LOG_MAX_STALL_SECONDS:
+        waited = self._waited()
+        if waited > settings.ACCESS_LOG_MAX_STALL_SECONDS:
             raise Unavailable(
                 "the access log cannot be written: the database has not taken a batch "
-                f"for {time.monotonic() - oldest:.0f} s"
+                f"for {waited:.0f} s"
             )
         if len(self._rows) + self._queued_rows >= settings.ACCESS_LOG_MAX_PENDING:
             raise Unavailable("the access log cannot be written: too many rows wait")
+
+    def _waited(self) -> float:
+        """Seconds the oldest batch has waited for the database (0 with none waiting)."""
+        try:
+            oldest = self._queue[0]  # no lock: the writer may take it meanwhile
+        except IndexError:
+            return 0.0
+        return time.monotonic() - oldest.created
 
     def available(self) -> bool:
         try:
@@ -159,9 +167,11 @@ class Writer:
             except DatabaseError:
                 self._to_application_log([row])
             return
-        if self.available():
+        try:
             self.add(row)
             return
+        except Unavailable:
+            pass  # to the overflow
         with self._lock:
             self._start()
             try:
@@ -225,7 +235,7 @@ class Writer:
         kept, `adopted`: rows taken over from stopped processes, `rejected`: rows the
         database refused, since the process started."""
         waiting = self.pending()
-        oldest = time.monotonic() - self._queue[0].created if self._queue else 0.0
+        oldest = self._waited()
         if not self.batched():
             status = "ok"
         elif not self.available():
