@@ -231,10 +231,10 @@ class _Planner:
         long whichever of its MACs are taken."""
         ours = {mac for mac, device in self.existing.items() if device.organisation_id == own.pk}
         self.plan.foreign_macs = sorted(set(self.existing) - ours)
-        if len(self.plan.foreign_macs) > settings.FOREIGN_MACS_PER_IMPORT:
+        if macs - ours and foreign_macs.is_paused(own):  # taken or not: the same answer,
+            self.plan.refusal = foreign_macs.paused(own)  # however many are taken
+        elif len(self.plan.foreign_macs) > settings.FOREIGN_MACS_PER_IMPORT:
             self.plan.refusal = foreign_macs.refused_whole()
-        elif macs - ours and foreign_macs.is_paused(own):  # taken or not: the same answer
-            self.plan.refusal = foreign_macs.paused(own)
         return bool(self.plan.refusal)
 
     def _mac(self, line: int, row: dict[str, str]) -> str | None:

@@ -85,6 +85,15 @@ def test_the_lock_is_for_that_user_name_from_that_address_only(client, alice, te
     assert logged_in(log_in(client, PASSWORD, username="bob"))
 
 
+def test_addresses_of_one_ipv6_network_share_the_lock(client, alice):
+    """Found by the review of issue 15: each of a /64's addresses had its own five tries."""
+    for host in range(1, 6):
+        log_in(client, "wrong", REMOTE_ADDR=f"2001:db8:1:2::{host:x}")
+
+    assert not logged_in(log_in(client, PASSWORD, REMOTE_ADDR="2001:db8:1:2::ff"))
+    assert logged_in(log_in(client, PASSWORD, REMOTE_ADDR="2001:db8:1:3::1"))
+
+
 def test_a_forged_forwarded_for_header_changes_nothing(client, alice, settings):
     settings.TRUSTED_PROXY_HOPS = 0  # no proxy: the header is the client's own words
 

@@ -7,6 +7,7 @@ the login form's usual "wrong password". The provider unlocks in the admin (voip
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Any
 
@@ -17,6 +18,17 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+
+from devices.serving import client_ip
+
+
+def lockout_address(request: HttpRequest) -> str | None:
+    """The address failures are counted for, as the phone throttle counts it: IPv4 as it is,
+    IPv6 by its /64 (one host usually has the whole network to pick addresses from)."""
+    address = client_ip(request)
+    if address is None or ":" not in address:
+        return address
+    return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
 
 
 def lockout_message() -> str:

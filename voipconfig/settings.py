@@ -318,7 +318,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address as every other part of the project takes it: X-Forwarded-For only behind
 # TRUSTED_PROXY_HOPS proxies, and then the hop nginx added, so a forged header changes nothing.
-AXES_CLIENT_IP_CALLABLE = "devices.serving.request.client_ip"
+AXES_CLIENT_IP_CALLABLE = "voipconfig.login_lockout.lockout_address"
 AXES_RESET_ON_SUCCESS = True  # a typo or two before the right password are forgotten
 AXES_LOCKOUT_CALLABLE = "voipconfig.login_lockout.lockout_response"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # the admin lists and unlocks these

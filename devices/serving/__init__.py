@@ -36,7 +36,7 @@ from devices.serving.endpoint import is_phone_endpoint, phone_endpoint
 from devices.serving.faults import Fault
 from devices.serving.files import Body, keep_bytes, load_bytes
 from devices.serving.lookup import handsets, line_keys, release, sip_accounts
-from devices.serving.request import PhoneHttpRequest, PhoneRequest
+from devices.serving.request import PhoneHttpRequest, PhoneRequest, client_ip
 from devices.serving.responses import (
     not_found,
     service_unavailable,
@@ -52,6 +52,7 @@ __all__ = [
     "PhoneRequest",
     "access_log_state",
     "changed",
+    "client_ip",
     "close_access_log",
     "handsets",
     "is_phone_endpoint",

@@ -37,7 +37,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,9 +45,13 @@ from typing import Any
 from django.conf import settings
 from django.db import (
     DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
+    ProgrammingError,
     connections,
     router,
     transaction,
@@ -60,6 +63,7 @@ from devices.models import AccessLog, AccessLogWriter, Device
 from devices.serving.faults import Fault
 from devices.serving.lookup import column_of, field_of
 from devices.serving.spool import Batch, Spool, key_parts
+from organisations.models import Organisation
 
 # A row to write: AccessLog's fields by attname (`device_id`, not `device`), with the values
 # its columns take as they are (str, int, an aware datetime, None): building a model instance
@@ -76,6 +80,11 @@ TRY_AGAIN = {"40P01", "40001"}
 # waits and is tried again; phones are refused only once it waited ACCESS_LOG_MAX_STALL_SECONDS.
 STALLED = {"55P03", "57014"}
 ATTEMPTS = 3
+
+
+# The database is there but cannot take rows at all (a table not migrated yet, no privilege
+# on it): rows wait, and phones get 503s, as while it is unreachable.
+NOT_WRITABLE = (ProgrammingError, InternalError, NotSupportedError)
 
 
 class Unavailable(OperationalError):
@@ -95,6 +104,10 @@ class Writer:
         self._queue: deque[Batch] = deque()  # batches for the database, oldest first
         self._queued_rows = 0
         self._writing = threading.Lock()  # one thread writes batches at a time
+        # Batches are numbered and queued in one order (the database's record of a writer
+        # is the last number it committed): whoever makes batches holds this.
+        self._ordering = threading.Lock()
+        self._stop_waiting = threading.Event()  # wakes the writer's pause when closing
         self._spool: Spool | None = None
         self._threads: list[threading.Thread] = []
         self._pid: int | None = None
@@ -200,8 +213,11 @@ class Writer:
         if self._pid != os.getpid() and not self.pending():  # nothing was ever held here
             return
         deadline = time.monotonic() + timeout
-        self._batch_up()
-        self._queue_overflow()
+        try:
+            self._batch_up()
+            self._queue_overflow()
+        except OSError as error:  # what is held stays in memory: to the log below
+            self._disk.happened(str(error))
         if any(thread.is_alive() for thread in self._threads) and self._pid == os.getpid():
             with self._lock:
                 self._wake.notify_all()
@@ -210,11 +226,16 @@ class Writer:
         else:
             self._write_queued(deadline)
         self._stopped = True
+        self._stop_waiting.set()
         self._leave_the_rest()
         if self._spool is not None and self._writing.acquire(blocking=False):
             self._spool.release()  # not while a write is under way: it may still commit
             self._writing.release()
         connections.close_all()
+
+    def forget(self) -> None:
+        """Start afresh, as a new process (after a fork: the parent's locks may be held)."""
+        self.__init__(self.background)  # type: ignore[misc]
 
     def take_over(self) -> int:
         """Adopt the batches stopped processes left in the spool (`flush` writes them): the
@@ -299,7 +320,8 @@ class Writer:
                     written = False
                 if not written and not self._stopped:
                     failing = self._failing_since is not None
-                    time.sleep(min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * (20 if failing else 2)))
+                    pause = min(5.0, settings.ACCESS_LOG_FLUSH_SECONDS * (20 if failing else 2))
+                    self._stop_waiting.wait(pause)
         finally:
             connections.close_all()  # this thread's own connections
 
@@ -307,21 +329,23 @@ class Writer:
 
     def _batch_up(self) -> None:
         """Take what waits in memory as a batch, onto the disk, into the queue."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-            visits, self._visits = self._visits, {}
-        if not rows and not visits:
-            return
-        batch = self._spooled(rows)
-        batch.visits = visits
-        self._enqueue(batch)
+        with self._ordering:
+            with self._lock:
+                rows, self._rows = self._rows, []
+                visits, self._visits = self._visits, {}
+            if not rows and not visits:
+                return
+            batch = self._spooled(rows)
+            batch.visits = visits
+            self._enqueue(batch)
 
     def _spooled(self, rows: list[Row]) -> Batch:
+        spool = self._spooler()
         try:
-            batch = self._spooler().write(rows)
+            batch = spool.write(rows)
         except OSError as error:  # a full or read-only disk: the batch is in memory only
             self._disk.happened(str(error))
-            return Batch(f"memory-{uuid.uuid4().hex}.1", rows)
+            return Batch(spool.new_key(), rows)
         self._disk.ended()
         return batch
 
@@ -332,14 +356,27 @@ class Writer:
             self._wake.notify_all()
 
     def _queue_overflow(self) -> None:
-        """Rows of 503s, kept in the overflow, go to the database like any batch."""
+        """Rows of 503s, kept in the overflow, go to the database like any batch: a file at
+        a time, while the queue has room (the files wait on disk meanwhile)."""
         if self._spool is None or not self._overflowed:
             return
-        with self._lock:
-            batches = list(self._spool.overflowed())
-            self._overflowed = 0
-        for batch in batches:
-            self._enqueue(batch)
+        with self._ordering:
+            with self._lock:
+                self._spool.close_overflow()  # the next 503's row starts a new file
+            try:
+                for batch in self._spool.overflowed():
+                    self._enqueue(batch)
+                    with self._lock:
+                        self._overflowed = max(0, self._overflowed - len(batch.rows))
+                    if self._room() <= 0:
+                        break
+            except OSError as error:
+                self._disk.happened(str(error))
+
+    def _room(self) -> int:
+        """Rows the queue may still take from disk: adopting and replaying never fill it
+        past half of ACCESS_LOG_MAX_PENDING, so they never make phones get 503s."""
+        return settings.ACCESS_LOG_MAX_PENDING // 2 - len(self._rows) - self._queued_rows
 
     def _sync_overflow(self) -> None:
         if self._spool is not None and self._overflowed:
@@ -350,15 +387,22 @@ class Writer:
                     self._disk.happened(str(error))
 
     def _adopt(self) -> None:
-        """Take over the batches of processes that stopped before writing them."""
+        """Take over the batches of processes that stopped before writing them, while the
+        queue has room (what does not fit is taken in a later round)."""
         self._adopted_at = time.monotonic()
-        try:
-            batches = list(self._spooler().adopt())
-        except OSError as error:
-            self._disk.happened(str(error))
-            return
-        for batch in batches:
-            self._enqueue(batch)
+        batches: list[Batch] = []
+        with self._ordering:
+            adopting = self._spooler().adopt()
+            try:
+                for batch in adopting if self._room() > 0 else ():
+                    self._enqueue(batch)
+                    batches.append(batch)
+                    if self._room() <= 0:
+                        break
+            except OSError as error:
+                self._disk.happened(str(error))
+            finally:
+                adopting.close()  # files of an owner not reached stay its own, for later
         if batches:
             rows = sum(len(batch.rows) for batch in batches)
             self.counts["adopted"] += rows
@@ -407,18 +451,25 @@ class Writer:
         timeout = settings.ACCESS_LOG_WRITE_TIMEOUT_SECONDS
         if deadline is not None:
             timeout = min(timeout, max(0.1, deadline - time.monotonic()))
-        try:
-            refused = _write_batch(batch, alias, timeout)
-        except (OperationalError, InterfaceError) as error:
-            batch.adopted = True  # its commit may have gone through: look before writing again
-            if _sqlstate(error) in TRY_AGAIN | STALLED:
-                self._unwritable.happened(f"{len(batch.rows)} rows wait: {error}")
+        # This thread's connection sees no request's end: Django's own checks do not run.
+        connections[alias].close_if_unusable_or_obsolete()
+        for attempt in (1, 2):
+            try:
+                refused = _write_batch(batch, alias, timeout)
+                break
+            except (OperationalError, InterfaceError, *NOT_WRITABLE) as error:
+                connections[alias].close()  # reconnect on the next try
+                if _sqlstate(error) in TRY_AGAIN | STALLED:
+                    self._unwritable.happened(f"{len(batch.rows)} rows wait: {error}")
+                    return False
+                if attempt == 1 and not isinstance(error, NOT_WRITABLE):
+                    continue  # a connection that died while idle: once more, on a new one
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                self._unwritable.happened(
+                    f"database unreachable; {self.pending()} rows wait: {error}"
+                )
                 return False
-            if self._failing_since is None:
-                self._failing_since = time.monotonic()
-            self._unwritable.happened(f"database unreachable; {self.pending()} rows wait: {error}")
-            connections[alias].close()  # reconnect on the next try
-            return False
         self.counts["written"] += len(batch.rows)
         if refused:
             self._reject(batch, refused)
@@ -464,25 +515,23 @@ class Writer:
 
 def _write_batch(batch: Batch, alias: str, timeout: float) -> list[Row]:
     """One transaction (again, a moment later, when the database chose it as the victim of a
-    deadlock); the rows the database refused on their own, written one by one, if any."""
+    deadlock); the rows the database refused on their own, if any (the others written)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with transaction.atomic(using=alias):
                 _limit(timeout, alias)
-                if batch.adopted and _written_before(batch.key, alias):
-                    return []
-                _insert(batch.rows, alias)
-                _update_visits(batch.visits, alias)
-                _record(batch.key, alias)
+                if _claim(batch.key, alias):
+                    _insert(batch.rows, alias)
+                    _update_visits(batch.visits, alias)
             return []
         except OperationalError as error:
             if attempt == ATTEMPTS or _sqlstate(error) not in TRY_AGAIN:
                 raise
             logger.info("access log: a batch lost to another transaction (%s); again", error)
             time.sleep(0.02 * attempt)  # let the other transaction finish first
-        except DatabaseError:
+        except (IntegrityError, DataError):
             logger.warning("access log: a batch was refused; writing its rows one by one")
-            return _write_one_by_one(batch, alias)
+            return _write_one_by_one(batch, alias, timeout)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -500,19 +549,24 @@ def _limit(timeout: float, alias: str) -> None:
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [milliseconds])
 
 
-def _written_before(key: str, alias: str) -> bool:
+def _claim(key: str, alias: str) -> bool:
+    """Record the batch as its writer's last, first in its transaction: False if a batch of
+    this number or later was committed already (this one, by a process that died before it
+    removed the file). The row stays locked until the commit, so a second writer of the
+    same batch waits for the first and then finds it done."""
     owner, seq = key_parts(key)
-    return AccessLogWriter.objects.using(alias).filter(owner=owner, last_batch__gte=seq).exists()
-
-
-def _record(key: str, alias: str) -> None:
-    owner, seq = key_parts(key)
-    AccessLogWriter.objects.using(alias).bulk_create(
-        [AccessLogWriter(owner=owner, last_batch=seq, updated_at=timezone.now())],
-        update_conflicts=True,
-        unique_fields=["owner"],
-        update_fields=["last_batch", "updated_at"],
+    db = connections[alias]
+    table = db.ops.quote_name(AccessLogWriter._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (owner, last_batch, updated_at) VALUES (%s, %s, %s) "  # noqa: S608
+        "ON CONFLICT (owner) DO UPDATE SET last_batch = excluded.last_batch, "
+        f"updated_at = excluded.updated_at WHERE {table}.last_batch < excluded.last_batch "
+        "RETURNING 1"
     )
+    now = db.ops.adapt_datetimefield_value(timezone.now())
+    with db.cursor() as cursor:
+        cursor.execute(sql, [owner, seq, now])
+        return cursor.fetchone() is not None
 
 
 def _insert(rows: list[Row], alias: str) -> None:
@@ -596,30 +650,50 @@ def _update_from_values(
         cursor.execute(sql, params)
 
 
-def _write_one_by_one(batch: Batch, alias: str) -> list[Row]:
+def _write_one_by_one(batch: Batch, alias: str, timeout: float) -> list[Row]:
+    """The batch in one transaction still, a savepoint per row: the rows the database
+    refuses on their own are left out (and returned), the rest written once with the
+    batch's record. Links to devices and organisations deleted meanwhile are dropped first
+    (those checks come only at the commit)."""
     refused = []
-    for row in batch.rows:
-        try:
-            with transaction.atomic(using=alias):
-                AccessLog(**row).save(using=alias, force_insert=True)
-        except IntegrityError:
-            # Its device or organisation was deleted meanwhile: keep the row, not the link.
-            unlinked = {**row, "device_id": None, "organisation_id": None}
+    with transaction.atomic(using=alias):
+        _limit(timeout, alias)
+        if not _claim(batch.key, alias):
+            return []
+        for row in _without_dead_links(batch.rows, alias):
             try:
                 with transaction.atomic(using=alias):
-                    AccessLog(**unlinked).save(using=alias, force_insert=True)
-            except DatabaseError:
+                    AccessLog(**row).save(using=alias, force_insert=True)
+            except (IntegrityError, DataError):
                 refused.append(row)
-        except DatabaseError:
-            refused.append(row)
-    for pk, fields in batch.visits.items():
-        try:
-            with transaction.atomic(using=alias):
-                Device.objects.using(alias).filter(pk=pk).update(**fields)
-        except DatabaseError:
-            logger.exception("access log: the visit of device %s was not written", pk)
-    _record(batch.key, alias)
+        for pk, fields in batch.visits.items():
+            try:
+                with transaction.atomic(using=alias):
+                    Device.objects.using(alias).filter(pk=pk).update(**fields)
+            except (IntegrityError, DataError):
+                logger.exception("access log: the visit of device %s was not written", pk)
     return refused
+
+
+def _without_dead_links(rows: list[Row], alias: str) -> list[Row]:
+    devices = {row["device_id"] for row in rows if row.get("device_id")}
+    organisations = {row["organisation_id"] for row in rows if row.get("organisation_id")}
+    live_devices = set(
+        Device.objects.using(alias).filter(pk__in=devices).values_list("pk", flat=True)
+    )
+    live_organisations = set(
+        Organisation.objects.using(alias).filter(pk__in=organisations).values_list("pk", flat=True)
+    )
+    return [
+        {
+            **row,
+            "device_id": row.get("device_id") if row.get("device_id") in live_devices else None,
+            "organisation_id": row.get("organisation_id")
+            if row.get("organisation_id") in live_organisations
+            else None,
+        }
+        for row in rows
+    ]
 
 
 def _to_application_log(row: Row) -> None:
@@ -639,3 +713,6 @@ def _to_application_log(row: Row) -> None:
 
 writer = Writer()
 atexit.register(writer.close)
+# A child forked from a process that held rows (gunicorn's preload_app, say) starts empty:
+# the parent's batches stay the parent's, on disk, adopted if it dies.
+os.register_at_fork(after_in_child=writer.forget)

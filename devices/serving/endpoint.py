@@ -136,10 +136,10 @@ def _serve(
         return log.unavailable(refusal)
     if _refused.ongoing:
         _refused.ended()
-    if path_mac and user_agent.mac and path_mac != user_agent.mac:
-        # A phone never needs another phone's file.
-        return log.write(responses.not_found(), Outcome.MAC_MISMATCH)
     try:
+        if path_mac and user_agent.mac and path_mac != user_agent.mac:
+            # A phone never needs another phone's file.
+            return log.write(responses.not_found(), Outcome.MAC_MISMATCH)
         response = _answer(request, phone, log, auth, token, partial(view, *args, **kwargs))
     except (OperationalError, InterfaceError) as error:
         # The database is down or overloaded: the phone tries again later.

@@ -14,7 +14,7 @@ while the database stalls, or is killed outright, leaves its rows here, and the 
 An owner is a process (host, pid, start time). A lock file nobody holds belongs to a process
 that is gone: its files are adopted, renamed to the adopter's owner, so that they are never
 written by two processes, and are adopted again if the adopter dies too. A batch keeps its key
-when adopted; the key is recorded in the same transaction as its rows (AccessLogBatch), so a
+when adopted; the key is recorded in the same transaction as its rows (AccessLogWriter), so a
 batch whose commit went through just before its process died is not written twice.
 
 Rows hold no secret (paths are written with resource tokens masked); the device fields a visit
@@ -29,8 +29,9 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +53,6 @@ class Batch:
     rows: list[Row]
     path: Path | None = None  # its file; None while it is only in memory
     created: float = field(default_factory=time.monotonic)
-    adopted: bool = False  # another process's: it may have committed it before it died
     visits: dict[int, dict[str, Any]] = field(default_factory=dict)  # never on disk
 
 
@@ -76,11 +76,13 @@ class Spool:
         self._overflow_fd: int | None = None
         self._overflow_key = ""
         self._overflow_rows = 0
+        self._keys = threading.RLock()  # numbering and ownership, from any thread
 
     # --- this process's batches --------------------------------------------------------------
 
     def write(self, rows: list[Row]) -> Batch:
         """A new batch, on disk before this returns (raises OSError if it cannot be)."""
+        self._own()
         batch = Batch(self._next_key(), rows)
         path = self._path(batch.key, BATCH_SUFFIX)
         self._write_file(path, _header(batch.key) + b"".join(_line(row) for row in rows))
@@ -88,7 +90,8 @@ class Spool:
         return batch
 
     def new_key(self) -> str:
-        """A key for a batch kept in memory only (the disk refused it)."""
+        """A key for a batch kept in memory only (the disk refused it): numbered with the
+        rest, so the database's record of this writer stays one row."""
         return self._next_key()
 
     def discard(self, batch: Batch) -> None:
@@ -115,7 +118,7 @@ class Spool:
             self._overflow_key = self._next_key()
             path = self._path(self._overflow_key, OVERFLOW_SUFFIX)
             self._overflow_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.write(self._overflow_fd, _header(self._overflow_key))
+            os.write(self._overflow_fd, _header(self._overflow_key, overflow=True))
             self._overflow_rows = 0
         os.write(self._overflow_fd, _line(row))
         self._overflow_rows += 1
@@ -132,18 +135,20 @@ class Spool:
             self._overflow_fd = None
 
     def overflowed(self) -> Iterator[Batch]:
-        """This process's overflow files, as batches to write (the current one closed)."""
-        self.close_overflow()
+        """This process's overflow files, as batches to write; not the one open for rows
+        (the caller closed the last one, under the lock the rows are added under)."""
         if self._pid != os.getpid():
             return
         for path in sorted(self.directory.glob(f"{self._owner}.*{OVERFLOW_SUFFIX}")):
+            if self._overflow_fd is not None and path.name.startswith(self._overflow_key + "."):
+                continue  # opened since: rows are being added to it
             batch = self._read_as_own(path, adopted=False)
             if batch is not None:
                 yield batch
 
     # --- files of processes that are gone ------------------------------------------------------
 
-    def adopt(self) -> Iterator[Batch]:
+    def adopt(self) -> Generator[Batch]:
         """The batches of every process that stopped without writing them, now this one's."""
         if not self.directory.is_dir():
             return
@@ -153,7 +158,7 @@ class Spool:
             if owner != self._owner:
                 yield from self._adopt_owner(lock, owner)
 
-    def _adopt_owner(self, lock: Path, owner: str) -> Iterator[Batch]:
+    def _adopt_owner(self, lock: Path, owner: str) -> Generator[Batch]:
         try:
             fd = os.open(lock, os.O_RDWR)  # never created here: a removed file stays removed
         except FileNotFoundError:
@@ -165,7 +170,9 @@ class Spool:
                 return  # its process is alive
             files = sorted(self.directory.glob(f"{owner}.*"))
             for path in files:
-                if path.suffix in (BATCH_SUFFIX, OVERFLOW_SUFFIX):
+                if path.suffix == ".new":  # cut short while it replaced a file that is here
+                    path.unlink(missing_ok=True)
+                elif path.suffix in (BATCH_SUFFIX, OVERFLOW_SUFFIX):
                     batch = self._read_as_own(path, adopted=True)
                     if batch is not None:
                         yield batch
@@ -189,8 +196,13 @@ class Spool:
         if key is None and not rows:
             own.unlink()
             return None
-        if adopted and path.suffix == BATCH_SUFFIX and key is not None:
-            return Batch(key, rows, own, adopted=True)
+        if adopted and key is not None:
+            return Batch(key, rows, own)  # it may have been committed: its key says
+        # A new batch: its file must say its new key, or whoever adopts it next would take
+        # the old one (the overflow file's, numbered before batches written since).
+        fresh = own.with_name(f"{new_key}.new")
+        self._write_file(fresh, _header(new_key) + b"".join(_line(row) for row in rows))
+        fresh.replace(own)
         return Batch(new_key, rows, own)
 
     # --- what is here --------------------------------------------------------------------------
@@ -220,27 +232,40 @@ class Spool:
 
     # --- this process as an owner --------------------------------------------------------------
 
-    def _own(self) -> None:
-        """Become the owner of new files (again after a fork: the parent's lock is not ours)."""
+    def _identity(self) -> None:
+        """This process's owner name and numbering (again after a fork: a child is its own
+        owner, and lets go of the parent's files). Touches no disk."""
         if self._pid == os.getpid():
             return
         for inherited in (self._lock_fd, self._overflow_fd):  # the parent's: let go of ours
             if inherited is not None:
                 os.close(inherited)
-        self._overflow_fd = None
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock_fd = self._overflow_fd = None
         self._pid = os.getpid()
         host = socket.gethostname().replace(".", "_")[:40] or "host"
         self._owner = f"{host}-{self._pid}-{time.time_ns()}"
         self._seq = 0
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        self._lock_fd = os.open(self._path(self._owner, LOCK_SUFFIX), flags, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _own(self) -> None:
+        """Hold this owner's lock file before writing any file of it (raises OSError if the
+        disk refuses; tried again next time): a file without a held lock would be adopted."""
+        with self._keys:
+            self._identity()
+            if self._lock_fd is not None:
+                return
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+            fd = os.open(self._path(self._owner, LOCK_SUFFIX), flags, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock_fd = fd
 
     def _next_key(self) -> str:
-        self._own()
-        self._seq += 1
-        return f"{self._owner}.{self._seq:08d}"
+        """The next number of this owner. Callers number batches in the order they are
+        written (devices.serving.access_log holds that order)."""
+        with self._keys:
+            self._identity()
+            self._seq += 1
+            return f"{self._owner}.{self._seq:08d}"
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.directory / f"{key}{suffix}"
@@ -274,7 +299,8 @@ def key_parts(key: str) -> tuple[str, int]:
 
 def read(path: Path, damage: Damage | None = None) -> tuple[str | None, list[Row]]:
     """A spool file's batch key and rows; lines that are not whole JSON objects are counted
-    in `damage` and skipped (None for the key: no usable header)."""
+    in `damage` and skipped (None for the key: no usable header, or rows of an overflow,
+    which no batch ever wrote)."""
     damage = damage if damage is not None else Damage()
     key: str | None = None
     rows: list[Row] = []
@@ -286,7 +312,7 @@ def read(path: Path, damage: Damage | None = None) -> tuple[str | None, list[Row
                 damage.lines += 1
                 continue
             if number == 0 and isinstance(value, dict) and isinstance(value.get("batch"), str):
-                key = value["batch"]
+                key = None if value.get("overflow") else value["batch"]
             elif isinstance(value, dict):
                 rows.append(_row(value))
             else:
@@ -294,8 +320,12 @@ def read(path: Path, damage: Damage | None = None) -> tuple[str | None, list[Row
     return key, rows
 
 
-def _header(key: str) -> bytes:
-    return json.dumps({"batch": key, "format": 1}).encode() + b"\n"
+def _header(key: str, overflow: bool = False) -> bytes:
+    """An overflow file's rows were never written: its key is no batch's (read says None)."""
+    header: dict[str, Any] = {"batch": key, "format": 1}
+    if overflow:
+        header["overflow"] = True
+    return json.dumps(header).encode() + b"\n"
 
 
 def _line(row: Row) -> bytes:

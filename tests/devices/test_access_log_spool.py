@@ -10,7 +10,7 @@ import time
 
 import psycopg
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, ProgrammingError, connection
 
 from devices.models import AccessLog, AccessLogWriter
 from devices.serving import access_log
@@ -259,14 +259,20 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def _lock_access_log() -> psycopg.Connection:
+def _admin_connection(**options) -> psycopg.Connection:
+    """A connection of the test's own to the test database, beside Django's."""
     settings = connection.settings_dict
-    locker = psycopg.connect(
+    return psycopg.connect(
         host=settings["HOST"] or None,
         port=settings["PORT"] or None,
         user=settings["USER"],
         dbname=settings["NAME"],
+        **options,
     )
+
+
+def _lock_access_log() -> psycopg.Connection:
+    locker = _admin_connection()
     locker.execute("LOCK TABLE devices_accesslog IN ACCESS EXCLUSIVE MODE")
     return locker
 
@@ -316,3 +322,98 @@ def test_closing_during_a_stall_takes_no_longer_than_its_timeout(spool_dir, tena
         locker.rollback()
         locker.close()
     assert took < 2
+
+
+# --- found by the review of issue 15 -------------------------------------------------------
+
+
+def test_rows_of_503s_turned_into_a_batch_are_not_taken_for_an_older_one(
+    spool_dir, tenant_a, monkeypatch
+):
+    """An overflow file is numbered when it is opened; once its rows became a batch (after
+    later batches were written), whoever adopted that batch took the old number for written."""
+    dying = writer()
+    with monkeypatch.context() as patched:
+        patched.setattr(access_log, "_insert", refused)
+        dying.add(row(tenant_a.device, "/first.cfg"))
+        dying.flush()  # refused: the database is away
+        dying.keep({**row(tenant_a.device, "/refused.cfg"), "status_code": 503})  # overflow #2
+    dying.flush()  # back: batch #1 written; later batches have higher numbers
+    dying.add(row(tenant_a.device, "/later.cfg"))
+    dying.flush()
+    with monkeypatch.context() as patched:
+        patched.setattr(access_log, "_insert", refused)
+        dying._queue_overflow()  # the 503s' rows become a batch; the process dies before writing
+        dying.flush()
+    dying._spooler().release()
+
+    following = writer()
+    assert following.take_over() == 1
+    following.flush()
+
+    assert sorted(AccessLog.objects.values_list("path", flat=True)) == [
+        "/first.cfg",
+        "/later.cfg",
+        "/refused.cfg",
+    ]
+
+
+def test_a_table_that_cannot_be_written_keeps_the_rows_once_and_refuses_phones(
+    spool_dir, tenant_a, monkeypatch
+):
+    """A server started before `migrate`, or without the privilege: not a reason to write the
+    rows one by one (and again, and again)."""
+    kept = writer()
+    kept.add(row(tenant_a.device, "/a.cfg"))
+
+    def not_migrated(*args, **kwargs):
+        raise ProgrammingError('relation "devices_accesslogwriter" does not exist')
+
+    with monkeypatch.context() as patched:
+        patched.setattr(access_log, "_claim", not_migrated)
+        kept.flush()
+        kept.flush()
+        assert not kept.available()
+    kept.flush()
+
+    assert list(AccessLog.objects.values_list("path", flat=True)) == ["/a.cfg"]
+    assert kept.available()
+
+
+def test_adopting_never_fills_the_queue_past_half_its_limit(spool_dir, tenant_a, settings):
+    for _ in range(3):
+        dying = writer()
+        for n in range(40):
+            dying.add(row(tenant_a.device, f"/{n}.cfg"))
+        dying._batch_up()
+        dying._spooler().release()
+    settings.ACCESS_LOG_MAX_PENDING = 100  # room for 50 adopted rows at a time
+
+    following = writer()
+    assert following.take_over() == 80  # two batches of 40, then no room
+    assert following.available()  # phones are served meanwhile
+    following.flush()
+    assert following.take_over() == 40
+    following.flush()
+
+    assert AccessLog.objects.count() == 120
+
+
+@postgresql_only
+def test_a_connection_that_died_while_idle_costs_phones_nothing(spool_dir, tenant_a):
+    """After a database restart (or a firewall's idle timeout) the writer's kept connection
+    is dead; one 503 per worker for it was one too many."""
+    kept = writer()
+    kept.add(row(tenant_a.device, "/before.cfg"))
+    kept.flush()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with _admin_connection() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    kept.add(row(tenant_a.device, "/after.cfg"))
+    kept.flush()
+
+    assert kept.available()
+    assert sorted(AccessLog.objects.values_list("path", flat=True)) == ["/after.cfg", "/before.cfg"]

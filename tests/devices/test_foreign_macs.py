@@ -239,6 +239,19 @@ def test_once_paused_a_free_mac_and_a_taken_one_get_the_same_answer(paused, tena
     assert not Device.objects.filter(mac="805ec0123456").exists()
 
 
+def test_once_paused_a_file_of_many_taken_macs_gets_the_same_answer_too(paused, tenant_a, settings):
+    """Found by the review of issue 15: "refused whole" came before the pause, so five known
+    taken MACs and one candidate told, while paused, whether the candidate was taken."""
+    settings.FOREIGN_MACS_PER_IMPORT = 5
+    known = ACME_MACS[:5]
+    answers = [
+        body(upload(paused, [*known, candidate])).count("Adding phones is paused for Alpha")
+        for candidate in ("805ec0123456", ACME_MACS[5])
+    ]
+
+    assert answers == [1, 1]
+
+
 def test_a_paused_organisation_still_changes_its_own_phones(paused, tenant_a):
     response = upload(paused, [tenant_a.device.mac])
     done = paused.post(IMPORT, {"token": response.context["token"], "confirm": "1"})
