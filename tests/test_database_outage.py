@@ -87,6 +87,7 @@ def _serve(version: str, pg_port: int, cache_url: str):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "voipconfig.settings",  # production's, not the tests'
+        "ACCESS_LOG_SPOOL_DIR": tempfile.mkdtemp(prefix="vc-outage-spool-"),
         "DEBUG": "false",
         "SECRET_KEY": "outage-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "FIELD_ENCRYPTION_KEYS": "b3V0YWdlLXRlc3QtZmllbGQtZW5jcnlwdGlvbi1rZXk=",

@@ -226,6 +226,9 @@ class Spool:
         just exits releases them as well)."""
         self.close_overflow()
         if self._lock_fd is not None and self._pid == os.getpid():
+            files = self.directory.glob(f"{self._owner}.*")
+            if all(path.suffix == LOCK_SUFFIX for path in files):  # nothing left to adopt
+                self._path(self._owner, LOCK_SUFFIX).unlink(missing_ok=True)  # while held
             os.close(self._lock_fd)
         self._lock_fd = None
         self._pid = None

@@ -417,3 +417,12 @@ def test_a_connection_that_died_while_idle_costs_phones_nothing(spool_dir, tenan
 
     assert kept.available()
     assert sorted(AccessLog.objects.values_list("path", flat=True)) == ["/after.cfg", "/before.cfg"]
+
+
+def test_a_process_that_stops_with_nothing_left_leaves_no_file(spool_dir, tenant_a):
+    done = writer()
+    done.add(row(tenant_a.device))
+    done.close(timeout=5)
+
+    assert AccessLog.objects.count() == 1
+    assert list(spool_dir.iterdir()) == []
