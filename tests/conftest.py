@@ -6,6 +6,7 @@ A's phones and data must never reach B's phones or staff, and the other way roun
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -83,3 +84,16 @@ def tenant_b(db) -> Tenant:
     device = make_device(organisation, "001565bbbb01", model="T46U", label="Bravo desk")
     accounts = [make_account(device, 1, user_name="b201", password="bravo-sip-201")]
     return Tenant(organisation, device, accounts)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests that start their own server test nothing of the suite's database: CI runs them
+    in its PostgreSQL pass only (they are the slowest; the README's test command runs all)."""
+    from django.db import connection
+
+    if os.environ.get("CI") != "true" or connection.vendor == "postgresql":
+        return
+    once = pytest.mark.skip(reason="runs in CI's PostgreSQL pass")
+    for item in items:
+        if item.get_closest_marker("own_server"):
+            item.add_marker(once)

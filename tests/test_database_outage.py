@@ -21,6 +21,8 @@ import pytest
 import requests
 from requests.auth import HTTPDigestAuth
 
+pytestmark = pytest.mark.own_server
+
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = f"vcoutage{os.getpid()}"  # its own, even when two test runs share the machine
 UA = {"User-Agent": "Yealink SIP-T54W 96.86.0.100 80:5e:c0:00:00:01"}

@@ -19,6 +19,8 @@ import pytest
 
 from tests.test_bench_smoke import _postgres_or_skip
 
+pytestmark = pytest.mark.own_server
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_AGE = 5
 
