@@ -40,3 +40,40 @@ def test_a_phone_url_with_a_nul_in_its_query_string_is_refused_too(client, tenan
     response = client.get(f"/{tenant_a.device.mac}.cfg?x=%00", **tenant_a.own_headers())
 
     assert response.status_code == 400
+
+
+# A form posted back with a value that is no id in a field with an autocomplete widget: the
+# widget looked the value up to show it again, and Django's lookup raised, a 500.
+AUTOCOMPLETE_FORMS = [
+    ("/admin/phonebooks/phonebook/add/", {"name": "Hall", "audience": "all", "devices": "x"}),
+    ("/admin/devices/sipaccount/add/", {"device": "x", "index": "1", "user_name": "u"}),
+    ("/admin/phonebooks/contact/add/", {"phonebook": "x", "name": "Jo", "number_1": "3001"}),
+]
+
+
+@pytest.mark.parametrize("who", ["provider", "staff"])
+@pytest.mark.parametrize(("path", "data"), AUTOCOMPLETE_FORMS, ids=lambda value: str(value)[:40])
+def test_a_value_that_is_no_id_in_an_autocomplete_field_is_a_form_error(request, who, path, data):
+    client = request.getfixturevalue("admin_client" if who == "provider" else "staff_client")
+
+    response = client.post(path, data)
+
+    assert response.status_code == 200
+    assert "Please correct the error" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/devices/device/add/",
+        "/admin/devices/keyprofile/add/",
+        "/admin/media_assets/wallpaper/add/",
+    ],
+)
+def test_the_providers_organisation_field_takes_a_value_that_is_no_id_as_an_error(
+    admin_client, path
+):
+    response = admin_client.post(path, {"organisation": "x", "name": "n", "mac": "805ec0123456"})
+
+    assert response.status_code == 200
+    assert "Please correct the error" in response.content.decode()
