@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.widgets import (
     AutocompleteMixin,
@@ -15,7 +16,7 @@ from django.contrib.admin.widgets import (
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Count, Field, ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -134,6 +135,19 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
         if obj is None:
             raise Http404("No such object.")
         return obj
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[M]) -> HttpResponse | None:
+        # Django filters the list by the selection as posted: a value that is no id (a
+        # tampered or stale form) raised in the lookup, a 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if all(_is_value_of(self.model._meta.pk, value) for value in selected):
+            return super().response_action(request, queryset)
+        self.message_user(
+            request,
+            "The selection holds rows this list does not have; select them again.",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(request.get_full_path())
 
     def get_list_filter(self, request: HttpRequest) -> list[_ListFilterT]:
         filters = super().get_list_filter(request)

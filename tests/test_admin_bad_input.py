@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from devices.models import Device
 from organisations.staff import create_organisation_staff
 
 # Every list whose fields a query string can filter on (Django's admin lets it filter any of
@@ -77,3 +78,29 @@ def test_the_providers_organisation_field_takes_a_value_that_is_no_id_as_an_erro
 
     assert response.status_code == 200
     assert "Please correct the error" in response.content.decode()
+
+
+# An action's selection holding a value that is no id (a tampered or stale form): Django's
+# admin filtered the list by it, and the lookup raised, a 500.
+ACTIONS = [
+    ("/admin/devices/device/", "export_csv"),
+    ("/admin/devices/device/", "delete_selected"),
+    ("/admin/phonebooks/phonebook/", "recalculate_size"),
+    ("/admin/devices/sipaccount/", "delete_selected"),
+]
+
+
+@pytest.mark.parametrize("who", ["provider", "staff"])
+@pytest.mark.parametrize(("path", "action"), ACTIONS)
+def test_an_action_on_a_selection_that_is_no_id_says_so_instead_of_a_500(
+    request, who, path, action, tenant_a
+):
+    client = request.getfixturevalue("admin_client" if who == "provider" else "staff_client")
+
+    response = client.post(
+        path, {"action": action, "_selected_action": ["abc", str(tenant_a.device.pk)]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "select them again" in response.content.decode()
+    assert Device.objects.filter(pk=tenant_a.device.pk).exists()
