@@ -181,13 +181,14 @@ def inspect_image(data: bytes) -> ImageInfo:
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise invalid(
-            "This is not an image Pillow can open (a renamed or corrupt file?); "
+            "This is not an image the phones can show (a renamed or corrupt file?); "
             "upload a PNG, JPEG or BMP.",
             "not_an_image",
         ) from None
-    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+    except (OSError, SyntaxError, ValueError, struct.error):
+        # Staff read this: the imaging library's own words would mean nothing to them.
         raise invalid(
-            f"The image is damaged or truncated ({exc}); export it again.", "corrupt_image"
+            "The image is damaged or truncated; export it again.", "corrupt_image"
         ) from None
     return info
 
@@ -315,8 +316,8 @@ def _check_with_wave_module(data: bytes) -> None:
     try:
         with wave.open(io.BytesIO(data), "rb") as reader:
             reader.readframes(reader.getnframes())
-    except (wave.Error, EOFError, struct.error) as exc:
-        raise invalid(f"The WAV is damaged ({exc}).", "corrupt_wav") from None
+    except (wave.Error, EOFError, struct.error):
+        raise invalid("The WAV is damaged or truncated; export it again.", "corrupt_wav") from None
 
 
 # --- CA certificate -------------------------------------------------------------------------

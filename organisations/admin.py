@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.contrib.admin.widgets import (
+    AutocompleteMixin,
+    AutocompleteSelect,
+    AutocompleteSelectMultiple,
+)
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Count, Field, ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -38,6 +45,35 @@ else:
     _AdminBase = _ModelAdminBase = _InlineBase = object
 
 
+class _KnownIdsOnly(AutocompleteMixin):
+    """An autocomplete widget that shows again only the posted values that are ids. Django's
+    looks each one up to show it, and a value that is no id (a tampered or stale form)
+    raised there, a 500, instead of the field's own "not a valid choice" error."""
+
+    def optgroups(
+        self, name: str, value: Sequence[str], attr: dict[str, Any] | None = None
+    ) -> list[tuple[str | None, list[dict[str, Any]], int | None]]:
+        meta = self.field.related_model._meta
+        key = meta.get_field(getattr(self.field.remote_field, "field_name", None) or meta.pk.name)
+        return super().optgroups(name, [v for v in value if _is_value_of(key, v)], attr)
+
+
+def _is_value_of(field: Any, value: str) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class KnownIdsSelect(_KnownIdsOnly, AutocompleteSelect):
+    pass
+
+
+class KnownIdsSelectMultiple(_KnownIdsOnly, AutocompleteSelectMultiple):
+    pass
+
+
 class ScopedAdminMixin(_AdminBase):
     """Organisation staff see only their organisation's rows, everywhere the admin looks:
     lists, search, form choices, autocomplete (the related admin's queryset), actions.
@@ -53,12 +89,18 @@ class ScopedAdminMixin(_AdminBase):
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.ModelChoiceField[Any] | None:
         self._scope_choices(db_field, request, kwargs)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KnownIdsSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(
         self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.ModelMultipleChoiceField[Any] | None:
         self._scope_choices(db_field, request, kwargs)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KnownIdsSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _scope_choices(
@@ -93,6 +135,19 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
         if obj is None:
             raise Http404("No such object.")
         return obj
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[M]) -> HttpResponse | None:
+        # Django filters the list by the selection as posted: a value that is no id (a
+        # tampered or stale form) raised in the lookup, a 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if all(_is_value_of(self.model._meta.pk, value) for value in selected):
+            return super().response_action(request, queryset)
+        self.message_user(
+            request,
+            "The selection holds rows this list does not have; select them again.",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(request.get_full_path())
 
     def get_list_filter(self, request: HttpRequest) -> list[_ListFilterT]:
         filters = super().get_list_filter(request)

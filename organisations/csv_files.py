@@ -91,6 +91,7 @@ class CsvRows:
 
 def read_rows(text: str, max_rows: int | None = None, noun: str = "rows") -> CsvRows:
     """Every CSV import reads its file here, so each refuses a bad one with the same words."""
+    _refuse_nul(text)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
@@ -112,6 +113,17 @@ def read_rows(text: str, max_rows: int | None = None, noun: str = "rows") -> Csv
     if header is None:
         raise CsvFileError("The file is empty: it needs a header line and at least one row.")
     return CsvRows(delimiter, header, rows)
+
+
+def _refuse_nul(text: str) -> None:
+    # No text field holds one (PostgreSQL refuses it), so a row carrying it could not be saved.
+    at = text.find("\x00")
+    if at >= 0:
+        raise CsvFileError(
+            f"Line {text.count(chr(10), 0, at) + 1} holds a NUL character, which no text field "
+            "can hold: most often the file is not plain text. In Excel choose 'Save as' → "
+            "'CSV UTF-8' and upload it again."
+        )
 
 
 def _csv_problem(line: int, exc: csv.Error) -> str:

@@ -167,7 +167,11 @@ def test_the_server_answers_503_while_the_database_is_down_and_recovers(server):
         time.sleep(0.5)
     assert back.status_code == 200
     assert b"account.1.user_name = 1001" in back.content
-    assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    # Each worker says how it stands, and the one that answers may not have written its
+    # backlog yet (on a loaded machine it was still "failing" just after the phone's 200).
+    while (health := requests.get(f"{base}/healthz", timeout=5)).status_code != 200:
+        assert time.monotonic() < deadline + 20, health.json()
+        time.sleep(0.5)
 
 
 def _served_from_cache_until_the_log_fails(base: str) -> int:

@@ -9,13 +9,30 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 
 from devices.serving import Fault, service_unavailable, shared
 
 logger = logging.getLogger(__name__)
 # While the database is down every page fails the same way: logged once, then counted.
 _unavailable = Fault(logger, "database unavailable (admin)")
+
+
+class NulCharacterMiddleware:
+    """Refuses a query string holding a NUL character (`%00`): no one means one, and the
+    admin's lists filter on any field a query string names, which PostgreSQL answered with
+    an error (it holds no NUL in text), a 500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            return HttpResponseBadRequest(
+                "Bad request: the address holds a NUL character (%00).\n",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "voipconfig.middleware.NulCharacterMiddleware",
     "voipconfig.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +198,9 @@ ACCESS_LOG_WRITE_TIMEOUT_SECONDS: float = env.float("ACCESS_LOG_WRITE_TIMEOUT_SE
 # A stopping process gives the database this long for what it holds; the rest stays in the
 # spool for the next process. Keep it well under gunicorn's graceful_timeout.
 ACCESS_LOG_CLOSE_SECONDS: float = env.float("ACCESS_LOG_CLOSE_SECONDS", default=5)
+# Rows of 503s a process keeps in the spool's overflow (~200 bytes each) until the database
+# takes rows again; past it (hours of outage) they go to the application log, one line each.
+ACCESS_LOG_OVERFLOW_MAX_ROWS: int = env.int("ACCESS_LOG_OVERFLOW_MAX_ROWS", default=1_000_000)
 # Every this many seconds a process looks for batches that stopped processes left.
 ACCESS_LOG_ADOPT_SECONDS: float = env.float("ACCESS_LOG_ADOPT_SECONDS", default=10)
 # Repeating faults (the database down) are logged in full once, then counted per interval.

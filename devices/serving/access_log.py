@@ -187,6 +187,10 @@ class Writer:
             pass  # to the overflow
         with self._lock:
             self._start()
+            if self._overflowed >= settings.ACCESS_LOG_OVERFLOW_MAX_ROWS:  # a long outage
+                self._disk.happened("the overflow holds ACCESS_LOG_OVERFLOW_MAX_ROWS rows")
+                self._to_application_log([row])
+                return
             try:
                 self._spooler().overflow(row, max_rows=10 * settings.ACCESS_LOG_BATCH_SIZE)
             except OSError as error:

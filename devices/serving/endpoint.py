@@ -347,7 +347,7 @@ def _admit_organisation(
     device = phone.device
     if phone.mac is not None and (device is None or device.organisation_id != organisation.pk):
         phone.device = None  # another organisation's phone is none of this one's business
-        if device is None and unassigned.seen(organisation, phone, ip):
+        if unassigned.seen(organisation, phone, ip, may_enrol=device is None):
             phone.device = cache.device(phone.mac)  # enrolled: served like any other phone
         if phone.device is None:
             return responses.not_found(), Outcome.UNASSIGNED

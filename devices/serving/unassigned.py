@@ -24,12 +24,17 @@ logger = logging.getLogger(__name__)
 ENROLLED_LABEL = "Enrolled automatically"
 
 
-def seen(organisation: Organisation, phone: PhoneRequest, ip: str | None) -> bool:
-    """Note the phone's request; True when it was enrolled as the organisation's phone."""
+def seen(
+    organisation: Organisation, phone: PhoneRequest, ip: str | None, *, may_enrol: bool = True
+) -> bool:
+    """Note the phone's request; True when it was enrolled as the organisation's phone.
+
+    A MAC another organisation has is listed as any other (may_enrol=False), so the list
+    tells no one which MACs are taken; adding it gets the answer staff get for such a MAC."""
     assert phone.mac is not None
     agent = phone.user_agent
     model = get_model(agent.model)
-    if organisation.enrol_unknown_phones and model is not None:
+    if may_enrol and organisation.enrol_unknown_phones and model is not None:
         return _enrol(organisation, phone.mac, model.name)
     now = timezone.now()
     fields = {

@@ -426,3 +426,18 @@ def test_a_process_that_stops_with_nothing_left_leaves_no_file(spool_dir, tenant
 
     assert AccessLog.objects.count() == 1
     assert list(spool_dir.iterdir()) == []
+
+
+def test_the_overflow_is_bounded_and_says_so(spool_dir, tenant_a, monkeypatch, settings, caplog):
+    """Found by the attack on issue 15: a long outage grew it without end."""
+    settings.ACCESS_LOG_OVERFLOW_MAX_ROWS = 2
+    kept = writer()
+    kept.add(row(tenant_a.device))
+    monkeypatch.setattr(access_log, "_insert", refused)
+    kept.flush()
+    for n in range(3):
+        kept.keep({**row(tenant_a.device, f"/{n}.cfg"), "status_code": 503})
+
+    assert kept.state()["overflowed"] == 2
+    assert "access log row not written" in caplog.text and "/2.cfg" in caplog.text
+    assert "the overflow holds ACCESS_LOG_OVERFLOW_MAX_ROWS rows" in caplog.text

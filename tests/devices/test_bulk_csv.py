@@ -564,8 +564,14 @@ def staff_client(client, tenant_a):
             a_number_of_5000_digits().encode(),
             "Line 2: port must be a number, not one of 5000 digits.",
         ),
+        (
+            # PostgreSQL stores no NUL in text: written, the row was a 500 on confirming.
+            (HEADER + "alpha,805ec0123456,T54W,Hall\x00way,yes,,,,,,,,,\n").encode(),
+            "Line 2 holds a NUL character, which no text field can hold: most often the file "
+            "is not plain text. In Excel choose",
+        ),
     ],
-    ids=["empty", "bom", "blank-lines", "value-over-128-kb", "number-of-5000-digits"],
+    ids=["empty", "bom", "blank-lines", "value-over-128-kb", "number-of-5000-digits", "nul"],
 )
 def test_a_file_that_cannot_be_read_gets_a_message_and_writes_nothing(
     request, who, data, message, tenant_a
@@ -601,6 +607,23 @@ def test_the_phonebook_import_reads_files_with_the_same_words(admin_client, tena
     )
 
     assert "Line 2: a value runs on for more than 128 KB." in response.content.decode()
+    assert not book.contacts.exists()
+
+
+def test_the_phonebook_import_refuses_a_nul_character_with_the_same_words(admin_client, tenant_a):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from tests.phonebooks.factories import make_phonebook
+
+    book = make_phonebook(tenant_a.organisation)
+
+    response = admin_client.post(
+        reverse("admin:phonebooks_phonebook_import", args=[book.pk]),
+        {"file": SimpleUploadedFile("c.csv", b"name,number 1\nHall\x00way,3001\n")},
+    )
+
+    assert "Line 2 holds a NUL character" in response.content.decode()
     assert not book.contacts.exists()
 
 

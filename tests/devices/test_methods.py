@@ -19,6 +19,7 @@ URLS = [
     "/p/805ec0aaaa01/AAAAAAAAAAAAAAAAAAAAAA/wallpaper.png",
     "/xml/_global/idle.xml",
     "/ca.crt",
+    "/healthz",  # the load balancer's: no phone URL, but no form either
 ]
 
 

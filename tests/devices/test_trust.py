@@ -324,6 +324,33 @@ def test_valid_credentials_for_an_unknown_mac_get_a_404_and_a_place_on_the_list(
     assert outcomes() == [Outcome.UNASSIGNED, Outcome.UNASSIGNED]
 
 
+def test_another_organisations_mac_is_listed_like_any_unknown_one(client, tenant_a, tenant_b):
+    # Listed when free and left off when taken, the list told whoever has the organisation's
+    # credentials which MACs other organisations have, unrecorded and without limit.
+    theirs = Phone(client, tenant_b.device.mac, tenant_a.username, tenant_a.password)
+    free = Phone(client, "805ec0bbbb01", tenant_a.username, tenant_a.password)
+
+    answers = [theirs.get(f"/{theirs.mac}.cfg"), free.get(f"/{free.mac}.cfg")]
+
+    assert [answer.status_code for answer in answers] == [404, 404]
+    listed = UnassignedPhone.objects.filter(organisation=tenant_a.organisation)
+    assert sorted(listed.values_list("mac", flat=True)) == sorted([tenant_b.device.mac, free.mac])
+    assert outcomes() == [Outcome.UNASSIGNED, Outcome.UNASSIGNED]
+    assert Device.objects.get(mac=tenant_b.device.mac).organisation == tenant_b.organisation
+
+
+def test_enrolment_never_takes_or_serves_another_organisations_phone(client, tenant_a, tenant_b):
+    Organisation.objects.filter(pk=tenant_a.organisation.pk).update(enrol_unknown_phones=True)
+    theirs = Phone(client, tenant_b.device.mac, tenant_a.username, tenant_a.password, model="T46U")
+
+    response = theirs.get(f"/{theirs.mac}.cfg")
+
+    assert response.status_code == 404
+    assert tenant_b.accounts[0].password.encode() not in response.content
+    assert Device.objects.get(mac=tenant_b.device.mac).organisation == tenant_b.organisation
+    assert UnassignedPhone.objects.get().organisation == tenant_a.organisation
+
+
 def test_wrong_credentials_for_an_unknown_mac_are_a_401_as_before(client, tenant_a):
     outsider = Phone(client, "805ec0bbbb01", tenant_a.username, "not-the-password")
 

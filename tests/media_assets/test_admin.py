@@ -81,6 +81,36 @@ def test_a_bad_image_is_refused_with_a_message_and_nothing_is_stored(
     assert not Wallpaper.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("add", "data", "message"),
+    [
+        (
+            "wallpaper",
+            b"just some text, renamed\n",
+            "This is not an image the phones can show (a renamed or corrupt file?); upload a "
+            "PNG, JPEG or BMP.",
+        ),
+        (
+            "wallpaper",
+            image_bytes(400, 300)[:300],
+            "The image is damaged or truncated; export it again.",
+        ),
+    ],
+    ids=["not-an-image", "truncated-image"],
+)
+def test_staff_read_what_is_wrong_with_a_file_in_plain_words(client, tenant_a, add, data, message):
+    # Organisation staff upload these: no library's name or words in what they read.
+    from organisations.staff import create_organisation_staff
+
+    client.force_login(
+        create_organisation_staff(tenant_a.organisation, "alice", "x", validate=False)
+    )
+
+    response = (add_wallpaper if add == "wallpaper" else add_ringtone)(client, data)
+
+    assert errors(response) == message
+
+
 def test_a_jpeg_named_png_is_refused(admin_client, db):
     response = add_wallpaper(admin_client, image_bytes(100, 100, "JPEG"), filename="logo.png")
 

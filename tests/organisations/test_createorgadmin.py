@@ -80,6 +80,34 @@ def test_it_fails_loudly_on_bad_input(tenant_a, args, message):
     assert not User.objects.filter(username="dave").exists()
 
 
+@pytest.mark.parametrize(
+    ("username", "email", "message"),
+    [
+        ("", "", "User name refused: This field cannot be blank."),
+        ("bad name!", "", "User name refused: Enter a valid username."),
+        # Over the column's 150 characters: PostgreSQL's DataError, a traceback.
+        ("a" * 200, "", "User name refused: Ensure this value has at most 150 characters"),
+        ("dave", "not-an-address", "Email address refused: Enter a valid email address."),
+    ],
+    ids=["empty", "spaces-and-punctuation", "over-150-characters", "email"],
+)
+def test_it_refuses_a_user_name_or_email_the_admin_would_refuse(tenant_a, username, email, message):
+    args = ["alpha", username, "--email", email, "--password", "Corr3ct-Horse-Battery"]
+
+    with pytest.raises(CommandError, match=message):
+        call_command("createorgadmin", *args)
+    assert not User.objects.filter(username__in=[username, "dave"]).exists()
+
+
+def test_a_password_with_a_nul_character_is_refused_as_no_login_form_takes_it(tenant_a, tmp_path):
+    secret = tmp_path / "password"
+    secret.write_bytes(b"\x00" * 100 + b"\n")
+
+    with pytest.raises(CommandError, match="The password holds a NUL character"):
+        call_command("createorgadmin", "alpha", "gil", "--password-file", str(secret))
+    assert not User.objects.filter(username="gil").exists()
+
+
 def test_a_taken_user_name_is_refused(tenant_a):
     User.objects.create_user("erin")
 

@@ -691,6 +691,7 @@ def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
 ):
     alpha, bravo, alpha_macs, _ = two_organisations
     sync()
+    alphas_password = alpha.devices.get(mac=alpha_macs[0]).provisioning_password
     alpha.devices.get(mac=alpha_macs[0]).delete()
     make_device(bravo, alpha_macs[0])
     fake_rps.calls.clear()
@@ -704,6 +705,7 @@ def test_a_deleted_phone_whose_mac_comes_back_elsewhere_is_moved_not_removed(
     assert [call.endpoint for call in fake_rps.write_calls()] == ["device/edit"]
     assert fake_rps.our_devices()[alpha_macs[0]] == server_name("bravo")
     assert fake_rps.device_fields(alpha_macs[0]) == own_fields(alpha_macs[0])
+    assert fake_rps.device_fields(alpha_macs[0])["password"] != alphas_password
     moved = RpsDeviceState.objects.get(mac=alpha_macs[0]).device
     assert moved is not None
     assert moved.organisation == bravo

@@ -50,6 +50,8 @@ class Command(BaseCommand):
         if org is None:
             raise CommandError(f"No organisation with the slug {organisation!r}.")
         password = self._password(options)
+        if "\x00" in password:  # every login form refuses it: the user could never log in
+            raise CommandError("The password holds a NUL character, which no login form takes.")
         try:
             create_organisation_staff(org, username, password, options["email"])
         except ValidationError as exc:
