@@ -20,11 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the writer has its own c
 
 
 @pytest.fixture
-def writer(settings, tmp_path):
-    settings.ACCESS_LOG_SPOOL_DIR = tmp_path / "spool"
-    settings.ACCESS_LOG_FLUSH_SECONDS = 0.05
-    settings.ACCESS_LOG_BATCH_SIZE = 50
-    settings.ACCESS_LOG_MAX_PENDING = 1000
+def writer(spool_dir):
     writer = access_log.Writer()
     yield writer
     writer.close(timeout=5)
