@@ -17,6 +17,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "provisioning.example.net",
     "CACHE_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "sqlite:////tmp/voipconfig-deploy-check.sqlite3",
+    "TRUSTED_PROXY_HOPS": "1",  # behind nginx, as deploy/ runs it
 }
 
 
@@ -48,6 +49,13 @@ def test_a_per_process_throttling_cache_is_reported():
     result = manage("check", "--deploy", CACHE_URL="locmemcache://")
 
     assert "voipconfig.W001" in check_ids(result.stdout + result.stderr)
+
+
+def test_no_trusted_proxy_hop_behind_nginx_is_reported():
+    """Every client would be 127.0.0.1: one client's failures lock everyone's login out."""
+    result = manage("check", "--deploy", TRUSTED_PROXY_HOPS="0")
+
+    assert "voipconfig.W003" in check_ids(result.stdout + result.stderr)
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])

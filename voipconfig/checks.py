@@ -51,3 +51,23 @@ def check_access_log_spool(
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_proxy_hops(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[Warning]:
+    """gunicorn listens on 127.0.0.1 behind nginx (deploy/): with no proxy hop trusted, every
+    client is 127.0.0.1, and the per-address limits count everyone as one client."""
+    if settings.TRUSTED_PROXY_HOPS == 0:
+        return [
+            Warning(
+                "TRUSTED_PROXY_HOPS is 0: every client's address is the one it connects from. "
+                "Behind nginx that is 127.0.0.1 for all of them, so phone throttling and the "
+                "admin's login lockout count every client as one: anyone could lock the "
+                "provider's login out.",
+                hint="Set TRUSTED_PROXY_HOPS=1 behind one proxy (the number of proxies that "
+                "append to X-Forwarded-For); silence voipconfig.W003 if clients connect "
+                "directly.",
+                id="voipconfig.W003",
+            )
+        ]
+    return []
