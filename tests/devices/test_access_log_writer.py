@@ -191,6 +191,17 @@ def test_processes_updating_the_same_devices_do_not_deadlock(settings, tenant_a,
 
 
 @postgresql_only
+def _until_someone_waits_for_a_lock(seconds: float = 10) -> None:
+    """A fixed pause raced the writer's statements before its lock (flaky on a busy CI)."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+
+
 def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant_b, caplog):
     """Another transaction (an admin's bulk edit, say) locks the devices in another order:
     the database gives up one of the two. When that is the writer's batch, it is written
@@ -206,7 +217,7 @@ def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant
                 Device.objects.filter(pk=second.pk).update(label="edited")
                 holding.set()
                 writing.wait()
-                time.sleep(0.2)  # the writer now holds `first` and waits for `second`
+                _until_someone_waits_for_a_lock()  # the writer holds `first`, waits for `second`
                 Device.objects.filter(pk=first.pk).update(label="edited")
         finally:
             connection.close()
