@@ -39,14 +39,13 @@ from devices.serving import (
     sip_accounts,
 )
 from organisations.config_syntax import (
-    LEGACY_NAMES,
-    LEGACY_PREFIXES,
     MASK,
     NULL,
     fold,
     is_number,
     is_provider_only,
     key_of,
+    legacy_of,
     masked_value,
     parse_overrides,
     render_lines,
@@ -608,17 +607,7 @@ def legacy_names(config: Layered) -> Layered:
 
 def legacy_name(key: str) -> str:
     """The name firmware before V81 reads a key by (an override's key in any spelling)."""
-    current = fold(key)
-    old = LEGACY_NAMES.get(current)
-    if old is None:
-        old = next(
-            (
-                new + current[len(prefix) :]
-                for prefix, new in LEGACY_PREFIXES.items()
-                if current.startswith(prefix)
-            ),
-            None,
-        )
+    old = legacy_of(fold(key))
     return key if old is None else old
 
 

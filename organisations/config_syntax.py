@@ -78,17 +78,24 @@ def fold(place: str) -> str:
     compare keys: which keys staff may set, which layer wins, what is masked."""
     key, sep, what = place.partition(SLOT)
     key = key.lower()
-    current = _CURRENT_NAMES.get(key)
-    if current is None:
-        current = next(
-            (
-                new + key[len(old) :]
-                for old, new in _CURRENT_PREFIXES.items()
-                if key.startswith(old)
-            ),
-            key,
-        )
+    current = _renamed(key, _CURRENT_NAMES, _CURRENT_PREFIXES) or key
     return current + sep + what
+
+
+def legacy_of(key: str) -> str | None:
+    """A V81 key's name for firmware before V81, if it has another (`key` folded)."""
+    return _renamed(key, LEGACY_NAMES, LEGACY_PREFIXES)
+
+
+def _renamed(key: str, names: dict[str, str], prefixes: dict[str, str]) -> str | None:
+    """`key` by the other generation's name: a name of its own, else its prefix's."""
+    found = names.get(key)
+    if found is None:
+        found = next(
+            (new + key[len(old) :] for old, new in prefixes.items() if key.startswith(old)),
+            None,
+        )
+    return found
 
 
 def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
