@@ -190,12 +190,8 @@ def test_processes_updating_the_same_devices_do_not_deadlock(settings, tenant_a,
     ) == {"96.14"}
 
 
-@postgresql_only
 def _until_someone_waits_for_a_lock(seconds: float = 10) -> None:
     """A fixed pause raced the writer's statements before its lock (flaky on a busy CI)."""
-    if connection.vendor != "postgresql":  # one lock for the whole database: no pg_locks
-        time.sleep(0.2)
-        return
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
@@ -205,6 +201,7 @@ def _until_someone_waits_for_a_lock(seconds: float = 10) -> None:
             time.sleep(0.01)
 
 
+@postgresql_only
 def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant_b, caplog):
     """Another transaction (an admin's bulk edit, say) locks the devices in another order:
     the database gives up one of the two. When that is the writer's batch, it is written
@@ -219,7 +216,7 @@ def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant
             with transaction.atomic():
                 Device.objects.filter(pk=second.pk).update(label="edited")
                 holding.set()
-                writing.wait()
+                assert writing.wait(30)
                 _until_someone_waits_for_a_lock()  # the writer holds `first`, waits for `second`
                 Device.objects.filter(pk=first.pk).update(label="edited")
         finally:
@@ -227,7 +224,7 @@ def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant
 
     edit = threading.Thread(target=admin_edit)
     edit.start()
-    holding.wait()
+    assert holding.wait(30), "the admin's edit never took its lock"
     with connection.cursor() as cursor:
         cursor.execute("SET deadlock_timeout = '600ms'")
     writer.background = False  # no thread: the flush below is the one that meets the edit
