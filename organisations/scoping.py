@@ -18,7 +18,29 @@ from django.db.models import Model, Q, QuerySet
 from organisations.models import Organisation
 
 M = TypeVar("M", bound=Model)
-AnyUser = User | AnonymousUser  # request.user
+
+
+@dataclass(frozen=True, eq=False)
+class ApiClient:
+    """An API token at work (the `api` app authenticates it): a provider token sees what
+    provider staff see, an organisation token what that organisation's staff see."""
+
+    token_id: int
+    name: str
+    organisation: Organisation | None  # None: a provider token
+    read_only: bool
+    user: User  # whom the admin's history names for its changes (the token's own, no login)
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+    is_superuser = False
+    is_staff = False
+
+    def __str__(self) -> str:
+        return f"API token {self.name}"
+
+
+AnyUser = User | AnonymousUser | ApiClient  # request.user
 PROVIDER_GROUP = "provider"
 ORGANISATION_STAFF_GROUP = "organisation staff"
 ALL_ACTIONS = ("view", "add", "change", "delete")
@@ -57,6 +79,8 @@ def scoped_models() -> list[ScopedModel]:
 
 
 def is_provider(user: AnyUser) -> bool:
+    if isinstance(user, ApiClient):
+        return user.organisation is None
     if not user.is_active:
         return False
     if user.is_superuser:
@@ -69,6 +93,8 @@ def is_provider(user: AnyUser) -> bool:
 
 def staff_organisation(user: AnyUser) -> Organisation | None:
     """The organisation a non-provider staff member works for (None for providers)."""
+    if isinstance(user, ApiClient):
+        return user.organisation
     if isinstance(user, AnonymousUser) or not user.is_authenticated or is_provider(user):
         return None
     kept = user.__dict__

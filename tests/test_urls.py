@@ -1,5 +1,6 @@
-"""Every URL is the admin, /healthz, or a phone endpoint: no view reaches phones around the
-one door that identifies, authenticates and logs them."""
+"""Every URL is the admin, /healthz, the REST API or a phone endpoint: no view reaches phones
+around the one door that identifies, authenticates and logs them, and every API view is
+behind the API's own (Bearer tokens, the scoping registry)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,15 @@ PHONE_FILES = {
 }
 
 
+API = "api/v1/"
+
+
 def views(resolver: URLResolver) -> Iterator[tuple[str, Callable[..., object]]]:
-    """(URL name or route, view) of every URL, but the admin's (Django's own, with its login)."""
+    """(URL name or route, view) of every URL, but the admin's (Django's own, with its login)
+    and the API's (tested below)."""
     for pattern in resolver.url_patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace != "admin":
+            if pattern.namespace != "admin" and str(pattern.pattern) != API:
                 yield from views(pattern)
         elif isinstance(pattern, URLPattern):
             yield pattern.name or str(pattern.pattern), pattern.callback
@@ -51,6 +56,34 @@ def strays(resolver: URLResolver) -> list[str]:
 
 def test_every_view_outside_the_admin_is_a_phone_endpoint():
     assert strays(get_resolver()) == []
+
+
+def test_every_api_view_takes_only_bearer_tokens_and_asks_the_registry():
+    from api.auth import BearerAuthentication
+    from api.permissions import RegistryPermission
+
+    (api,) = [
+        p
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLResolver) and str(p.pattern) == API
+    ]
+    found = list(_all_views(api))
+    documents = {"api-schema", "api-docs"}  # the schema and its viewer: public, no data
+    assert documents <= {name for name, _ in found}
+    for name, view in found:
+        if name in documents:
+            continue
+        cls = view.cls  # type: ignore[attr-defined]  # as_view() sets it
+        assert cls.authentication_classes == [BearerAuthentication], name
+        assert any(issubclass(p, RegistryPermission) for p in cls.permission_classes), name
+
+
+def _all_views(resolver: URLResolver) -> Iterator[tuple[str, Callable[..., object]]]:
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _all_views(pattern)
+        elif isinstance(pattern, URLPattern):
+            yield pattern.name or str(pattern.pattern), pattern.callback
 
 
 def test_the_walk_reaches_every_phone_file():

@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "phonebooks",
     "media_assets",
     "rps",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs' Swagger UI, from our static files (no CDN)
+    "api",
     "voipconfig",
 ]
 
@@ -329,6 +333,50 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # the admin lists a
 AXES_ENABLE_ADMIN = False  # voipconfig/admin.py registers the provider's page instead
 AXES_DISABLE_ACCESS_LOG = True  # the lockout needs the failures only
 AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+
+# --- REST API (api/, docs/architecture.md "The REST API") -----------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.RegistryPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pages",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.handle",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "voipconfig API",
+    "DESCRIPTION": "Organisations, phones, SIP accounts, phonebooks and media of the "
+    "provisioning server, for the provider's billing and PBX systems. Send "
+    "`Authorization: Bearer <token>` (manage.py createapitoken, or the admin). Errors are "
+    "RFC 9457 problem details with a stable `code`.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "COMPONENT_SPLIT_REQUEST": True,  # write-only secrets appear in requests only
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problem_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {},
+}
+# Requests per token and minute (0: no limit); a write counts API_WRITE_WEIGHT requests.
+API_REQUESTS_PER_MINUTE: int = env.int("API_REQUESTS_PER_MINUTE", default=600)
+API_WRITE_WEIGHT: int = env.int("API_WRITE_WEIGHT", default=5)
+# A token's `last used` is written at most this often (not once per request).
+API_TOKEN_USE_RESOLUTION_SECONDS: int = env.int("API_TOKEN_USE_RESOLUTION_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

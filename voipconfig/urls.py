@@ -10,6 +10,7 @@ admin.site.index_title = "Provisioning"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include("api.urls")),
     path("", include("devices.urls")),
     path("", include("phonebooks.urls")),
     path("", include("media_assets.urls")),

@@ -1,0 +1,95 @@
+"""What every resource of the API is built from: scoped querysets, the registry's
+permissions, the model's own validation, history, all-or-nothing writes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
+from django.db.models import QuerySet
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+
+from api import history
+from api.permissions import RegistryPermission, client_of
+from organisations.scoping import ApiClient, scope_queryset
+
+M = TypeVar("M", bound=models.Model)
+
+
+class ModelCleanSerializer(serializers.ModelSerializer[M], Generic[M]):
+    """Runs the model's own `full_clean()` (its validators and `clean()`), as the admin's
+    forms do, so an API client reads the admin's messages; errors name the API's fields.
+
+    `clean_exclude`: model fields not to check here (set by the view, or checked apart)."""
+
+    clean_exclude: tuple[str, ...] = ()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        model: type[M] = self.Meta.model
+        probe = copy.copy(self.instance) if self.instance is not None else model()
+        concrete = {field.name for field in model._meta.concrete_fields if not field.many_to_many}
+        for name, value in attrs.items():
+            if name in concrete or name.endswith("_id"):
+                setattr(probe, name, value)
+        self.prepare_probe(probe, attrs)
+        try:
+            probe.full_clean(exclude=[*self.clean_exclude, *self.excluded_from_clean(attrs)])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(self._renamed(exc)) from exc
+        return attrs
+
+    def prepare_probe(self, probe: M, attrs: dict[str, Any]) -> None:
+        """Set on the probe what `clean()` needs beyond the fields (an organisation)."""
+
+    def excluded_from_clean(self, attrs: dict[str, Any]) -> list[str]:
+        """Fields not to check: model fields the serializer does not write."""
+        written = {field.source for field in self._writable_fields}
+        model: type[M] = self.Meta.model
+        return [
+            field.name
+            for field in model._meta.concrete_fields
+            if field.name not in written and field.attname not in written
+        ]
+
+    def _renamed(self, exc: DjangoValidationError) -> Any:
+        names = {field.source: name for name, field in self.fields.items() if field.source != "*"}
+        detail = serializers.as_serializer_error(exc)
+        return {names.get(key, key): value for key, value in detail.items()}
+
+
+class ScopedViewSet(viewsets.GenericViewSet[M], Generic[M]):
+    """The rows the token may see (404 for others'), what it may do with them (403), each
+    write in one transaction and in the admin's history."""
+
+    permission_classes = [RegistryPermission]
+
+    def get_queryset(self) -> QuerySet[M]:
+        return scope_queryset(super().get_queryset(), self.request.user)
+
+    @property
+    def client(self) -> ApiClient:
+        return client_of(self.request)
+
+    def perform_create(self, serializer: serializers.BaseSerializer[M]) -> None:
+        with transaction.atomic():
+            obj = serializer.save()
+            history.record(self.client, obj, history.ADDITION)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[M]) -> None:
+        data = getattr(serializer, "validated_data", {})
+        with transaction.atomic():
+            obj = serializer.save()
+            history.record(self.client, obj, history.CHANGE, fields=data.keys())
+
+    def perform_destroy(self, instance: M) -> None:
+        with transaction.atomic():
+            history.record(self.client, instance, history.DELETION)
+            instance.delete()
+
+
+def request_client(request: Request) -> ApiClient:
+    return client_of(request)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from api.resources import access_log, devices, media, organisations, phonebooks, unassigned
+
+router = SimpleRouter(trailing_slash=False)
+for resource in (organisations, devices, phonebooks, media, unassigned, access_log):
+    resource.register(router)
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]
