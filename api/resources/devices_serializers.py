@@ -592,12 +592,12 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
     # --- writing -----------------------------------------------------------------------
 
     def create(self, validated_data: dict[str, Any]) -> Device:
-        return self._write(Device(), validated_data)
+        return self.write(Device(), validated_data)
 
     def update(self, instance: Device, validated_data: dict[str, Any]) -> Device:
-        return self._write(instance, validated_data)
+        return self.write(instance, validated_data)
 
-    def _write(self, device: Device, data: dict[str, Any]) -> Device:
+    def write(self, device: Device, data: dict[str, Any]) -> Device:
         """Only what differs is saved: the same request twice changes nothing."""
         nested = {name: data.pop(name) for name in NESTED if name in data}
         adding = device._state.adding
