@@ -1,0 +1,691 @@
+"""The JSON of a phone, its SIP accounts and line keys, validated by the models' own rules.
+
+A device's `sip_accounts` and `line_keys`, when given, are the whole set: accounts are
+matched by `line`, keys by (`module`, `position`); those not listed are deleted. An
+account's password is write-only, and left out of an account that exists it keeps the
+stored one. Everything is checked against the phone as the request leaves it, with the
+models' `full_clean()` (Device.clean, SipAccount.clean, LineKey.clean), so the messages are
+the admin's; nothing is written until the whole device is good.
+
+Lookups go through `Lookups`, which the bulk request fills with one query per table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Case, Model, QuerySet, Value, When
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from api.base import ModelCleanSerializer
+from devices import foreign_macs
+from devices.mac import InvalidMac, normalise_mac
+from devices.models import (
+    Device,
+    ForeignMacAttempt,
+    KeyProfile,
+    KeyType,
+    LineKey,
+    SipAccount,
+    key_place,
+)
+from devices.serving import client_ip
+from devices.status import failing, stale
+from organisations.admin import WEB_PASSWORDS
+from organisations.config_syntax import (
+    mask_override_lines,
+    provider_only_keys,
+    split_provider_lines,
+    unmask_override_lines,
+)
+from organisations.models import Organisation, SipTransport
+from organisations.phone_settings import SettingsProfile
+from organisations.scoping import ApiClient, is_provider, scope_queryset
+from rps.admin import rps_state_label
+from rps.models import RpsDeviceState
+
+TRANSPORTS = {member.name.lower(): member.value for member in SipTransport}
+KEY_TYPES = {member.name.lower(): member.value for member in KeyType}
+STATUSES = ("never", "ok", "stale", "failing")
+REQUIRED = serializers.ErrorDetail(
+    str(serializers.Field.default_error_messages["required"]), "required"
+)
+# The admin's provider_only_fields of DeviceAdmin (its profile and web passwords).
+PROVIDER_ONLY = ("profile", *WEB_PASSWORDS)
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """An integer choice as its lower-case name (`udp`, `speed_dial`)."""
+
+    def __init__(self, names: dict[str, int], **kwargs: Any) -> None:
+        self.names = names
+        self.values = {value: name for name, value in names.items()}
+        super().__init__(choices=list(names), **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+        name = super().to_internal_value(data)
+        return self.names[str(name)]
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return None if value is None else self.values.get(value, str(value))
+
+
+class Lookups:
+    """Where a request finds organisations, phones and key profiles. A single request looks
+    each up as it goes; the bulk request preloads them all (`preload`), so its 1,000 items
+    cost the same few queries as one."""
+
+    def __init__(self, request: Request, client: ApiClient, *, bulk: bool = False) -> None:
+        self.request = request
+        self.client = client
+        self.bulk = bulk
+        self._organisations: dict[str, Organisation | None] = {}
+        self._devices: dict[str, Device | None] = {}
+        self._key_profiles: dict[int, dict[str, KeyProfile]] = {}
+        self.foreign: list[str] = []  # MACs another organisation has that were tried
+
+    @property
+    def own(self) -> Organisation | None:
+        return self.client.organisation
+
+    def preload(self, macs: set[str], slugs: set[str]) -> None:
+        devices = Device.objects.filter(mac__in=macs).select_related("organisation", "key_profile")
+        found = {device.mac: device for device in devices.prefetch_related(*NESTED)}
+        self._devices.update({mac: found.get(mac) for mac in macs})
+        organisations = scope_queryset(Organisation.objects.filter(slug__in=slugs), self.client)
+        by_slug = {organisation.slug: organisation for organisation in organisations}
+        self._organisations.update({slug: by_slug.get(slug) for slug in slugs})
+        ids = {o.pk for o in by_slug.values()} | {d.organisation_id for d in found.values()}
+        if self.own is not None:
+            ids.add(self.own.pk)
+        self._load_key_profiles(ids)
+
+    def organisation(self, slug: str) -> Organisation | None:
+        """An organisation the token may use (another organisation's is as none)."""
+        if slug not in self._organisations:
+            scoped = scope_queryset(Organisation.objects.filter(slug=slug), self.client)
+            self._organisations[slug] = scoped.first()
+        return self._organisations[slug]
+
+    def device(self, mac: str) -> Device | None:
+        """The phone with this MAC, whichever organisation has it."""
+        if mac not in self._devices:
+            self._devices[mac] = (
+                Device.objects.filter(mac=mac).select_related("organisation").first()
+            )
+        return self._devices[mac]
+
+    def key_profile(self, organisation: Organisation, name: str) -> KeyProfile | None:
+        if organisation.pk not in self._key_profiles:
+            self._load_key_profiles({organisation.pk})
+        return self._key_profiles[organisation.pk].get(name)
+
+    def _load_key_profiles(self, ids: set[int]) -> None:
+        profiles = KeyProfile.objects.filter(organisation_id__in=ids).prefetch_related("keys")
+        for pk in ids:
+            self._key_profiles.setdefault(pk, {})
+        for profile in profiles:
+            self._key_profiles[profile.organisation_id][profile.name] = profile
+
+    @cached_property
+    def paused(self) -> bool:
+        return self.own is not None and foreign_macs.is_paused(self.own)
+
+    def tried_foreign(self, mac: str) -> None:
+        """A MAC another organisation has: recorded for the provider (the bulk request
+        records its whole list once, as the CSV import does)."""
+        self.foreign.append(mac)
+        if not self.bulk:
+            self.record(ForeignMacAttempt.Source.FORM)
+
+    def record(self, source: ForeignMacAttempt.Source, *, refused_whole: bool = False) -> None:
+        if self.own is None or not self.foreign:
+            return
+        ForeignMacAttempt.objects.create(
+            organisation=self.own,
+            user=self.client.user,
+            username=str(self.client),
+            ip=client_ip(self.request._request),
+            source=source,
+            macs="\n".join(sorted(set(self.foreign))),
+            mac_count=len(set(self.foreign)),
+            refused_whole=refused_whole,
+        )
+        self.foreign = []
+
+
+NESTED = ("sip_accounts", "line_keys")
+
+
+@dataclass
+class Nested:
+    """What a device's accounts or keys become: objects to save, rows to delete."""
+
+    save: list[Model] = field(default_factory=list)
+    delete: list[Model] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.save or self.delete)
+
+
+class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
+    line = serializers.IntegerField(source="index", min_value=0, max_value=32767)
+    enabled = serializers.BooleanField(source="is_enabled", required=False, default=True)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=99,
+        trim_whitespace=False,
+        help_text="Write-only. Left out for a line the phone has, the stored one is kept.",
+    )
+    server = serializers.CharField(
+        source="server_host", required=False, allow_blank=True, max_length=253
+    )
+    port = serializers.IntegerField(
+        source="server_port", required=False, allow_null=True, min_value=0, max_value=2**31 - 1
+    )
+    transport = NamedChoiceField(
+        TRANSPORTS, source="server_transport", required=False, allow_null=True
+    )
+
+    class Meta:
+        model = SipAccount
+        fields = [
+            "line",
+            "enabled",
+            "user_name",
+            "auth_name",
+            "password",
+            "display_name",
+            "label",
+            "server",
+            "port",
+            "transport",
+        ]
+
+
+class LineKeySerializer(serializers.ModelSerializer[LineKey]):
+    module = serializers.IntegerField(required=False, default=0, min_value=0, max_value=32767)
+    position = serializers.IntegerField(min_value=0, max_value=32767)
+    type = NamedChoiceField(KEY_TYPES, required=False, default=KeyType.BLF)
+    line = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=32767)
+
+    class Meta:
+        model = LineKey
+        fields = ["module", "position", "type", "value", "label", "line", "extension"]
+
+
+RPS_SCHEMA = {
+    "type": "object",
+    "description": "What Yealink RPS has for the phone, as the admin's phone page shows it.",
+    "properties": {
+        "state": {"type": "string", "description": "In words: Registered, Pending, ..."},
+        "status": {
+            "type": "string",
+            "nullable": True,
+            "enum": [*RpsDeviceState.Status.values, None],
+        },
+        "rps_id": {"type": "string"},
+        "pushed_at": {"type": "string", "format": "date-time", "nullable": True},
+        "last_attempt_at": {"type": "string", "format": "date-time", "nullable": True},
+        "last_error": {"type": "string"},
+        "organisation": {"type": "string", "nullable": True, "description": "Provider only."},
+        "server_rps_id": {"type": "string", "description": "Provider only."},
+        "last_error_detail": {"type": "string", "description": "Provider only."},
+    },
+    "required": ["state", "status"],
+}
+
+
+class OrganisationSlugField(serializers.CharField):
+    """The organisation by its slug (resolved, within the token's scope, in validate)."""
+
+    def to_representation(self, value: Any) -> str:
+        return str(value.slug if isinstance(value, Organisation) else value)
+
+
+ACCOUNT_NAMES = {
+    "index": "line",
+    "is_enabled": "enabled",
+    "server_host": "server",
+    "server_port": "port",
+    "server_transport": "transport",
+}
+
+
+class DeviceSerializer(ModelCleanSerializer[Device]):
+    organisation = OrganisationSlugField(
+        required=False,
+        max_length=50,
+        help_text="Its organisation's slug. An organisation token's phones are its own: it "
+        "may leave this out, and give no other.",
+    )
+    mac = serializers.CharField(
+        max_length=40,
+        help_text="Any notation (80:5E:C0:00:00:01, 80-5e-c0-00-00-01, 805e.c000.0001); "
+        "returned as 12 lower-case hex digits.",
+    )
+    active = serializers.BooleanField(source="is_active", required=False, default=True)
+    key_profile = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,
+        help_text="The name of one of its organisation's key profiles, or null.",
+    )
+    sip_accounts = SipAccountSerializer(
+        many=True,
+        required=False,
+        help_text="Given, the phone's whole set: matched by line, lines not listed are removed.",
+    )
+    line_keys = LineKeySerializer(
+        many=True,
+        required=False,
+        help_text="Given, the phone's own keys (beside its key profile's): matched by "
+        "(module, position), keys not listed are removed.",
+    )
+    firmware = serializers.CharField(source="last_firmware", read_only=True)
+    status = serializers.SerializerMethodField()
+    rps = serializers.SerializerMethodField()
+    profile = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=SettingsProfile.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Provider tokens only: the provider's settings profile for this phone.",
+    )
+    phone_admin_password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=32
+    )
+    phone_user_password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=32
+    )
+    phone_var_password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=32
+    )
+    raw_overrides = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Yealink `key = value` lines for this phone only; secret values are "
+        "returned masked, and a masked line sent back unchanged keeps its value. "
+        "Organisation tokens neither see nor set the provider's keys.",
+    )
+
+    class Meta:
+        model = Device
+        fields = [
+            "organisation",
+            "mac",
+            "model",
+            "label",
+            "active",
+            "key_profile",
+            "expansion_module",
+            "expansion_module_count",
+            "sip_accounts",
+            "line_keys",
+            "last_seen_at",
+            "last_seen_ip",
+            "firmware",
+            "status",
+            "rps",
+            "profile",
+            *WEB_PASSWORDS,
+            "raw_overrides",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_seen_at", "last_seen_ip", "created_at", "updated_at"]
+
+    _probe: Device | None = None
+    outcome = "unchanged"  # after save: created, updated or unchanged
+    changed_fields: list[str]
+
+    # --- who asks ----------------------------------------------------------------------
+
+    @property
+    def lookups(self) -> Lookups:
+        lookups: Lookups = self.context["lookups"]
+        return lookups
+
+    @property
+    def for_provider(self) -> bool:
+        """True for a provider token, and for the schema (which shows every field)."""
+        lookups = self.context.get("lookups")
+        return lookups is None or is_provider(lookups.client)
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        fields = super().get_fields()
+        if not self.for_provider:
+            for name in PROVIDER_ONLY:
+                fields.pop(name)
+        return fields
+
+    # --- reading -----------------------------------------------------------------------
+
+    def to_representation(self, instance: Device) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if "raw_overrides" in data:
+            data["raw_overrides"] = mask_override_lines(self._shown_overrides(instance))
+        return data
+
+    def _shown_overrides(self, device: Device) -> str:
+        if self.for_provider:
+            return device.raw_overrides
+        return split_provider_lines(device.raw_overrides)[0]
+
+    @extend_schema_field(serializers.ChoiceField(choices=STATUSES))
+    def get_status(self, device: Device) -> str:
+        if not hasattr(device, "api_failing"):
+            device = with_status(Device.objects.filter(pk=device.pk)).get()
+        if device.api_failing:  # type: ignore[attr-defined]
+            return "failing"
+        if device.last_seen_at is None:
+            return "never"
+        return "stale" if device.api_stale else "ok"  # type: ignore[attr-defined]
+
+    @extend_schema_field(RPS_SCHEMA)
+    def get_rps(self, device: Device) -> dict[str, Any]:
+        try:
+            state: RpsDeviceState | None = device.rps_state
+        except ObjectDoesNotExist:
+            state = None
+        shown: dict[str, Any] = {
+            "state": rps_state_label(device),
+            "status": state.status if state else None,
+            "rps_id": state.rps_id if state else "",
+            "pushed_at": _when(state.pushed_at if state else None),
+            "last_attempt_at": _when(state.last_attempt_at if state else None),
+            "last_error": state.last_error if state else "",
+        }
+        if self.for_provider:
+            organisation = state.organisation if state else None
+            shown["organisation"] = organisation.slug if organisation else None
+            shown["server_rps_id"] = state.server_rps_id if state else ""
+            shown["last_error_detail"] = state.last_error_detail if state else ""
+        return shown
+
+    # --- checking ----------------------------------------------------------------------
+
+    def validate_mac(self, value: str) -> str:
+        try:
+            return normalise_mac(value)
+        except InvalidMac as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_mac") from exc
+
+    def validate_raw_overrides(self, value: str) -> str:
+        stored = self.instance.raw_overrides if self.instance is not None else ""
+        theirs, providers = ("", stored) if self.for_provider else split_provider_lines(stored)
+        try:
+            text = unmask_override_lines(value, stored if self.for_provider else theirs)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code="masked_value") from exc
+        if self.for_provider:
+            return text
+        reserved = provider_only_keys(text)
+        if reserved:
+            raise serializers.ValidationError(
+                f"Only your provider may set these keys: {', '.join(reserved)}",
+                code="provider_only",
+            )
+        return "\n".join(part for part in (text, providers) if part)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        organisation = self._organisation(attrs)
+        attrs["organisation"] = organisation
+        if "key_profile" in attrs:
+            attrs["key_profile"] = self._key_profile(organisation, attrs["key_profile"])
+        if "mac" in attrs:
+            self._check_mac(attrs["mac"], organisation)
+        errors: dict[str, Any] = {}
+        try:
+            attrs = super().validate(attrs)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail)  # type: ignore[arg-type]
+        probe = self._probe
+        assert probe is not None  # made by the base's validate
+        accounts = self._plan(attrs, "sip_accounts", probe, errors, self._plan_account)
+        keys = self._plan(attrs, "line_keys", probe, errors, self._plan_key)
+        if errors:
+            raise serializers.ValidationError(errors)
+        for name, plan in (("sip_accounts", accounts), ("line_keys", keys)):
+            if plan is not None:
+                attrs[name] = plan
+        return attrs
+
+    def prepare_probe(self, probe: Device, attrs: dict[str, Any]) -> None:
+        self._probe = probe
+
+    def excluded_from_clean(self, attrs: dict[str, Any]) -> list[str]:
+        # Both were found through the lookups: the fields' own checks would look them up
+        # again, a query per phone. The bulk request checks MACs against the body and the
+        # table itself, once.
+        excluded = [*super().excluded_from_clean(attrs), "organisation", "key_profile"]
+        return [*excluded, "mac"] if self.lookups.bulk else excluded
+
+    def _organisation(self, attrs: dict[str, Any]) -> Organisation:
+        slug = attrs.get("organisation")
+        own = self.lookups.own
+        if own is not None:  # an organisation token: its own, always
+            if slug is not None and slug != own.slug:
+                raise _unknown_organisation(slug)
+            return own
+        if slug is None:
+            if self.instance is None:
+                raise serializers.ValidationError({"organisation": [REQUIRED]}, code="required")
+            return self.instance.organisation
+        organisation = self.lookups.organisation(slug)
+        if organisation is None:
+            raise _unknown_organisation(slug)
+        return organisation
+
+    def _key_profile(self, organisation: Organisation, name: str | None) -> KeyProfile | None:
+        if not name:
+            return None
+        profile = self.lookups.key_profile(organisation, name)
+        if profile is None:
+            raise serializers.ValidationError(
+                {"key_profile": [f"{organisation.slug} has no key profile named {name!r}."]},
+                code="does_not_exist",
+            )
+        return profile
+
+    def _check_mac(self, mac: str, organisation: Organisation) -> None:
+        """As the admin's phone form checks a MAC organisation staff give (admin.py
+        staff_mac_check): never saying that, or where, another organisation has it."""
+        if self.instance is not None and mac == self.instance.mac:
+            return
+        own = self.lookups.own
+        existing = self.lookups.device(mac)
+        if own is None:
+            return  # the model's unique check says it is registered
+        if existing is not None and existing.organisation_id == own.pk:
+            raise _mac_error("This MAC is one of your phones already.", "unique")
+        if existing is not None:
+            self.lookups.tried_foreign(mac)
+        if self.lookups.paused:
+            raise _mac_error(foreign_macs.paused(own), "paused")
+        if existing is not None:
+            raise _mac_error(foreign_macs.cannot_add(mac), "cannot_add")
+
+    # --- accounts and keys ---------------------------------------------------------------
+
+    def _plan(
+        self,
+        attrs: dict[str, Any],
+        name: str,
+        probe: Device,
+        errors: dict[str, Any],
+        step: Any,
+    ) -> Nested | None:
+        existing: list[Any] = list(getattr(self.instance, name).all()) if self.instance else []
+        if name not in attrs:
+            problems = [p for p in (_misfit(obj, probe) for obj in existing) if p]
+            if problems:
+                errors[name] = [
+                    f"{problem} Give the phone's {name} with this change, or keep its shape."
+                    for problem in problems
+                ]
+            return None
+        plan, seen = Nested(), dict[Any, int]()
+        found = [
+            step(item, index, existing, seen, probe, plan) for index, item in enumerate(attrs[name])
+        ]
+        if any(found):
+            errors[name] = found
+        plan.delete = [obj for obj in existing if _place(obj) not in seen]
+        return plan
+
+    def _plan_account(
+        self,
+        item: dict[str, Any],
+        index: int,
+        existing: list[SipAccount],
+        seen: dict[Any, int],
+        probe: Device,
+        plan: Nested,
+    ) -> dict[str, Any]:
+        line = item.get("index")
+        if line is None:  # left out of an item of a PATCH
+            return {"line": [REQUIRED]}
+        if line in seen:
+            return {"line": [f"Line {line} is also item {seen[line]} of sip_accounts."]}
+        seen[line] = index
+        stored = next((account for account in existing if account.index == line), None)
+        if not item.get("password"):
+            item.pop("password", None)
+            if stored is None:
+                return {"password": [REQUIRED]}
+        account = stored or SipAccount(index=line)
+        return _checked(account, item, probe, plan, ACCOUNT_NAMES, adding=stored is None)
+
+    def _plan_key(
+        self,
+        item: dict[str, Any],
+        index: int,
+        existing: list[LineKey],
+        seen: dict[Any, int],
+        probe: Device,
+        plan: Nested,
+    ) -> dict[str, Any]:
+        if "position" not in item:  # left out of an item of a PATCH
+            return {"position": [REQUIRED]}
+        place = (item.get("module", 0), item["position"])
+        if place in seen:
+            where = key_place(*place)
+            return {"position": [f"{where.capitalize()} is also item {seen[place]} of line_keys."]}
+        seen[place] = index
+        stored = next((key for key in existing if _place(key) == place), None)
+        key = stored or LineKey(module=place[0], position=place[1])
+        return _checked(key, item, probe, plan, {}, adding=stored is None)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def create(self, validated_data: dict[str, Any]) -> Device:
+        return self.write(Device(), validated_data)
+
+    def update(self, instance: Device, validated_data: dict[str, Any]) -> Device:
+        return self.write(instance, validated_data)
+
+    def write(self, device: Device, data: dict[str, Any]) -> Device:
+        """Only what differs is saved: the same request twice changes nothing."""
+        nested = {name: data.pop(name) for name in NESTED if name in data}
+        adding = device._state.adding
+        changed = [name for name, value in data.items() if _differs(device, name, value)]
+        for name in changed:
+            setattr(device, name, data[name])
+        if adding or changed:
+            device.save()
+        for name, plan in nested.items():
+            for obj in plan.delete:
+                obj.delete()
+            for obj in plan.save:
+                obj.device = device
+                obj.save()
+            if plan.changes:
+                changed.append(name)
+        self.changed_fields = changed
+        self.outcome = "created" if adding else "updated" if changed else "unchanged"
+        return device
+
+
+def _checked(
+    obj: SipAccount | LineKey,
+    item: dict[str, Any],
+    probe: Device,
+    plan: Nested,
+    names: dict[str, str],
+    *,
+    adding: bool,
+) -> dict[str, Any]:
+    """The account or key with the item's values, checked against the phone as it will be;
+    its errors by the API's names, or {}."""
+    changed = [name for name, value in item.items() if _differs(obj, name, value)]
+    for name in changed:
+        setattr(obj, name, item[name])
+    obj.device = probe
+    try:
+        obj.full_clean(exclude=["device"], validate_unique=False)
+    except DjangoValidationError as exc:
+        detail = serializers.as_serializer_error(exc)
+        return {names.get(key, key): value for key, value in detail.items()}
+    if adding or changed:
+        plan.save.append(obj)
+    else:
+        plan.unchanged += 1
+    return {}
+
+
+def _differs(obj: Model, name: str, value: Any) -> bool:
+    try:
+        return bool(getattr(obj, name) != value)
+    except ObjectDoesNotExist:  # a relation not set yet (a new row's organisation)
+        return True
+
+
+def with_status(devices: QuerySet[Device]) -> QuerySet[Device]:
+    """What `status` is read from (devices.status), in the list's one query."""
+    now = timezone.now()
+    return devices.annotate(
+        api_failing=Case(When(failing(now), then=Value(True)), default=Value(False)),
+        api_stale=Case(When(stale(now), then=Value(True)), default=Value(False)),
+    )
+
+
+def _place(obj: Any) -> Any:
+    return obj.index if isinstance(obj, SipAccount) else (obj.module, obj.position)
+
+
+def _misfit(obj: SipAccount | LineKey, device: Device) -> str | None:
+    """Why an account or key the request leaves alone no longer fits the phone."""
+    if isinstance(obj, LineKey):
+        return obj.misfit(device)
+    model = device.phone_model
+    if model and obj.index > model.lines:
+        return f"A {model.name} has {model.lines} line(s); line {obj.index} is out."
+    return None
+
+
+def _unknown_organisation(slug: str) -> serializers.ValidationError:
+    """The same words for another organisation's slug as for one nobody has."""
+    return serializers.ValidationError(
+        {"organisation": [f"Object with slug={slug} does not exist."]}, code="does_not_exist"
+    )
+
+
+def _mac_error(message: str, code: str) -> serializers.ValidationError:
+    return serializers.ValidationError({"mac": [serializers.ErrorDetail(message, code=code)]})
+
+
+def _when(value: Any) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
