@@ -8,7 +8,7 @@ and the indexes of `created_at` and `mac`). An organisation token reads its own 
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.db.models import QuerySet
@@ -29,6 +29,8 @@ OUTCOMES = AccessLog.Outcome.values
 
 
 class AccessLogSerializer(serializers.ModelSerializer[AccessLog]):
+    """One phone request: who asked for what, and what it got."""
+
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -133,7 +135,11 @@ def _moment(text: str) -> datetime:
         raise ValueError(
             f"{text!r} is not an ISO 8601 time; use e.g. 2025-03-01T08:00:00Z or 2025-03-01."
         )
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    try:  # the database compares in UTC: a time that has none (year 1 east of it) is no time
+        aware = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        return aware.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{text!r} is out of the range of times.") from exc
 
 
 def _since(text: str) -> tuple[str, datetime]:

@@ -119,9 +119,15 @@ class MaskedOverridesField(serializers.CharField):
 
 
 class OrganisationSerializer(ModelCleanSerializer[Organisation]):
+    """An organisation as its page in the admin has it. Secrets (the provisioning and web
+    passwords) are write-only; `profile`, `raw_overrides`, `organisation_credentials` and
+    `password_grace_days` are the provider's (absent for organisation tokens)."""
+
     active = serializers.BooleanField(source="is_active", required=False)
     sip_server = serializers.CharField(source="sip_server_host", max_length=253)
-    sip_port = serializers.IntegerField(source="sip_server_port", required=False)
+    sip_port = serializers.IntegerField(
+        source="sip_server_port", required=False, min_value=1, max_value=65535
+    )
     sip_transport = NamedChoiceField(SipTransport, required=False)
     profile = serializers.SlugRelatedField(
         slug_field="name",

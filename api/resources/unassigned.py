@@ -33,6 +33,8 @@ from organisations.scoping import ApiClient, is_provider
 
 
 class UnassignedPhoneSerializer(serializers.ModelSerializer[UnassignedPhone]):
+    """A MAC that asked with its organisation's credentials and is not one of its phones."""
+
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -67,6 +69,8 @@ class AssignSerializer(serializers.Serializer[Any]):
 
 
 class AssignedPhoneSerializer(serializers.ModelSerializer[Device]):
+    """The phone an assignment added (all of it: `/api/v1/devices/{mac}`)."""
+
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )

@@ -144,6 +144,8 @@ def test_since_takes_a_zulu_time_and_a_date(provider_api, rows):
         ({"outcome": "hacked"}, "/outcome", "use one of: success, success_previous, mac_unknown"),
         ({"since": "yesterday"}, "/since", "is not an ISO 8601 time"),
         ({"until": "2025-13-45T99:00"}, "/until", "is not an ISO 8601 time"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "/since", "is out of the range of times"),
+        ({"until": "2025-01-01T00:00:00+99:00"}, "/until", ""),
         ({"mac": "not-a-mac"}, "/mac", ""),
         ({"status_code": "ok"}, "/status_code", "is not an HTTP status code"),
         ({"status_code": "999"}, "/status_code", "is not an HTTP status code"),

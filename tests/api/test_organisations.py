@@ -165,7 +165,7 @@ def test_creating_writes_every_field_and_the_admins_history(provider_api, db):
     organisation = Organisation.objects.get()
     assert organisation.sip_transport == SipTransport.TLS
     assert (organisation.sip_server_port, organisation.time_zone) == (5061, "-5")
-    assert organisation.profile.name == "Secure TLS"
+    assert organisation.profile == SettingsProfile.objects.get(name="Secure TLS")
     assert (organisation.vlan_enabled, organisation.vlan_id, organisation.srtp) == (True, 20, 1)
     assert organisation.phone_admin_password == "Admin-Web-Pass9"
     shown = created.json()
@@ -193,30 +193,33 @@ def test_it_refuses_bad_values_of_fields_field_by_field(provider_api, tenant_a):
         URL,
         new_organisation(
             sip_transport="carrier-pigeon",
+            sip_port=70000,
             settings={"vlan_id": 5000, "codecs": "g722,speex", "failover": "sometimes"},
         ),
     )
 
     assert response.status_code == 400
     assert pointers(response) == {
+        "/sip_port": "max_value",
         "/sip_transport": "invalid_choice",
         "/settings/vlan_id": "max_value",
         "/settings/codecs": "unknown_codec",
         "/settings/failover": "invalid_choice",
     }
+    messages = {error["pointer"]: error["message"] for error in problem(response)["errors"]}
+    assert messages["/sip_port"] == "Ensure this value is less than or equal to 65535."
     assert Organisation.objects.count() == 1
 
 
 def test_model_checks_speak_with_the_admins_words_under_the_api_names(provider_api, tenant_a):
     response = provider_api.post(
-        URL, new_organisation(slug="alpha", provisioning_username="805ec0aaaa01", sip_port=70000)
+        URL, new_organisation(slug="alpha", provisioning_username="805ec0aaaa01")
     )
 
     assert response.status_code == 400
     messages = {error["pointer"]: error["message"] for error in problem(response)["errors"]}
     assert messages["/slug"] == "Organisation with this Slug already exists."
     assert messages["/provisioning_username"].startswith("Twelve hexadecimal digits")
-    assert messages["/sip_port"] == "Ensure this value is less than or equal to 65535."
     assert Organisation.objects.count() == 1
 
 
