@@ -270,7 +270,9 @@ class ContactItemSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ContactsReplaceSerializer(serializers.Serializer[dict[str, Any]]):
     contacts: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
-        child=ContactItemSerializer(), max_length=MAX_ROWS
+        child=ContactItemSerializer(),
+        max_length=MAX_ROWS,
+        error_messages={"max_length": f"More than {MAX_ROWS:,} contacts; split the list."},
     )
 
 

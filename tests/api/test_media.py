@@ -369,3 +369,18 @@ def test_another_organisations_choices_are_a_404(api_a, tenant_b):
     # Refused before any lookup, as for its own: the registry lets staff only view these.
     assert api_a.patch("/api/v1/organisations/bravo/choices", {}).status_code == 403
     assert not DeviceMedia.objects.exists() and not OrganisationMedia.objects.exists()
+
+
+def test_bad_input_is_refused_never_a_500(api_a, wallpaper_a):
+    url = f"{WALLPAPERS}/{wallpaper_a.pk}"
+    choices = "/api/v1/devices/805ec0aaaa01/choices"
+    for response in (
+        api_a.patch(url, {"file": "not a file"}),
+        api_a.patch(url, {"name": None}),
+        api_a.patch(choices, {"wallpaper": "x"}),
+        api_a.patch(choices, {"wallpaper": 2**70}),
+        api_a.put(choices, ["x"]),
+    ):
+        assert response.status_code == 400, response.content
+    assert api_a.get(f"{WALLPAPERS}/{2**70}").status_code == 404
+    assert api_a.get(f"/api/v1/phonebooks/{2**70}/contacts").status_code == 404

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from lxml import etree
 
+from phonebooks.csv_io import MAX_ROWS
 from phonebooks.models import Contact, Phonebook
 from tests.api.conftest import pointers, problem
 from tests.factories import make_device
@@ -52,6 +53,28 @@ def test_it_lists_a_book_with_what_the_admin_shows(api_a, book_a):
     )
     assert row["contact_count"] == 2 and row["devices"] == []
     assert row["phone_urls"]["t4xg"].endswith(f"pb-t4xg-{book_a.pk}.xml")
+
+
+def test_a_provider_lists_one_organisations_books(provider_api, book_a, book_b):
+    response = provider_api.get(BOOKS, {"organisation": "bravo"})
+
+    assert [row["name"] for row in response.json()["results"]] == ["Beta book"]
+    assert len(provider_api.get(BOOKS).json()["results"]) == 2
+
+
+def test_too_many_contacts_are_refused_as_the_csv_import_refuses_them(api_a, book_a):
+    body = {"contacts": [{"name": "N", "number_1": "1"}] * (MAX_ROWS + 1)}
+
+    response = api_a.put(contacts_url(book_a), body)
+
+    assert problem(response)["errors"] == [
+        {
+            "pointer": "/contacts",
+            "code": "max_length",
+            "message": "More than 20,000 contacts; split the list.",
+        }
+    ]
+    assert book_a.contacts.count() == 2
 
 
 def test_an_organisation_token_creates_a_book_in_its_own_organisation(api_a, tenant_a):
