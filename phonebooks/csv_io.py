@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -61,6 +62,19 @@ _LABEL_DEFAULTS = {
 _COMPARED = ["number_1", "label_1", "number_2", "label_2", "number_3", "label_3", "position"]
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One problem of one row, by the contact's field (None: the row as a whole), so a
+    caller other than the CSV import (the API) can point at the field."""
+
+    line: int
+    field: str | None
+    message: str
+
+
+Problems = list[tuple[str | None, str]]
+
+
 @dataclass
 class ImportPlan:
     """What importing a file would do. Nothing may be written while `errors` is not empty."""
@@ -71,8 +85,14 @@ class ImportPlan:
     delete: list[Contact] = field(default_factory=list)
     kept: list[Contact] = field(default_factory=list)  # in the book, not in the file
     errors: list[RowError] = field(default_factory=list)
+    field_errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     delimiter: str = ","
+
+    def reject(self, line: int, problems: Problems) -> None:
+        """A bad row: one error for the CSV's preview, and one per field."""
+        self.errors.append(RowError(line, "; ".join(_labelled(f, m) for f, m in problems)))
+        self.field_errors += [FieldError(line, f, message) for f, message in problems]
 
     @property
     def changes(self) -> int:
@@ -117,15 +137,36 @@ def plan_import(phonebook: Phonebook, data: bytes, *, delete_missing: bool = Fal
         raise CsvFileError(f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB.")
     delimiter, fields, rows, warnings = read_rows(decode(data))
     plan = ImportPlan(delimiter=delimiter, warnings=warnings)
+    values = ((line, _row_values(line, fields, cells, plan)) for line, cells in rows)
+    good = ((line, row) for line, row in values if row is not None)
+    return plan_rows(phonebook, good, plan, delete_missing=delete_missing)
+
+
+def on_line(line: int) -> str:
+    return f"on line {line}"
+
+
+def plan_rows(
+    phonebook: Phonebook,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    plan: ImportPlan | None = None,
+    *,
+    delete_missing: bool = False,
+    where: Callable[[int], str] = on_line,
+) -> ImportPlan:
+    """What writing these rows (field name -> text, as a CSV row gives them, numbered by
+    `line`) into the book would do; writes nothing. The CSV import and the API's bulk
+    replace both plan here, so they follow the same rules with the same messages; `where`
+    names an earlier row in the message about a contact given twice."""
+    plan = plan if plan is not None else ImportPlan()
     existing = {(c.name, c.group): c for c in Contact.objects.filter(phonebook=phonebook)}
     seen: dict[tuple[str, str], int] = {}
-    for line, cells in rows:
-        values = _row_values(line, fields, cells, plan)
-        if values is None:
-            continue
+    for line, values in rows:
+        values.setdefault("name", "")
+        values.setdefault("group", "")
         key = (values["name"], values["group"])
         if key in seen:
-            plan.errors.append(RowError(line, f"{_describe(key)} is on line {seen[key]} already."))
+            plan.reject(line, [(None, f"{_describe(key)} is {where(seen[key])} already.")])
             continue
         seen[key] = line
         _plan_row(phonebook, line, values, existing.get(key), plan)
@@ -141,13 +182,11 @@ def _row_values(
     line: int, fields: list[str | None], cells: list[str], plan: ImportPlan
 ) -> dict[str, str] | None:
     if len(cells) > len(fields) and any(cell.strip() for cell in cells[len(fields) :]):
-        plan.errors.append(
-            RowError(
-                line,
-                f"{len(cells)} values, but the header names {len(fields)} columns "
-                f"(a separator inside a value needs quotes).",
-            )
+        message = (
+            f"{len(cells)} values, but the header names {len(fields)} columns "
+            f"(a separator inside a value needs quotes)."
         )
+        plan.reject(line, [(None, message)])
         return None
     values = {f: cell.strip() for f, cell in zip(fields, cells, strict=False) if f is not None}
     values.setdefault("group", "")
@@ -170,7 +209,7 @@ def _plan_row(
     except ValidationError as exc:
         problems += _messages(exc)
     if problems:
-        plan.errors.append(RowError(line, "; ".join(problems)))
+        plan.reject(line, problems)
     elif current is None:
         plan.create.append(contact)
     else:
@@ -183,16 +222,16 @@ def _plan_row(
             plan.unchanged.append(current)
 
 
-def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> list[str]:
+def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> Problems:
     """Set numbers, labels and order from the row; return what is wrong with them."""
-    problems = []
+    problems: Problems = []
     for index in (1, 2, 3):
         setattr(contact, f"number_{index}", values.get(f"number_{index}", ""))
         label_field = f"label_{index}"
         label = values.get(label_field, "").lower() or _LABEL_DEFAULTS[label_field]
         if label not in Contact.Label.values:
             problems.append(
-                f"label {index}: {values[label_field]!r} is not one of office, mobile, other"
+                (label_field, f"{values[label_field]!r} is not one of office, mobile, other")
             )
             label = _LABEL_DEFAULTS[label_field]
         setattr(contact, label_field, label)
@@ -202,15 +241,19 @@ def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> 
     elif order.isascii() and order.isdigit() and len(order) <= 10 and int(order) < 2**31:
         contact.position = int(order)
     else:
-        problems.append(f"order: {order!r} is not a whole number of 0 or more")
+        problems.append(("position", f"{order!r} is not a whole number of 0 or more"))
     return problems
 
 
-def _messages(exc: ValidationError) -> list[str]:
+def _messages(exc: ValidationError) -> Problems:
     return [
-        f"{_verbose(name)}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
+        (name if name != "__all__" else None, " ".join(messages))
         for name, messages in exc.message_dict.items()
     ]
+
+
+def _labelled(field_name: str | None, message: str) -> str:
+    return f"{_verbose(field_name)}: {message}" if field_name else message
 
 
 def _verbose(field_name: str) -> str:
@@ -231,12 +274,19 @@ def import_contacts(
 ) -> ImportPlan:
     """Plan again and, when the whole file is good, write it in one transaction.
 
-    The book is locked while planning, so two imports into one book cannot interleave.
     A plan with errors writes nothing.
     """
+    return write_planned(
+        phonebook, lambda: plan_import(phonebook, data, delete_missing=delete_missing)
+    )
+
+
+def write_planned(phonebook: Phonebook, make_plan: Callable[[], ImportPlan]) -> ImportPlan:
+    """Plan with the book locked, so two imports into one book cannot interleave, and write
+    the plan in one transaction when it has no errors."""
     with transaction.atomic():
         Phonebook.objects.select_for_update().filter(pk=phonebook.pk).first()
-        plan = plan_import(phonebook, data, delete_missing=delete_missing)
+        plan = make_plan()
         if plan.errors:
             return plan
         Contact.objects.bulk_create(plan.create, batch_size=500)
