@@ -100,4 +100,3 @@ class ScopedViewSet(viewsets.GenericViewSet[M], Generic[M]):
         with transaction.atomic():
             history.record(self.client, instance, history.DELETION)
             instance.delete()
-

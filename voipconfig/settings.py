@@ -370,7 +370,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    # One name for a set of choices that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "TransportEnum": ["udp", "tcp", "tls", "dns_srv"],  # SipTransport by name
+        "NumberLabelEnum": "phonebooks.models.NumberLabel",
+    },
 }
 # Requests per token and minute (0: no limit); a write counts API_WRITE_WEIGHT requests.
 API_REQUESTS_PER_MINUTE: int = env.int("API_REQUESTS_PER_MINUTE", default=600)
