@@ -20,7 +20,7 @@ from collections.abc import Collection
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,6 +29,7 @@ from devices.mac import format_mac
 from devices.models import Device, ForeignMacAttempt
 from devices.serving.request import client_ip
 from organisations.models import Organisation
+from organisations.scoping import ApiClient
 
 PAUSE_WINDOW = timedelta(hours=24)
 
@@ -74,12 +75,19 @@ def record(
     *,
     refused_whole: bool = False,
 ) -> ForeignMacAttempt:
-    """What the provider sees of the attempt: who, from where, which MACs."""
-    user = request.user
+    """What the provider sees of the attempt: who (a staff user, or an API token by its
+    name), from where, which MACs."""
+    actor: object = request.user  # an ApiClient when the REST API asks
+    user: User | None
+    if isinstance(actor, ApiClient):
+        user, username = actor.user, str(actor)
+    else:
+        user = None if isinstance(request.user, AnonymousUser) else request.user
+        username = _username(request.user)
     return ForeignMacAttempt.objects.create(
         organisation=organisation,
-        user=None if isinstance(user, AnonymousUser) else user,
-        username=_username(user),
+        user=user,
+        username=username,
         ip=client_ip(request),
         source=source,
         macs="\n".join(sorted(macs)),

@@ -680,6 +680,7 @@ class ForeignMacAttempt(models.Model):
     class Source(models.TextChoices):
         IMPORT = "import", "CSV import"
         FORM = "form", "phone form"
+        API = "api", "REST API"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="foreign_mac_attempts"

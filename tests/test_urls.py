@@ -76,6 +76,7 @@ def test_every_api_view_takes_only_bearer_tokens_and_asks_the_registry():
         cls = view.cls  # type: ignore[attr-defined]  # as_view() sets it
         assert cls.authentication_classes == [BearerAuthentication], name
         assert any(issubclass(p, RegistryPermission) for p in cls.permission_classes), name
+    assert len(found) > len(documents)
 
 
 def _all_views(resolver: URLResolver) -> Iterator[tuple[str, Callable[..., object]]]:

@@ -78,7 +78,7 @@ def write(request: Request, client: ApiClient, body: Any) -> dict[str, Any]:
         found = _checked(checker, item, mac, errors, index)
         if found is not None:
             checked.append(found)
-    lookups.record(ForeignMacAttempt.Source.IMPORT)
+    lookups.record(ForeignMacAttempt.Source.API)
     if errors:
         raise serializers.ValidationError(
             {"devices": [errors.get(i, {}) for i in range(len(items))]}
@@ -155,7 +155,7 @@ def _refuse_whole(lookups: Lookups, macs: set[str]) -> None:
     else:
         return
     lookups.foreign = taken
-    lookups.record(ForeignMacAttempt.Source.IMPORT, refused_whole=True)
+    lookups.record(ForeignMacAttempt.Source.API, refused_whole=True)
     raise Refused(refusal, code="paused" if lookups.paused else "refused")
 
 

@@ -25,6 +25,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from api.base import ModelCleanSerializer
+from api.fields import NamedChoiceField
 from devices import foreign_macs
 from devices.mac import InvalidMac, normalise_mac
 from devices.models import (
@@ -36,7 +37,6 @@ from devices.models import (
     SipAccount,
     key_place,
 )
-from devices.serving import client_ip
 from devices.status import failing, stale
 from organisations.admin import WEB_PASSWORDS
 from organisations.config_syntax import (
@@ -51,30 +51,12 @@ from organisations.scoping import ApiClient, is_provider, scope_queryset
 from rps.admin import rps_state_label
 from rps.models import RpsDeviceState
 
-TRANSPORTS = {member.name.lower(): member.value for member in SipTransport}
-KEY_TYPES = {member.name.lower(): member.value for member in KeyType}
 STATUSES = ("never", "ok", "stale", "failing")
 REQUIRED = serializers.ErrorDetail(
     str(serializers.Field.default_error_messages["required"]), "required"
 )
 # The admin's provider_only_fields of DeviceAdmin (its profile and web passwords).
 PROVIDER_ONLY = ("profile", *WEB_PASSWORDS)
-
-
-class NamedChoiceField(serializers.ChoiceField):
-    """An integer choice as its lower-case name (`udp`, `speed_dial`)."""
-
-    def __init__(self, names: dict[str, int], **kwargs: Any) -> None:
-        self.names = names
-        self.values = {value: name for name, value in names.items()}
-        super().__init__(choices=list(names), **kwargs)
-
-    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
-        name = super().to_internal_value(data)
-        return self.names[str(name)]
-
-    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
-        return None if value is None else self.values.get(value, str(value))
 
 
 class Lookups:
@@ -143,19 +125,16 @@ class Lookups:
         records its whole list once, as the CSV import does)."""
         self.foreign.append(mac)
         if not self.bulk:
-            self.record(ForeignMacAttempt.Source.FORM)
+            self.record(ForeignMacAttempt.Source.API)
 
     def record(self, source: ForeignMacAttempt.Source, *, refused_whole: bool = False) -> None:
         if self.own is None or not self.foreign:
             return
-        ForeignMacAttempt.objects.create(
-            organisation=self.own,
-            user=self.client.user,
-            username=str(self.client),
-            ip=client_ip(self.request._request),
-            source=source,
-            macs="\n".join(sorted(set(self.foreign))),
-            mac_count=len(set(self.foreign)),
+        foreign_macs.record(
+            self.request._request,
+            self.own,
+            set(self.foreign),
+            source,
             refused_whole=refused_whole,
         )
         self.foreign = []
@@ -194,7 +173,7 @@ class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
         source="server_port", required=False, allow_null=True, min_value=0, max_value=2**31 - 1
     )
     transport = NamedChoiceField(
-        TRANSPORTS, source="server_transport", required=False, allow_null=True
+        SipTransport, source="server_transport", required=False, allow_null=True
     )
 
     class Meta:
@@ -216,7 +195,7 @@ class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
 class LineKeySerializer(serializers.ModelSerializer[LineKey]):
     module = serializers.IntegerField(required=False, default=0, min_value=0, max_value=32767)
     position = serializers.IntegerField(min_value=0, max_value=32767)
-    type = NamedChoiceField(KEY_TYPES, required=False, default=KeyType.BLF)
+    type = NamedChoiceField(KeyType, required=False, default=KeyType.BLF)
     line = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=32767)
 
     class Meta:

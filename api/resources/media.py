@@ -29,7 +29,7 @@ from rest_framework.routers import SimpleRouter
 
 from api import history
 from api.base import ModelCleanSerializer, ScopedViewSet
-from api.resources.phonebooks import OrganisationSlugField, request_client
+from api.fields import OrganisationSlugField, field_client
 from devices.mac import InvalidMac, normalise_mac
 from devices.models import Device
 from media_assets.forms import RingtoneForm, UploadForm, WallpaperForm
@@ -150,7 +150,7 @@ class MediaUploadSerializer(MediaChangeSerializer):
     file = serializers.FileField(allow_empty_file=True, use_url=False)
 
     def owner_of(self, attrs: dict[str, Any]) -> Organisation | None:
-        return attrs.get("organisation") or request_client(self).organisation
+        return attrs.get("organisation") or field_client(self).organisation
 
 
 def _form_errors(form: UploadForm[Any]) -> dict[str, list[serializers.ErrorDetail]]:
@@ -275,7 +275,7 @@ class MediaChoiceField(serializers.PrimaryKeyRelatedField[MediaFile]):
 
     def get_queryset(self) -> QuerySet[Any]:
         files = self.model.objects.defer("content")
-        return scope_queryset(files, request_client(self))
+        return scope_queryset(files, field_client(self))
 
 
 class OrganisationChoicesSerializer(ModelCleanSerializer[OrganisationMedia]):

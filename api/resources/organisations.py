@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from enum import IntEnum
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +36,7 @@ from rest_framework.routers import SimpleRouter
 
 from api.base import ModelCleanSerializer, ScopedViewSet
 from api.errors import PROBLEM, problem_response
+from api.fields import NamedChoiceField
 from api.schema import PROBLEM_SCHEMA
 from devices import credentials
 from devices.models import Device
@@ -57,23 +57,6 @@ logger = logging.getLogger("rps")
 
 # What the admin keeps from organisation staff (OrganisationAdmin.provider_only_fields).
 PROVIDER_ONLY = ("password_grace_days", "organisation_credentials", "profile", "raw_overrides")
-
-
-class NamedChoiceField(serializers.ChoiceField):
-    """An integer choice by its member's lower-case name ("tls" for SipTransport.TLS): the
-    numbers are Yealink's, the names what a script reads and writes."""
-
-    def __init__(self, choices: type[IntEnum], **kwargs: Any) -> None:
-        self.by_name = {member.name.lower(): int(member) for member in choices}
-        self.by_value = {value: name for name, value in self.by_name.items()}
-        super().__init__(choices=list(self.by_name), **kwargs)
-
-    def to_internal_value(self, data: Any) -> Any:
-        name = super().to_internal_value(data)
-        return self.by_name[name]
-
-    def to_representation(self, value: Any) -> Any:
-        return None if value is None else self.by_value.get(int(value), str(value))
 
 
 def _switch() -> serializers.BooleanField:

@@ -33,51 +33,14 @@ from rest_framework.routers import SimpleRouter
 
 from api import history
 from api.base import ModelCleanSerializer, ScopedViewSet
-from api.permissions import client_of
-from devices.mac import InvalidMac, normalise_mac
-from devices.models import Device
+from api.fields import DeviceMacField, OrganisationSlugField, field_client
 from organisations.models import Organisation
-from organisations.scoping import ApiClient, scope_queryset
+from organisations.scoping import scope_queryset
 from phonebooks.csv_io import MAX_ROWS, ImportPlan, plan_rows, write_planned
 from phonebooks.delivery import phonebook_url
 from phonebooks.families import FAMILIES
 from phonebooks.models import Contact, Phonebook
 from phonebooks.render import refresh_size
-
-# --- shared by this app's resources and media's ------------------------------------------
-
-
-def request_client(serializer: serializers.Field[Any, Any, Any, Any]) -> ApiClient:
-    return client_of(serializer.context["request"])
-
-
-class OrganisationSlugField(serializers.SlugRelatedField[Organisation]):
-    """An organisation by its slug, among those the token sees: another organisation's slug
-    reads as one that does not exist."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="slug", queryset=Organisation.objects.all(), **kwargs)
-
-    def get_queryset(self) -> QuerySet[Organisation]:
-        return scope_queryset(Organisation.objects.all(), request_client(self))
-
-
-class DeviceMacField(serializers.SlugRelatedField[Device]):
-    """A phone by its MAC in any usual notation, among the token's phones; shown as 12
-    lower-case hex digits."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="mac", queryset=Device.objects.all(), **kwargs)
-
-    def get_queryset(self) -> QuerySet[Device]:
-        return scope_queryset(Device.objects.all(), request_client(self))
-
-    def to_internal_value(self, data: Any) -> Device:
-        try:
-            mac = normalise_mac(str(data))
-        except InvalidMac as exc:
-            raise serializers.ValidationError(str(exc), code="invalid_mac") from None
-        return super().to_internal_value(mac)
 
 
 def with_list_route_methods(
@@ -152,7 +115,7 @@ class PhonebookSerializer(ModelCleanSerializer[Phonebook]):
         return attrs
 
     def _default_organisation(self) -> Organisation:
-        organisation = request_client(self).organisation
+        organisation = field_client(self).organisation
         if organisation is None:
             raise serializers.ValidationError(
                 {"organisation": "This field is required."}, code="required"

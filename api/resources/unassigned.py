@@ -27,9 +27,8 @@ from api.base import ScopedViewSet
 from devices import foreign_macs
 from devices.models import Device, ForeignMacAttempt, UnassignedPhone
 from devices.phone_models import get_model
-from devices.serving.request import client_ip
 from organisations.models import Organisation
-from organisations.scoping import ApiClient, is_provider
+from organisations.scoping import is_provider
 
 
 class UnassignedPhoneSerializer(serializers.ModelSerializer[UnassignedPhone]):
@@ -150,7 +149,12 @@ class UnassignedPhoneViewSet(
         organisation = unassigned.organisation
         taken = bool(foreign_macs.others([unassigned.mac], organisation))
         if taken:
-            record_attempt(self.request, self.client, unassigned)
+            foreign_macs.record(
+                self.request._request,
+                organisation,
+                [unassigned.mac],
+                ForeignMacAttempt.Source.API,
+            )
         if foreign_macs.is_paused(organisation):
             raise serializers.ValidationError(
                 {"mac": [serializers.ErrorDetail(foreign_macs.paused(organisation), "paused")]}
@@ -160,19 +164,6 @@ class UnassignedPhoneViewSet(
             raise serializers.ValidationError(
                 {"mac": [serializers.ErrorDetail(message, "cannot_add")]}
             )
-
-
-def record_attempt(request: Request, client: ApiClient, unassigned: UnassignedPhone) -> None:
-    """What the provider sees of it (ForeignMacAttempt), under the token's name."""
-    ForeignMacAttempt.objects.create(
-        organisation=unassigned.organisation,
-        user=client.user,
-        username=str(client),
-        ip=client_ip(request._request),
-        source=ForeignMacAttempt.Source.FORM,
-        macs=unassigned.mac,
-        mac_count=1,
-    )
 
 
 def register(router: SimpleRouter) -> None:

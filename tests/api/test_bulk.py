@@ -110,7 +110,7 @@ def test_another_organisations_mac_cannot_be_added_and_is_recorded(api_a, tenant
     attempt = ForeignMacAttempt.objects.get()
     assert (attempt.macs, attempt.source, attempt.refused_whole) == (
         tenant_b.device.mac,
-        ForeignMacAttempt.Source.IMPORT,
+        ForeignMacAttempt.Source.API,
         False,
     )
     assert Device.objects.get(mac=tenant_b.device.mac).organisation == tenant_b.organisation
