@@ -18,11 +18,13 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import APIView, exception_handler
 
 PROBLEM = "application/problem+json"
 
@@ -31,6 +33,8 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER."""
     if isinstance(exc, DjangoValidationError):  # a model's clean() reached outside a serializer
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
+    if isinstance(exc, RequestDataTooBig):  # Django's limit, met as DRF reads the body
+        exc = BodyTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         return None  # a fault: Django's 500 (logged; no detail of it in the answer)
@@ -66,6 +70,15 @@ def problem(
 
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> Response:
     return Response(problem(status, code, detail, **extra), status=status, content_type=PROBLEM)
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def problem_outside_drf(status: int, code: str, detail: str) -> JsonResponse:
+    """For what answers an API request before DRF's views (the project's middleware)."""
+    return JsonResponse(problem(status, code, detail), status=status, content_type=PROBLEM)
 
 
 def flatten(detail: Any, pointer: str = "") -> list[dict[str, str]]:
@@ -113,3 +126,26 @@ def _detail(exc: Exception, response: Response) -> str:
         return "Not found."
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
     return str(detail) if detail else HTTPStatus(response.status_code).phrase
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "body_too_large"
+    default_detail = (
+        "The request body is larger than this server takes (DATA_UPLOAD_MAX_MEMORY_SIZE); "
+        "send fewer items at a time."
+    )
+
+
+class NoSuchRoute(APIView):
+    """A path under /api/v1/ that no resource has: 404 for every method and everyone (no
+    token needed to learn that a route does not exist; the schema lists them all)."""
+
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+    throttle_classes: list[type] = []
+    schema = None  # not an operation of the schema
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound("No such resource: GET /api/v1/schema/ lists them all.")

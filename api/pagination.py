@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework import exceptions
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
+from rest_framework.request import Request
 
 
 class Pages(PageNumberPagination):
@@ -19,3 +21,13 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
     ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # DRF answers a cursor it cannot read with 404, as if the list were not there.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {"cursor": ["Not a cursor of this list: use the `next` or `previous` link."]},
+                code="invalid_cursor",
+            ) from None

@@ -37,7 +37,7 @@ WHY = {
     "400": "The request is not valid: `errors` says which field and why.",
     "401": "No token, or not a valid one.",
     "403": "The token may not do this (read-only, an organisation token, deactivated).",
-    "404": "No such object among those the token may see.",
+    "404": "No such object among those the token may see, no such page, or no such route.",
     "405": "Not a method of this resource.",
     "409": "It is still in use, or the change conflicts with another.",
     "413": "The upload is too large.",
@@ -58,13 +58,12 @@ def add_problem_responses(result: dict[str, Any], **_: Any) -> dict[str, Any]:
     """POSTPROCESSING_HOOKS: every operation's error answers, in the one format."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path, operations in result.get("paths", {}).items():
+    for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
             codes = ["400", "401", "403", "405", "429"]
             if method in ("post", "put", "patch"):
                 codes += ["409", "413", "415"]
-            if "{" in path:
-                codes.append("404")
+            codes.append("404")  # another's object, a page past the end, or no such route
             if method == "delete":
                 codes.append("409")
             responses = operation.setdefault("responses", {})

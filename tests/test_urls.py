@@ -68,7 +68,8 @@ def test_every_api_view_takes_only_bearer_tokens_and_asks_the_registry():
         if isinstance(p, URLResolver) and str(p.pattern) == API
     ]
     found = list(_all_views(api))
-    documents = {"api-schema", "api-docs"}  # the schema and its viewer: public, no data
+    # The schema and its viewer: public, no data; any other path: 404 for everyone.
+    documents = {"api-schema", "api-docs", "api-no-such-route"}
     assert documents <= {name for name, _ in found}
     for name, view in found:
         if name in documents:

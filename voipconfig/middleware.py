@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 
+from api.errors import is_api, problem_outside_drf
 from devices.serving import Fault, service_unavailable, shared
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ class NulCharacterMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if "%00" in request.META.get("QUERY_STRING", ""):
+            if is_api(request):
+                return problem_outside_drf(
+                    400, "nul_character", "The address holds a NUL character (%00)."
+                )
             return HttpResponseBadRequest(
                 "Bad request: the address holds a NUL character (%00).\n",
                 content_type="text/plain; charset=utf-8",
@@ -54,6 +59,12 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         _unavailable.happened(f"{request.method} {request.path}: {exception}", exc_info=True)
+        if is_api(request):
+            response = problem_outside_drf(
+                503, "database_unavailable", "The database cannot be reached: try again soon."
+            )
+            response["Retry-After"] = "10"
+            return response
         return service_unavailable(
             "Service temporarily unavailable: the database cannot be reached.\n"
         )

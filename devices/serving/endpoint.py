@@ -233,7 +233,12 @@ def _authenticate(
     if not own and organisation is None and own_credentials.looks_like_mac(username):
         # Another phone's user name: its credentials open only its own files.
         return responses.not_found(), Outcome.MAC_MISMATCH
-    phone.device = cache.device(phone.mac) if phone.mac else None
+    found = phone.device = cache.device(phone.mac) if phone.mac else None
+    if organisation is not None and found is not None and found.organisation_id != organisation.pk:
+        # Another organisation's phone is none of this one's business. The row goes in this
+        # organisation's log (its staff read it, in the admin and the API): as for a MAC
+        # nobody has, or the log would tell them another organisation has this MAC.
+        phone.device = None
     if not own and throttle.is_throttled(ip, phone.mac, username):
         # A password people chose: over a limit it is not even checked.
         return responses.too_many_failures(), Outcome.THROTTLED
@@ -261,7 +266,7 @@ def _authenticate(
     if own:
         return _admit_own(phone)
     assert organisation is not None
-    return _admit_organisation(phone, organisation, ip)
+    return _admit_organisation(phone, organisation, ip, found)
 
 
 def _passwords(owner: Device | Organisation | None) -> list[str]:
@@ -337,14 +342,13 @@ def _admit_former(phone: PhoneRequest, former: FormerDevice, ip: str | None) -> 
 
 
 def _admit_organisation(
-    phone: PhoneRequest, organisation: Organisation, ip: str | None
+    phone: PhoneRequest, organisation: Organisation, ip: str | None, device: Device | None
 ) -> Refusal | None:
-    """The organisation's credentials were right: for which phone, and does its policy let
-    them open that phone's files?"""
+    """The organisation's credentials were right: for which phone (`device`: the one that
+    has the MAC, whoever's), and does its policy let them open that phone's files?"""
     if not organisation.is_active:
         return responses.not_found(), Outcome.INACTIVE
     policy = organisation.organisation_credentials
-    device = phone.device
     if phone.mac is not None and (device is None or device.organisation_id != organisation.pk):
         phone.device = None  # another organisation's phone is none of this one's business
         if unassigned.seen(organisation, phone, ip, may_enrol=device is None):

@@ -182,8 +182,8 @@ def test_the_cursor_walks_every_row_once(provider_api, tenant_a):
 def test_a_bad_cursor_is_a_problem_not_a_500(provider_api, rows):
     response = provider_api.get(URL, {"cursor": "not-a-cursor"})
 
-    assert response.status_code == 404
-    assert problem(response)["code"] == "not_found"
+    assert response.status_code == 400
+    assert problem(response)["errors"][0]["code"] == "invalid_cursor"
 
 
 def queries_for_page(api, tenant, count: int) -> int:

@@ -107,12 +107,14 @@ def test_filtering_the_access_log_by_device_does_not_find_another_organisations_
 def test_the_provider_still_sees_which_phone_a_wrong_password_was_for(
     client, provider_api, tenant_a, tenant_b
 ):
-    """What the fix must keep: the provider's view of the same row."""
+    """What the fix keeps: the provider reads the MAC and whose user name was tried (the
+    row is A's, as for any MAC A does not have; the MAC says which phone it was)."""
     phone_asks(client, tenant_b.device.mac, tenant_a.username, "not-the-password")
 
     [row] = provider_api.get("/api/v1/access-log").json()["results"]
 
-    assert row["device"] == tenant_b.device.mac
+    assert (row["mac"], row["username"]) == (tenant_b.device.mac, tenant_a.username)
+    assert row["organisation"] == tenant_a.organisation.slug
 
 
 # --- errors outside DRF's views are not problem details ------------------------------------

@@ -174,3 +174,26 @@ def test_the_schema_and_the_docs_are_served_without_a_cdn(client, db):
     from django.contrib.staticfiles import finders
 
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_a_path_no_resource_has_is_a_problem_404_for_anyone(db, method):
+    for path in (
+        "/api/v1/nothing-here",
+        "/api/v1/organisations/%C2%84",
+        "/api/v1/devices/",
+        "/api/v1/a%0Ab",
+    ):
+        response = getattr(Client(), method)(path)
+
+        assert response.status_code == 404, path
+        assert problem(response)["code"] == "not_found"
+
+
+def test_options_is_not_a_method_of_the_api(provider_api, tenant_a):
+    response = provider_api.client.options(
+        "/api/v1/organisations", HTTP_AUTHORIZATION=f"Bearer {provider_api.token}"
+    )
+
+    assert response.status_code == 405
+    assert problem(response)["code"] == "method_not_allowed"
