@@ -343,7 +343,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.NestingJSONParser",
-        "rest_framework.parsers.MultiPartParser",
+        "api.parsers.NulRefusingMultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # OPTIONS answers 405: the schema describes every operation (DRF's metadata would

@@ -197,3 +197,19 @@ def test_options_is_not_a_method_of_the_api(provider_api, tenant_a):
 
     assert response.status_code == 405
     assert problem(response)["code"] == "method_not_allowed"
+
+
+def test_a_nul_anywhere_in_a_body_is_a_400_that_says_where(api_a, tenant_a):
+    """PostgreSQL holds no NUL in text: a lookup with one (a key profile's name, an
+    organisation's slug) was a database error, a 500."""
+    mac = tenant_a.device.mac
+    for body, where in (
+        ({"key_profile": "a\x00b"}, "/key_profile"),
+        ({"sip_accounts": [{"line": 1, "label": "x\x00"}]}, "/sip_accounts/0/label"),
+        ({"organisation": "alpha\x00"}, "/organisation"),
+    ):
+        response = api_a.patch(f"/api/v1/devices/{mac}", body)
+
+        assert response.status_code == 400, response.content
+        assert problem(response)["code"] == "nul_character"
+        assert where in problem(response)["detail"]
