@@ -435,13 +435,9 @@ OPERATIONS: dict[str, tuple[Variant, ...]] = {
 
 # Cases that show, change or confirm beta's data today: (operation, token) -> what leaks.
 # Each stays a failing assertion (xfail, strict) until the app is fixed.
-LEAKS: dict[tuple[str, str], str] = {
-    ("options /api/v1/phonebooks/{phonebook_id}/contacts", "read-write"): (
-        "Not a leak, a fault: OPTIONS on one's own book's contacts is a 500 (DRF's metadata "
-        "calls get_object() for the collection's PUT, the bulk replace, and ContactViewSet "
-        "asserts there is a contact_id); beta's book and a missing one are 404 alike."
-    ),
-}
+# Known leaks or faults, each marked xfail(strict=True) until fixed (none now: OPTIONS on a
+# book's contacts was a 500 until OPTIONS became 405 for every route).
+LEAKS: dict[tuple[str, str], str] = {}
 
 
 # --- the schema ----------------------------------------------------------------------------
