@@ -188,7 +188,8 @@ class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
     settings = SipSettingsSerializer(
         source="*",
         required=False,
-        help_text="This line's own SIP settings; null: the phone's, its organisation's.",
+        help_text="This line's own SIP settings; each null is as the phone, then its "
+        "organisation, says.",
     )
 
     class Meta:
@@ -319,7 +320,8 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
     settings = PhoneSettingsSerializer(
         source="*",
         required=False,
-        help_text="This phone's own settings; null: its profile's, its organisation's.",
+        help_text="This phone's own settings; each null is as its profile, then its "
+        "organisation, says.",
     )
     phone_admin_password = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=32
@@ -588,7 +590,9 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
             if stored is None:
                 return {"password": [REQUIRED]}
         account = stored or SipAccount(index=line)
-        return checked_item(account, item, ("device", probe), plan, ACCOUNT_NAMES, stored is None)
+        return checked_item(
+            account, item, ("device", probe), plan, ACCOUNT_NAMES, adding=stored is None
+        )
 
     def _plan_key(
         self,
@@ -608,7 +612,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         seen[place] = index
         stored = next((key for key in existing if _place(key) == place), None)
         key = stored or LineKey(module=place[0], position=place[1])
-        return checked_item(key, item, ("device", probe), plan, {}, stored is None)
+        return checked_item(key, item, ("device", probe), plan, {}, adding=stored is None)
 
     def _plan_handset(
         self,
@@ -627,7 +631,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         seen[number] = index
         stored = next((handset for handset in existing if handset.index == number), None)
         handset = stored or Handset(index=number)
-        return checked_item(handset, item, ("device", probe), plan, {}, stored is None)
+        return checked_item(handset, item, ("device", probe), plan, {}, adding=stored is None)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -675,6 +679,7 @@ def checked_item(
     parent: tuple[str, Model],
     plan: Nested,
     names: dict[str, str],
+    *,
     adding: bool,
 ) -> dict[str, Any]:
     """The row (an account, a key, a handset) with the item's values, checked with the

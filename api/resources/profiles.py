@@ -133,7 +133,7 @@ class KeyProfileSerializer(ModelCleanSerializer[KeyProfile]):
         seen[place] = index
         stored = next((key for key in existing if (key.module, key.position) == place), None)
         key = stored or ProfileKey(module=place[0], position=place[1])
-        return checked_item(key, item, ("profile", probe), plan, {}, stored is None)
+        return checked_item(key, item, ("profile", probe), plan, {}, adding=stored is None)
 
     def create(self, validated_data: dict[str, Any]) -> KeyProfile:
         return self.write(KeyProfile(), validated_data)
@@ -222,7 +222,8 @@ class KeyProfileViewSet(ProfileViewSet[KeyProfile]):
         slug = self.request.query_params.get("organisation")
         if slug and self.action == "list":
             profiles = profiles.filter(organisation__slug=slug)
-        return profiles.annotate(phone_total=Count("devices", distinct=True))
+        counted = profiles.annotate(phone_total=Count("devices", distinct=True))
+        return counted.order_by("organisation__slug", "name")  # a count drops Meta.ordering
 
     def perform_update(self, serializer: serializers.BaseSerializer[KeyProfile]) -> None:
         self._save(serializer, history.CHANGE)
@@ -287,6 +288,7 @@ class SettingsProfileViewSet(ProfileViewSet[SettingsProfile]):
                 organisation_total=Count("organisations", distinct=True),
                 device_total=Count("devices", distinct=True),
             )
+            .order_by("name")  # a count drops Meta.ordering
         )
 
 

@@ -200,7 +200,7 @@ def test_the_same_account_settings_twice_change_nothing(api_a, tenant_a):
 
     assert api_a.patch(PHONE, body).status_code == 200
 
-    latest = LogEntry.objects.order_by("-pk").first()
+    latest = LogEntry.objects.latest("pk")
     assert LogEntry.objects.count() == entries + 1
     assert latest.change_message.startswith("Saved unchanged")
 
