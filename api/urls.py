@@ -5,10 +5,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api.errors import NoSuchRoute
-from api.resources import access_log, devices, media, organisations, phonebooks, unassigned
+from api.resources import (
+    access_log,
+    devices,
+    media,
+    organisations,
+    phonebooks,
+    profiles,
+    unassigned,
+)
 
 router = SimpleRouter(trailing_slash=False)
-for resource in (organisations, devices, phonebooks, media, unassigned, access_log):
+for resource in (organisations, devices, profiles, phonebooks, media, unassigned, access_log):
     resource.register(router)
 
 urlpatterns = [

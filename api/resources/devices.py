@@ -22,7 +22,7 @@ from rest_framework.routers import SimpleRouter
 from api import history
 from api.base import ScopedViewSet
 from api.resources import devices_bulk
-from api.resources.devices_serializers import DeviceSerializer, Lookups, with_status
+from api.resources.devices_serializers import NESTED, DeviceSerializer, Lookups, with_status
 from devices.config import (
     audience_for,
     common_config,
@@ -81,7 +81,7 @@ class DeviceViewSet(
     mixins.DestroyModelMixin,
     ScopedViewSet[Device],
 ):
-    """Phones with their SIP accounts and line keys."""
+    """Phones with their settings, SIP accounts, line keys and DECT handsets."""
 
     queryset = Device.objects.all()
     serializer_class = DeviceSerializer
@@ -94,7 +94,7 @@ class DeviceViewSet(
         devices = devices.select_related(
             "organisation", "key_profile", "profile", "rps_state", "rps_state__organisation"
         )
-        return with_status(devices.prefetch_related("sip_accounts", "line_keys"))
+        return with_status(devices.prefetch_related(*NESTED))
 
     def get_object(self) -> Device:
         try:

@@ -1,17 +1,21 @@
-"""The JSON of a phone, its SIP accounts and line keys, validated by the models' own rules.
+"""The JSON of a phone, its SIP accounts, line keys and DECT handsets, validated by the
+models' own rules.
 
-A device's `sip_accounts` and `line_keys`, when given, are the whole set: accounts are
-matched by `line`, keys by (`module`, `position`); those not listed are deleted. An
-account's password is write-only, and left out of an account that exists it keeps the
-stored one. Everything is checked against the phone as the request leaves it, with the
-models' `full_clean()` (Device.clean, SipAccount.clean, LineKey.clean), so the messages are
-the admin's; nothing is written until the whole device is good.
+A device's `sip_accounts`, `line_keys` and `handsets`, when given, are the whole set:
+accounts are matched by `line`, keys by (`module`, `position`), handsets by `index`; those
+not listed are deleted. An account's password is write-only, and left out of an account
+that exists it keeps the stored one. Everything is checked against the phone as the request
+leaves it, with the models' `full_clean()` (Device.clean, SipAccount.clean, LineKey.clean,
+Handset.clean), so the messages are the admin's; nothing is written until the whole device
+is good. The phone's own settings (`settings`) and each account's (`sip_accounts[].settings`)
+are those of `organisations.phone_settings`, as the organisation has them (api.settings_fields).
 
 Lookups go through `Lookups`, which the bulk request fills with one query per table.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -24,13 +28,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from api.base import ModelCleanSerializer
 from api.fields import NamedChoiceField
+from api.settings_fields import (
+    PhoneSettingsSerializer,
+    SipSettingsSerializer,
+    WithSettingsSerializer,
+    nest_settings,
+)
 from devices import foreign_macs
 from devices.mac import InvalidMac, normalise_mac
 from devices.models import (
     Device,
     ForeignMacAttempt,
+    Handset,
     KeyProfile,
     KeyType,
     LineKey,
@@ -46,7 +56,7 @@ from organisations.config_syntax import (
     unmask_override_lines,
 )
 from organisations.models import Organisation, SipTransport
-from organisations.phone_settings import SettingsProfile
+from organisations.phone_settings import SIP_SETTINGS, SettingsProfile
 from organisations.scoping import ApiClient, is_provider, scope_queryset
 from rps.admin import rps_state_label
 from rps.models import RpsDeviceState
@@ -140,7 +150,7 @@ class Lookups:
         self.foreign = []
 
 
-NESTED = ("sip_accounts", "line_keys")
+NESTED = ("sip_accounts", "line_keys", "handsets")
 
 
 @dataclass
@@ -175,6 +185,12 @@ class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
     transport = NamedChoiceField(
         SipTransport, source="server_transport", required=False, allow_null=True
     )
+    settings = SipSettingsSerializer(
+        source="*",
+        required=False,
+        help_text="This line's own SIP settings; each null is as the phone, then its "
+        "organisation, says.",
+    )
 
     class Meta:
         model = SipAccount
@@ -189,6 +205,7 @@ class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
             "server",
             "port",
             "transport",
+            "settings",
         ]
 
 
@@ -201,6 +218,18 @@ class LineKeySerializer(serializers.ModelSerializer[LineKey]):
     class Meta:
         model = LineKey
         fields = ["module", "position", "type", "value", "label", "line", "extension"]
+
+
+class HandsetSerializer(serializers.ModelSerializer[Handset]):
+    """A DECT handset of a W-series base or manager (`handset.N.*`)."""
+
+    index = serializers.IntegerField(
+        min_value=0, max_value=32767, help_text="The handset's number on its base: 1, 2, ..."
+    )
+
+    class Meta:
+        model = Handset
+        fields = ["index", "name", "incoming_lines", "outgoing_lines", "default_line"]
 
 
 RPS_SCHEMA = {
@@ -241,7 +270,7 @@ ACCOUNT_NAMES = {
 }
 
 
-class DeviceSerializer(ModelCleanSerializer[Device]):
+class DeviceSerializer(WithSettingsSerializer[Device]):
     organisation = OrganisationSlugField(
         required=False,
         max_length=50,
@@ -272,6 +301,12 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
         help_text="Given, the phone's own keys (beside its key profile's): matched by "
         "(module, position), keys not listed are removed.",
     )
+    handsets = HandsetSerializer(
+        many=True,
+        required=False,
+        help_text="DECT bases and managers only. Given, the whole set: matched by index, "
+        "handsets not listed are removed.",
+    )
     firmware = serializers.CharField(source="last_firmware", read_only=True)
     status = serializers.SerializerMethodField()
     rps = serializers.SerializerMethodField()
@@ -281,6 +316,12 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
         required=False,
         allow_null=True,
         help_text="Provider tokens only: the provider's settings profile for this phone.",
+    )
+    settings = PhoneSettingsSerializer(
+        source="*",
+        required=False,
+        help_text="This phone's own settings; each null is as its profile, then its "
+        "organisation, says.",
     )
     phone_admin_password = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=32
@@ -313,12 +354,14 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
             "expansion_module_count",
             "sip_accounts",
             "line_keys",
+            "handsets",
             "last_seen_at",
             "last_seen_ip",
             "firmware",
             "status",
             "rps",
             "profile",
+            "settings",
             *WEB_PASSWORDS,
             "raw_overrides",
             "created_at",
@@ -435,9 +478,10 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
         assert probe is not None  # made by the base's validate
         accounts = self._plan(attrs, "sip_accounts", probe, errors, self._plan_account)
         keys = self._plan(attrs, "line_keys", probe, errors, self._plan_key)
+        handsets = self._plan(attrs, "handsets", probe, errors, self._plan_handset)
         if errors:
             raise serializers.ValidationError(errors)
-        for name, plan in (("sip_accounts", accounts), ("line_keys", keys)):
+        for name, plan in zip(NESTED, (accounts, keys, handsets), strict=True):
             if plan is not None:
                 attrs[name] = plan
         return attrs
@@ -546,7 +590,9 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
             if stored is None:
                 return {"password": [REQUIRED]}
         account = stored or SipAccount(index=line)
-        return _checked(account, item, probe, plan, ACCOUNT_NAMES, adding=stored is None)
+        return checked_item(
+            account, item, ("device", probe), plan, ACCOUNT_NAMES, adding=stored is None
+        )
 
     def _plan_key(
         self,
@@ -566,7 +612,26 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
         seen[place] = index
         stored = next((key for key in existing if _place(key) == place), None)
         key = stored or LineKey(module=place[0], position=place[1])
-        return _checked(key, item, probe, plan, {}, adding=stored is None)
+        return checked_item(key, item, ("device", probe), plan, {}, adding=stored is None)
+
+    def _plan_handset(
+        self,
+        item: dict[str, Any],
+        index: int,
+        existing: list[Handset],
+        seen: dict[Any, int],
+        probe: Device,
+        plan: Nested,
+    ) -> dict[str, Any]:
+        number = item.get("index")
+        if number is None:  # left out of an item of a PATCH
+            return {"index": [REQUIRED]}
+        if number in seen:
+            return {"index": [f"Handset {number} is also item {seen[number]} of handsets."]}
+        seen[number] = index
+        stored = next((handset for handset in existing if handset.index == number), None)
+        handset = stored or Handset(index=number)
+        return checked_item(handset, item, ("device", probe), plan, {}, adding=stored is None)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -578,46 +643,58 @@ class DeviceSerializer(ModelCleanSerializer[Device]):
 
     def write(self, device: Device, data: dict[str, Any]) -> Device:
         """Only what differs is saved: the same request twice changes nothing."""
-        nested = {name: data.pop(name) for name in NESTED if name in data}
         adding = device._state.adding
-        changed = [name for name, value in data.items() if _differs(device, name, value)]
-        for name in changed:
-            setattr(device, name, data[name])
-        if adding or changed:
-            device.save()
-        for name, plan in nested.items():
-            for obj in plan.delete:
-                obj.delete()
-            for obj in plan.save:
-                obj.device = device
-                obj.save()
-            if plan.changes:
-                changed.append(name)
+        changed = write_with_nested(device, data, "device", NESTED)
         self.changed_fields = changed
         self.outcome = "created" if adding else "updated" if changed else "unchanged"
         return device
 
 
-def _checked(
-    obj: SipAccount | LineKey,
+def write_with_nested(
+    obj: Model, data: dict[str, Any], parent: str, nested: tuple[str, ...]
+) -> list[str]:
+    """Save what differs of `obj`, then its nested sets' plans (rows deleted first, so a
+    place freed is free); the names of what changed."""
+    plans: dict[str, Nested] = {name: data.pop(name) for name in nested if name in data}
+    adding = obj._state.adding
+    changed = [name for name, value in data.items() if _differs(obj, name, value)]
+    for name in changed:
+        setattr(obj, name, data[name])
+    if adding or changed:
+        obj.save()
+    for name, plan in plans.items():
+        for row in plan.delete:
+            row.delete()
+        for row in plan.save:
+            setattr(row, parent, obj)
+            row.save()
+        if plan.changes:
+            changed.append(name)
+    return changed
+
+
+def checked_item(
+    obj: Model,
     item: dict[str, Any],
-    probe: Device,
+    parent: tuple[str, Model],
     plan: Nested,
     names: dict[str, str],
     *,
     adding: bool,
 ) -> dict[str, Any]:
-    """The account or key with the item's values, checked against the phone as it will be;
-    its errors by the API's names, or {}."""
+    """The row (an account, a key, a handset) with the item's values, checked with the
+    model's `full_clean()` against its parent as the request leaves it; its errors by the
+    API's names (an account's settings under `settings`), or {}."""
     changed = [name for name, value in item.items() if _differs(obj, name, value)]
     for name in changed:
         setattr(obj, name, item[name])
-    obj.device = probe
+    setattr(obj, parent[0], parent[1])
     try:
-        obj.full_clean(exclude=["device"], validate_unique=False)
+        obj.full_clean(exclude=[parent[0]], validate_unique=False)
     except DjangoValidationError as exc:
         detail = serializers.as_serializer_error(exc)
-        return {names.get(key, key): value for key, value in detail.items()}
+        renamed = {names.get(key, key): value for key, value in detail.items()}
+        return nest_settings(renamed, SIP_SETTINGS) if isinstance(obj, SipAccount) else renamed
     if adding or changed:
         plan.save.append(obj)
     else:
@@ -642,16 +719,30 @@ def with_status(devices: QuerySet[Device]) -> QuerySet[Device]:
 
 
 def _place(obj: Any) -> Any:
-    return obj.index if isinstance(obj, SipAccount) else (obj.module, obj.position)
+    return obj.index if isinstance(obj, SipAccount | Handset) else (obj.module, obj.position)
 
 
-def _misfit(obj: SipAccount | LineKey, device: Device) -> str | None:
-    """Why an account or key the request leaves alone no longer fits the phone."""
+def _misfit(obj: SipAccount | LineKey | Handset, device: Device) -> str | None:
+    """Why an account, key or handset the request leaves alone no longer fits the phone."""
     if isinstance(obj, LineKey):
         return obj.misfit(device)
+    if isinstance(obj, Handset):
+        return _handset_misfit(obj, device)
     model = device.phone_model
     if model and obj.index > model.lines:
         return f"A {model.name} has {model.lines} line(s); line {obj.index} is out."
+    return None
+
+
+def _handset_misfit(handset: Handset, device: Device) -> str | None:
+    """Handset.clean's words, against the phone as the request leaves it (on a copy: the
+    stored handset keeps its own phone)."""
+    probe = copy.copy(handset)
+    probe.device = device
+    try:
+        probe.clean()
+    except DjangoValidationError as exc:
+        return f"Handset {handset.index}: {' '.join(exc.messages)}"
     return None
 
 

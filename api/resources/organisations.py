@@ -34,16 +34,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from api.base import ModelCleanSerializer, ScopedViewSet
+from api.base import ScopedViewSet
 from api.errors import PROBLEM, problem_response
 from api.fields import NamedChoiceField
 from api.schema import PROBLEM_SCHEMA
+from api.settings_fields import PhoneSettingsSerializer, WithSettingsSerializer
 from devices import credentials
 from devices.models import Device
 from devices.status import annotate_phone_counts
 from organisations.config_syntax import mask_override_lines, unmask_override_lines
 from organisations.models import Organisation, SettingsProfile, SipTransport
-from organisations.phone_settings import PHONE_SETTINGS, DtmfType, Failover, Srtp
 from organisations.scoping import ApiClient, is_provider
 from organisations.time_zones import offset_of
 from rps import wording
@@ -57,31 +57,6 @@ logger = logging.getLogger("rps")
 
 # What the admin keeps from organisation staff (OrganisationAdmin.provider_only_fields).
 PROVIDER_ONLY = ("password_grace_days", "organisation_credentials", "profile", "raw_overrides")
-
-
-def _switch() -> serializers.BooleanField:
-    """On, off, or null: as the layer above says."""
-    return serializers.BooleanField(allow_null=True, required=False)
-
-
-class PhoneSettingsSerializer(serializers.ModelSerializer[Organisation]):
-    """The settings of `organisations.phone_settings`, by their model names; null (or "") is
-    "as the layer above says" (the profile, then our defaults)."""
-
-    sip_server_2_transport = NamedChoiceField(SipTransport, allow_null=True, required=False)
-    failover = NamedChoiceField(Failover, allow_null=True, required=False)
-    srtp = NamedChoiceField(Srtp, allow_null=True, required=False)
-    dtmf_type = NamedChoiceField(DtmfType, allow_null=True, required=False)
-    outbound_proxy = _switch()
-    mwi_subscribe = _switch()
-    vlan_enabled = _switch()
-    pc_vlan_enabled = _switch()
-    lldp_enabled = _switch()
-    cdp_enabled = _switch()
-
-    class Meta:
-        model = Organisation
-        fields = list(PHONE_SETTINGS)
 
 
 class PhoneCountsSerializer(serializers.Serializer[Organisation]):
@@ -101,7 +76,7 @@ class MaskedOverridesField(serializers.CharField):
         return mask_override_lines(str(value)) if value else ""
 
 
-class OrganisationSerializer(ModelCleanSerializer[Organisation]):
+class OrganisationSerializer(WithSettingsSerializer[Organisation]):
     """An organisation as its page in the admin has it. Secrets (the provisioning and web
     passwords) are write-only; `profile`, `raw_overrides`, `organisation_credentials` and
     `password_grace_days` are the provider's (absent for organisation tokens)."""
@@ -202,17 +177,6 @@ class OrganisationSerializer(ModelCleanSerializer[Organisation]):
         if offset is not None:  # as Organisation.clean() sets it on the admin's instance
             attrs["time_zone"] = offset
         return attrs
-
-    def excluded_from_clean(self, attrs: dict[str, Any]) -> list[str]:
-        # The settings are written through the nested "settings" (its source is "*").
-        return [name for name in super().excluded_from_clean(attrs) if name not in PHONE_SETTINGS]
-
-    def _renamed(self, exc: DjangoValidationError) -> Any:
-        detail = super()._renamed(exc)
-        nested = {key: detail.pop(key) for key in list(detail) if key in PHONE_SETTINGS}
-        if nested:
-            detail["settings"] = nested
-        return detail
 
 
 class OrganisationCreatedSerializer(OrganisationSerializer):
