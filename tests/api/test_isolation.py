@@ -53,7 +53,7 @@ from devices.models import (
 )
 from media_assets.models import DeviceMedia, OrganisationMedia, Ringtone, Wallpaper
 from media_assets.validation import inspect_wav
-from organisations.models import Organisation
+from organisations.models import Organisation, SettingsProfile
 from organisations.scoping import scoped_models
 from phonebooks.models import Contact, Phonebook
 from rps.models import RpsDeviceState, RpsServerState
@@ -82,6 +82,8 @@ class Names:
     ringtone: int
     unassigned: int
     access_log: int
+    key_profile_id: int
+    settings_profile: int  # the provider's (organisation tokens may not even read them)
     key_profile: str
     phonebook_name: str
     wallpaper_name: str
@@ -95,7 +97,8 @@ class Names:
         for kind in ("slug", "key_profile", "phonebook_name", "wallpaper_name", "ringtone_name"):
             texts.append((re.escape(getattr(self, kind)), f"<{kind}>"))
         texts.append((re.escape(self.sip_user), "<sip_user>"))
-        for kind in ("phonebook", "contact", "wallpaper", "ringtone", "unassigned", "access_log"):
+        numbers = ("phonebook", "contact", "wallpaper", "ringtone", "unassigned", "access_log")
+        for kind in (*numbers, "key_profile_id", "settings_profile"):
             texts.append((whole(getattr(self, kind)), f"<{kind}>"))
         texts.sort(key=lambda pair: -len(pair[0]))
         return [(re.compile(pattern, re.IGNORECASE), placeholder) for pattern, placeholder in texts]
@@ -127,6 +130,8 @@ BETA_IDS = {
     "ringtone": 4400001,
     "unassigned": 4500001,
     "access_log": 4600001,
+    "key_profile_id": 4700001,
+    "settings_profile": 4800001,
 }
 GHOST = Names(
     slug="ghost",
@@ -137,6 +142,8 @@ GHOST = Names(
     ringtone=9100004,
     unassigned=9100005,
     access_log=9100006,
+    key_profile_id=9100007,
+    settings_profile=9100008,
     key_profile="Banshee keys",
     phonebook_name="Phantom directory",
     wallpaper_name="wraith.png",
@@ -158,6 +165,8 @@ PATH_OBJECTS: dict[tuple[str, str], str] = {
     ("ringtones", "id"): "ringtone",
     ("unassigned-phones", "id"): "unassigned",
     ("access-log", "id"): "access_log",
+    ("key-profiles", "id"): "key_profile_id",
+    ("settings-profiles", "id"): "settings_profile",
 }
 
 # A query parameter: "@name" names the target's object (one of the Names); a plain value
@@ -284,6 +293,14 @@ CONTACT_CHANGES = (
     ),
 )
 IN_OWN_BOOK = (Variant(), Variant("target's contact in own book", own=("phonebook_id",)))
+KEY_PROFILE_CHANGES = (
+    Variant("rename", lambda t, o: {"name": "Taken"}),
+    Variant(
+        "own profile to target",
+        lambda t, o: {"organisation": t.slug, "name": "Moved"},
+        own=("id",),
+    ),
+)
 ORGANISATION = {"name": "Taken", "sip_server": "sip.taken.example", "provisioning_username": "t"}
 
 
@@ -419,6 +436,21 @@ OPERATIONS: dict[str, tuple[Variant, ...]] = {
     "ringtones_retrieve": (),
     "ringtones_partial_update": RINGTONES["partial_update"],
     "ringtones_destroy": (),
+    "key_profiles_list": (),
+    "key_profiles_create": (
+        Variant("into target", lambda t, o: {"organisation": t.slug, "name": "Mine"}),
+        Variant("target's name", lambda t, o: {"name": t.key_profile}),
+    ),
+    "key_profiles_retrieve": (),
+    "key_profiles_update": KEY_PROFILE_CHANGES,
+    "key_profiles_partial_update": KEY_PROFILE_CHANGES,
+    "key_profiles_destroy": (),
+    "settings_profiles_list": (),
+    "settings_profiles_create": (Variant("add", lambda t, o: {"name": "Mine"}),),
+    "settings_profiles_retrieve": (),
+    "settings_profiles_update": (Variant("rename", lambda t, o: {"name": "Taken"}),),
+    "settings_profiles_partial_update": (Variant("rename", lambda t, o: {"name": "Taken"}),),
+    "settings_profiles_destroy": (),
     "unassigned_phones_list": (),
     "unassigned_phones_retrieve": (),
     "unassigned_phones_destroy": (),
@@ -572,7 +604,14 @@ def build_beta(tenant_b) -> tuple[Names, dict[str, tuple[str, ...]]]:
     make_account(
         lobby, 1, user_name="quokka202", password="quokka-pass-202", display_name="Quokka Front"
     )
-    keys = KeyProfile.objects.create(organisation=beta, name="Pangolin keys")
+    keys = KeyProfile.objects.create(
+        pk=BETA_IDS["key_profile_id"], organisation=beta, name="Pangolin keys"
+    )
+    # The provider's, chosen for beta: what organisation tokens may not read at all.
+    beta.profile = SettingsProfile.objects.create(
+        pk=BETA_IDS["settings_profile"], name="Wombat profile"
+    )
+    beta.save()
     ProfileKey.objects.create(
         profile=keys, position=1, type=KeyType.BLF, value="73017301", label="Pangolin BLF"
     )
@@ -652,6 +691,7 @@ def build_beta(tenant_b) -> tuple[Names, dict[str, tuple[str, ...]]]:
         "unassigned phone's MAC": tuple(notations("001565bbbb09")),
         "desk phone's label": ("Bravo desk",),
         "lobby phone's label": ("Marmot lobby",),
+        "provider's settings profile": ("Wombat profile",),
         "SIP user name b201": ("b201",),
         "SIP password": ("bravo-sip-201",),
         "SIP user name quokka202": ("quokka202",),
@@ -692,7 +732,7 @@ def build_alpha(tenant_a, tenant_b) -> Names:
         outcome="success",
         status_code=200,
     )
-    KeyProfile.objects.create(organisation=alpha, name="Alpha keys")
+    own_keys = KeyProfile.objects.create(organisation=alpha, name="Alpha keys")
     # A phone that came from beta: RPS still has it on beta's server until the next sync.
     RpsDeviceState.objects.create(
         mac=tenant_a.device.mac,
@@ -712,6 +752,8 @@ def build_alpha(tenant_a, tenant_b) -> Names:
         ringtone=ringtone.pk,
         unassigned=unassigned.pk,
         access_log=log.pk,
+        key_profile_id=own_keys.pk,
+        settings_profile=BETA_IDS["settings_profile"],
         key_profile="Alpha keys",
         phonebook_name=book.name,
         wallpaper_name=wallpaper.name,
