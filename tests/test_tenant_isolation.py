@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 
+from api import tokens
 from devices.models import AccessLog, Device, ForeignMacAttempt, SipAccount
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
@@ -46,6 +47,7 @@ def two_organisations(db):
         organisation=acme, username="acme-admin", source="form", macs="805ec0000001", mac_count=1
     )
     AccessAttempt.objects.create(username="acme-admin", failures_since_start=5)
+    tokens.issue("acme billing", acme)
     for org in (demo, acme):
         device = org.devices.get(mac={"demo": "805ec0000001", "acme": "001565000002"}[org.slug])
         AccessLog.objects.create(
