@@ -56,6 +56,9 @@ class ApiTokenAdmin(ScopedModelAdmin[ApiToken]):
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if "name" in form.changed_data:  # the history names its user: the new name
+                obj.user.last_name = obj.name[:150]
+                obj.user.save(update_fields=["last_name"])
             return
         token, text = tokens.issue(
             obj.name,

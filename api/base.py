@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
+from rest_framework.permissions import SAFE_METHODS
 
 from api import history
 from api.permissions import RegistryPermission, client_of
@@ -65,6 +66,18 @@ class ScopedViewSet(viewsets.GenericViewSet[M], Generic[M]):
     write in one transaction and in the admin's history."""
 
     permission_classes = [RegistryPermission]
+    # Actions that are not one transaction (an RPS sync records each step as it goes).
+    non_atomic_actions: tuple[str, ...] = ()
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """A write is one transaction from its validation to its last row: what was checked
+        is what is written, and a unique row another request made meanwhile is a 409
+        (api.errors), not a 500 or half a write."""
+        action = getattr(self, "action_map", {}).get(str(request.method).lower())
+        if request.method in SAFE_METHODS or action in self.non_atomic_actions:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # DRF's mixins (listed first, as usual) define perform_* too: theirs would win and a

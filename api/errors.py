@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -35,6 +36,8 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
     if isinstance(exc, RequestDataTooBig):  # Django's limit, met as DRF reads the body
         exc = BodyTooLarge()
+    if isinstance(exc, IntegrityError):  # a unique row another request wrote meanwhile
+        exc = Conflict()
     response = exception_handler(exc, context)
     if response is None:
         return None  # a fault: Django's 500 (logged; no detail of it in the answer)
@@ -126,6 +129,15 @@ def _detail(exc: Exception, response: Response) -> str:
         return "Not found."
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
     return str(detail) if detail else HTTPStatus(response.status_code).phrase
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+    default_detail = (
+        "Another request changed the same objects at the same time: nothing of this one "
+        "was written. Read them again and retry."
+    )
 
 
 class BodyTooLarge(exceptions.APIException):

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -64,7 +62,3 @@ class ApiToken(models.Model):
     @property
     def scope(self) -> str:
         return self.organisation.slug if self.organisation_id and self.organisation else "provider"
-
-    def usable(self, now: datetime | None = None) -> bool:
-        moment = now or timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 
 from devices import credentials
@@ -36,6 +37,11 @@ from organisations.models import (
 )
 from organisations.phone_settings import PhoneSettings, SipSettings, managed
 from organisations.secrets import EncryptedTextField
+
+# Sent after a device was saved under another organisation than it had (provider staff, or
+# a provider token, moved it): device, former_organisation_id. The apps that link a device
+# to their organisation's rows (phonebooks, media choices) drop those links.
+device_moved = Signal()
 
 
 def max_lines() -> int:
@@ -190,6 +196,7 @@ class Device(ProvisioningPasswords, PhoneSettings):
         return f"{format_mac(self.mac)} ({self.label})" if self.label else format_mac(self.mac)
 
     _stored_overrides: str | None = None  # as read from the database (None: a new row)
+    _stored_organisation_id: int | None = None
 
     @classmethod
     def from_db(
@@ -197,6 +204,7 @@ class Device(ProvisioningPasswords, PhoneSettings):
     ) -> Device:
         instance = super().from_db(db, field_names, values)
         instance._stored_overrides = instance.__dict__.get("raw_overrides")
+        instance._stored_organisation_id = instance.__dict__.get("organisation_id")
         return instance
 
     @property
@@ -252,7 +260,13 @@ class Device(ProvisioningPasswords, PhoneSettings):
             UnassignedPhone.objects.filter(mac=self.mac, organisation=self.organisation).delete()
             if former is not None:
                 former.delete()
+        moved_from = self._stored_organisation_id
+        if moved_from is not None and moved_from != self.organisation_id:
+            # What the other apps hold of it for its former organisation (its phonebooks,
+            # its wallpaper) is none of the new one's, nor the new one of the former's.
+            device_moved.send(sender=Device, device=self, former_organisation_id=moved_from)
         self._stored_overrides = self.raw_overrides
+        self._stored_organisation_id = self.organisation_id
 
     @property
     def phone_model(self) -> PhoneModel | None:

@@ -4,7 +4,6 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Model, QuerySet
@@ -17,10 +16,10 @@ from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import is_provider
 from rps import wording
-from rps.client import RpsConfigError, client_from_settings
+from rps.client import RpsConfigError
 from rps.models import RpsDeviceState, RpsServerState
-from rps.summary import IN_SYNC, NEEDS_SOMEONE, SyncSummary
-from rps.sync import RpsSync
+from rps.summary import IN_SYNC, NEEDS_SOMEONE
+from rps.sync import run_while_waited_for
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups, _ListDisplayT
@@ -72,15 +71,12 @@ def _run_sync(
     read plain words; the provider reads what RPS said, which the log keeps too."""
     provider = is_provider(request.user)
     try:
-        client = client_from_settings(call_seconds=settings.RPS_ADMIN_CALL_SECONDS)
+        summary = run_while_waited_for(request.user, organisations, macs)
     except RpsConfigError as exc:
-        logger.error("Sync with RPS by %s: %s", request.user, exc)
         modeladmin.message_user(
             request, str(exc) if provider else wording.NOT_SET_UP, messages.ERROR
         )
         return
-    summary = RpsSync(client, macs=macs).run(list(organisations))
-    _log(request, summary)
     modeladmin.message_user(
         request, summary.headline(), LEVELS.get(summary.exit_status, messages.ERROR)
     )
@@ -88,15 +84,6 @@ def _run_sync(
         modeladmin.message_user(request, line, messages.ERROR)
     for line in summary.problem_lines(summary.notices, MESSAGE_LINES, for_provider=provider):
         modeladmin.message_user(request, line, messages.WARNING)
-
-
-def _log(request: HttpRequest, summary: SyncSummary) -> None:
-    """The application log: who ran it, what it wrote, every problem with RPS's words."""
-    logger.info("Sync with RPS by %s: %s", request.user, summary.headline())
-    for action in summary.actions:
-        logger.info("%s", action)
-    for problem in summary.errors:
-        logger.warning("%s", problem.text(for_provider=True))
 
 
 @admin.action(description="Sync with RPS", permissions=["change"])

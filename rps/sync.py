@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
@@ -40,7 +41,16 @@ from devices.models import Device
 from media_assets import ca
 from organisations.models import Organisation
 from rps import wording
-from rps.client import MAX_BATCH, PAGE_SIZE, RemoteDevice, RemoteServer, RpsClient, RpsError
+from rps.client import (
+    MAX_BATCH,
+    PAGE_SIZE,
+    RemoteDevice,
+    RemoteServer,
+    RpsClient,
+    RpsConfigError,
+    RpsError,
+    client_from_settings,
+)
 from rps.desired import device_fields, device_fingerprint, server_fields, server_fingerprint
 from rps.models import RpsDeviceState, RpsServerState
 from rps.standing import (
@@ -979,3 +989,24 @@ def _detail(exc: RpsError) -> str:
 
 def _unanswered_before(state: RpsDeviceState) -> bool:
     return state.status == Status.PENDING and state.last_attempt_at is not None
+
+
+def run_while_waited_for(
+    who: object, organisations: Iterable[Organisation], macs: set[str] | None = None
+) -> SyncSummary:
+    """A sync that someone waits for (the admin's "Sync with RPS", the API's rps-sync): each
+    call to RPS within RPS_ADMIN_CALL_SECONDS, and in the application log who ran it, what
+    it wrote and every problem in RPS's words. RpsConfigError (logged) when RPS is not set
+    up."""
+    try:
+        client = client_from_settings(call_seconds=settings.RPS_ADMIN_CALL_SECONDS)
+    except RpsConfigError as exc:
+        logger.error("Sync with RPS by %s: %s", who, exc)
+        raise
+    summary = RpsSync(client, macs=macs).run(list(organisations))
+    logger.info("Sync with RPS by %s: %s", who, summary.headline())
+    for action in summary.actions:
+        logger.info("%s", action)
+    for problem in summary.errors:
+        logger.warning("%s", problem.text(for_provider=True))
+    return summary

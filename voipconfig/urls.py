@@ -7,6 +7,8 @@ admin.site.site_header = "voipconfig"
 admin.site.site_title = "voipconfig"
 admin.site.index_title = "Provisioning"
 
+handler500 = "voipconfig.views.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -1,4 +1,4 @@
-"""Project-level views: the health check for load balancers."""
+"""Project-level views: the health check for load balancers, the answer to a fault."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
+from api.errors import is_api, problem_outside_drf
 from devices.serving import access_log_state, service_unavailable
 from voipconfig.cache import RedisCache
 
@@ -95,3 +97,13 @@ def _redis() -> str:
     except (RedisError, OSError):  # refused, timed out, or refused us (a wrong password)
         return "unreachable"
     return "ok"
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: under /api/v1/ a fault is a problem document too (logged with its
+    traceback by Django, never shown); elsewhere Django's own page."""
+    if is_api(request):
+        return problem_outside_drf(
+            500, "server_error", "The server failed to answer this request; it is logged."
+        )
+    return defaults.server_error(request)

@@ -55,6 +55,15 @@ class AccessLogSerializer(serializers.ModelSerializer[AccessLog]):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: AccessLog) -> dict[str, Any]:
+        shown = super().to_representation(instance)
+        device = instance.device
+        if device is not None and device.organisation_id != instance.organisation_id:
+            # A row written before another organisation's phone was kept out of this
+            # organisation's rows (devices.serving.endpoint): it names no phone.
+            shown["device"] = None
+        return shown
+
 
 FILTERS = [
     OpenApiParameter("mac", str, description="A phone's MAC, in any notation."),

@@ -168,7 +168,7 @@ class Nested:
 
 class SipAccountSerializer(serializers.ModelSerializer[SipAccount]):
     line = serializers.IntegerField(source="index", min_value=0, max_value=32767)
-    enabled = serializers.BooleanField(source="is_enabled", required=False, default=True)
+    enabled = serializers.BooleanField(source="is_enabled", required=False)
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -282,7 +282,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         help_text="Any notation (80:5E:C0:00:00:01, 80-5e-c0-00-00-01, 805e.c000.0001); "
         "returned as 12 lower-case hex digits.",
     )
-    active = serializers.BooleanField(source="is_active", required=False, default=True)
+    active = serializers.BooleanField(source="is_active", required=False)
     key_profile = serializers.CharField(
         required=False,
         allow_null=True,

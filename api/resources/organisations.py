@@ -19,7 +19,6 @@ import logging
 from collections import Counter
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Model, ProtectedError, QuerySet, RestrictedError
 from drf_spectacular.utils import (
@@ -47,11 +46,11 @@ from organisations.models import Organisation, SettingsProfile, SipTransport
 from organisations.scoping import ApiClient, is_provider
 from organisations.time_zones import offset_of
 from rps import wording
-from rps.client import RpsConfigError, client_from_settings
+from rps.client import RpsConfigError
 from rps.models import RpsDeviceState, RpsServerState
 from rps.standing import organisation_problems, wanted_devices
 from rps.summary import STATES, UNAVAILABLE, Kind, Problem, SyncSummary
-from rps.sync import RpsSync
+from rps.sync import run_while_waited_for
 
 logger = logging.getLogger("rps")
 
@@ -316,15 +315,10 @@ def run_rps_sync(organisation: Organisation, client: ApiClient) -> Response:
     """One run for this organisation, within the admin's time for each call to RPS."""
     provider = is_provider(client)
     try:
-        rps = client_from_settings(call_seconds=settings.RPS_ADMIN_CALL_SECONDS)
+        summary = run_while_waited_for(client, [organisation])
     except RpsConfigError as exc:
-        logger.error("Sync with RPS by %s: %s", client, exc)
         detail = str(exc) if provider else wording.NOT_SET_UP
         return problem_response(503, "rps_not_set_up", detail)
-    summary = RpsSync(rps).run([organisation])
-    logger.info("Sync with RPS by %s: %s", client, summary.headline())
-    for line in summary.actions:
-        logger.info("%s", line)
     result = _sync_result(organisation, summary, provider)
     stop = next((p for p in summary.errors if p.kind in UNAVAILABLE), None)
     if stop is not None:
@@ -381,6 +375,7 @@ class OrganisationViewSet(
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     registry_actions = {"rps_sync": "change"}
+    non_atomic_actions = ("rps_sync",)  # each step of a sync is recorded as it is done
 
     def get_queryset(self) -> QuerySet[Organisation]:
         return annotate_phone_counts(super().get_queryset()).select_related("profile")

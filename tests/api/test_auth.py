@@ -213,3 +213,60 @@ def test_a_nul_anywhere_in_a_body_is_a_400_that_says_where(api_a, tenant_a):
         assert response.status_code == 400, response.content
         assert problem(response)["code"] == "nul_character"
         assert where in problem(response)["detail"]
+
+
+def test_a_fault_under_the_api_is_a_problem_document_too(provider_api, monkeypatch):
+    from api.resources.organisations import OrganisationViewSet
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a fault")
+
+    monkeypatch.setattr(OrganisationViewSet, "list", broken)
+    provider_api.client.raise_request_exception = False
+
+    response = provider_api.get(LIST)
+
+    assert response.status_code == 500
+    assert problem(response)["code"] == "server_error"
+    assert "a fault" not in response.content.decode()
+
+
+def test_a_unique_row_written_meanwhile_is_a_409_and_nothing_of_the_request(
+    provider_api, tenant_a, monkeypatch
+):
+    """Validation and the write are one transaction; a phone with the same MAC that another
+    request adds between the two (here: in the check itself) is a conflict, not a 500."""
+    from devices.models import Device
+
+    checked = Device.full_clean
+
+    def meanwhile(self, *args, **kwargs):
+        checked(self, *args, **kwargs)
+        Device.objects.bulk_create(
+            [
+                Device(
+                    organisation=tenant_a.organisation,
+                    mac="805ec0c0ffee",
+                    model="T46U",
+                    label="theirs",
+                )
+            ]
+        )
+
+    monkeypatch.setattr(Device, "full_clean", meanwhile)
+    before = Device.objects.count()
+
+    response = provider_api.post(
+        "/api/v1/devices",
+        {
+            "organisation": tenant_a.organisation.slug,
+            "mac": "805ec0c0ffee",
+            "model": "T46U",
+            "label": "mine",
+        },
+    )
+
+    assert response.status_code == 409, response.content
+    assert problem(response)["code"] == "conflict"
+    assert Device.objects.count() == before + 1  # the other request's phone, not this one
+    assert Device.objects.get(mac="805ec0c0ffee").label == "theirs"

@@ -325,3 +325,49 @@ def test_a_page_costs_the_same_queries_for_2_or_20_phones(provider_api, tenant_a
         LineKey.objects.create(device=device, position=1, value="1")
     assert Device.objects.count() == 20
     assert list_queries(provider_api) == two
+
+
+def test_a_phone_moved_to_another_organisation_leaves_the_former_ones_books_and_files(
+    provider_api, api_a, tenant_a, tenant_b
+):
+    """Its former organisation's phonebook listed it and its wallpaper was the former's:
+    after the move neither links across, so alpha's token reads no MAC of beta's."""
+    from media_assets.models import DeviceMedia, Wallpaper
+    from phonebooks.models import Phonebook
+    from tests.media_assets.media import image_bytes
+
+    device = tenant_a.device
+    book = Phonebook.objects.create(
+        organisation=tenant_a.organisation, name="Alpha book", title="Alpha book", audience="chosen"
+    )
+    book.devices.add(device)
+    wallpaper = Wallpaper(organisation=tenant_a.organisation, name="alpha.png")
+    wallpaper.set_content(image_bytes(), "image/png")
+    wallpaper.save()
+    DeviceMedia.objects.create(device=device, wallpaper=wallpaper)
+
+    response = provider_api.patch(
+        f"/api/v1/devices/{device.mac}", {"organisation": tenant_b.organisation.slug}
+    )
+
+    assert response.status_code == 200, response.content
+    assert not book.devices.exists()
+    assert DeviceMedia.objects.get(device=device).wallpaper is None
+    assert device.mac not in api_a.get(f"/api/v1/phonebooks/{book.pk}").content.decode()
+
+
+def test_a_put_that_leaves_out_active_keeps_a_deactivated_phone_off(provider_api, tenant_a):
+    """A billing system deactivates a phone for non-payment; a later PUT of its label must
+    not switch it back on."""
+    device = tenant_a.device
+    device.is_active = False
+    device.save()
+
+    response = provider_api.put(
+        f"/api/v1/devices/{device.mac}", {"mac": device.mac, "model": "T54W", "label": "New"}
+    )
+
+    assert response.status_code == 200, response.content
+    device.refresh_from_db()
+    assert (device.label, device.is_active) == ("New", False)
+    assert response.json()["active"] is False
