@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ PRODUCTION = {
     "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi1saWtlLWZpZWxkLWVuY3J5cHRpb24=",
     "ALLOWED_HOSTS": "provisioning.example.net",
     "CACHE_URL": "redis://127.0.0.1:6379/0",
-    "DATABASE_URL": "sqlite:////tmp/voipconfig-deploy-check.sqlite3",
+    # One file per process: CI runs the SQLite and the PostgreSQL suites side by side.
+    "DATABASE_URL": f"sqlite:///{tempfile.gettempdir()}/voipconfig-deploy-check-{os.getpid()}.sqlite3",
     "TRUSTED_PROXY_HOPS": "1",  # behind nginx, as deploy/ runs it
 }
 
