@@ -22,12 +22,8 @@ from django.utils.http import urlencode
 from devices import csv_io, foreign_macs, status
 from devices.config import (
     LAYER_ORDER,
-    audience_for,
-    common_config,
-    device_config,
-    legacy_names,
-    mask_config,
     mask_secrets,
+    preview,
 )
 from devices.mac import (
     InvalidMac,
@@ -64,7 +60,6 @@ from organisations.admin import (
 from organisations.config_syntax import (
     mask_override_lines,
     provider_only_keys,
-    render_lines,
     split_provider_lines,
     unmask_override_lines,
 )
@@ -423,39 +418,27 @@ class DeviceAdmin(
         if not self.has_view_permission(request, device):
             raise PermissionDenied
         reveal = request.GET.get("reveal") == "1" and self.has_change_permission(request, device)
-        model = device.phone_model
-        common = common_config(device.organisation, model.code if model else None)
-        mac_config = device_config(device)
-        # As the phone's firmware reads it (older firmware, older key names), so that the
-        # difference from its last download shows what changed, not the naming.
-        legacy = parse_user_agent(device.last_user_agent).legacy_key_names
-        if legacy:
-            common, mac_config = legacy_names(common), legacy_names(mac_config)
         if reveal:
             self.log_change(request, device, "Revealed the passwords in the config preview.")
         # Organisation staff see their SIP passwords, never a secret or value of the provider's.
-        who = audience_for(device, provider=is_provider(request.user), reveal=reveal)
-        mac_shown, common = mask_config(mac_config, who), mask_config(common, who)
-        mac_file, common_file = render_lines(mac_shown), render_lines(common)
+        shown = preview(device, provider=is_provider(request.user), reveal=reveal)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": device,
             "title": f"Configuration of {device}",
-            "common_name": model.common_file if model else "y000000000000.cfg",
-            "common": common_file,
-            "mac_file": mac_file,
-            # Each line of the file beside the layer it came from (the header has none).
-            "mac_lines": list(
-                zip(mac_file.splitlines()[1:], mac_shown.origin.values(), strict=True)
-            ),
-            "common_lines": list(
-                zip(common_file.splitlines()[1:], common.origin.values(), strict=True)
-            ),
+            "common_name": shown.common_name,
+            "common": shown.common_file,
+            "mac_file": shown.mac_file,
+            "mac_lines": shown.lines(shown.mac_shown, shown.mac_file),
+            "common_lines": shown.lines(shown.common, shown.common_file),
             "layers": LAYER_ORDER,
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
-            "diff": _diff(mask_secrets(device.last_config, who, mac_config), mac_file)
+            "diff": _diff(
+                mask_secrets(device.last_config, shown.audience, shown.mac_config),
+                shown.mac_file,
+            )
             if device.last_config
             else None,
         }

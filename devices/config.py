@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from devices.credentials import mask_token
+from devices.mac import parse_user_agent
 from devices.models import Device, Handset, KeyType, SipAccount, line_list
 from devices.phone_models import PhoneModel, common_file_name, models_for_code
 from devices.serving import (
@@ -672,6 +673,51 @@ def audience_for(device: Device, *, provider: bool, reveal: bool) -> Audience:
         if is_provider_only(key)
     }
     return Audience(provider, reveal, frozenset(fold(key_of(key)) for key in keys))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A phone's two files as an audience may see them (the admin's preview, the API's
+    config): masked, each line beside the layer it came from, by the names its firmware
+    reads. `mac_config` is unmasked, to compare with the file last served."""
+
+    audience: Audience
+    legacy_key_names: bool
+    common_name: str
+    common: Layered
+    common_file: str
+    mac_config: Layered
+    mac_shown: Layered
+    mac_file: str
+
+    @staticmethod
+    def lines(shown: Layered, text: str) -> list[tuple[str, str | None]]:
+        """Each line of the file beside its layer (the header line has none)."""
+        return list(zip(text.splitlines()[1:], shown.origin.values(), strict=True))
+
+
+def preview(device: Device, *, provider: bool, reveal: bool) -> Preview:
+    """What the phone gets now, for provider or organisation staff (or tokens). As the
+    phone's firmware reads it (older firmware, older key names), so that the difference from
+    its last download shows what changed, not the naming."""
+    model = device.phone_model
+    common = common_config(device.organisation, model.code if model else None)
+    mac_config = device_config(device)
+    legacy = parse_user_agent(device.last_user_agent).legacy_key_names
+    if legacy:
+        common, mac_config = legacy_names(common), legacy_names(mac_config)
+    who = audience_for(device, provider=provider, reveal=reveal)
+    common_shown, mac_shown = mask_config(common, who), mask_config(mac_config, who)
+    return Preview(
+        audience=who,
+        legacy_key_names=legacy,
+        common_name=model.common_file if model else "y000000000000.cfg",
+        common=common_shown,
+        common_file=render_lines(common_shown),
+        mac_config=mac_config,
+        mac_shown=mac_shown,
+        mac_file=render_lines(mac_shown),
+    )
 
 
 def mask_config(config: Layered, audience: Audience) -> Layered:

@@ -23,16 +23,9 @@ from api import history
 from api.base import ScopedViewSet
 from api.resources import devices_bulk
 from api.resources.devices_serializers import NESTED, DeviceSerializer, Lookups, with_status
-from devices.config import (
-    audience_for,
-    common_config,
-    device_config,
-    legacy_names,
-    mask_config,
-)
-from devices.mac import InvalidMac, normalise_mac, parse_user_agent
+from devices.config import preview
+from devices.mac import InvalidMac, normalise_mac
 from devices.models import Device
-from organisations.config_syntax import render_lines
 from organisations.scoping import is_provider
 
 MAC_PARAMETER = OpenApiParameter(
@@ -148,25 +141,16 @@ class DeviceViewSet(
 
 def config_of(device: Device, *, provider: bool) -> dict[str, Any]:
     """The admin's config preview (DeviceAdmin.config_view) as JSON, never revealed."""
-    model = device.phone_model
-    common = common_config(device.organisation, model.code if model else None)
-    mac_config = device_config(device)
-    legacy = parse_user_agent(device.last_user_agent).legacy_key_names
-    if legacy:
-        common, mac_config = legacy_names(common), legacy_names(mac_config)
-    who = audience_for(device, provider=provider, reveal=False)
-    shown = mask_config(mac_config, who)
-    content = render_lines(shown)
-    lines = zip(content.splitlines()[1:], shown.origin.values(), strict=True)
+    shown = preview(device, provider=provider, reveal=False)
     return {
         "name": f"{device.mac}.cfg",
-        "content": content,
-        "lines": [{"text": text, "layer": layer} for text, layer in lines],
-        "legacy_key_names": legacy,
-        "common": {
-            "name": model.common_file if model else "y000000000000.cfg",
-            "content": render_lines(mask_config(common, who)),
-        },
+        "content": shown.mac_file,
+        "lines": [
+            {"text": text, "layer": layer}
+            for text, layer in shown.lines(shown.mac_shown, shown.mac_file)
+        ],
+        "legacy_key_names": shown.legacy_key_names,
+        "common": {"name": shown.common_name, "content": shown.common_file},
     }
 
 
