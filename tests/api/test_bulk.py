@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
@@ -29,17 +27,15 @@ def phone(number: int, **fields) -> dict:
 
 
 def test_a_thousand_phones_with_two_accounts_each_and_the_same_body_again(api_a):
+    """How long it takes is bench/api_bench.py's to say, not a test's."""
     body = {"devices": [phone(n) for n in range(1000)]}
-    started = time.monotonic()
     response = api_a.post(BULK, body)
-    took = time.monotonic() - started
     assert response.status_code == 200, response.content[:2000]
     result = response.json()
     assert (result["created"], result["updated"], result["unchanged"]) == (1000, 0, 0)
     assert result["devices"][0] == {"mac": "805ec1000000", "outcome": "created"}
     assert Device.objects.filter(organisation__slug="alpha").count() == 1001
     assert SipAccount.objects.filter(device__mac__startswith="805ec1").count() == 2000
-    assert took < 10, f"{took:.1f} s"
     assert b"bulk-secret" not in response.content
     entries = LogEntry.objects.filter(change_message__contains="through the API").count()
     again = api_a.post(BULK, body).json()
