@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers
 from rest_framework.decorators import action
@@ -25,7 +25,7 @@ from api.resources import devices_bulk
 from api.resources.devices_serializers import NESTED, DeviceSerializer, Lookups, with_status
 from devices.config import preview
 from devices.mac import InvalidMac, normalise_mac
-from devices.models import Device
+from devices.models import Device, SipAccount
 from organisations.scoping import is_provider
 
 MAC_PARAMETER = OpenApiParameter(
@@ -60,6 +60,21 @@ class DeviceConfigSerializer(serializers.Serializer[Any]):
     common = ConfigFileSerializer(help_text="The common file its model's phones get.")
 
 
+UNREAD_SECRETS = (
+    "provisioning_password",
+    "previous_provisioning_password",
+    "phone_admin_password",
+    "phone_user_password",
+    "phone_var_password",
+    "organisation__provisioning_password",
+    "organisation__previous_provisioning_password",
+    "organisation__phone_admin_password",
+    "organisation__phone_user_password",
+    "organisation__phone_var_password",
+    "organisation__raw_overrides",
+)
+
+
 @extend_schema_view(
     retrieve=extend_schema(parameters=[MAC_PARAMETER]),
     update=extend_schema(parameters=[MAC_PARAMETER]),
@@ -87,6 +102,12 @@ class DeviceViewSet(
         devices = devices.select_related(
             "organisation", "key_profile", "profile", "rps_state", "rps_state__organisation"
         )
+        if self.request.method in ("GET", "HEAD"):
+            # Secrets no answer shows: not read, so not decrypted (a Fernet decryption each,
+            # for every phone of a page, and for its organisation's copy beside it).
+            devices = devices.defer(*UNREAD_SECRETS).prefetch_related(
+                Prefetch("sip_accounts", queryset=SipAccount.objects.defer("password"))
+            )
         return with_status(devices.prefetch_related(*NESTED))
 
     def get_object(self) -> Device:
