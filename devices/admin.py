@@ -514,14 +514,12 @@ def staff_mac_check(request: HttpRequest, device: Device, text: str) -> None:
     if organisation is None or mac == device.mac:
         return
     owner = Device.objects.filter(mac=mac).values_list("organisation_id", flat=True).first()
-    if owner == organisation.pk:
-        raise forms.ValidationError("This MAC is one of your phones already.", code="unique")
-    if owner is not None:
-        foreign_macs.record(request, organisation, [mac], ForeignMacAttempt.Source.FORM)
-    if foreign_macs.is_paused(organisation):
-        raise forms.ValidationError(foreign_macs.paused(organisation), code="paused")
-    if owner is not None:
-        raise forms.ValidationError(foreign_macs.cannot_add(mac), code="cannot_add")
+    foreign_macs.refuse_taken(
+        organisation,
+        mac,
+        owner,
+        lambda: foreign_macs.record(request, organisation, [mac], ForeignMacAttempt.Source.FORM),
+    )
 
 
 def _csv_response(queryset: QuerySet[Device]) -> HttpResponse:

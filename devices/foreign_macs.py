@@ -16,11 +16,12 @@ The provider's own pages give the real reason (which organisation has the MAC).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -52,6 +53,29 @@ def paused(organisation: Organisation) -> str:
         "were tried in the last 24 hours. Contact your provider, who can add the phones for "
         "you. Your phones can still be changed."
     )
+
+
+def refuse_taken(
+    organisation: Organisation,
+    mac: str,
+    owner_id: int | None,
+    tried: Callable[[], object],
+    *,
+    paused_now: bool | None = None,
+) -> None:
+    """The rule wherever organisation staff (or their API token) add one MAC: the phone
+    form, the API, an unassigned phone's "Add": ValidationError when it is one of theirs
+    already, when another organisation has it ("cannot be added", after `tried()` records
+    the attempt), or when adding is paused for them. `owner_id`: the organisation that has
+    the MAC, if any; `paused_now`: is_paused() when the caller knows it already."""
+    if owner_id == organisation.pk:
+        raise ValidationError("This MAC is one of your phones already.", code="unique")
+    if owner_id is not None:
+        tried()
+    if is_paused(organisation) if paused_now is None else paused_now:
+        raise ValidationError(paused(organisation), code="paused")
+    if owner_id is not None:
+        raise ValidationError(cannot_add(mac), code="cannot_add")
 
 
 def others(macs: Collection[str], organisation: Organisation) -> list[str]:

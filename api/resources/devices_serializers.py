@@ -532,14 +532,16 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         existing = self.lookups.device(mac)
         if own is None:
             return  # the model's unique check says it is registered
-        if existing is not None and existing.organisation_id == own.pk:
-            raise _mac_error("This MAC is one of your phones already.", "unique")
-        if existing is not None:
-            self.lookups.tried_foreign(mac)
-        if self.lookups.paused:
-            raise _mac_error(foreign_macs.paused(own), "paused")
-        if existing is not None:
-            raise _mac_error(foreign_macs.cannot_add(mac), "cannot_add")
+        try:
+            foreign_macs.refuse_taken(
+                own,
+                mac,
+                existing.organisation_id if existing is not None else None,
+                lambda: self.lookups.tried_foreign(mac),
+                paused_now=self.lookups.paused,
+            )
+        except DjangoValidationError as exc:
+            raise _mac_error(exc.messages[0], str(exc.code)) from None
 
     # --- accounts and keys ---------------------------------------------------------------
 

@@ -146,24 +146,20 @@ class UnassignedPhoneViewSet(
     def _staff_mac_check(self, unassigned: UnassignedPhone) -> None:
         """As devices.admin.staff_mac_check: another organisation's MAC cannot be added (said
         without whose, and recorded), and nothing while adding is paused for them."""
-        organisation = unassigned.organisation
-        taken = bool(foreign_macs.others([unassigned.mac], organisation))
-        if taken:
-            foreign_macs.record(
-                self.request._request,
+        organisation, mac = unassigned.organisation, unassigned.mac
+        owner = Device.objects.filter(mac=mac).values_list("organisation_id", flat=True).first()
+        try:
+            foreign_macs.refuse_taken(
                 organisation,
-                [unassigned.mac],
-                ForeignMacAttempt.Source.API,
+                mac,
+                owner,
+                lambda: foreign_macs.record(
+                    self.request._request, organisation, [mac], ForeignMacAttempt.Source.API
+                ),
             )
-        if foreign_macs.is_paused(organisation):
-            raise serializers.ValidationError(
-                {"mac": [serializers.ErrorDetail(foreign_macs.paused(organisation), "paused")]}
-            )
-        if taken:
-            message = foreign_macs.cannot_add(unassigned.mac)
-            raise serializers.ValidationError(
-                {"mac": [serializers.ErrorDetail(message, "cannot_add")]}
-            )
+        except DjangoValidationError as exc:
+            detail = serializers.ErrorDetail(exc.messages[0], str(exc.code))
+            raise serializers.ValidationError({"mac": [detail]}) from None
 
 
 def register(router: SimpleRouter) -> None:
