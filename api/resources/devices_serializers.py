@@ -36,6 +36,7 @@ from api.settings_fields import (
     nest_settings,
 )
 from devices import foreign_macs
+from devices.admin import DeviceAdmin
 from devices.mac import InvalidMac, normalise_mac
 from devices.models import (
     Device,
@@ -66,7 +67,8 @@ REQUIRED = serializers.ErrorDetail(
     str(serializers.Field.default_error_messages["required"]), "required"
 )
 # The admin's provider_only_fields of DeviceAdmin (its profile and web passwords).
-PROVIDER_ONLY = ("profile", *WEB_PASSWORDS)
+# What the admin keeps from organisation staff is what the API keeps from their tokens.
+PROVIDER_ONLY = tuple(DeviceAdmin.provider_only_fields)
 
 
 class Lookups:
@@ -390,7 +392,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         fields = super().get_fields()
         if not self.for_provider:
             for name in PROVIDER_ONLY:
-                fields.pop(name)
+                fields.pop(name, None)
         return fields
 
     # --- reading -----------------------------------------------------------------------

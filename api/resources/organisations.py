@@ -41,6 +41,7 @@ from api.settings_fields import PhoneSettingsSerializer, WithSettingsSerializer
 from devices import credentials
 from devices.models import Device
 from devices.status import annotate_phone_counts
+from organisations.admin import OrganisationAdmin
 from organisations.config_syntax import mask_override_lines, unmask_override_lines
 from organisations.models import Organisation, SettingsProfile, SipTransport
 from organisations.scoping import ApiClient, is_provider
@@ -54,8 +55,8 @@ from rps.sync import run_while_waited_for
 
 logger = logging.getLogger("rps")
 
-# What the admin keeps from organisation staff (OrganisationAdmin.provider_only_fields).
-PROVIDER_ONLY = ("password_grace_days", "organisation_credentials", "profile", "raw_overrides")
+# What the admin keeps from organisation staff is what the API keeps from their tokens.
+PROVIDER_ONLY = tuple(OrganisationAdmin.provider_only_fields)
 
 
 class PhoneCountsSerializer(serializers.Serializer[Organisation]):
