@@ -105,11 +105,28 @@ class ScopedViewSet(viewsets.GenericViewSet[M], Generic[M]):
 
     def perform_update(self, serializer: serializers.BaseSerializer[M]) -> None:
         data = getattr(serializer, "validated_data", {})
+        before = _stored(serializer.instance)
         with transaction.atomic():
             obj = serializer.save()
-            history.record(self.client, obj, history.CHANGE, fields=data.keys())
+            after = _stored(obj)
+            # What changed, not what was sent: a body that repeats the stored values is
+            # "saved unchanged" in the history. A nested list (not a column) counts as sent.
+            changed = [name for name, value in after.items() if before.get(name) != value]
+            nested = [name for name in data if name not in after]
+            history.record(self.client, obj, history.CHANGE, fields=[*changed, *nested])
 
     def perform_destroy(self, instance: M) -> None:
         with transaction.atomic():
             history.record(self.client, instance, history.DELETION)
             instance.delete()
+
+
+def _stored(obj: models.Model | None) -> dict[str, Any]:
+    """An object's column values by field name, but for when it was saved (`auto_now`)."""
+    if obj is None:
+        return {}
+    return {
+        field.name: field.value_from_object(obj)
+        for field in obj._meta.concrete_fields
+        if not getattr(field, "auto_now", False)
+    }

@@ -270,3 +270,18 @@ def test_a_unique_row_written_meanwhile_is_a_409_and_nothing_of_the_request(
     assert problem(response)["code"] == "conflict"
     assert Device.objects.count() == before + 1  # the other request's phone, not this one
     assert Device.objects.get(mac="805ec0c0ffee").label == "theirs"
+
+
+def test_the_history_names_what_changed_not_what_was_sent(provider_api, tenant_a):
+    organisation = tenant_a.organisation
+    path = f"{LIST}/{organisation.slug}"
+
+    assert provider_api.patch(path, {"name": organisation.name}).status_code == 200
+    assert (
+        provider_api.patch(path, {"name": "Alpha BV", "ntp_server": "pool.ntp.org"}).status_code
+        == 200
+    )
+
+    unchanged, renamed = LogEntry.objects.filter(object_id=str(organisation.pk)).order_by("pk")
+    assert unchanged.get_change_message().startswith("Saved unchanged")
+    assert renamed.get_change_message().startswith("Changed name through the API")
