@@ -47,7 +47,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 
-from devices import foreign_macs
+from devices import foreign_macs, serving
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
 from devices.phone_models import EXPANSION_MODULES
@@ -525,9 +525,10 @@ def apply(plan: DevicePlan) -> None:
     if plan.errors or plan.refusal:
         raise ValueError("a plan with errors is never applied")
     # Phones first: Django takes a new phone's primary key from account.device and key.device.
-    _save(plan.devices)
-    _save(plan.accounts)
-    _save(plan.keys)
+    with serving.one_change():  # one config change for the file, not one a row
+        _save(plan.devices)
+        _save(plan.accounts)
+        _save(plan.keys)
 
 
 def _save(entries: Iterable[tuple[str, models.Model, list[str]]]) -> None:

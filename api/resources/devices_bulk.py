@@ -22,7 +22,7 @@ from rest_framework.request import Request
 
 from api import history
 from api.resources.devices_serializers import REQUIRED, DeviceSerializer, Lookups
-from devices import foreign_macs
+from devices import foreign_macs, serving
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, ForeignMacAttempt
 from organisations.scoping import ApiClient
@@ -202,7 +202,7 @@ def _save(
 ) -> dict[str, Any]:
     counts = dict.fromkeys(("created", "updated", "unchanged"), 0)
     done = []
-    with transaction.atomic():
+    with transaction.atomic(), serving.one_change():  # one config change, not one a row
         for device, attrs in checked:
             checker.write(device, attrs)
             outcome = checker.outcome

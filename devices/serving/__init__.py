@@ -29,6 +29,7 @@ from devices.serving.cache import (
     changed,
     key_profiles,
     memo,
+    one_change,
     rendered,
     settings_profiles,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "load_bytes",
     "memo",
     "not_found",
+    "one_change",
     "phone_endpoint",
     "release",
     "rendered",

@@ -202,9 +202,34 @@ def _announce() -> None:
 def changed(**signal: object) -> None:
     """A config source changed (a signal, or a bulk write that sends none): a new version
     now, and again once the change is committed, because a process may read the database
-    between the two and keep what was there before."""
+    between the two and keep what was there before. Within `one_change`, once at its end."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(True)
+        return
     bump()
     transaction.on_commit(bump)
+
+
+_pending: ContextVar[list[bool] | None] = ContextVar("config_changes_pending", default=None)
+
+
+@contextmanager
+def one_change() -> Iterator[None]:
+    """Writes of many rows (a bulk request, an import) as one change: their rows' signals
+    announce nothing, and one change is announced when they are done, rather than two per
+    row to every process (the version in Redis and the feed)."""
+    if _pending.get() is not None:
+        yield
+        return
+    pending: list[bool] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+        if pending:
+            changed()
 
 
 def connect_config_sources() -> None:

@@ -148,3 +148,26 @@ def test_a_new_phone_needs_its_organisation_from_a_provider(provider_api):
 def test_a_body_that_is_no_list_of_devices(api_a):
     assert pointers(api_a.post(BULK, {"devices": "all"})) == {"/devices": "not_a_list"}
     assert pointers(api_a.post(BULK, {"devices": [1]})) == {"/devices/0": "invalid"}
+
+
+def test_a_bulk_request_is_one_config_change(
+    api_a, tenant_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Each saved row's signal would announce a change to every process (twice a row); the
+    bulk announces one: now, and once committed."""
+    from devices.serving import cache
+
+    bumps = []
+    real = cache.bump
+    monkeypatch.setattr(cache, "bump", lambda: (bumps.append(1), real())[1])
+    body = {"devices": [phone(n) for n in range(20)]}
+    body["devices"].append(
+        {"mac": tenant_a.device.mac, "model": "T54W", "label": "Relabelled by bulk"}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_a.post(BULK, body)
+
+    assert response.status_code == 200, response.content[:500]
+    assert len(bumps) == 2  # now, and once committed
+    assert "Relabelled by bulk" in Device.objects.get(pk=tenant_a.device.pk).label

@@ -371,3 +371,14 @@ def test_a_put_that_leaves_out_active_keeps_a_deactivated_phone_off(provider_api
     device.refresh_from_db()
     assert (device.label, device.is_active) == ("New", False)
     assert response.json()["active"] is False
+
+
+def test_a_bulk_write_reaches_the_phone_on_its_next_request(api_a, tenant_a):
+    """The bulk announces its change once, at its end: the phone still gets it."""
+    assert values(phone_file(tenant_a))["account.1.user_name"] == "a101"
+    accounts = [{"line": 1, "user_name": "a998"}, {"line": 2, "user_name": "a102"}]
+    body = {"devices": [{"mac": A_MAC, "model": "T54W", "sip_accounts": accounts}]}
+
+    assert api_a.post(f"{DEVICES}/bulk", body).status_code == 200
+
+    assert values(phone_file(tenant_a))["account.1.user_name"] == "a998"
