@@ -212,19 +212,23 @@ class MediaViewSet(
             raise InUse() from None
 
 
-@extend_schema_view(
-    create=extend_schema(
-        request={"multipart/form-data": MediaUploadSerializer},
-        responses={201: WallpaperSerializer},
-    ),
-    partial_update=extend_schema(
-        request={
-            "multipart/form-data": MediaChangeSerializer,
-            "application/json": MediaChangeSerializer,
-        },
-        responses={200: WallpaperSerializer},
-    ),
-)
+def media_schema(shown: type[serializers.Serializer[Any]]) -> Any:
+    """The schema of a media resource: an upload in, `shown` out."""
+    return extend_schema_view(
+        create=extend_schema(
+            request={"multipart/form-data": MediaUploadSerializer}, responses={201: shown}
+        ),
+        partial_update=extend_schema(
+            request={
+                "multipart/form-data": MediaChangeSerializer,
+                "application/json": MediaChangeSerializer,
+            },
+            responses={200: shown},
+        ),
+    )
+
+
+@media_schema(WallpaperSerializer)
 class WallpaperViewSet(MediaViewSet):
     """Background images: PNG, JPEG or BMP within the phones' limits; fitted to each screen
     size when a phone of that size first asks."""
@@ -240,19 +244,7 @@ class WallpaperViewSet(MediaViewSet):
         return wallpapers.prefetch_related(Prefetch("renditions", queryset=fitted))
 
 
-@extend_schema_view(
-    create=extend_schema(
-        request={"multipart/form-data": MediaUploadSerializer},
-        responses={201: RingtoneSerializer},
-    ),
-    partial_update=extend_schema(
-        request={
-            "multipart/form-data": MediaChangeSerializer,
-            "application/json": MediaChangeSerializer,
-        },
-        responses={200: RingtoneSerializer},
-    ),
-)
+@media_schema(RingtoneSerializer)
 class RingtoneViewSet(MediaViewSet):
     """Ring tones: WAV, PCM or G.711, mono, 8 kHz, within 512 KB."""
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from api import tokens
 from organisations.models import Organisation
+from tests.rps.conftest import fake_rps  # noqa: F401 - the RPS tests' fake, for rps-sync
 
 
 @dataclass

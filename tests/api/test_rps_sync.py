@@ -10,25 +10,9 @@ from rps.desired import server_name
 from rps.models import RpsDeviceState
 from tests.api.conftest import problem
 from tests.factories import make_device
-from tests.rps.fake_rps import KEY_ID, SECRET, FakeRps
 from tests.rps.test_admin import assert_plain, closed_port_url
 
 ALPHA = "/api/v1/organisations/alpha/rps-sync"
-
-
-@pytest.fixture
-def fake_rps(settings):
-    """The rps tests' fake RPS (tests/rps/conftest.py), the client pointed at it."""
-    fake = FakeRps().start()
-    settings.RPS_API_URL = fake.url
-    settings.RPS_ACCESS_KEY_ID = KEY_ID
-    settings.RPS_ACCESS_KEY_SECRET = SECRET
-    settings.RPS_RETRIES = 2
-    settings.RPS_BACKOFF_SECONDS = 0
-    settings.RPS_READ_TIMEOUT = 2
-    settings.PROVISIONING_URL = "https://provisioning.example.net/"
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
