@@ -16,6 +16,7 @@ Lookups go through `Lookups`, which the bulk request fills with one query per ta
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -478,9 +479,9 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
             errors.update(exc.detail)  # type: ignore[arg-type]
         probe = self._probe
         assert probe is not None  # made by the base's validate
-        accounts = self._plan(attrs, "sip_accounts", probe, errors, self._plan_account)
-        keys = self._plan(attrs, "line_keys", probe, errors, self._plan_key)
-        handsets = self._plan(attrs, "handsets", probe, errors, self._plan_handset)
+        accounts = self._plan(attrs, ACCOUNTS, probe, errors)
+        keys = self._plan(attrs, LINE_KEYS, probe, errors)
+        handsets = self._plan(attrs, HANDSETS, probe, errors)
         if errors:
             raise serializers.ValidationError(errors)
         for name, plan in zip(NESTED, (accounts, keys, handsets), strict=True):
@@ -548,13 +549,9 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
     # --- accounts and keys ---------------------------------------------------------------
 
     def _plan(
-        self,
-        attrs: dict[str, Any],
-        name: str,
-        probe: Device,
-        errors: dict[str, Any],
-        step: Any,
+        self, attrs: dict[str, Any], kind: NestedKind, probe: Device, errors: dict[str, Any]
     ) -> Nested | None:
+        name = kind.name
         existing: list[Any] = list(getattr(self.instance, name).all()) if self.instance else []
         if name not in attrs:
             problems = [p for p in (_misfit(obj, probe) for obj in existing) if p]
@@ -565,77 +562,15 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
                 ]
             return None
         plan, seen = Nested(), dict[Any, int]()
+        parent = ("device", probe)
         found = [
-            step(item, index, existing, seen, probe, plan) for index, item in enumerate(attrs[name])
+            plan_item(kind, item, index, existing, seen, parent, plan)
+            for index, item in enumerate(attrs[name])
         ]
         if any(found):
             errors[name] = found
         plan.delete = [obj for obj in existing if _place(obj) not in seen]
         return plan
-
-    def _plan_account(
-        self,
-        item: dict[str, Any],
-        index: int,
-        existing: list[SipAccount],
-        seen: dict[Any, int],
-        probe: Device,
-        plan: Nested,
-    ) -> dict[str, Any]:
-        line = item.get("index")
-        if line is None:  # left out of an item of a PATCH
-            return {"line": [REQUIRED]}
-        if line in seen:
-            return {"line": [f"Line {line} is also item {seen[line]} of sip_accounts."]}
-        seen[line] = index
-        stored = next((account for account in existing if account.index == line), None)
-        if not item.get("password"):
-            item.pop("password", None)
-            if stored is None:
-                return {"password": [REQUIRED]}
-        account = stored or SipAccount(index=line)
-        return checked_item(
-            account, item, ("device", probe), plan, ACCOUNT_NAMES, adding=stored is None
-        )
-
-    def _plan_key(
-        self,
-        item: dict[str, Any],
-        index: int,
-        existing: list[LineKey],
-        seen: dict[Any, int],
-        probe: Device,
-        plan: Nested,
-    ) -> dict[str, Any]:
-        if "position" not in item:  # left out of an item of a PATCH
-            return {"position": [REQUIRED]}
-        place = (item.get("module", 0), item["position"])
-        if place in seen:
-            where = key_place(*place)
-            return {"position": [f"{where.capitalize()} is also item {seen[place]} of line_keys."]}
-        seen[place] = index
-        stored = next((key for key in existing if _place(key) == place), None)
-        key = stored or LineKey(module=place[0], position=place[1])
-        return checked_item(key, item, ("device", probe), plan, {}, adding=stored is None)
-
-    def _plan_handset(
-        self,
-        item: dict[str, Any],
-        index: int,
-        existing: list[Handset],
-        seen: dict[Any, int],
-        probe: Device,
-        plan: Nested,
-    ) -> dict[str, Any]:
-        number = item.get("index")
-        if number is None:  # left out of an item of a PATCH
-            return {"index": [REQUIRED]}
-        if number in seen:
-            return {"index": [f"Handset {number} is also item {seen[number]} of handsets."]}
-        seen[number] = index
-        stored = next((handset for handset in existing if handset.index == number), None)
-        handset = stored or Handset(index=number)
-        return checked_item(handset, item, ("device", probe), plan, {}, adding=stored is None)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -675,6 +610,78 @@ def write_with_nested(
         if plan.changes:
             changed.append(name)
     return changed
+
+
+@dataclass(frozen=True)
+class NestedKind:
+    """One kind of nested list (a phone's accounts, keys, handsets; a key profile's keys):
+    where an item goes, and how a row for that place is made."""
+
+    name: str  # the list's field: "sip_accounts"
+    required: str  # the field that says where an item goes: "line"
+    place: Callable[[dict[str, Any]], Any]  # an item's place (None: left out)
+    place_of: Callable[[Any], Any]  # a stored row's place
+    make: Callable[[Any], Model]  # a new row for a place
+    named: Callable[[Any], str]  # a place as the messages say it: "Line 2"
+    names: dict[str, str] = field(default_factory=dict)  # model field -> API name
+
+
+def place_of_key(item: dict[str, Any]) -> tuple[int, int] | None:
+    return (item.get("module", 0), item["position"]) if "position" in item else None
+
+
+ACCOUNTS = NestedKind(
+    "sip_accounts",
+    "line",
+    lambda item: item.get("index"),
+    lambda account: account.index,
+    lambda line: SipAccount(index=line),
+    lambda line: f"Line {line}",
+    ACCOUNT_NAMES,
+)
+LINE_KEYS = NestedKind(
+    "line_keys",
+    "position",
+    place_of_key,
+    lambda key: (key.module, key.position),
+    lambda place: LineKey(module=place[0], position=place[1]),
+    lambda place: key_place(*place).capitalize(),
+)
+HANDSETS = NestedKind(
+    "handsets",
+    "index",
+    lambda item: item.get("index"),
+    lambda handset: handset.index,
+    lambda number: Handset(index=number),
+    lambda number: f"Handset {number}",
+)
+
+
+def plan_item(
+    kind: NestedKind,
+    item: dict[str, Any],
+    index: int,
+    existing: list[Any],
+    seen: dict[Any, int],
+    parent: tuple[str, Model],
+    plan: Nested,
+) -> dict[str, Any]:
+    """One item of a nested list: the stored row at its place, or a new one, with the
+    item's values and checked; its errors, or {}. An account's password left out keeps the
+    stored one (a new line must have one)."""
+    place = kind.place(item)
+    if place is None:  # left out of an item of a PATCH
+        return {kind.required: [REQUIRED]}
+    if place in seen:
+        return {kind.required: [f"{kind.named(place)} is also item {seen[place]} of {kind.name}."]}
+    seen[place] = index
+    stored = next((obj for obj in existing if kind.place_of(obj) == place), None)
+    if kind is ACCOUNTS and not item.get("password"):
+        item.pop("password", None)
+        if stored is None:
+            return {"password": [REQUIRED]}
+    row = stored or kind.make(place)
+    return checked_item(row, item, parent, plan, kind.names, adding=stored is None)
 
 
 def checked_item(

@@ -20,6 +20,7 @@ A profile still chosen (by phones, or organisations) cannot be deleted: 409.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any, Generic, TypeVar
 
@@ -34,14 +35,15 @@ from api import history
 from api.base import ModelCleanSerializer, ScopedViewSet
 from api.fields import OrganisationSlugField, field_client
 from api.resources.devices_serializers import (
+    LINE_KEYS,
     REQUIRED,
     LineKeySerializer,
     Nested,
-    checked_item,
+    plan_item,
     write_with_nested,
 )
 from api.settings_fields import PhoneSettingsSerializer, WithSettingsSerializer
-from devices.models import KeyProfile, ProfileKey, key_place
+from devices.models import KeyProfile, ProfileKey
 from organisations.models import Organisation
 from organisations.phone_settings import SettingsProfile
 
@@ -53,6 +55,12 @@ class ProfileKeySerializer(LineKeySerializer):
 
     class Meta(LineKeySerializer.Meta):
         model = ProfileKey  # type: ignore[assignment]
+
+
+# A profile's keys are placed and named as a phone's own.
+PROFILE_KEYS = dataclasses.replace(
+    LINE_KEYS, name="keys", make=lambda place: ProfileKey(module=place[0], position=place[1])
+)
 
 
 class KeyProfileSerializer(ModelCleanSerializer[KeyProfile]):
@@ -109,31 +117,13 @@ class KeyProfileSerializer(ModelCleanSerializer[KeyProfile]):
         existing = list(self.instance.keys.all()) if self.instance is not None else []
         plan, seen, errors = Nested(), dict[tuple[int, int], int](), []
         for index, item in enumerate(items):
-            errors.append(self._plan_key(item, index, existing, seen, probe, plan))
+            errors.append(
+                plan_item(PROFILE_KEYS, item, index, existing, seen, ("profile", probe), plan)
+            )
         if any(errors):
             raise serializers.ValidationError({"keys": errors})
         plan.delete = [key for key in existing if (key.module, key.position) not in seen]
         return plan
-
-    def _plan_key(
-        self,
-        item: dict[str, Any],
-        index: int,
-        existing: list[ProfileKey],
-        seen: dict[tuple[int, int], int],
-        probe: KeyProfile,
-        plan: Nested,
-    ) -> dict[str, Any]:
-        if "position" not in item:  # left out of an item of a PATCH
-            return {"position": [REQUIRED]}
-        place = (item.get("module", 0), item["position"])
-        if place in seen:
-            where = key_place(*place)
-            return {"position": [f"{where.capitalize()} is also item {seen[place]} of keys."]}
-        seen[place] = index
-        stored = next((key for key in existing if (key.module, key.position) == place), None)
-        key = stored or ProfileKey(module=place[0], position=place[1])
-        return checked_item(key, item, ("profile", probe), plan, {}, adding=stored is None)
 
     def create(self, validated_data: dict[str, Any]) -> KeyProfile:
         return self.write(KeyProfile(), validated_data)
