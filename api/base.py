@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import SAFE_METHODS
 
 from api import history
@@ -130,3 +130,15 @@ def _stored(obj: models.Model | None) -> dict[str, Any]:
         for field in obj._meta.concrete_fields
         if not getattr(field, "auto_now", False)
     }
+
+
+class ScopedModelViewSet(
+    ScopedViewSet[M],  # first: its perform_* (one transaction, history) win over the mixins'
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    Generic[M],
+):
+    """A resource with every method: list, create, retrieve, PUT, PATCH, DELETE."""

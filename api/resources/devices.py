@@ -13,14 +13,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from api import history
-from api.base import ScopedViewSet
+from api.base import ScopedModelViewSet
 from api.resources import devices_bulk
 from api.resources.devices_serializers import NESTED, DeviceSerializer, Lookups, with_status
 from devices.config import preview
@@ -81,14 +81,7 @@ UNREAD_SECRETS = (
     partial_update=extend_schema(parameters=[MAC_PARAMETER]),
     destroy=extend_schema(parameters=[MAC_PARAMETER]),
 )
-class DeviceViewSet(
-    mixins.ListModelMixin,
-    mixins.CreateModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet[Device],
-):
+class DeviceViewSet(ScopedModelViewSet[Device]):
     """Phones with their settings, SIP accounts, line keys and DECT handsets."""
 
     queryset = Device.objects.all()
@@ -132,10 +125,6 @@ class DeviceViewSet(
 
     def perform_update(self, serializer: serializers.BaseSerializer[Device]) -> None:
         self._save(serializer, history.CHANGE)
-
-    def perform_destroy(self, instance: Device) -> None:
-        # DRF's DestroyModelMixin, listed first, would shadow ScopedViewSet's (no history).
-        ScopedViewSet.perform_destroy(self, instance)
 
     def _save(self, serializer: serializers.BaseSerializer[Device], flag: int) -> None:
         assert isinstance(serializer, DeviceSerializer)

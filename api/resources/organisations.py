@@ -27,13 +27,13 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import exceptions, mixins, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from api.base import ScopedViewSet
+from api.base import ScopedModelViewSet
 from api.errors import PROBLEM, problem_response
 from api.fields import NamedChoiceField
 from api.schema import PROBLEM_SCHEMA
@@ -361,14 +361,7 @@ class OrganisationInUse(exceptions.APIException):
 @extend_schema_view(
     create=extend_schema(responses={201: OrganisationCreatedSerializer}),
 )
-class OrganisationViewSet(
-    ScopedViewSet[Organisation],  # first: its perform_* (history) before the mixins' own
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-):
+class OrganisationViewSet(ScopedModelViewSet[Organisation]):
     """Organisations by slug. An organisation token sees its own, read-only."""
 
     queryset = Organisation.objects.all()

@@ -25,14 +25,14 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import mixins, serializers
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from api import history
-from api.base import ModelCleanSerializer, ScopedViewSet
+from api.base import ModelCleanSerializer, ScopedModelViewSet
 from api.fields import DeviceMacField, OrganisationSlugField, field_client
 from organisations.models import Organisation
 from organisations.scoping import scope_queryset
@@ -143,14 +143,7 @@ class PhonebookSerializer(ModelCleanSerializer[Phonebook]):
         ]
     )
 )
-class PhonebookViewSet(
-    ScopedViewSet[Phonebook],  # first: its perform_* (history, one transaction) before the mixins'
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-):
+class PhonebookViewSet(ScopedModelViewSet[Phonebook]):
     """Remote phonebooks, as the admin offers them: which phones may read each, in which
     order phones get them, how large they are."""
 
@@ -246,14 +239,7 @@ COUNTS = inline_serializer(
 
 
 @extend_schema(parameters=[OpenApiParameter("phonebook_id", OpenApiTypes.INT, "path")])
-class ContactViewSet(
-    ScopedViewSet[Contact],  # first: its perform_* (history, one transaction) before the mixins'
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-):
+class ContactViewSet(ScopedModelViewSet[Contact]):
     """The contacts of one book; a PUT on the collection replaces them all at once."""
 
     queryset = Contact.objects.all()

@@ -28,11 +28,11 @@ from django.db import transaction
 from django.db.models import Count, Model, ProtectedError, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.routers import SimpleRouter
 
 from api import history
-from api.base import ModelCleanSerializer, ScopedViewSet
+from api.base import ModelCleanSerializer, ScopedModelViewSet
 from api.fields import OrganisationSlugField, field_client
 from api.resources.devices_serializers import (
     LINE_KEYS,
@@ -159,15 +159,7 @@ def in_use(profile: Model, exc: ProtectedError) -> InUse:
 P = TypeVar("P", bound=Model)
 
 
-class ProfileViewSet(
-    ScopedViewSet[P],  # first: its perform_* (history, one transaction) before the mixins'
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    Generic[P],
-):
+class ProfileViewSet(ScopedModelViewSet[P], Generic[P]):
     """What both profiles share: by id, answered with their counts, 409 while chosen."""
 
     lookup_value_regex = "[0-9]+"
