@@ -68,6 +68,9 @@ DeviceContributor = Callable[[Device], Iterable[tuple[str, str]] | Mapping[str, 
 
 _device_contributors: list[DeviceContributor] = []
 _contributor_layers: dict[DeviceContributor, str] = {}
+# (device, the firmware version it reports) -> keys: where to fetch the firmware it should run.
+FirmwareContributor = Callable[[Device, str], Mapping[str, str]]
+_firmware_contributors: list[FirmwareContributor] = []
 
 
 class Layered(dict[str, str]):
@@ -163,6 +166,14 @@ def register_device_contributor(contributor: DeviceContributor) -> DeviceContrib
     return contributor
 
 
+def register_firmware_contributor(contributor: FirmwareContributor) -> FirmwareContributor:
+    """Add firmware keys to the MAC file: `contributor(device, running)` gets the version
+    the phone reports (empty when unknown), and its keys go below the raw overrides."""
+    if contributor not in _firmware_contributors:
+        _firmware_contributors.append(contributor)
+    return contributor
+
+
 # --- the two files -------------------------------------------------------------------------
 
 
@@ -181,8 +192,11 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
     return config
 
 
-def device_config(device: Device) -> Layered:
+def device_config(device: Device, *, running_firmware: str = "") -> Layered:
     """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else.
+
+    `running_firmware` is the version the phone reports: the file names the firmware it
+    should run only when that differs.
 
     It repeats every setting its common file has (resolved for this phone), so that a
     setting changed only for this phone, and later taken back, is taken back on the phone.
@@ -208,6 +222,8 @@ def device_config(device: Device) -> Layered:
             put_handsets(config, device, handsets(device))
     for contributor in _device_contributors:
         config.put(_contributor_layers.get(contributor, "phone"), contributor(device))
+    for firmware in _firmware_contributors:
+        config.put("firmware target", firmware(device, running_firmware))
     # Raw overrides come last in the MAC file too, so an organisation's override still beats
     # a key the MAC file sets (the phone applies the MAC file after the common file).
     overrides = parse_overrides(organisation.raw_overrides, lenient=True)
@@ -634,8 +650,10 @@ def render_common_config(
     return render_lines(legacy_names(config) if legacy else config)
 
 
-def render_device_config(device: Device, *, legacy: bool = False) -> str:
-    config = device_config(device)
+def render_device_config(
+    device: Device, *, legacy: bool = False, running_firmware: str = ""
+) -> str:
+    config = device_config(device, running_firmware=running_firmware)
     return render_lines(legacy_names(config) if legacy else config)
 
 
@@ -702,8 +720,10 @@ def preview(device: Device, *, provider: bool, reveal: bool) -> Preview:
     its last download shows what changed, not the naming."""
     model = device.phone_model
     common = common_config(device.organisation, model.code if model else None)
-    mac_config = device_config(device)
-    legacy = parse_user_agent(device.last_user_agent).legacy_key_names
+    agent = parse_user_agent(device.last_user_agent)
+    # As the phone would get it on its next request, running what it ran last.
+    mac_config = device_config(device, running_firmware=agent.firmware)
+    legacy = agent.legacy_key_names
     if legacy:
         common, mac_config = legacy_names(common), legacy_names(mac_config)
     who = audience_for(device, provider=provider, reveal=reveal)

@@ -38,8 +38,10 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     device = phone.device
     assert device is not None  # authenticated for this MAC
     legacy = phone.user_agent.legacy_key_names  # firmware before V81 reads older key names
-    name = keys.MAC_FILE_V80 if legacy else keys.MAC_FILE
-    body = rendered(device, name, partial(_render_mac_file, device, legacy))
+    running = phone.user_agent.firmware
+    # Kept per firmware version reported: the file names an image only for another version.
+    name = f"{keys.MAC_FILE_V80 if legacy else keys.MAC_FILE}@{running}"
+    body = rendered(device, name, partial(_render_mac_file, device, legacy, running))
     # Keyed: a plain hash of a file whose other lines are known would let a database dump
     # guess the SIP passwords in it.
     digest = salted_hmac("voipconfig.last-config", body, algorithm="sha256").hexdigest()
@@ -51,8 +53,8 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     return text_file(request, body)
 
 
-def _render_mac_file(device: Device, legacy: bool) -> str:
-    body = render_device_config(device, legacy=legacy)
+def _render_mac_file(device: Device, legacy: bool, running: str) -> str:
+    body = render_device_config(device, legacy=legacy, running_firmware=running)
     release(device)  # the file is kept now; its accounts and keys need not be
     return body
 

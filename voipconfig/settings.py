@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs' Swagger UI, from our static files (no CDN)
+    "firmware",
     "api",
     "voipconfig",
 ]
@@ -146,6 +147,28 @@ SESSION_COOKIE_HTTPONLY = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+# --- Firmware images --------------------------------------------------------------------
+
+# Where firmware images are kept: a directory every app server shares (an NFS mount, say).
+# Their bytes never go into the database or into a worker's memory (firmware/).
+FIRMWARE_ROOT: Path = env.path("FIRMWARE_ROOT", default=BASE_DIR / "var" / "firmware")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "firmware": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": FIRMWARE_ROOT, "base_url": None},
+    },
+}
+# The largest image the admin takes (Yealink's phone images are 30-110 MB).
+FIRMWARE_MAX_BYTES: int = env.int("FIRMWARE_MAX_BYTES", default=200 * 1024 * 1024)
+# How a download is sent once Django has authorised it:
+# - "stream": by the worker, in slices of constant memory (development, `make run`);
+# - "nginx": an X-Accel-Redirect to FIRMWARE_NGINX_PREFIX, an `internal` location of
+#   deploy/nginx.conf that serves FIRMWARE_ROOT, so no gunicorn worker is held.
+FIRMWARE_DELIVERY: str = env.str("FIRMWARE_DELIVERY", default="stream")
+FIRMWARE_NGINX_PREFIX: str = env.str("FIRMWARE_NGINX_PREFIX", default="/_firmware/")
 
 # --- Provisioning -------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ WALLPAPER = Kind("wallpaper")
 RINGTONE = Kind("ringtone")
 SOFTKEY = Kind("softkey")  # (name): a softkey XML file under /xml/_global/
 CA_CERTIFICATE = "ca-certificate"  # the current CA certificate
+FIRMWARE_TARGETS = "firmware-targets"  # every firmware target, by scope (firmware.targets)
 
 # Media bytes are kept too (`files`), by the SHA-256 of the bytes: a changed file has another
 # hash, so those never go out of date and need no version.
@@ -100,6 +101,8 @@ CONFIG_SOURCES = (
     "media_assets.CaCertificate",
     "media_assets.OrganisationMedia",
     "media_assets.DeviceMedia",
+    "firmware.FirmwareImage",
+    "firmware.FirmwareTarget",
 )
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
