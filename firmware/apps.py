@@ -7,7 +7,15 @@ class FirmwareConfig(AppConfig):
     verbose_name = "Firmware"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
         from devices.config import register_firmware_contributor
+        from firmware.models import FirmwareImage, FirmwareTarget, remove_stored_file
         from firmware.targets import firmware_keys
+        from organisations.scoping import register_scoped_model
 
         register_firmware_contributor(firmware_keys)
+        # The provider's: images and targets are set for every organisation.
+        register_scoped_model(FirmwareImage, None)
+        register_scoped_model(FirmwareTarget, None)
+        post_delete.connect(remove_stored_file, sender=FirmwareImage, dispatch_uid="firmware-file")

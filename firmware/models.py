@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import storages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from devices.models import Device
@@ -162,3 +162,13 @@ class FirmwareTarget(models.Model):
         if self.profile_id:
             return f"profile {self.profile}"
         return "every phone"
+
+
+def remove_stored_file(
+    sender: type[FirmwareImage], instance: FirmwareImage, **kwargs: object
+) -> None:
+    """A deleted image's file goes too, once the deletion is committed (a rolled-back delete
+    keeps it)."""
+    name, storage = instance.file.name, instance.file.storage
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from api import tokens
 from devices.models import AccessLog, Device, ForeignMacAttempt, SipAccount
+from firmware.models import FirmwareImage, FirmwareTarget
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation, SettingsProfile
@@ -34,6 +35,8 @@ PROVIDER_ONLY = {
     SettingsProfile,
     ForeignMacAttempt,
     AccessAttempt,  # admin login lockouts
+    FirmwareImage,
+    FirmwareTarget,
 }
 
 

@@ -22,6 +22,8 @@ EXAMPLES = {
     "phonebook-xml-token": "/p/805ec0aaaa01/Ab3_-Cd4Ef5Gh6Ij7Kl8Mn/pb-t5x-2.xml",
     "media-file": "/logo2.png",
     "media-file-token": "/p/805ec0aaaa01/Ab3_-Cd4Ef5Gh6Ij7Kl8Mn/logo2.png",
+    "firmware-file": "/firmware/3/96.86.0.120.rom",
+    "firmware-file-token": "/p/805ec0aaaa01/Ab3_-Cd4Ef5Gh6Ij7Kl8Mn/firmware/3/96.86.0.120.rom",
     "softkey-file": "/xml/_global/CallIn2.xml",
 }
 NO_DIGITS = {"ca-certificate"}  # /ca.crt: nothing to put other digits in

@@ -27,6 +27,8 @@ PHONE_FILES = {
     "phonebook-xml-token",
     "media-file",
     "media-file-token",
+    "firmware-file",
+    "firmware-file-token",
     "softkey-file",
     "ca-certificate",
 }

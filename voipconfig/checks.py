@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -71,3 +71,24 @@ def check_proxy_hops(app_configs: Sequence[AppConfig] | None, **kwargs: object) 
             )
         ]
     return []
+
+
+FIRMWARE_DELIVERIES = ("stream", "nginx")
+
+
+@register()
+def check_firmware_delivery(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Error]:
+    """A typo here would send phones empty answers (nginx) or hold workers (stream) without a
+    word: refused when the project starts."""
+    if settings.FIRMWARE_DELIVERY in FIRMWARE_DELIVERIES:
+        return []
+    return [
+        Error(
+            f"FIRMWARE_DELIVERY is {settings.FIRMWARE_DELIVERY!r}.",
+            hint="Set it to 'stream' (the worker sends the file) or 'nginx' (X-Accel-Redirect "
+            "to FIRMWARE_NGINX_PREFIX, see deploy/nginx.conf).",
+            id="voipconfig.E001",
+        )
+    ]

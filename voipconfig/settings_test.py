@@ -16,3 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # own or, failing that, this run's: never the checkout's.
 ACCESS_LOG_FLUSH_SECONDS = 0
 ACCESS_LOG_SPOOL_DIR = Path(tempfile.mkdtemp(prefix="voipconfig-test-spool-"))
+# Firmware images go to this run's directory, never the checkout's.
+FIRMWARE_ROOT = Path(tempfile.mkdtemp(prefix="voipconfig-test-firmware-"))
+_firmware = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {**STORAGES, "firmware": {**_firmware, "OPTIONS": {"location": FIRMWARE_ROOT}}}  # noqa: F405

@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("", include("devices.urls")),
     path("", include("phonebooks.urls")),
+    path("", include("firmware.urls")),
     path("", include("media_assets.urls")),
 ]

@@ -63,7 +63,8 @@ def rendered_keys() -> set[str]:
         device=base, index=1, name="A", incoming_lines="1", outgoing_lines="1", default_line=1
     )
     keys: set[str] = set()
-    configs = [device_config(device) for device in Device.objects.all()]
+    # A version no target names: the demo phone is sent its firmware target's image.
+    configs = [device_config(device, running_firmware="1.0.0.1") for device in Device.objects.all()]
     configs += [
         common_config(organisation, model.code)
         for organisation in Organisation.objects.all()

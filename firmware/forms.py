@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from devices.phone_models import MODEL_CHOICES
+from firmware.models import FirmwareImage, FirmwareTarget
+from firmware.validation import HANDSET_MODELS, ImageFacts, check_image
+
+MODEL_NAME_CHOICES = [*MODEL_CHOICES, *((name, f"{name} (handset)") for name in HANDSET_MODELS)]
+
+
+class FirmwareImageForm(forms.ModelForm[FirmwareImage]):
+    """An upload: the file's name gives the version, its bytes the hash (read in chunks:
+    Django keeps an upload over FILE_UPLOAD_MAX_MEMORY_SIZE in a temporary file)."""
+
+    upload = forms.FileField(
+        label="Firmware file",
+        help_text="A Yealink .rom file, as Yealink names it (96.86.0.100.rom).",
+    )
+    version = forms.CharField(
+        required=False,
+        max_length=32,
+        help_text="Empty: the version in the file name. Given: it must be that version.",
+    )
+    model_names = forms.MultipleChoiceField(
+        label="Models",
+        choices=MODEL_NAME_CHOICES,
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text="The phone models (or handsets) it is for; all of one family.",
+    )
+
+    class Meta:
+        model = FirmwareImage
+        fields = ["kind", "model_names", "version", "notes"]
+
+    facts: ImageFacts | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # the bytes of a stored image never change
+            del self.fields["upload"]
+            self.fields["version"].disabled = True
+            self.fields["kind"].disabled = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("upload")
+        if self.instance.pk or upload is None or "model_names" not in data:
+            return data
+        try:
+            self.facts = check_image(
+                upload, data.get("version", ""), data["model_names"], data.get("kind", "phone")
+            )
+        except ValidationError as error:
+            self.add_error("upload", error)
+            return data
+        taken = FirmwareImage.objects.filter(
+            kind=data.get("kind", "phone"),
+            model_code=self.facts.model_code,
+            version=self.facts.version,
+        )
+        if taken.exists():
+            self.add_error(
+                "upload",
+                ValidationError(
+                    "Version %(version)s is already uploaded for this model family.",
+                    params={"version": self.facts.version},
+                    code="duplicate",
+                ),
+            )
+        return data
+
+    def save(self, commit: bool = True) -> FirmwareImage:
+        image = super().save(commit=False)
+        if self.facts is not None:
+            facts = self.facts
+            image.version, image.model_code = facts.version, facts.model_code
+            image.file_name, image.size, image.sha256 = facts.file_name, facts.size, facts.sha256
+            image.file = self.cleaned_data["upload"]  # stored by upload_to on save
+        if commit:
+            image.save()
+        return image
+
+
+class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
+    class Meta:
+        model = FirmwareTarget
+        fields = ["model", "image", "profile", "organisation", "device"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        model, image = data.get("model"), data.get("image")
+        if model and image and model not in image.model_names:
+            self.add_error(
+                "image",
+                ValidationError(
+                    "%(image)s is not for the %(model)s.",
+                    params={"image": image, "model": model},
+                    code="model",
+                ),
+            )
+        device = data.get("device")
+        if model and device and device.model != model:
+            self.add_error(
+                "device",
+                ValidationError(
+                    "This phone is a %(actual)s, not a %(model)s.",
+                    params={"actual": device.model, "model": model},
+                    code="device_model",
+                ),
+            )
+        return data

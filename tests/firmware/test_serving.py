@@ -1,0 +1,186 @@
+"""A phone downloads its firmware image as its MAC file names it: whole, in ranges, or
+handed to nginx; nobody else's, and nothing but its target."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from django.http import StreamingHttpResponse
+
+from devices.models import AccessLog
+from firmware.models import FirmwareTarget
+from tests.conftest import basic
+from tests.factories import make_device, user_agent
+from tests.firmware.test_targets import NEW, OLD, make_image
+
+DATA = os.urandom(700 * 1024)
+
+
+@pytest.fixture
+def target(tenant_a):
+    image = make_image(NEW, data=DATA)
+    return FirmwareTarget.objects.create(model="T54W", image=image)
+
+
+def url(device, image) -> str:
+    return "/" + device.resource_url(f"firmware/{image.pk}/{image.file_name}").split("/", 3)[3]
+
+
+def phone(device, **headers) -> dict:
+    return {"User-Agent": user_agent(device, fw=OLD), **headers}
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_the_url_the_mac_file_names_downloads_the_image_whole(client, tenant_a, target):
+    mac_file = client.get("/805ec0aaaa01.cfg", headers=phone(tenant_a.device, **{
+        "Authorization": basic(tenant_a.device.mac, tenant_a.device.provisioning_password)
+    })).content.decode()  # fmt: skip
+    named = next(line for line in mac_file.splitlines() if "firmware.url" in line)
+    path = "/" + named.split(" = ", 1)[1].split("/", 3)[3]
+
+    response = client.get(path, headers=phone(tenant_a.device))
+
+    assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)  # never the whole image in memory
+    assert hashlib.sha256(body(response)).hexdigest() == target.image.sha256
+    assert response["Content-Length"] == str(len(DATA))
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["ETag"] == f'"{target.image.sha256}"'
+
+
+def test_each_download_is_in_the_access_log(client, tenant_a, target):
+    client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+
+    row = AccessLog.objects.get(path__contains="/firmware/")
+    assert (row.outcome, row.status_code, row.device) == ("success", 200, tenant_a.device)
+    assert "/p/805ec0aaaa01/…/" in row.path  # the token is not logged
+
+
+@pytest.mark.parametrize(
+    "header, first, last",
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-", 1000, len(DATA) - 1),
+        ("bytes=-500", len(DATA) - 500, len(DATA) - 1),
+        ("bytes=100-99999999", 100, len(DATA) - 1),
+    ],
+)
+def test_a_range_is_answered_206_with_those_bytes(client, tenant_a, target, header, first, last):
+    response = client.get(
+        url(tenant_a.device, target.image), headers=phone(tenant_a.device, Range=header)
+    )
+
+    assert response.status_code == 206
+    assert body(response) == DATA[first : last + 1]
+    assert response["Content-Range"] == f"bytes {first}-{last}/{len(DATA)}"
+    assert response["Content-Length"] == str(last - first + 1)
+
+
+def test_a_range_past_the_end_is_416(client, tenant_a, target):
+    response = client.get(
+        url(tenant_a.device, target.image),
+        headers=phone(tenant_a.device, Range=f"bytes={len(DATA)}-"),
+    )
+
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{len(DATA)}"
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,5-9", "lines=0-5", "bytes=9-3", "bytes=-"])
+def test_a_range_we_do_not_take_gets_the_whole_file(client, tenant_a, target, header):
+    response = client.get(
+        url(tenant_a.device, target.image), headers=phone(tenant_a.device, Range=header)
+    )
+
+    assert response.status_code == 200 and body(response) == DATA
+
+
+def test_a_range_for_another_version_gets_the_whole_file(client, tenant_a, target):
+    headers = phone(tenant_a.device, Range="bytes=0-9", **{"If-Range": '"another"'})
+
+    response = client.get(url(tenant_a.device, target.image), headers=headers)
+
+    assert response.status_code == 200 and body(response) == DATA
+
+
+def test_head_has_the_headers_and_no_body(client, tenant_a, target):
+    response = client.head(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(DATA))
+    assert body(response) == b""
+
+
+def test_with_nginx_the_worker_sends_no_byte(client, tenant_a, target, settings):
+    settings.FIRMWARE_DELIVERY = "nginx"
+
+    response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == "/_firmware/" + target.image.file.name
+    assert response.content == b""
+    assert response["ETag"] == f'"{target.image.sha256}"'
+
+
+def test_a_wrong_token_is_refused(client, tenant_a, target):
+    path = url(tenant_a.device, target.image)
+    token = path.split("/")[3]
+
+    response = client.get(path.replace(token, "A" * len(token)), headers=phone(tenant_a.device))
+
+    assert response.status_code in (401, 404)
+    assert response.status_code != 200
+
+
+def test_another_phones_token_opens_nothing(client, tenant_a, target):
+    other = make_device(tenant_a.organisation, "805ec0aaaa02", model="T54W")
+    theirs = url(other, target.image).replace("805ec0aaaa02", "805ec0aaaa01")
+
+    response = client.get(theirs, headers=phone(tenant_a.device))
+
+    assert response.status_code != 200
+
+
+def test_an_image_that_is_not_the_phones_target_is_404(client, tenant_a, target):
+    other = make_image("96.86.0.90", data=b"other" * 100)
+
+    response = client.get(url(tenant_a.device, other), headers=phone(tenant_a.device))
+
+    assert response.status_code == 404
+
+
+def test_another_organisations_phone_of_the_model_has_its_own_url(
+    client, tenant_a, tenant_b, target
+):
+    theirs = make_device(tenant_b.organisation, "805ec0bbbb09", model="T54W")
+
+    response = client.get(url(theirs, target.image), headers=phone(theirs))
+
+    assert response.status_code == 200  # the target is for every T54W
+    assert (
+        url(theirs, target.image).split("/")[3] != url(tenant_a.device, target.image).split("/")[3]
+    )
+
+
+def test_a_file_missing_from_storage_is_404_not_500(client, tenant_a, target):
+    target.image.file.storage.delete(target.image.file.name)
+
+    response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+
+    assert response.status_code == 404
+
+
+def test_an_unknown_delivery_is_refused_when_the_project_starts(settings):
+    from django.core.checks import run_checks
+
+    settings.FIRMWARE_DELIVERY = "ngnix"
+
+    errors = [message for message in run_checks() if message.id == "voipconfig.E001"]
+
+    assert len(errors) == 1 and "'ngnix'" in errors[0].msg
