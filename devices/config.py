@@ -174,6 +174,14 @@ def register_firmware_contributor(contributor: FirmwareContributor) -> FirmwareC
     return contributor
 
 
+def firmware_keys(device: Device, running: str) -> dict[str, str]:
+    """The firmware keys a phone reporting `running` gets (none on its target version)."""
+    keys: dict[str, str] = {}
+    for firmware in _firmware_contributors:
+        keys.update(firmware(device, running))
+    return keys
+
+
 # --- the two files -------------------------------------------------------------------------
 
 
@@ -192,11 +200,11 @@ def common_config(organisation: Organisation, model_code: int | None = None) -> 
     return config
 
 
-def device_config(device: Device, *, running_firmware: str = "") -> Layered:
+def device_config(device: Device, *, firmware: Mapping[str, str] | None = None) -> Layered:
     """What only this phone gets: `<mac>.cfg`. Its SIP passwords appear nowhere else.
 
-    `running_firmware` is the version the phone reports: the file names the firmware it
-    should run only when that differs.
+    `firmware`: the keys naming the firmware it should run (`firmware_keys`, for the
+    version it reports), under the raw overrides.
 
     It repeats every setting its common file has (resolved for this phone), so that a
     setting changed only for this phone, and later taken back, is taken back on the phone.
@@ -222,8 +230,7 @@ def device_config(device: Device, *, running_firmware: str = "") -> Layered:
             put_handsets(config, device, handsets(device))
     for contributor in _device_contributors:
         config.put(_contributor_layers.get(contributor, "phone"), contributor(device))
-    for firmware in _firmware_contributors:
-        config.put("firmware target", firmware(device, running_firmware))
+    config.put("firmware target", firmware or {})
     # Raw overrides come last in the MAC file too, so an organisation's override still beats
     # a key the MAC file sets (the phone applies the MAC file after the common file).
     overrides = parse_overrides(organisation.raw_overrides, lenient=True)
@@ -651,9 +658,9 @@ def render_common_config(
 
 
 def render_device_config(
-    device: Device, *, legacy: bool = False, running_firmware: str = ""
+    device: Device, *, legacy: bool = False, firmware: Mapping[str, str] | None = None
 ) -> str:
-    config = device_config(device, running_firmware=running_firmware)
+    config = device_config(device, firmware=firmware)
     return render_lines(legacy_names(config) if legacy else config)
 
 
@@ -722,7 +729,7 @@ def preview(device: Device, *, provider: bool, reveal: bool) -> Preview:
     common = common_config(device.organisation, model.code if model else None)
     agent = parse_user_agent(device.last_user_agent)
     # As the phone would get it on its next request, running what it ran last.
-    mac_config = device_config(device, running_firmware=agent.firmware)
+    mac_config = device_config(device, firmware=firmware_keys(device, agent.firmware))
     legacy = agent.legacy_key_names
     if legacy:
         common, mac_config = legacy_names(common), legacy_names(mac_config)

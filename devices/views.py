@@ -7,7 +7,7 @@ from functools import partial
 from django.http import HttpResponseBase
 from django.utils.crypto import salted_hmac
 
-from devices.config import boot_file, render_common_config, render_device_config
+from devices.config import boot_file, firmware_keys, render_common_config, render_device_config
 from devices.models import Device
 from devices.serving import (
     PhoneHttpRequest,
@@ -38,10 +38,13 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     device = phone.device
     assert device is not None  # authenticated for this MAC
     legacy = phone.user_agent.legacy_key_names  # firmware before V81 reads older key names
-    running = phone.user_agent.firmware
-    # Kept per firmware version reported: the file names an image only for another version.
-    name = f"{keys.MAC_FILE_V80 if legacy else keys.MAC_FILE}@{running}"
-    body = rendered(device, name, partial(_render_mac_file, device, legacy, running))
+    name = keys.MAC_FILE_V80 if legacy else keys.MAC_FILE
+    # Two files at most: with the firmware keys (a phone not on its target version) or
+    # without. Not one per version reported: a phone could send any number of those.
+    firmware = firmware_keys(device, phone.user_agent.firmware)
+    if firmware:
+        name += ":firmware"
+    body = rendered(device, name, partial(_render_mac_file, device, legacy, firmware))
     # Keyed: a plain hash of a file whose other lines are known would let a database dump
     # guess the SIP passwords in it.
     digest = salted_hmac("voipconfig.last-config", body, algorithm="sha256").hexdigest()
@@ -53,8 +56,8 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     return text_file(request, body)
 
 
-def _render_mac_file(device: Device, legacy: bool, running: str) -> str:
-    body = render_device_config(device, legacy=legacy, running_firmware=running)
+def _render_mac_file(device: Device, legacy: bool, firmware: dict[str, str]) -> str:
+    body = render_device_config(device, legacy=legacy, firmware=firmware)
     release(device)  # the file is kept now; its accounts and keys need not be
     return body
 

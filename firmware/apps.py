@@ -11,10 +11,10 @@ class FirmwareConfig(AppConfig):
 
         from devices.config import register_firmware_contributor
         from firmware.models import FirmwareImage, FirmwareTarget, remove_stored_file
-        from firmware.targets import firmware_keys
+        from firmware.targets import target_keys
         from organisations.scoping import register_scoped_model
 
-        register_firmware_contributor(firmware_keys)
+        register_firmware_contributor(target_keys)
         # The provider's: images and targets are set for every organisation.
         register_scoped_model(FirmwareImage, None)
         register_scoped_model(FirmwareTarget, None)

@@ -93,7 +93,7 @@ def target_for(device: Device) -> Target | None:
     return all_targets().for_device(device, device.model)
 
 
-def firmware_keys(device: Device, running: str) -> dict[str, str]:
+def target_keys(device: Device, running: str) -> dict[str, str]:
     """The MAC file's firmware keys for a phone that reports running `running`."""
     target = target_for(device)
     if target is None or not running or running == target.version:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from devices.config import common_config, device_config, legacy_names
+from devices.config import common_config, device_config, firmware_keys, legacy_names
 from devices.models import Device, Handset, KeyType, LineKey
 from devices.phone_models import MODELS
 from media_assets.models import SoftkeyFile
@@ -64,7 +64,10 @@ def rendered_keys() -> set[str]:
     )
     keys: set[str] = set()
     # A version no target names: the demo phone is sent its firmware target's image.
-    configs = [device_config(device, running_firmware="1.0.0.1") for device in Device.objects.all()]
+    configs = [
+        device_config(device, firmware=firmware_keys(device, "1.0.0.1"))
+        for device in Device.objects.all()
+    ]
     configs += [
         common_config(organisation, model.code)
         for organisation in Organisation.objects.all()

@@ -168,3 +168,20 @@ def test_a_phone_that_reports_no_version_is_sent_no_firmware(client, tenant_a):
     body = client.get(MAC_FILE, headers=headers).content.decode()
 
     assert firmware_lines(body) == []
+
+
+def test_a_phone_reporting_many_versions_keeps_two_files_at_most(client, tenant_a, settings):
+    from devices import serving
+    from devices.serving import cache
+
+    settings.CONFIG_CACHE = True
+    serving.reset()
+    FirmwareTarget.objects.create(model="T54W", image=make_image(NEW))
+    versions = [f"96.86.0.{n}" for n in range(1, 30)] + [NEW]
+
+    bodies = {version: mac_file(client, tenant_a, version) for version in versions}
+
+    kept = cache._phones[tenant_a.device.mac]
+    assert sorted(kept.files) == ["mac", "mac:firmware"]
+    assert firmware_lines(bodies[NEW]) == []
+    assert all(len(firmware_lines(bodies[v])) == 1 for v in versions if v != NEW)
