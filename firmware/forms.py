@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from devices.phone_models import MODEL_CHOICES
 from firmware.models import FirmwareImage, FirmwareTarget
-from firmware.validation import HANDSET_MODELS, ImageFacts, check_image
+from firmware.validation import HANDSET_MODELS, ImageFacts, check_image, check_models
 
 MODEL_NAME_CHOICES = [*MODEL_CHOICES, *((name, f"{name} (handset)") for name in HANDSET_MODELS)]
 
@@ -48,7 +48,15 @@ class FirmwareImageForm(forms.ModelForm[FirmwareImage]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         upload = data.get("upload")
-        if self.instance.pk or upload is None or "model_names" not in data:
+        if "model_names" not in data:
+            return data
+        if self.instance.pk:  # the models of a stored image: still of its family
+            try:
+                check_models(data["model_names"], self.instance.model_code, self.instance.kind)
+            except ValidationError as error:
+                self.add_error("model_names", error)
+            return data
+        if upload is None:
             return data
         try:
             self.facts = check_image(

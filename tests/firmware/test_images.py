@@ -102,3 +102,17 @@ def test_deleting_an_image_removes_its_file(admin_client, settings):
         image.delete()
 
     assert not stored.exists()
+
+
+def test_a_stored_images_models_stay_of_its_family(admin_client):
+    upload(admin_client, "95.86.0.120.rom", models=["T53"])
+    image = FirmwareImage.objects.get()
+    change = reverse("admin:firmware_firmwareimage_change", args=[image.pk])
+
+    refused = admin_client.post(change, {"model_names": ["T53", "T54W"], "notes": ""})
+    taken = admin_client.post(change, {"model_names": ["T53", "T53W"], "notes": "both"})
+
+    assert "not T54W" in errors(refused)
+    assert taken.status_code == 302
+    image.refresh_from_db()
+    assert image.model_names == ["T53", "T53W"] and image.version == "95.86.0.120"
