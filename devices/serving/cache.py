@@ -359,6 +359,12 @@ def kept_phones() -> list[str]:
     return list(_phones)
 
 
+def kept_files(mac: str) -> list[str]:
+    """The names of the files kept for a MAC (`keys.MAC_FILE` and its variants), sorted."""
+    kept = _phones.get(mac)
+    return sorted(kept.files) if kept is not None else []
+
+
 def _drop_invalid(version: str) -> None:
     """Drop entries of older versions or past their age from the least recently used end
     (after a new version, all of them), so that they take no room."""
