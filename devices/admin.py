@@ -225,7 +225,7 @@ class DeviceAdmin(
         "reported_model",
         "last_seen_ip",
     ]
-    list_filter = [PhoneStatusFilter, "is_active", "model", "organisation"]
+    list_filter = [PhoneStatusFilter, "is_active", "model", "last_firmware", "organisation"]
     list_select_related = ["organisation"]
     search_fields = ["label", "organisation__name"]
     search_help_text = "A MAC in any notation (or part of one), a label or an organisation."

@@ -182,6 +182,8 @@ class Device(ProvisioningPasswords, PhoneSettings):
     last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
+    # What it reported when last given its MAC file: how a rollout sees it come back.
+    provisioned_firmware = models.CharField(max_length=32, blank=True, editable=False)
     # The MAC file as last served, to show an admin what changed since (keyed HMAC-SHA256).
     last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     # It holds SIP passwords; compressed first, being a few KB of config lines.
@@ -749,6 +751,8 @@ class AccessLog(models.Model):
         WRONG_TOKEN = "wrong_token", "Wrong resource token"
         # Answered 503: the database, or the access log's writer, could not keep up.
         UNAVAILABLE = "unavailable", "Service unavailable"
+        # Answered 503: this server already sends FIRMWARE_MAX_DOWNLOADS firmware images.
+        BUSY = "busy", "Busy: too many downloads"
 
     # When the request came, not when its row was written (rows are written in batches).
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

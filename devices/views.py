@@ -53,6 +53,9 @@ def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
         # the last-seen update, and only when it changed.
         phone.remember["last_config_sha256"] = digest
         phone.remember["last_config"] = body
+    running = phone.user_agent.firmware[:32]
+    if running and running != device.provisioned_firmware:  # how a rollout sees it come back
+        phone.remember["provisioned_firmware"] = running
     return text_file(request, body)
 
 

@@ -1,15 +1,26 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from firmware.forms import FirmwareImageForm, FirmwareTargetForm
-from firmware.models import FirmwareImage, FirmwareTarget
+from devices.models import Device
+from firmware import rollouts
+from firmware.charts import progress_svg
+from firmware.forms import FirmwareImageForm, FirmwareTargetForm, RolloutForm
+from firmware.models import FirmwareImage, FirmwareTarget, Rollout, RolloutPhone
 from media_assets.validation import human_size
 from organisations.admin import ScopedModelAdmin
+from organisations.scoping import is_provider
 
 
 @admin.register(FirmwareImage)
@@ -70,8 +81,10 @@ class FirmwareTargetAdmin(ScopedModelAdmin[FirmwareTarget]):
             "Scope",
             {
                 "description": "Leave all three empty for every phone of the model. The most "
-                "specific target wins: the phone's, its organisation's, its settings "
-                "profile's, then the one for every phone.",
+                "specific target wins: the phone's, its organisation's, then (unless the "
+                "organisation holds back) a rollout's, its settings profile's, and the one "
+                "for every phone. A handset model's target reaches the DECT bases in scope, "
+                "which update their handsets over the air.",
                 "fields": ["profile", "organisation", "device"],
             },
         ),
@@ -81,7 +94,227 @@ class FirmwareTargetAdmin(ScopedModelAdmin[FirmwareTarget]):
     def version(self, obj: FirmwareTarget) -> str:
         return obj.image.version
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "image":
-            kwargs["queryset"] = FirmwareImage.objects.filter(kind=FirmwareImage.Kind.PHONE)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+STATE_COLOURS = {
+    Rollout.State.DRAFT: "#757575",
+    Rollout.State.RUNNING: "#1565c0",
+    Rollout.State.PAUSED: "#ef6c00",
+    Rollout.State.HALTED: "#c62828",
+    Rollout.State.COMPLETED: "#2e7d32",
+    Rollout.State.ROLLED_BACK: "#6d4c41",
+}
+# What each button does, and in which states it is offered.
+ACTIONS: dict[str, tuple[str, list[Rollout.State], Callable[[Rollout], int | None]]] = {
+    "start": ("Start", [Rollout.State.DRAFT], rollouts.start),
+    "pause": ("Pause", [Rollout.State.RUNNING], rollouts.pause),
+    "resume": ("Resume", [Rollout.State.PAUSED, Rollout.State.HALTED], rollouts.resume),
+    "roll_back": (
+        "Roll back",
+        [
+            Rollout.State.RUNNING,
+            Rollout.State.PAUSED,
+            Rollout.State.HALTED,
+            Rollout.State.COMPLETED,
+        ],
+        rollouts.roll_back,
+    ),
+}
+SCOPE_FIELDS = [
+    "image",
+    "model_names",
+    "organisations",
+    "percentage",
+    "waves",
+    "halt_share",
+    "wave_minutes",
+]
+
+
+@admin.register(Rollout)
+class RolloutAdmin(ScopedModelAdmin[Rollout]):
+    form = RolloutForm
+    change_form_template = "admin/firmware/rollout/change_form.html"
+    list_display = ["name", "version", "state_badge", "wave_of", "progress", "started_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "image__version"]
+    list_select_related = ["image"]
+    filter_horizontal = ["organisations"]
+    readonly_fields = [
+        "state_badge",
+        "wave_of",
+        "started_at",
+        "wave_opened_at",
+        "finished_at",
+        "halt_reason",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "image", "model_names"]}),
+        (
+            "Scope",
+            {
+                "fields": ["organisations", "percentage"],
+                "description": "Phones with a target of their own or of their organisation, "
+                "of organisations holding back, in another rollout under way, or already on "
+                "the version are left out. Once completed, the rollout keeps its phones on "
+                "its image (a later rollout moves them on; rolling back returns them to "
+                "their targets).",
+            },
+        ),
+        ("Waves", {"fields": ["waves", "wave_minutes", "halt_share"]}),
+        ("State", {"fields": list(readonly_fields)}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                phone_count=Count("phones"),
+                back_count=Count("phones", filter=Q(phones__state=RolloutPhone.State.UPDATED)),
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Rollout | None = None) -> Any:
+        if obj is not None and obj.state != Rollout.State.DRAFT:
+            return [*SCOPE_FIELDS, *self.readonly_fields]  # what it moves is set at its start
+        return self.readonly_fields
+
+    def save_model(
+        self, request: HttpRequest, obj: Rollout, form: forms.ModelForm[Rollout], change: bool
+    ) -> None:
+        if not change and request.user.is_authenticated:
+            obj.created_by_id = request.user.pk
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="version", ordering="image__version")
+    def version(self, obj: Rollout) -> str:
+        return obj.image.version
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: Rollout) -> str:
+        return format_html(
+            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
+            STATE_COLOURS[Rollout.State(obj.state)],
+            obj.get_state_display(),
+        )
+
+    @admin.display(description="wave")
+    def wave_of(self, obj: Rollout) -> str:
+        if obj.state == Rollout.State.DRAFT:
+            return "—"
+        return f"{obj.wave + 1} of {len(obj.wave_shares)} ({obj.wave_shares[obj.wave]} %)"
+
+    @admin.display(description="back on the version")
+    def progress(self, obj: Rollout) -> str:
+        total = getattr(obj, "phone_count", None)
+        if not total:
+            return "—"
+        return f"{getattr(obj, 'back_count', 0)} of {total}"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/act/<str:action>/",
+                view(require_POST(self.action_view)),
+                name="firmware_rollout_act",
+            ),
+            path(
+                "distribution/",
+                view(self.distribution_view),
+                name="firmware_rollout_distribution",
+            ),
+            *super().get_urls(),
+        ]
+
+    def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        rollout = self.get_object(request, object_id)
+        if rollout is None or action not in ACTIONS:
+            raise Http404("No such rollout or action.")
+        if not self.has_change_permission(request, rollout):
+            raise PermissionDenied
+        label, _states, act = ACTIONS[action]
+        try:
+            result: int | None = act(rollout)
+        except rollouts.RolloutError as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            rollout.refresh_from_db()
+            done = f"{label}: {rollout} is {rollout.get_state_display().lower()}."
+            if action == "start":
+                done += f" {result} phones in {len(rollout.wave_shares)} waves."
+            self.log_change(request, rollout, done)
+            self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:firmware_rollout_change", args=[rollout.pk]))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        rollout = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if rollout is not None:
+            if request.method == "GET" and rollout.state in rollouts.UNDER_WAY:
+                rollout = rollouts.evaluate(rollout)  # the picture as of now
+            extra.update(
+                actions=[
+                    (name, label)
+                    for name, (label, states, _act) in ACTIONS.items()
+                    if rollout.state in states
+                ],
+                progress_svg=progress_svg(list(rollout.samples.all())),
+                waves=rollouts.waves_table(rollout),
+                wave_states=list(RolloutPhone.State),
+                not_back=rollouts.not_back(rollout)[:200],
+                not_back_count=rollouts.not_back(rollout).count(),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def distribution_view(self, request: HttpRequest) -> HttpResponse:
+        """Which firmware the phones report, per model and per organisation."""
+        if not self.has_view_permission(request) or not is_provider(request.user):
+            raise PermissionDenied
+        phones = Device.objects.filter(is_active=True)
+        by_model = phones.values("model", "last_firmware").annotate(n=Count("pk"))
+        by_organisation = phones.values(
+            "organisation_id", "organisation__name", "last_firmware"
+        ).annotate(n=Count("pk"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Firmware distribution",
+            "opts": self.opts,
+            "tables": [
+                ("Per model", _table(by_model, "model", "model")),
+                (
+                    "Per organisation",
+                    _table(
+                        by_organisation,
+                        "organisation__name",
+                        "organisation__id__exact",
+                        "organisation_id",
+                    ),
+                ),
+            ],
+            "devices_url": reverse("admin:devices_device_changelist"),
+        }
+        return TemplateResponse(request, "admin/firmware/distribution.html", context)
+
+
+def _table(rows: Any, label: str, param: str, value: str | None = None) -> list[dict[str, Any]]:
+    """Rows of (label, the filter's query, total, [(version, phones, query)]), by size."""
+    groups: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        key = row[value or label]
+        group = groups.setdefault(
+            key, {"label": row[label], "query": f"{param}={key}", "total": 0, "versions": []}
+        )
+        version = row["last_firmware"]
+        query = f"{param}={key}&last_firmware={version}" if version else f"{param}={key}"
+        group["versions"].append((version or "not reported", row["n"], query))
+        group["total"] += row["n"]
+    for group in groups.values():
+        group["versions"].sort(key=lambda item: -item[1])
+    return sorted(groups.values(), key=lambda group: (-group["total"], str(group["label"])))

@@ -10,7 +10,7 @@ class FirmwareConfig(AppConfig):
         from django.db.models.signals import post_delete
 
         from devices.config import register_firmware_contributor
-        from firmware.models import FirmwareImage, FirmwareTarget, remove_stored_file
+        from firmware.models import FirmwareImage, FirmwareTarget, Rollout, remove_stored_file
         from firmware.targets import target_keys
         from organisations.scoping import register_scoped_model
 
@@ -18,4 +18,5 @@ class FirmwareConfig(AppConfig):
         # The provider's: images and targets are set for every organisation.
         register_scoped_model(FirmwareImage, None)
         register_scoped_model(FirmwareTarget, None)
+        register_scoped_model(Rollout, None)
         post_delete.connect(remove_stored_file, sender=FirmwareImage, dispatch_uid="firmware-file")

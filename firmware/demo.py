@@ -1,6 +1,7 @@
 """A firmware target for the demo phone's model, with a small generated image that is NOT
 real firmware (a phone would refuse it): the demo phone reporting 96.86.0.100 gets
-static.firmware.url in its MAC file, and reporting the target version it does not."""
+static.firmware.url in its MAC file, and reporting the target version it does not. And a
+draft rollout of that image, to start from the admin and watch its waves."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 from django.core.files.base import ContentFile
 
 from devices.phone_models import models_for_code
-from firmware.models import FirmwareImage, FirmwareTarget
+from firmware.models import FirmwareImage, FirmwareTarget, Rollout
 
 DEMO_VERSION = "96.86.0.120"
 DEMO_NOTES = "Demo data: a generated file, NOT real Yealink firmware. Do not send it to phones."
@@ -39,4 +40,10 @@ def create_demo_data() -> int:
     image.file.save(image.file_name, ContentFile(data), save=False)
     image.save()
     FirmwareTarget.objects.create(model="T54W", image=image)
-    return 2
+    Rollout.objects.create(
+        name=f"Demo: {DEMO_VERSION} to the T54W phones (a draft: start it in the admin)",
+        image=image,
+        waves="10, 50, 100",
+        wave_minutes=60,
+    )
+    return 3

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from devices.phone_models import MODEL_CHOICES
-from firmware.models import FirmwareImage, FirmwareTarget
+from firmware.models import FirmwareImage, FirmwareTarget, Rollout
 from firmware.validation import HANDSET_MODELS, ImageFacts, check_image, check_models
 
 MODEL_NAME_CHOICES = [*MODEL_CHOICES, *((name, f"{name} (handset)") for name in HANDSET_MODELS)]
@@ -111,7 +111,18 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
                 ),
             )
         device = data.get("device")
-        if model and device and device.model != model:
+        if model in HANDSET_MODELS:
+            if device and not (device.phone_model and device.phone_model.is_dect):
+                self.add_error(
+                    "device",
+                    ValidationError(
+                        "A %(model)s updates over the air from a DECT base; %(device)s is a "
+                        "%(actual)s.",
+                        params={"model": model, "device": device, "actual": device.model},
+                        code="device_model",
+                    ),
+                )
+        elif model and device and device.model != model:
             self.add_error(
                 "device",
                 ValidationError(
@@ -120,4 +131,47 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
                     code="device_model",
                 ),
             )
+        return data
+
+
+class RolloutForm(forms.ModelForm[Rollout]):
+    model_names = forms.MultipleChoiceField(
+        label="Models",
+        required=False,
+        choices=MODEL_CHOICES,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Empty: every phone model the image is for.",
+    )
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "name",
+            "image",
+            "model_names",
+            "organisations",
+            "percentage",
+            "waves",
+            "halt_share",
+            "wave_minutes",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        image, names = data.get("image"), data.get("model_names") or []
+        if image is not None:
+            wrong = [name for name in names if name not in image.phone_models]
+            if wrong:
+                self.add_error(
+                    "model_names",
+                    ValidationError(
+                        "%(image)s is not for %(names)s; it is for %(models)s.",
+                        params={
+                            "image": image,
+                            "names": ", ".join(wrong),
+                            "models": ", ".join(image.phone_models) or "no phone model",
+                        },
+                        code="models",
+                    ),
+                )
         return data

@@ -10,14 +10,23 @@ per organisation and per phone; the most specific one wins (`firmware.targets`).
 
 from __future__ import annotations
 
+import itertools
+import math
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 
 from devices.models import Device
 from devices.phone_models import MODEL_CHOICES, get_model
+from firmware.validation import HANDSET_MODELS
 from organisations.models import Organisation, SettingsProfile
+
+# A target is for a phone model or, for the DECT bases that send it over the air, a handset.
+TARGET_MODEL_CHOICES = [*MODEL_CHOICES, *((name, f"{name} (handset)") for name in HANDSET_MODELS)]
 
 
 def firmware_storage():  # type: ignore[no-untyped-def]  # callable storage: read when used
@@ -86,7 +95,7 @@ class FirmwareTarget(models.Model):
     """The image `model` should run: everywhere (no scope), or for phones of one settings
     profile, one organisation or one phone. The most specific target wins."""
 
-    model = models.CharField(max_length=32, choices=MODEL_CHOICES)
+    model = models.CharField(max_length=32, choices=TARGET_MODEL_CHOICES)
     image = models.ForeignKey(FirmwareImage, on_delete=models.PROTECT, related_name="targets")
     profile = models.ForeignKey(
         SettingsProfile,
@@ -162,6 +171,191 @@ class FirmwareTarget(models.Model):
         if self.profile_id:
             return f"profile {self.profile}"
         return "every phone"
+
+
+def parse_waves(text: str) -> list[int]:
+    """ "1, 10, 50, 100" -> [1, 10, 50, 100]: each wave's share of the rollout's phones,
+    counted from the start, rising, the last 100."""
+    try:
+        waves = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValidationError(
+            "Give the waves as percentages separated by commas, such as 1, 10, 50, 100.",
+            code="waves",
+        ) from None
+    if not waves or waves[-1] != 100:
+        raise ValidationError("The last wave must be 100 (every phone).", code="waves")
+    if any(not 1 <= share <= 100 for share in waves):
+        raise ValidationError("Each wave is a percentage from 1 to 100.", code="waves")
+    if any(later <= earlier for earlier, later in itertools.pairwise(waves)):
+        raise ValidationError(
+            "Each wave must take more phones than the one before: %(waves)s.",
+            params={"waves": text},
+            code="waves",
+        )
+    return waves
+
+
+def validate_waves(text: str) -> None:
+    parse_waves(text)
+
+
+class Rollout(models.Model):
+    """Moves the phones in its scope to an image, wave by wave (firmware.rollouts).
+
+    Each wave's phones are offered the image (their MAC file names it); a wave is done when
+    its phones come back reporting the image's version, and the next opens. When more than
+    `halt_share` % of the phones that asked during a wave have not come back within
+    `wave_minutes`, the rollout halts by itself and the provider is told."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        HALTED = "halted", "Halted"
+        COMPLETED = "completed", "Completed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    name = models.CharField(max_length=100)
+    image = models.ForeignKey(
+        FirmwareImage,
+        on_delete=models.PROTECT,
+        related_name="rollouts",
+        limit_choices_to={"kind": FirmwareImage.Kind.PHONE},
+    )
+    model_names = models.JSONField(
+        "models",
+        default=list,
+        blank=True,
+        help_text="Empty: every phone model the image is for.",
+    )
+    organisations = models.ManyToManyField(
+        Organisation,
+        blank=True,
+        related_name="firmware_rollouts",
+        help_text="Empty: every organisation (but those holding back their firmware).",
+    )
+    percentage = models.PositiveSmallIntegerField(
+        "share of the phones in scope (%)",
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    waves = models.CharField(
+        max_length=100,
+        default="1, 10, 50, 100",
+        validators=[validate_waves],
+        help_text="Each wave's share of the rollout's phones, counted from the start (%).",
+    )
+    halt_share = models.PositiveSmallIntegerField(
+        "halt above (%)",
+        default=10,
+        validators=[MaxValueValidator(100)],
+        help_text="The rollout halts when more than this share of a wave's phones that asked "
+        "for their file have not come back on the new version within the wave's time.",
+    )
+    wave_minutes = models.PositiveIntegerField(
+        "time per wave (minutes)",
+        default=120,
+        validators=[MinValueValidator(5)],
+        help_text="Phones ask every provisioning interval (30 minutes by default), then "
+        "download and restart: give a wave several intervals.",
+    )
+    state = models.CharField(
+        max_length=12, choices=State.choices, default=State.DRAFT, editable=False
+    )
+    wave = models.PositiveSmallIntegerField("open wave", default=0, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    wave_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    halt_reason = models.TextField(blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def wave_shares(self) -> list[int]:
+        return parse_waves(self.waves)
+
+    def wave_sizes(self, phones: int) -> list[int]:
+        """How many of `phones` each wave takes up to: cumulative, at least one a wave."""
+        sizes: list[int] = []
+        for share in self.wave_shares:
+            size = min(phones, max(math.ceil(phones * share / 100), len(sizes) + 1))
+            sizes.append(size)
+        return sizes
+
+    @property
+    def phone_models(self) -> list[str]:
+        return list(self.model_names or self.image.phone_models)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether its phones are offered its image: started and not rolled back."""
+        return self.state not in (self.State.DRAFT, self.State.ROLLED_BACK)
+
+
+class RolloutPhone(models.Model):
+    """A phone of a rollout: its wave, and how far it got."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for its wave"
+        OFFERED = "offered", "Offered the image"
+        UPDATED = "updated", "Back on the new version"
+        FAILED = "failed", "Not back in time"
+        ABSENT = "absent", "Did not ask during its wave"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="phones")
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="+", verbose_name="phone"
+    )
+    wave = models.PositiveSmallIntegerField()
+    from_version = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rollout", "wave", "device"]
+        verbose_name = "rollout phone"
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "device"], name="rollout_phone_once")
+        ]
+        indexes = [
+            models.Index(fields=["rollout", "wave", "state"], name="rollout_phone_wave"),
+            models.Index(fields=["device"], name="rollout_phone_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device} in {self.rollout}"
+
+
+class RolloutSample(models.Model):
+    """A rollout's phones per state at one time: the progress picture's points."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    wave = models.PositiveSmallIntegerField()
+    counts = models.JSONField(default=dict)  # state -> phones
+
+    class Meta:
+        ordering = ["rollout", "at"]
+        indexes = [models.Index(fields=["rollout", "at"], name="rollout_sample_time")]
+
+    def __str__(self) -> str:
+        return f"{self.rollout} at {self.at:%Y-%m-%d %H:%M}"
 
 
 def remove_stored_file(

@@ -1,9 +1,16 @@
 """Which firmware a phone should run, and the keys that tell it where to get it.
 
 Targets are few (a handful per model and scope), and every phone request may need them, so
-they are read all at once and kept per config version (`keys.FIRMWARE_TARGETS`). The most
-specific target wins: the phone's own, then its organisation's, then its settings profile's
-(the phone's, else its organisation's), then the one for every phone.
+they are read all at once and kept per config version (`keys.FIRMWARE_TARGETS`), with the
+phones of every rollout's opened waves. The most specific target wins: the phone's own, then
+its organisation's; then, unless its organisation holds back its firmware (as the provider
+allowed it), the rollout that offered it the image (the latest started), its settings
+profile's (the phone's, else its organisation's), and the one for every phone.
+
+A DECT base's handsets update over the air from the base: for each handset model with a
+target, its MAC file names that image as `over_the_air.url.<handset>`. Handsets report no
+version to us, so those lines are always there; the base compares (Wazo's templates do
+the same).
 
 The MAC file names the image only when the firmware the phone reports in its User-Agent is
 not the target's version, so a phone on the right version never downloads it again. A phone
@@ -19,6 +26,7 @@ from typing import cast
 
 from devices.models import Device
 from devices.serving import keys, memo
+from firmware.validation import HANDSET_MODELS
 
 # A phone's image, under its resource token: p/<mac>/<token>/firmware/<pk>/<file name>.
 FIRMWARE_PATH = "firmware/{pk}/{name}"
@@ -43,11 +51,18 @@ class Targets:
     profile: dict[tuple[int, str], Target] = field(default_factory=dict)
     organisation: dict[tuple[int, str], Target] = field(default_factory=dict)
     device: dict[tuple[int, str], Target] = field(default_factory=dict)
+    rollout: dict[tuple[int, str], Target] = field(default_factory=dict)
+    handsets: set[str] = field(default_factory=set)  # handset models that have a target
 
     def for_device(self, device: Device, model: str) -> Target | None:
         found = self.device.get((device.pk, model)) or self.organisation.get(
             (device.organisation_id, model)
         )
+        if found is not None:
+            return found
+        if device.organisation.holds_back_firmware:
+            return None
+        found = self.rollout.get((device.pk, model))
         if found is None:
             profile_id = device.profile_id or device.organisation.profile_id
             if profile_id is not None:
@@ -74,6 +89,8 @@ def _load() -> Targets:
     )
     for model, profile_id, organisation_id, device_id, pk, version, name in rows:
         target = Target(pk, version, name)
+        if model in HANDSET_MODELS:
+            targets.handsets.add(model)
         if device_id is not None:
             targets.device[device_id, model] = target
         elif organisation_id is not None:
@@ -82,7 +99,36 @@ def _load() -> Targets:
             targets.profile[profile_id, model] = target
         else:
             targets.everywhere[model] = target
+    _load_rollouts(targets)
     return targets
+
+
+def _load_rollouts(targets: Targets) -> None:
+    """The phones of every rollout's opened waves, the later started rollout winning."""
+    from firmware.models import Rollout, RolloutPhone
+
+    active = Rollout.objects.exclude(
+        state__in=[Rollout.State.DRAFT, Rollout.State.ROLLED_BACK]
+    ).select_related("image")
+    by_pk: dict[int, tuple[Target, set[str]]] = {}
+    for rollout in active:
+        image = rollout.image
+        by_pk[rollout.pk] = (
+            Target(image.pk, image.version, image.file_name),
+            set(rollout.phone_models),
+        )
+    if not by_pk:
+        return
+    phones = (
+        RolloutPhone.objects.filter(rollout__in=list(by_pk))
+        .exclude(state=RolloutPhone.State.WAITING)
+        .order_by("rollout__started_at", "rollout_id")
+        .values_list("device_id", "device__model", "rollout_id")
+    )
+    for device_id, model, rollout_id in phones.iterator(chunk_size=5000):
+        target, models = by_pk[rollout_id]
+        if model in models:  # a phone since changed to another model is left out
+            targets.rollout[device_id, model] = target
 
 
 def all_targets() -> Targets:
@@ -93,15 +139,34 @@ def target_for(device: Device) -> Target | None:
     return all_targets().for_device(device, device.model)
 
 
+def handset_targets(device: Device) -> dict[str, Target]:
+    """A DECT base's handset images, by handset model."""
+    model = device.phone_model
+    if model is None or not model.is_dect:
+        return {}
+    targets = all_targets()
+    found = {name: targets.for_device(device, name) for name in sorted(targets.handsets)}
+    return {name: target for name, target in found.items() if target is not None}
+
+
 def target_keys(device: Device, running: str) -> dict[str, str]:
     """The MAC file's firmware keys for a phone that reports running `running`."""
+    keys: dict[str, str] = {}
     target = target_for(device)
-    if target is None or not running or running == target.version:
-        return {}
-    return {"static.firmware.url": device.resource_url(target.path)}
+    if target is not None and running and running != target.version:
+        keys["static.firmware.url"] = device.resource_url(target.path)
+    handsets = handset_targets(device)
+    for name, handset in handsets.items():
+        keys[f"over_the_air.url.{name.lower()}"] = device.resource_url(handset.path)
+    if handsets:
+        keys["over_the_air.handset_tip"] = "0"  # no prompt on the handsets: they just update
+    return keys
 
 
 def downloadable(device: Device, image_pk: int, file_name: str) -> bool:
-    """Whether `device` may fetch that image: only the one its target names."""
-    target = target_for(device)
-    return target is not None and target.image_pk == image_pk and target.file_name == file_name
+    """Whether `device` may fetch that image: only one its targets name."""
+    targets = [target_for(device), *handset_targets(device).values()]
+    return any(
+        target is not None and target.image_pk == image_pk and target.file_name == file_name
+        for target in targets
+    )

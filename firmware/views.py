@@ -4,21 +4,24 @@ The phone fetches the image its MAC file names, under its resource token (or wit
 credentials), and only the image its own target names. With FIRMWARE_DELIVERY = "nginx"
 the answer is an X-Accel-Redirect to an `internal` location of deploy/nginx.conf, which
 sends the bytes (Range and HEAD included) without holding a gunicorn worker; with
-"stream" (development) the worker reads the file in slices of FIRMWARE_CHUNK_BYTES, so
-memory stays constant whatever the image's size.
+"stream" (development) the worker reads the file in slices of CHUNK_BYTES, so memory stays
+constant whatever the image's size, and at most FIRMWARE_MAX_DOWNLOADS stream at once on
+this server (firmware.slots): the others get 503 with Retry-After, and try again later.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from devices.models import AccessLog
 from devices.serving import PhoneHttpRequest, not_found, phone_endpoint
-from devices.serving.responses import etag_matches
+from devices.serving.responses import etag_matches, service_unavailable
+from firmware import slots
 from firmware.models import FirmwareImage
 from firmware.targets import downloadable
 
@@ -68,10 +71,16 @@ def _streamed(request: PhoneHttpRequest, image: FirmwareImage, etag: str) -> Htt
     if request.method == "HEAD":
         response = HttpResponse(b"", status=status, content_type=CONTENT_TYPE)
     else:
+        slot = slots.acquire()
+        if slot is None:
+            request.phone.outcome = AccessLog.Outcome.BUSY
+            busy = service_unavailable("Too many firmware downloads at once; try again later.\n")
+            busy["Retry-After"] = str(settings.FIRMWARE_RETRY_AFTER_SECONDS)
+            return busy
         # Django closes the generator when the response is closed (the phone went away, too),
-        # and that closes the file.
+        # and that closes the file and frees the slot.
         response = StreamingHttpResponse(
-            _slices(image, first, length), status=status, content_type=CONTENT_TYPE
+            _Slices(image, first, length, slot), status=status, content_type=CONTENT_TYPE
         )
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
@@ -103,12 +112,29 @@ def _range(request: PhoneHttpRequest, etag: str, size: int) -> tuple[int, int] |
     return first, min(last, size - 1)
 
 
-def _slices(image: FirmwareImage, first: int, length: int) -> Iterator[bytes]:
-    with image.file.storage.open(image.file.name, "rb") as stream:
-        stream.seek(first)
-        while length > 0:
-            chunk = stream.read(min(CHUNK_BYTES, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
+class _Slices:
+    """One range of an image, read in slices of CHUNK_BYTES while it is sent. Django closes it
+    when the response is closed (sent, or the phone went away, or never started), which
+    closes the file and frees the download slot."""
+
+    def __init__(self, image: FirmwareImage, first: int, length: int, slot: slots.Slot) -> None:
+        self._reader: Generator[bytes] = self._read(image, first, length)
+        self._slot = slot
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._reader
+
+    @staticmethod
+    def _read(image: FirmwareImage, first: int, length: int) -> Generator[bytes]:
+        with image.file.storage.open(image.file.name, "rb") as stream:
+            stream.seek(first)
+            while length > 0:
+                chunk = stream.read(min(CHUNK_BYTES, length))
+                if not chunk:
+                    return
+                length -= len(chunk)
+                yield chunk
+
+    def close(self) -> None:
+        self._reader.close()
+        self._slot.release()

@@ -443,6 +443,7 @@ class OrganisationAdmin(
         "previous_password_state",
         "unassigned_phones",
         "web_passwords",
+        "hold_back",
         "created_at",
         "updated_at",
     ]
@@ -481,6 +482,10 @@ class OrganisationAdmin(
             },
         ),
         ("Security: the phones' web UI", {"fields": [*WEB_PASSWORDS, "web_passwords"]}),
+        (
+            "Firmware",
+            {"fields": ["firmware_hold_back_allowed", "firmware_hold_back", "hold_back"]},
+        ),
         ("Overrides", {"fields": ["raw_overrides"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -495,6 +500,7 @@ class OrganisationAdmin(
         *WEB_PASSWORDS,
         "web_passwords",
         "raw_overrides",
+        "firmware_hold_back_allowed",
     ]
 
     def get_urls(self) -> list[URLPattern]:
@@ -504,6 +510,11 @@ class OrganisationAdmin(
                 "<path:object_id>/web-passwords/",
                 view(self.web_passwords_view),
                 name="organisations_organisation_web_passwords",
+            ),
+            path(
+                "<path:object_id>/firmware-hold-back/",
+                view(self.hold_back_view),
+                name="organisations_organisation_hold_back",
             ),
             *super().get_urls(),
         ]
@@ -540,6 +551,42 @@ class OrganisationAdmin(
             "provisioning_password": organisation.provisioning_password,
         }
         return TemplateResponse(request, "admin/organisations/web_passwords.html", context)
+
+    @admin.display(description="organisation staff")
+    def hold_back(self, obj: Organisation) -> str:
+        if obj._state.adding:
+            return "—"
+        if not obj.firmware_hold_back_allowed:
+            return "The provider decides whether the organisation may hold back its firmware."
+        url = reverse("admin:organisations_organisation_hold_back", args=[obj.pk])
+        label = "Let firmware updates through" if obj.firmware_hold_back else "Hold back updates"
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    def hold_back_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Organisation staff (who may only view their organisation) hold back its firmware,
+        or let it through again, when the provider allows it."""
+        organisation = self.get_object(request, object_id)
+        if organisation is None or not self.has_view_permission(request, organisation):
+            raise PermissionDenied
+        if not organisation.firmware_hold_back_allowed:
+            raise PermissionDenied
+        if request.method == "POST":
+            hold = request.POST.get("hold_back") == "on"
+            organisation.firmware_hold_back = hold
+            organisation.save(update_fields=["firmware_hold_back", "updated_at"])
+            done = "Holds back firmware updates." if hold else "Lets firmware updates through."
+            self.log_change(request, organisation, done)
+            self.message_user(request, f"{organisation}: {done.lower()}", messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:organisations_organisation_change", args=[organisation.pk])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": organisation,
+            "title": f"Firmware updates of {organisation}",
+        }
+        return TemplateResponse(request, "admin/organisations/hold_back.html", context)
 
     @admin.display(description="provisioning URL")
     def provisioning_url(self, obj: Organisation) -> str:

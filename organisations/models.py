@@ -153,6 +153,18 @@ class Organisation(ProvisioningPasswords, PhoneSettings):
         "is added as a phone of this organisation at once (its model from its User-Agent). "
         "Off: it is listed among the unassigned phones, for staff to add.",
     )
+    firmware_hold_back_allowed = models.BooleanField(
+        "may hold back firmware",
+        default=False,
+        help_text="Whether the organisation's staff may stop firmware updates of its phones.",
+    )
+    firmware_hold_back = models.BooleanField(
+        "hold back firmware updates",
+        default=False,
+        help_text="The phones keep the firmware they run: no rollout and no general target "
+        "moves them (a target the provider set for the organisation or one phone still does). "
+        "Only when the provider allows it.",
+    )
     sip_server_host = models.CharField(
         "SIP server", max_length=253, validators=[validate_single_line]
     )
@@ -236,6 +248,10 @@ class Organisation(ProvisioningPasswords, PhoneSettings):
 
     class Meta:
         ordering = ["name"]
+
+    @property
+    def holds_back_firmware(self) -> bool:
+        return self.firmware_hold_back and self.firmware_hold_back_allowed
 
     def __str__(self) -> str:
         return self.name

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from api import tokens
 from devices.models import AccessLog, Device, ForeignMacAttempt, SipAccount
-from firmware.models import FirmwareImage, FirmwareTarget
+from firmware.models import FirmwareImage, FirmwareTarget, Rollout
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation, SettingsProfile
@@ -37,6 +37,7 @@ PROVIDER_ONLY = {
     AccessAttempt,  # admin login lockouts
     FirmwareImage,
     FirmwareTarget,
+    Rollout,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -169,6 +170,14 @@ FIRMWARE_MAX_BYTES: int = env.int("FIRMWARE_MAX_BYTES", default=200 * 1024 * 102
 #   deploy/nginx.conf that serves FIRMWARE_ROOT, so no gunicorn worker is held.
 FIRMWARE_DELIVERY: str = env.str("FIRMWARE_DELIVERY", default="stream")
 FIRMWARE_NGINX_PREFIX: str = env.str("FIRMWARE_NGINX_PREFIX", default="/_firmware/")
+# At most this many downloads stream at once on one app server ("stream"; 0: no limit); the
+# others are answered 503 with Retry-After. With "nginx", limit_conn in deploy/nginx.conf.
+FIRMWARE_MAX_DOWNLOADS: int = env.int("FIRMWARE_MAX_DOWNLOADS", default=50)
+FIRMWARE_RETRY_AFTER_SECONDS: int = env.int("FIRMWARE_RETRY_AFTER_SECONDS", default=120)
+# This server's download slots (lock files): a local directory, not the shared FIRMWARE_ROOT.
+FIRMWARE_SLOTS_DIR: Path = env.path(
+    "FIRMWARE_SLOTS_DIR", default=Path(tempfile.gettempdir()) / "voipconfig-firmware-slots"
+)
 
 # --- Provisioning -------------------------------------------------------------------------
 
@@ -407,6 +416,14 @@ API_REQUESTS_PER_MINUTE: int = env.int("API_REQUESTS_PER_MINUTE", default=600)
 API_WRITE_WEIGHT: int = env.int("API_WRITE_WEIGHT", default=5)
 # A token's `last used` is written at most this often (not once per request).
 API_TOKEN_USE_RESOLUTION_SECONDS: int = env.int("API_TOKEN_USE_RESOLUTION_SECONDS", default=60)
+
+# --- Mail: whom the server tells (a halted firmware rollout; Django's server errors) -----
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL: str = env.str("SERVER_EMAIL", default="voipconfig@localhost")
+# smtp+tls://user:password@host:587 and the like (django-environ); by default each mail is
+# written to the server's log instead.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
 
 LOGGING = {
     "version": 1,

@@ -20,3 +20,4 @@ ACCESS_LOG_SPOOL_DIR = Path(tempfile.mkdtemp(prefix="voipconfig-test-spool-"))
 FIRMWARE_ROOT = Path(tempfile.mkdtemp(prefix="voipconfig-test-firmware-"))
 _firmware = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {**STORAGES, "firmware": {**_firmware, "OPTIONS": {"location": FIRMWARE_ROOT}}}  # noqa: F405
+FIRMWARE_SLOTS_DIR = Path(tempfile.mkdtemp(prefix="voipconfig-test-firmware-slots-"))

@@ -184,7 +184,7 @@ def _answer(
     phone_request = cast(PhoneHttpRequest, request)
     phone_request.phone = phone
     response = view(phone_request)
-    outcome = _outcome_for(response.status_code)
+    outcome = phone.outcome or _outcome_for(response.status_code)
     if outcome == Outcome.SUCCESS and phone.device is not None and phone.authenticated:
         # Only a request that proved it is the phone says where the phone is and what it
         # runs.
@@ -397,6 +397,8 @@ def _outcome_for(status_code: int) -> Outcome:
         return Outcome.SUCCESS
     if status_code == 404:
         return Outcome.NOT_FOUND
+    if status_code == 503:
+        return Outcome.UNAVAILABLE
     return Outcome.BAD_REQUEST
 
 

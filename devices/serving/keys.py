@@ -103,6 +103,7 @@ CONFIG_SOURCES = (
     "media_assets.DeviceMedia",
     "firmware.FirmwareImage",
     "firmware.FirmwareTarget",
+    "firmware.Rollout",  # its state and open wave say which phones it offers the image
 )
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
@@ -114,4 +115,7 @@ NOT_CONFIG_SOURCES = (
     "media_assets.WallpaperRendition",
     "rps.RpsServerState",
     "rps.RpsDeviceState",
+    # A phone's progress in a rollout changes no file: its wave opening does (Rollout).
+    "firmware.RolloutPhone",
+    "firmware.RolloutSample",
 )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from devices.mac import UserAgent
-from devices.models import Device
+from devices.models import AccessLog, Device
 from organisations.models import Organisation
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -23,6 +23,7 @@ class Remember(TypedDict, total=False):
 
     last_config_sha256: str
     last_config: str
+    provisioned_firmware: str
     own_credentials_used_at: datetime
     previous_provisioning_password: str
     previous_password_valid_until: datetime | None
@@ -51,6 +52,8 @@ class PhoneRequest:
     schemes: list[str] = field(default_factory=list)  # the schemes this request may use
     remember: Remember = field(default_factory=lambda: Remember())
     visit: Visit | None = None  # set by the endpoint once the request succeeded
+    # The view's own word for its answer, when its status code alone would not say it.
+    outcome: AccessLog.Outcome | None = None
 
 
 class PhoneHttpRequest(HttpRequest):

@@ -500,9 +500,9 @@ def test_a_phone_request_costs_the_same_queries_however_large_the_installation(
         make_account(tenant_a.device, index)
 
     assert queries_for_mac_file() == small
-    # 12 reads and the access-log row (test_phone_settings lists them): the visit was just
+    # 13 reads and the access-log row (test_phone_settings lists them): the visit was just
     # written by the request before.
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         client.get(MAC_FILE, headers=tenant_a.own_headers())
 
 

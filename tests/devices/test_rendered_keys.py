@@ -6,11 +6,13 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 
 from devices.config import common_config, device_config, firmware_keys, legacy_names
 from devices.models import Device, Handset, KeyType, LineKey
 from devices.phone_models import MODELS
+from firmware.models import FirmwareImage, FirmwareTarget
 from media_assets.models import SoftkeyFile
 from media_assets.validation import SOFTKEY_CALL_STATES
 from organisations.config_syntax import generic_key, key_of, known_keys
@@ -62,6 +64,17 @@ def rendered_keys() -> set[str]:
     Handset.objects.create(
         device=base, index=1, name="A", incoming_lines="1", outgoing_lines="1", default_line=1
     )
+    handset_image = FirmwareImage.objects.create(
+        kind=FirmwareImage.Kind.HANDSET,
+        version="61.85.0.20",
+        model_code=61,
+        model_names=["W56H"],
+        file=ContentFile(b"handset image", name="61.85.0.20.rom"),
+        file_name="61.85.0.20.rom",
+        size=13,
+        sha256="0" * 64,
+    )
+    FirmwareTarget.objects.create(model="W56H", image=handset_image)  # sent over the air
     keys: set[str] = set()
     # A version no target names: the demo phone is sent its firmware target's image.
     configs = [

@@ -37,3 +37,22 @@ def test_the_demo_phone_on_an_older_version_is_sent_the_demo_image(client, db):
     with image.file.open("rb") as stored:
         assert b"NOT real Yealink firmware" in stored.read(200)
     assert "NOT real" in image.notes
+
+
+def test_the_demo_rollout_starts_from_the_admin(admin_client, db):
+    from django.urls import reverse
+
+    from firmware.models import Rollout
+
+    call_command("loaddemo", stdout=StringIO())
+    rollout = Rollout.objects.get()
+    assert rollout.state == Rollout.State.DRAFT
+
+    admin_client.post(reverse("admin:firmware_rollout_act", args=[rollout.pk, "start"]))
+
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.RUNNING
+    demo_t54w = Device.objects.filter(model="T54W").count()
+    assert rollout.phones.count() == demo_t54w
+    page = admin_client.get(reverse("admin:firmware_rollout_change", args=[rollout.pk]))
+    assert "<svg" in page.content.decode()

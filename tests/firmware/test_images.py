@@ -116,3 +116,21 @@ def test_a_stored_images_models_stay_of_its_family(admin_client):
     assert taken.status_code == 302
     image.refresh_from_db()
     assert image.model_names == ["T53", "T53W"] and image.version == "95.86.0.120"
+
+
+def test_a_handset_target_is_set_for_a_dect_base_not_a_desk_phone(admin_client):
+    from tests.factories import make_device, make_organisation
+
+    upload(admin_client, "61.85.0.20.rom", models=["W56H"], kind="handset")
+    image = FirmwareImage.objects.get()
+    organisation = make_organisation("dect")
+    base = make_device(organisation, model="W60B")
+    desk = make_device(organisation, model="T54W")
+    add = reverse("admin:firmware_firmwaretarget_add")
+
+    refused = admin_client.post(add, {"model": "W56H", "image": image.pk, "device": desk.pk})
+    taken = admin_client.post(add, {"model": "W56H", "image": image.pk, "device": base.pk})
+
+    assert "updates over the air from a DECT base" in errors(refused)
+    assert taken.status_code == 302
+    assert FirmwareTarget.objects.get().device == base

@@ -123,6 +123,7 @@ def test_with_nginx_the_worker_sends_no_byte(client, tenant_a, target, settings)
     response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
 
     assert response.status_code == 200
+    response.close()
     assert response["X-Accel-Redirect"] == "/_firmware/" + target.image.file.name
     assert response.content == b""
     assert response["ETag"] == f'"{target.image.sha256}"'
@@ -184,3 +185,82 @@ def test_an_unknown_delivery_is_refused_when_the_project_starts(settings):
     errors = [message for message in run_checks() if message.id == "voipconfig.E001"]
 
     assert len(errors) == 1 and "'ngnix'" in errors[0].msg
+
+
+def test_downloads_beyond_the_limit_are_told_to_come_back_later(client, tenant_a, target, settings):
+    settings.FIRMWARE_MAX_DOWNLOADS = 2
+    other = make_device(tenant_a.organisation, "805ec0aaaa02")
+    third = make_device(tenant_a.organisation, "805ec0aaaa03")
+    first = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+    second = client.get(url(other, target.image), headers=phone(other))  # both still sending
+
+    refused = client.get(url(third, target.image), headers=phone(third))
+
+    assert (first.status_code, second.status_code, refused.status_code) == (200, 200, 503)
+    assert refused["Retry-After"] == str(settings.FIRMWARE_RETRY_AFTER_SECONDS)
+    assert AccessLog.objects.filter(mac=third.mac).get().outcome == AccessLog.Outcome.BUSY
+    assert hashlib.sha256(body(first)).hexdigest() == target.image.sha256
+    first.close()  # sent: its slot is free again
+    again = client.get(url(third, target.image), headers=phone(third))
+    assert again.status_code == 200
+    assert hashlib.sha256(body(again)).hexdigest() == target.image.sha256
+    second.close()
+
+
+def test_a_download_dropped_before_its_first_byte_frees_its_slot(
+    client, tenant_a, target, settings
+):
+    settings.FIRMWARE_MAX_DOWNLOADS = 1
+    dropped = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+    dropped.close()  # the phone went away before anything was sent
+
+    response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+
+    assert response.status_code == 200
+    response.close()
+
+
+def test_head_and_not_modified_take_no_slot(client, tenant_a, target, settings):
+    settings.FIRMWARE_MAX_DOWNLOADS = 1
+    held = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+    etag = held["ETag"]
+
+    head = client.head(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
+    cached = client.get(
+        url(tenant_a.device, target.image),
+        headers=phone(tenant_a.device, **{"If-None-Match": etag}),
+    )
+
+    assert (held.status_code, head.status_code, cached.status_code) == (200, 200, 304)
+    held.close()
+
+
+def test_the_limit_holds_across_worker_processes(settings):
+    """Each slot is a lock another process of the server sees: a worker holding the only slot
+    leaves none to this one, and its end frees it."""
+    import multiprocessing
+
+    from firmware import slots
+
+    settings.FIRMWARE_MAX_DOWNLOADS = 1
+    context = multiprocessing.get_context("fork")
+    ready, release = context.Event(), context.Event()
+
+    def worker() -> None:
+        slot = slots.acquire()
+        assert slot is not None
+        ready.set()
+        release.wait(30)
+
+    process = context.Process(target=worker)
+    process.start()
+    try:
+        assert ready.wait(30)
+        assert slots.acquire() is None
+    finally:
+        release.set()
+        process.join(30)
+    assert process.exitcode == 0
+    freed = slots.acquire()
+    assert freed is not None
+    freed.release()

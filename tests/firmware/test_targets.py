@@ -184,3 +184,106 @@ def test_a_phone_reporting_many_versions_keeps_two_files_at_most(client, tenant_
     assert cache.kept_files(tenant_a.device.mac) == ["mac", "mac:firmware"]
     assert firmware_lines(bodies[NEW]) == []
     assert all(len(firmware_lines(bodies[v])) == 1 for v in versions if v != NEW)
+
+
+def test_an_organisation_holding_back_keeps_its_firmware(client, tenant_a):
+    FirmwareTarget.objects.create(model="T54W", image=make_image(NEW))
+    organisation = tenant_a.organisation
+    organisation.firmware_hold_back_allowed = organisation.firmware_hold_back = True
+    organisation.save()
+
+    assert firmware_lines(mac_file(client, tenant_a, OLD)) == []
+
+
+def test_holding_back_counts_only_when_the_provider_allows_it(client, tenant_a):
+    FirmwareTarget.objects.create(model="T54W", image=make_image(NEW))
+    organisation = tenant_a.organisation
+    organisation.firmware_hold_back = True  # asked for, not allowed
+    organisation.save()
+
+    assert len(firmware_lines(mac_file(client, tenant_a, OLD))) == 1
+
+
+def test_the_providers_target_for_the_organisation_reaches_it_while_holding_back(client, tenant_a):
+    image = make_image(NEW)
+    organisation = tenant_a.organisation
+    FirmwareTarget.objects.create(model="T54W", image=image, organisation=organisation)
+    organisation.firmware_hold_back_allowed = organisation.firmware_hold_back = True
+    organisation.save()
+
+    assert len(firmware_lines(mac_file(client, tenant_a, OLD))) == 1
+
+
+HANDSET = "61.85.0.20"
+
+
+def make_handset_image(version: str = HANDSET, handset: str = "W56H") -> FirmwareImage:
+    data = f"not a handset image {version}".encode() * 50
+    image = FirmwareImage(
+        kind=FirmwareImage.Kind.HANDSET,
+        version=version,
+        model_code=int(version.split(".")[0]),
+        model_names=[handset],
+        file_name=f"{version}.rom",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    image.file.save(image.file_name, ContentFile(data), save=False)
+    image.save()
+    return image
+
+
+@pytest.fixture
+def dect_base(tenant_a):
+    return make_device(tenant_a.organisation, "805ec0aaaa60", model="W60B")
+
+
+def base_file(client, base, firmware: str = "77.85.0.20") -> str:
+    from tests.factories import own_basic
+
+    response = client.get(
+        f"/{base.mac}.cfg",
+        headers={
+            "User-Agent": user_agent(base, model="W60B", fw=firmware),
+            "Authorization": own_basic(base),
+        },
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_dect_base_is_sent_its_handsets_images_over_the_air(client, dect_base):
+    image = make_handset_image()
+    FirmwareTarget.objects.create(model="W56H", image=image)
+
+    body = base_file(client, dect_base)
+
+    url = dect_base.resource_url(f"firmware/{image.pk}/{HANDSET}.rom")
+    assert f"over_the_air.url.w56h = {url}" in body.splitlines()
+    assert "over_the_air.handset_tip = 0" in body.splitlines()
+    download = client.get(
+        "/" + url.split("/", 3)[3], headers={"User-Agent": user_agent(dect_base, model="W60B")}
+    )
+    assert download.status_code == 200
+    assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == image.sha256
+
+
+def test_a_desk_phone_is_sent_no_handset_image_and_may_not_fetch_one(client, tenant_a):
+    image = make_handset_image()
+    FirmwareTarget.objects.create(model="W56H", image=image)
+
+    assert "over_the_air" not in mac_file(client, tenant_a, OLD)
+    path = "/" + tenant_a.device.resource_url(f"firmware/{image.pk}/{HANDSET}.rom").split("/", 3)[3]
+    assert client.get(path, headers={"User-Agent": user_agent(tenant_a.device)}).status_code == 404
+
+
+def test_handset_targets_follow_the_scopes(client, tenant_a, dect_base):
+    everywhere, own = make_handset_image(), make_handset_image("61.85.0.30")
+    FirmwareTarget.objects.create(model="W56H", image=everywhere)
+    FirmwareTarget.objects.create(model="W56H", image=own, device=dect_base)
+
+    lines = [line for line in base_file(client, dect_base).splitlines() if "w56h" in line]
+
+    assert lines == [
+        f"over_the_air.url.w56h = {dect_base.resource_url(f'firmware/{own.pk}/61.85.0.30.rom')}"
+    ]
