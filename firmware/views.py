@@ -5,7 +5,9 @@ credentials), and only the image its own target names. With FIRMWARE_DELIVERY = 
 the answer is an X-Accel-Redirect to an `internal` location of deploy/nginx.conf, which
 sends the bytes (Range and HEAD included) without holding a gunicorn worker; with
 "stream" (development) the worker reads the file in slices of FIRMWARE_CHUNK_BYTES, so
-memory stays constant whatever the image's size.
+memory stays constant whatever the image's size. With "signed-url" (images in an S3 bucket)
+the answer is a 302 to the object's URL signed for FIRMWARE_SIGNED_URL_SECONDS, and the store
+sends the bytes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def firmware_file(request: PhoneHttpRequest, pk: str, name: str) -> HttpResponse
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
         response: HttpResponseBase = HttpResponse(status=304)
         del response["Content-Type"]
+    elif settings.FIRMWARE_DELIVERY == "signed-url":
+        return _signed_redirect(request, image)
     elif settings.FIRMWARE_DELIVERY == "nginx":
         response = HttpResponse(b"", content_type=CONTENT_TYPE)
         del response["Content-Length"]
@@ -48,6 +52,17 @@ def firmware_file(request: PhoneHttpRequest, pk: str, name: str) -> HttpResponse
         response = _streamed(request, image, etag)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _signed_redirect(request: PhoneHttpRequest, image: FirmwareImage) -> HttpResponseBase:
+    """To the object, at a URL the store accepts for FIRMWARE_SIGNED_URL_SECONDS and for this
+    method only (a HEAD is signed as a HEAD), so no cache may keep it."""
+    storage = image.file.storage  # django-storages' S3Storage: its url() takes the method
+    url = storage.url(image.file.name, http_method=request.method)
+    response = HttpResponse(status=302)
+    response["Location"] = url
+    response["Cache-Control"] = "private, no-store"
     return response
 
 
