@@ -7,6 +7,8 @@ sends the bytes (Range and HEAD included) without holding a gunicorn worker; wit
 "stream" (development) the worker reads the file in slices of CHUNK_BYTES, so memory stays
 constant whatever the image's size, and at most FIRMWARE_MAX_DOWNLOADS stream at once on
 this server (firmware.slots): the others get 503 with Retry-After, and try again later.
+With "signed-url" (images in an S3 bucket) the answer is a 302 to the object's URL signed
+for FIRMWARE_SIGNED_URL_SECONDS, and the store sends the bytes.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def firmware_file(request: PhoneHttpRequest, pk: str, name: str) -> HttpResponse
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
         response: HttpResponseBase = HttpResponse(status=304)
         del response["Content-Type"]
+    elif settings.FIRMWARE_DELIVERY == "signed-url":
+        return _signed_redirect(request, image)
     elif settings.FIRMWARE_DELIVERY == "nginx":
         response = HttpResponse(b"", content_type=CONTENT_TYPE)
         del response["Content-Length"]
@@ -51,6 +55,17 @@ def firmware_file(request: PhoneHttpRequest, pk: str, name: str) -> HttpResponse
         response = _streamed(request, image, etag)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _signed_redirect(request: PhoneHttpRequest, image: FirmwareImage) -> HttpResponseBase:
+    """To the object, at a URL the store accepts for FIRMWARE_SIGNED_URL_SECONDS and for this
+    method only (a HEAD is signed as a HEAD), so no cache may keep it."""
+    storage = image.file.storage  # django-storages' S3Storage: its url() takes the method
+    url = storage.url(image.file.name, http_method=request.method)
+    response = HttpResponse(status=302)
+    response["Location"] = url
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

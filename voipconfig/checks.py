@@ -73,7 +73,7 @@ def check_proxy_hops(app_configs: Sequence[AppConfig] | None, **kwargs: object) 
     return []
 
 
-FIRMWARE_DELIVERIES = ("stream", "nginx")
+FIRMWARE_DELIVERIES = ("stream", "nginx", "signed-url")
 
 
 @register()
@@ -87,8 +87,48 @@ def check_firmware_delivery(
     return [
         Error(
             f"FIRMWARE_DELIVERY is {settings.FIRMWARE_DELIVERY!r}.",
-            hint="Set it to 'stream' (the worker sends the file) or 'nginx' (X-Accel-Redirect "
-            "to FIRMWARE_NGINX_PREFIX, see deploy/nginx.conf).",
+            hint="Set it to 'stream' (the worker sends the file), 'nginx' (X-Accel-Redirect "
+            "to FIRMWARE_NGINX_PREFIX, see deploy/nginx.conf) or 'signed-url' (a redirect to "
+            "the object store, FIRMWARE_STORAGE=s3).",
             id="voipconfig.E001",
+        )
+    ]
+
+
+# The store each delivery serves from: nginx reads FIRMWARE_ROOT, a signed URL is the object
+# store's ("stream" reads either through the storage API).
+DELIVERY_STORAGE = {"nginx": "filesystem", "signed-url": "s3"}
+
+
+@register()
+def check_firmware_delivery_storage(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Error]:
+    """A delivery that cannot reach the images would fail every phone's download."""
+    delivery, storage = settings.FIRMWARE_DELIVERY, settings.FIRMWARE_STORAGE
+    needed = DELIVERY_STORAGE.get(delivery, storage)
+    if needed == storage:
+        return []
+    return [
+        Error(
+            f"FIRMWARE_DELIVERY is {delivery!r}, which needs FIRMWARE_STORAGE={needed}; it is "
+            f"{storage!r}.",
+            hint="Images on the filesystem: FIRMWARE_DELIVERY=nginx; in an S3 bucket: "
+            "FIRMWARE_DELIVERY=signed-url.",
+            id="voipconfig.E002",
+        )
+    ]
+
+
+@register()
+def check_firmware_bucket(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[Error]:
+    bucket = settings.STORAGES["firmware"].get("OPTIONS", {}).get("bucket_name")
+    if settings.FIRMWARE_STORAGE != "s3" or bucket:
+        return []
+    return [
+        Error(
+            "FIRMWARE_STORAGE is 's3' but no bucket is set.",
+            hint="Set FIRMWARE_S3_BUCKET (and the other FIRMWARE_S3_* of .env.example).",
+            id="voipconfig.E003",
         )
     ]

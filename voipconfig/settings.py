@@ -7,6 +7,7 @@ import hashlib
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -151,10 +152,11 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 # --- Firmware images --------------------------------------------------------------------
 
-# Where firmware images are kept: a directory every app server shares (an NFS mount, say).
-# Their bytes never go into the database or into a worker's memory (firmware/).
+# Where firmware images are kept: a directory every app server shares (an NFS mount, say),
+# unless FIRMWARE_STORAGE below puts them in a bucket. Their bytes never go into the database
+# or into a worker's memory (firmware/).
 FIRMWARE_ROOT: Path = env.path("FIRMWARE_ROOT", default=BASE_DIR / "var" / "firmware")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "firmware": {
@@ -167,7 +169,9 @@ FIRMWARE_MAX_BYTES: int = env.int("FIRMWARE_MAX_BYTES", default=200 * 1024 * 102
 # How a download is sent once Django has authorised it:
 # - "stream": by the worker, in slices of constant memory (development, `make run`);
 # - "nginx": an X-Accel-Redirect to FIRMWARE_NGINX_PREFIX, an `internal` location of
-#   deploy/nginx.conf that serves FIRMWARE_ROOT, so no gunicorn worker is held.
+#   deploy/nginx.conf that serves FIRMWARE_ROOT, so no gunicorn worker is held;
+# - "signed-url": a 302 to a URL of the object store signed for FIRMWARE_SIGNED_URL_SECONDS
+#   (FIRMWARE_STORAGE=s3 only), so the store sends the bytes.
 FIRMWARE_DELIVERY: str = env.str("FIRMWARE_DELIVERY", default="stream")
 FIRMWARE_NGINX_PREFIX: str = env.str("FIRMWARE_NGINX_PREFIX", default="/_firmware/")
 # At most this many downloads stream at once on one app server ("stream"; 0: no limit); the
@@ -178,6 +182,18 @@ FIRMWARE_RETRY_AFTER_SECONDS: int = env.int("FIRMWARE_RETRY_AFTER_SECONDS", defa
 FIRMWARE_SLOTS_DIR: Path = env.path(
     "FIRMWARE_SLOTS_DIR", default=Path(tempfile.gettempdir()) / "voipconfig-firmware-slots"
 )
+FIRMWARE_SIGNED_URL_SECONDS: int = env.int("FIRMWARE_SIGNED_URL_SECONDS", default=300)
+# Where the images are: "filesystem" (FIRMWARE_ROOT) or "s3", a bucket of an S3-compatible
+# store (django-storages), private: a phone reads an object only through a signed URL.
+FIRMWARE_STORAGE: str = env.str("FIRMWARE_STORAGE", default="filesystem")
+if FIRMWARE_STORAGE == "s3":
+    from voipconfig.firmware_store import s3_firmware_storage
+
+    STORAGES["firmware"] = s3_firmware_storage(env, FIRMWARE_SIGNED_URL_SECONDS)
+elif FIRMWARE_STORAGE != "filesystem":
+    raise ImproperlyConfigured(
+        f"FIRMWARE_STORAGE is {FIRMWARE_STORAGE!r}: use filesystem or s3 (see .env.example)."
+    )
 
 # --- Provisioning -------------------------------------------------------------------------
 

@@ -393,7 +393,9 @@ def _used_own(device: Device) -> bool:
 
 
 def _outcome_for(status_code: int) -> Outcome:
-    if 200 <= status_code < 300 or status_code == 304:
+    # A 302 is a firmware download handed to the object store (FIRMWARE_DELIVERY=signed-url):
+    # served, not a failure that the throttle counts.
+    if 200 <= status_code < 300 or status_code in (302, 304):
         return Outcome.SUCCESS
     if status_code == 404:
         return Outcome.NOT_FOUND
