@@ -119,7 +119,7 @@ def test_nginx_lets_every_phone_file_through_on_plain_http():
 
     config = (ROOT / "deploy" / "nginx.conf").read_text()
     plain = config[config.index("listen 80;") :]
-    found = re.search(r"location ~ (\S+) \{", plain)
+    found = re.search(r'location ~ "([^"]+)" \{', plain)  # quoted, or nginx refuses `{12}`
     assert found is not None
     pattern = found.group(1)  # PCRE, as Python reads it
 
