@@ -150,3 +150,41 @@ def test_the_equal_answers_benchmark_says_what_it_cannot_reach(option, reason):
     assert done.returncode != 0
     assert reason in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_firmware_benchmark_downloads_beside_provisioning_in_both_deliveries(tmp_path):
+    from bench import nginx
+
+    _postgres_or_skip()
+    _redis_or_skip()
+    if nginx.binary() is None:
+        _skip_unless_ci("nginx is not installed (apt-get install nginx-light)")
+    result_file = tmp_path / "result.json"
+    database = _equal_answers_database().replace("equal_answers", "firmware")
+    command = [
+        sys.executable,
+        "bench/firmware_bench.py",
+        "--organisations=2",
+        "--phones=30",
+        "--image-mb=2",
+        "--downloads=3",
+        "--seconds=1",
+        "--workers=2",
+        "--nginx-workers=1",
+        f"--database-url=postgres://postgres@127.0.0.1:5432/{database}",
+        f"--json={result_file}",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(result_file.read_text())
+    assert set(result["deliveries"]) == {"nginx", "stream"}
+    for delivery, parts in result["deliveries"].items():
+        alone, during = parts["rounds_alone"], parts["rounds_during_downloads"]
+        assert alone["requests"] > 0 and alone["errors"] == 0, alone["error_samples"]
+        assert during["errors"] == 0, during["error_samples"]
+        assert during["download_statuses"] == {"200": 3}
+        assert during["downloads_complete"] == 3
+        assert len(during["gunicorn_worker_peak_mb"]) == 2
+        assert (during["nginx_peak_mb"] is not None) == (delivery == "nginx")
+    assert "FIRMWARE_DELIVERY=stream" in done.stdout

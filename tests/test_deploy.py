@@ -20,6 +20,7 @@ PRODUCTION = {
     # One file per process: CI runs the SQLite and the PostgreSQL suites side by side.
     "DATABASE_URL": f"sqlite:///{tempfile.gettempdir()}/voipconfig-deploy-check-{os.getpid()}.sqlite3",
     "TRUSTED_PROXY_HOPS": "1",  # behind nginx, as deploy/ runs it
+    "FIRMWARE_DELIVERY": "nginx",  # deploy/nginx.conf sends the images
 }
 
 
@@ -51,6 +52,14 @@ def test_a_per_process_throttling_cache_is_reported():
     result = manage("check", "--deploy", CACHE_URL="locmemcache://")
 
     assert "voipconfig.W001" in check_ids(result.stdout + result.stderr)
+
+
+def test_streaming_firmware_in_production_is_reported():
+    """gunicorn cuts off a download that outlasts its timeout: a worker streaming sends no
+    heartbeat."""
+    result = manage("check", "--deploy", FIRMWARE_DELIVERY="stream")
+
+    assert "voipconfig.W004" in check_ids(result.stdout + result.stderr)
 
 
 def test_no_trusted_proxy_hop_behind_nginx_is_reported():
@@ -119,7 +128,7 @@ def test_nginx_lets_every_phone_file_through_on_plain_http():
 
     config = (ROOT / "deploy" / "nginx.conf").read_text()
     plain = config[config.index("listen 80;") :]
-    found = re.search(r"location ~ (\S+) \{", plain)
+    found = re.search(r'location ~ "([^"]+)" \{', plain)  # quoted, or nginx refuses `{12}`
     assert found is not None
     pattern = found.group(1)  # PCRE, as Python reads it
 

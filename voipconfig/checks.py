@@ -132,3 +132,21 @@ def check_firmware_bucket(app_configs: Sequence[AppConfig] | None, **kwargs: obj
             id="voipconfig.E003",
         )
     ]
+
+
+@register(deploy=True)
+def check_firmware_streaming(
+    app_configs: Sequence[AppConfig] | None, **kwargs: object
+) -> list[Warning]:
+    """Streaming holds a sync worker per download, and gunicorn's arbiter kills a worker that
+    sends no heartbeat within its timeout, which a worker streaming a response does not."""
+    if settings.FIRMWARE_DELIVERY != "stream" or settings.DEBUG:
+        return []
+    return [
+        Warning(
+            "FIRMWARE_DELIVERY is 'stream': each firmware download holds a gunicorn worker, "
+            "and one longer than gunicorn's timeout (30 s) is cut off.",
+            hint="Use 'nginx' (deploy/nginx.conf) or 'signed-url' in production.",
+            id="voipconfig.W004",
+        )
+    ]
