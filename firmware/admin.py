@@ -165,14 +165,21 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
     ]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                phone_count=Count("phones"),
-                back_count=Count("phones", filter=Q(phones__state=RolloutPhone.State.UPDATED)),
-            )
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match is None or not match.url_name or not match.url_name.endswith("changelist"):
+            return queryset
+        return queryset.annotate(  # the list's progress column, in its one query
+            phone_count=Count("phones"),
+            back_count=Count("phones", filter=Q(phones__state=RolloutPhone.State.UPDATED)),
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rollout | None = None) -> bool:
+        """A started rollout is what keeps its phones on its image: deleting it would send
+        them back to older targets. Only drafts and rolled-back rollouts go."""
+        if obj is not None and obj.state not in (Rollout.State.DRAFT, Rollout.State.ROLLED_BACK):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Rollout | None = None) -> Any:
         if obj is not None and obj.state != Rollout.State.DRAFT:
@@ -184,7 +191,14 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
     ) -> None:
         if not change and request.user.is_authenticated:
             obj.created_by_id = request.user.pk
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the form changed: the state, wave and times are the evaluation's, which
+        # may have moved on since the page was read.
+        concrete = {field.name for field in Rollout._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in concrete]
+        obj.save(update_fields=[*changed, "updated_at"])
 
     @admin.display(description="version", ordering="image__version")
     def version(self, obj: Rollout) -> str:

@@ -18,6 +18,7 @@ SERIES = [
     (Phone.FAILED, "#c62828"),
     (Phone.ABSENT, "#9e9e9e"),
     (Phone.WAITING, "#e0e0e0"),
+    (Phone.LEFT, "#f3e5f5"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM = 640, 200, 44, 24
 

@@ -293,8 +293,8 @@ class Rollout(models.Model):
         """How many of `phones` each wave takes up to: cumulative, at least one a wave."""
         sizes: list[int] = []
         for share in self.wave_shares:
-            size = min(phones, max(math.ceil(phones * share / 100), len(sizes) + 1))
-            sizes.append(size)
+            previous = sizes[-1] if sizes else 0
+            sizes.append(min(phones, max(math.ceil(phones * share / 100), previous + 1)))
         return sizes
 
     @property
@@ -316,6 +316,9 @@ class RolloutPhone(models.Model):
         UPDATED = "updated", "Back on the new version"
         FAILED = "failed", "Not back in time"
         ABSENT = "absent", "Did not ask during its wave"
+        # No longer this rollout's to move: deactivated, another model, pinned by a target,
+        # its organisation holding back; or moved on by a later rollout once this completed.
+        LEFT = "left", "Left the rollout"
 
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="phones")
     device = models.ForeignKey(

@@ -11,12 +11,17 @@ version: their MAC files then name the image (firmware.targets). A phone is back
 MAC file was served to it reporting the image's version (`Device.provisioned_firmware`,
 written with its visit) after the offer. `evaluate`, run every minute
 (`manage.py firmware_rollouts`) and whenever the admin shows a rollout:
+- phones no longer its to move (deactivated, another model, pinned by a target, their
+  organisation holding back) are marked left: neither waited for nor counted;
 - a wave whose phones are all back: the next wave opens (the last: completed);
-- a wave past its time: if more than `halt_share` % of its phones that asked during the
-  wave (they got the image's URL) are not back, the rollout halts and the provider is told
-  (mail to ADMINS and an error in the log); otherwise those phones are marked failed, the
-  ones that never asked absent, and the next wave opens.
-Failed and absent phones keep their offer and count as back whenever they come back.
+- a wave past its time: if more than `halt_share` % of its phones that asked since the
+  offer (they got the image's URL) are not back, or none is back, the rollout halts and the
+  provider is told (mail to ADMINS and an error in the log); a halted rollout offers the
+  image to no phone that has not fetched it yet. Otherwise those phones are marked failed,
+  the ones that never asked absent, and the next wave opens.
+Failed and absent phones keep their offer and count as back whenever they come back, while
+the rollout is under way. Each evaluation holds the rollout's row lock (PostgreSQL; SQLite
+locks the whole database, so an overlapping run there waits or fails with "locked").
 """
 
 from __future__ import annotations
@@ -46,20 +51,32 @@ class RolloutError(Exception):
     """An action the rollout's state does not allow, in words for the admin."""
 
 
-def phones_in_scope(rollout: Rollout) -> QuerySet[Device]:
+def _scope(rollout: Rollout) -> Q:
+    """The phones (a filter on Device) this rollout may move: of its models and
+    organisations, active, not pinned by a target of their own or their organisation's, not
+    in an organisation holding back."""
     models = rollout.phone_models
-    phones = Device.objects.filter(
-        is_active=True, organisation__is_active=True, model__in=models
-    ).exclude(organisation__firmware_hold_back=True, organisation__firmware_hold_back_allowed=True)
-    if rollout.pk and rollout.organisations.exists():
-        phones = phones.filter(organisation__in=rollout.organisations.all())
     pinned = FirmwareTarget.objects.filter(model__in=models)
-    phones = phones.exclude(pk__in=pinned.filter(device__isnull=False).values("device_id")).exclude(
-        organisation__in=pinned.filter(organisation__isnull=False).values("organisation_id")
+    scope = (
+        Q(is_active=True, organisation__is_active=True, model__in=models)
+        & ~Q(organisation__firmware_hold_back=True, organisation__firmware_hold_back_allowed=True)
+        & ~Q(pk__in=pinned.filter(device__isnull=False).values("device_id"))
+        & ~Q(organisation__in=pinned.filter(organisation__isnull=False).values("organisation_id"))
     )
+    if rollout.pk and rollout.organisations.exists():
+        scope &= Q(organisation__in=rollout.organisations.all())
+    return scope
+
+
+def phones_in_scope(rollout: Rollout) -> QuerySet[Device]:
+    """The phones `start` chooses from: in its scope, in no other rollout under way, not
+    already reporting its version."""
     busy = RolloutPhone.objects.filter(rollout__state__in=UNDER_WAY).exclude(rollout=rollout)
-    phones = phones.exclude(pk__in=busy.values("device_id"))
-    return phones.exclude(last_firmware=rollout.image.version)
+    return (
+        Device.objects.filter(_scope(rollout))
+        .exclude(pk__in=busy.values("device_id"))
+        .exclude(last_firmware=rollout.image.version)
+    )
 
 
 def _order(rollout_pk: int, mac: str) -> bytes:
@@ -89,6 +106,11 @@ def start(rollout: Rollout, now: datetime | None = None) -> int:
             wave += 1
         rows.append(RolloutPhone(rollout=rollout, device_id=pk, wave=wave, from_version=running))
     RolloutPhone.objects.bulk_create(rows, batch_size=2000)
+    # A completed rollout keeps offering its image to its phones until a later one moves
+    # them on: this one, now. So a phone is offered by one rollout at most.
+    RolloutPhone.objects.filter(
+        rollout__state=State.COMPLETED, device__in=rollout.phones.values("device_id")
+    ).exclude(state=Phone.LEFT).update(state=Phone.LEFT)
     rollout.state, rollout.started_at = State.RUNNING, now
     _open_wave(rollout, 0, now)
     return len(rows)
@@ -118,14 +140,25 @@ def evaluate_all(now: datetime | None = None) -> list[Rollout]:
 def evaluate(rollout: Rollout, now: datetime | None = None) -> Rollout:
     """Mark the phones that came back, then open the next wave, complete or halt."""
     now = now or timezone.now()
-    rollout = Rollout.objects.select_for_update().select_related("image").get(pk=rollout.pk)
+    rollout = (
+        Rollout.objects.select_for_update(of=("self",)).select_related("image").get(pk=rollout.pk)
+    )
     if rollout.state not in UNDER_WAY:
         return rollout
+    _mark_left(rollout)
     _mark_back(rollout)
     if rollout.state == State.RUNNING:
         _advance(rollout, now)
     _sample(rollout, now)
     return rollout
+
+
+def _mark_left(rollout: Rollout) -> None:
+    """Phones no longer this rollout's to move are not waited for, nor counted."""
+    in_scope = Device.objects.filter(_scope(rollout)).values("pk")
+    rollout.phones.exclude(state__in=[Phone.UPDATED, Phone.LEFT]).exclude(
+        device__in=in_scope
+    ).update(state=Phone.LEFT)
 
 
 def _mark_back(rollout: Rollout) -> None:
@@ -134,11 +167,10 @@ def _mark_back(rollout: Rollout) -> None:
         device__provisioned_firmware=rollout.image.version,
         device__last_seen_at__gte=F("offered_at"),
     )
-    # An UPDATE cannot filter on a join here: pick the rows, then update them.
-    pks = list(back.values_list("pk", flat=True))
-    if pks:
-        seen = Device.objects.filter(pk=OuterRef("device_id")).values("last_seen_at")[:1]
-        RolloutPhone.objects.filter(pk__in=pks).update(state=Phone.UPDATED, back_at=Subquery(seen))
+    seen = Device.objects.filter(pk=OuterRef("device_id")).values("last_seen_at")[:1]
+    RolloutPhone.objects.filter(pk__in=back.values("pk")).update(
+        state=Phone.UPDATED, back_at=Subquery(seen)
+    )
 
 
 def wave_counts(rollout: Rollout, wave: int) -> dict[str, int]:
@@ -157,19 +189,16 @@ def _advance(rollout: Rollout, now: datetime, force: bool = False) -> None:
         return
     if pending:
         offered = rollout.phones.filter(wave=rollout.wave, state=Phone.OFFERED)
-        asked = offered.filter(device__last_seen_at__gte=rollout.wave_opened_at)
+        # Asked since the offer: it was sent the image's URL (a pause changes nothing here).
+        asked = offered.filter(device__last_seen_at__gte=F("offered_at"))
         not_back = asked.count()
         back = counts.get(Phone.UPDATED, 0)
         seen = not_back + back
-        if not force and not_back * 100 > rollout.halt_share * seen:
-            _halt(rollout, not_back, seen, now)
-            return
-        if not force and not back:  # no phone asked: nothing says the image works
-            _halt(rollout, 0, 0, now)
-            return
-        asked_pks = list(asked.values_list("pk", flat=True))
-        RolloutPhone.objects.filter(pk__in=asked_pks).update(state=Phone.FAILED)
-        offered.exclude(pk__in=asked_pks).update(state=Phone.ABSENT)
+        RolloutPhone.objects.filter(pk__in=asked.values("pk")).update(state=Phone.FAILED)
+        if not force and (not back or not_back * 100 > rollout.halt_share * seen):
+            _halt(rollout, not_back, seen, now)  # no phone back: nothing says it works
+            return  # the phones that never asked stay offered, for a resume
+        offered.update(state=Phone.ABSENT)  # the rest: never asked
     if (
         rollout.wave + 1 < len(rollout.wave_shares)
         and rollout.phones.filter(wave__gt=rollout.wave).exists()
@@ -184,7 +213,12 @@ def _advance(rollout: Rollout, now: datetime, force: bool = False) -> None:
 
 def _halt(rollout: Rollout, not_back: int, seen: int, now: datetime) -> None:
     rollout.state = State.HALTED
-    if seen:
+    if seen and not_back == seen:
+        rollout.halt_reason = (
+            f"Wave {rollout.wave + 1}: none of the {seen} phones that asked for their file "
+            f"came back on {rollout.image.version} within {rollout.wave_minutes} minutes."
+        )
+    elif seen:
         rollout.halt_reason = (
             f"Wave {rollout.wave + 1}: {not_back} of the {seen} phones that asked for their "
             f"file ({not_back * 100 / seen:.0f} %) did not come back on "
@@ -224,13 +258,16 @@ def resume(rollout: Rollout, now: datetime | None = None) -> None:
     """A paused rollout goes on with its wave, from now; a halted one opens its next wave
     (the provider has looked at the phones that did not come back)."""
     now = now or timezone.now()
-    rollout = Rollout.objects.select_for_update().select_related("image").get(pk=rollout.pk)
+    rollout = (
+        Rollout.objects.select_for_update(of=("self",)).select_related("image").get(pk=rollout.pk)
+    )
     if rollout.state == State.PAUSED:
         rollout.state, rollout.wave_opened_at = State.RUNNING, now
         rollout.save()
     elif rollout.state == State.HALTED:
         rollout.state, rollout.halt_reason = State.RUNNING, ""
         rollout.save()
+        _mark_left(rollout)
         _mark_back(rollout)
         _advance(rollout, now, force=True)  # the halted wave is done with
     else:

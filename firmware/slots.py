@@ -39,7 +39,7 @@ def acquire() -> Slot | None:
     if limit <= 0:
         return Slot(os.open(os.devnull, os.O_RDONLY))
     directory = Path(settings.FIRMWARE_SLOTS_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     start = random.randrange(limit)  # noqa: S311  # not every request tries slot 0 first
     for offset in range(limit):
         path = directory / f"slot-{(start + offset) % limit}.lock"

@@ -104,24 +104,33 @@ def _load() -> Targets:
 
 
 def _load_rollouts(targets: Targets) -> None:
-    """The phones of every rollout's opened waves, the later started rollout winning."""
+    """The phones of every rollout's opened waves, the later started rollout winning. A
+    phone is offered by one rollout at most (a rollout that starts marks the phone's rows
+    of completed ones as left), so this is at most one row per phone."""
     from firmware.models import Rollout, RolloutPhone
 
     active = Rollout.objects.exclude(
         state__in=[Rollout.State.DRAFT, Rollout.State.ROLLED_BACK]
     ).select_related("image")
     by_pk: dict[int, tuple[Target, set[str]]] = {}
+    states: dict[int, str] = {}
     for rollout in active:
         image = rollout.image
+        states[rollout.pk] = rollout.state
         by_pk[rollout.pk] = (
             Target(image.pk, image.version, image.file_name),
             set(rollout.phone_models),
         )
     if not by_pk:
         return
+    Phone = RolloutPhone.State
+    # A halted rollout offers its image no further: only to the phones that already
+    # updated, or that fetched it and have not come back (they may be retrying).
+    halted = [pk for pk, state in states.items() if state == Rollout.State.HALTED]
     phones = (
         RolloutPhone.objects.filter(rollout__in=list(by_pk))
-        .exclude(state=RolloutPhone.State.WAITING)
+        .exclude(state__in=[Phone.WAITING, Phone.LEFT])
+        .exclude(rollout__in=halted, state__in=[Phone.OFFERED, Phone.ABSENT])
         .order_by("rollout__started_at", "rollout_id")
         .values_list("device_id", "device__model", "rollout_id")
     )

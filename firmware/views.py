@@ -151,5 +151,7 @@ class _Slices:
                 yield chunk
 
     def close(self) -> None:
-        self._reader.close()
-        self._slot.release()
+        try:
+            self._reader.close()
+        finally:
+            self._slot.release()

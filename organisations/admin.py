@@ -566,9 +566,17 @@ class OrganisationAdmin(
         """Organisation staff (who may only view their organisation) hold back its firmware,
         or let it through again, when the provider allows it."""
         organisation = self.get_object(request, object_id)
-        if organisation is None or not self.has_view_permission(request, organisation):
+        if organisation is None or not organisation.firmware_hold_back_allowed:
             raise PermissionDenied
-        if not organisation.firmware_hold_back_allowed:
+        # Staff only view their organisation, and may do this; the provider's own staff
+        # need the right to change organisations.
+        provider = is_provider(request.user)
+        allowed = (
+            self.has_change_permission(request, organisation)
+            if provider
+            else self.has_view_permission(request, organisation)
+        )
+        if not allowed:
             raise PermissionDenied
         if request.method == "POST":
             hold = request.POST.get("hold_back") == "on"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -180,7 +179,7 @@ FIRMWARE_MAX_DOWNLOADS: int = env.int("FIRMWARE_MAX_DOWNLOADS", default=50)
 FIRMWARE_RETRY_AFTER_SECONDS: int = env.int("FIRMWARE_RETRY_AFTER_SECONDS", default=120)
 # This server's download slots (lock files): a local directory, not the shared FIRMWARE_ROOT.
 FIRMWARE_SLOTS_DIR: Path = env.path(
-    "FIRMWARE_SLOTS_DIR", default=Path(tempfile.gettempdir()) / "voipconfig-firmware-slots"
+    "FIRMWARE_SLOTS_DIR", default=BASE_DIR / "var" / "firmware-slots"
 )
 FIRMWARE_SIGNED_URL_SECONDS: int = env.int("FIRMWARE_SIGNED_URL_SECONDS", default=300)
 # Where the images are: "filesystem" (FIRMWARE_ROOT) or "s3", a bucket of an S3-compatible

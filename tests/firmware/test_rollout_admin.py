@@ -92,7 +92,7 @@ def test_the_page_shows_progress_waves_and_the_phones_not_back(admin_client, cli
     html = page.content.decode()
     assert page.status_code == 200
     assert "<svg" in html and "<polygon" in html
-    assert page.context["waves"][0] == (1, [0, 0, 1, 1, 0], 2)  # updated 1, failed 1
+    assert page.context["waves"][0] == (1, [0, 0, 1, 1, 0, 0], 2)  # updated 1, failed 1
     assert [phone.device for phone in page.context["not_back"]] == [first[1]]
     assert reverse("admin:devices_device_change", args=[first[1].pk]) in html
     assert [name for name, _ in page.context["actions"]] == ["pause", "roll_back"]
@@ -205,3 +205,39 @@ def test_staff_may_not_hold_back_another_organisation(client, fleet):
     assert response.status_code in (403, 404)
     other.refresh_from_db()
     assert not other.firmware_hold_back
+
+
+def test_a_started_rollout_cannot_be_deleted(admin_client, fleet):
+    rollout = Rollout.objects.create(name="Spring", image=make_image(NEW), waves="100")
+    draft = Rollout.objects.create(name="Draft", image=rollout.image, waves="100")
+    rollouts.start(rollout)
+
+    changelist = reverse("admin:firmware_rollout_changelist")
+
+    page = admin_client.post(reverse("admin:firmware_rollout_delete", args=[rollout.pk]))
+    admin_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [rollout.pk, draft.pk], "post": "yes"},
+    )
+    assert page.status_code == 403
+    assert Rollout.objects.count() == 2  # Django refuses the whole selection
+    admin_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"}
+    )
+    assert list(Rollout.objects.all()) == [rollout]
+
+
+def test_saving_a_running_rollouts_name_keeps_what_the_evaluation_decided(
+    admin_client, client, fleet
+):
+    rollout = Rollout.objects.create(name="Spring", image=make_image(NEW), waves="100")
+    rollouts.start(rollout)
+    url = reverse("admin:firmware_rollout_change", args=[rollout.pk])
+    form = admin_client.get(url).context["adminform"].form  # read while running
+    Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.HALTED)  # cron, meanwhile
+
+    response = admin_client.post(url, {**form.initial, "name": "Spring 2027"})
+
+    assert response.status_code == 302
+    rollout.refresh_from_db()
+    assert (rollout.name, rollout.state) == ("Spring 2027", Rollout.State.HALTED)

@@ -275,11 +275,10 @@ def test_the_command_moves_rollouts_on_and_exits_1_while_one_is_halted(client, r
 
     assert "wave 2" in out.getvalue()
     Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.HALTED, halt_reason="test")
-    err = StringIO()
     with pytest.raises(SystemExit) as exit_status:
-        call_command("firmware_rollouts", stdout=StringIO(), stderr=err)
+        call_command("firmware_rollouts", stdout=out)
     assert exit_status.value.code == 1
-    assert "halted. test" in err.getvalue()
+    assert "1 halted" in out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -307,3 +306,93 @@ def test_a_wave_none_of_whose_phones_asked_halts_rather_than_spreading(client, r
 
     assert rollout.state == Rollout.State.HALTED
     assert "none of its phones asked" in rollout.halt_reason
+
+
+def test_a_halted_rollout_offers_the_image_to_no_phone_that_has_not_fetched_it(client, rollout):
+    rollouts.start(rollout)
+    first = wave_of(rollout, 0)
+    assert ask(client, first[0], OLD)  # fetched it, never came back
+    rollout = rollouts.evaluate(rollout, now=timezone.now() + timedelta(minutes=61))
+    assert rollout.state == Rollout.State.HALTED
+
+    assert ask(client, first[1], OLD) == []  # had not asked yet: not sent the suspect image
+    assert ask(client, first[0], OLD)  # still sent to the one retrying it
+
+    rollouts.resume(rollout)
+    assert rollouts.evaluate(rollout).wave == 1
+
+
+def test_pausing_does_not_hide_the_phones_that_never_came_back(client, phones):
+    rollout = Rollout.objects.create(
+        name="paused", image=make_image(NEW), waves="50, 100", wave_minutes=60
+    )
+    rollouts.start(rollout)
+    first = wave_of(rollout, 0)
+    for phone in first[:5]:
+        ask(client, phone, OLD)  # fetched it, then nothing: bricked
+    for phone in first[5:]:
+        ask(client, phone, OLD)
+        ask(client, phone, NEW)
+    rollouts.pause(rollout)
+    rollouts.resume(rollout)  # the wave's time starts again, the offers stay what they were
+
+    rollout = rollouts.evaluate(rollout, now=timezone.now() + timedelta(minutes=61))
+
+    assert rollout.state == Rollout.State.HALTED
+    assert "5 of the 10 phones" in rollout.halt_reason
+
+
+def test_phones_that_leave_the_scope_are_not_waited_for(client, rollout, phones):
+    rollouts.start(rollout)
+    first = wave_of(rollout, 0)
+    ask(client, first[0], OLD)
+    ask(client, first[0], NEW)
+    Device.objects.filter(pk=first[1].pk).update(is_active=False)  # taken off the desk
+
+    rollout = rollouts.evaluate(rollout)
+
+    assert rollout.wave == 1
+    assert rollout.phones.get(device=first[1]).state == Phone.LEFT
+
+
+def test_waves_never_repeat_a_size():
+    rollout = Rollout(waves="11, 12, 100")
+
+    assert rollout.wave_sizes(30) == [4, 5, 30]
+    assert Rollout(waves="1, 10, 50, 100").wave_sizes(2) == [1, 2, 2, 2]
+
+
+def test_a_later_rollout_moves_on_the_phones_of_a_completed_one(client, phones):
+    done = Rollout.objects.create(name="done", image=make_image(NEW), waves="100")
+    rollouts.start(done)
+    for phone in phones:
+        ask(client, phone, OLD)
+        ask(client, phone, NEW)
+    assert rollouts.evaluate(done).state == Rollout.State.COMPLETED
+    newer = make_image("96.86.0.140")
+    later = Rollout.objects.create(name="later", image=newer, waves="100")
+
+    assert rollouts.start(later) == 20
+
+    assert set(done.phones.values_list("state", flat=True)) == {Phone.LEFT}
+    url = phones[0].resource_url(f"firmware/{newer.pk}/96.86.0.140.rom")
+    assert ask(client, phones[0], NEW) == [f"static.firmware.url = {url}"]
+
+
+def test_a_halt_is_printed_once_and_the_exit_status_stays_1(client, rollout):
+    rollouts.start(rollout)
+    Rollout.objects.filter(pk=rollout.pk).update(
+        wave_opened_at=timezone.now() - timedelta(minutes=61)
+    )
+    RolloutPhone.objects.filter(rollout=rollout).update(
+        offered_at=timezone.now() - timedelta(minutes=61)
+    )
+    first, second = StringIO(), StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command("firmware_rollouts", "--quiet", stdout=StringIO(), stderr=first)
+    with pytest.raises(SystemExit) as again:
+        call_command("firmware_rollouts", "--quiet", stdout=StringIO(), stderr=second)
+
+    assert "halted" in first.getvalue()
+    assert second.getvalue() == "" and again.value.code == 1

@@ -7,6 +7,8 @@ import hashlib
 import os
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 
 from devices.models import AccessLog
@@ -30,6 +32,16 @@ def url(device, image) -> str:
 
 def phone(device, **headers) -> dict:
     return {"User-Agent": user_agent(device, fw=OLD), **headers}
+
+
+def drop(response) -> None:
+    """Close a response as the server does when it is sent or the phone went away, with the
+    test's database connection left open (the test client's own wrapper does the same)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
 
 def body(response) -> bytes:
@@ -123,7 +135,7 @@ def test_with_nginx_the_worker_sends_no_byte(client, tenant_a, target, settings)
     response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
 
     assert response.status_code == 200
-    response.close()
+    drop(response)
     assert response["X-Accel-Redirect"] == "/_firmware/" + target.image.file.name
     assert response.content == b""
     assert response["ETag"] == f'"{target.image.sha256}"'
@@ -200,11 +212,11 @@ def test_downloads_beyond_the_limit_are_told_to_come_back_later(client, tenant_a
     assert refused["Retry-After"] == str(settings.FIRMWARE_RETRY_AFTER_SECONDS)
     assert AccessLog.objects.filter(mac=third.mac).get().outcome == AccessLog.Outcome.BUSY
     assert hashlib.sha256(body(first)).hexdigest() == target.image.sha256
-    first.close()  # sent: its slot is free again
+    drop(first)  # sent: its slot is free again
     again = client.get(url(third, target.image), headers=phone(third))
     assert again.status_code == 200
     assert hashlib.sha256(body(again)).hexdigest() == target.image.sha256
-    second.close()
+    drop(second)
 
 
 def test_a_download_dropped_before_its_first_byte_frees_its_slot(
@@ -212,12 +224,12 @@ def test_a_download_dropped_before_its_first_byte_frees_its_slot(
 ):
     settings.FIRMWARE_MAX_DOWNLOADS = 1
     dropped = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
-    dropped.close()  # the phone went away before anything was sent
+    drop(dropped)  # the phone went away before anything was sent
 
     response = client.get(url(tenant_a.device, target.image), headers=phone(tenant_a.device))
 
     assert response.status_code == 200
-    response.close()
+    drop(response)
 
 
 def test_head_and_not_modified_take_no_slot(client, tenant_a, target, settings):
@@ -232,7 +244,7 @@ def test_head_and_not_modified_take_no_slot(client, tenant_a, target, settings):
     )
 
     assert (held.status_code, head.status_code, cached.status_code) == (200, 200, 304)
-    held.close()
+    drop(held)
 
 
 def test_the_limit_holds_across_worker_processes(settings):

@@ -7,7 +7,8 @@ in the log) when too many phones of a wave did not come back in time.
 
     * * * * *  cd /srv/voipconfig && .venv/bin/python manage.py firmware_rollouts
 
-Exit status: 0, or 1 when a rollout is halted (now or before: someone has to look at it).
+A rollout that halts is printed to stderr once, by the run that halted it (cron mails it);
+the exit status stays 1 while any rollout is halted, for monitoring.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--quiet", action="store_true", help="Print nothing unless a rollout is halted."
+            "--quiet", action="store_true", help="Print nothing unless a rollout halts."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,9 +43,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{rollout}: {rollout.get_state_display().lower()}, wave {rollout.wave + 1}"
                 )
+        for rollout in changed:  # said once, when it halts (cron mails what is printed)
+            if rollout.state == Rollout.State.HALTED:
+                self.stderr.write(f"{rollout}: halted. {rollout.halt_reason}")
         halted = list(Rollout.objects.filter(state=Rollout.State.HALTED))
-        for rollout in halted:
-            self.stderr.write(f"{rollout}: halted. {rollout.halt_reason}")
         if not quiet:
             under_way = Rollout.objects.filter(state__in=rollouts.UNDER_WAY).count()
             self.stdout.write(f"{under_way} rollout(s) under way, {len(halted)} halted.")
