@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -782,6 +783,38 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.path} {self.get_outcome_display()}"
+
+
+class AccessLogHour(models.Model):
+    """Phone requests per hour, organisation and outcome, counted as their access-log rows
+    are written (in the same transaction, so each row once): what the dashboard draws,
+    without reading the access log, whatever its size."""
+
+    hour = models.DateTimeField()
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    outcome = models.CharField(max_length=20, choices=AccessLog.Outcome.choices)
+    requests = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "access-log hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "organisation", "outcome"],
+                condition=Q(organisation__isnull=False),
+                name="accesslog_hour_organisation",
+            ),
+            models.UniqueConstraint(
+                fields=["hour", "outcome"],
+                condition=Q(organisation__isnull=True),
+                name="accesslog_hour_no_organisation",
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="accesslog_hour_time")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.outcome}: {self.requests}"
 
 
 class AccessLogWriter(models.Model):

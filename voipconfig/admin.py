@@ -31,6 +31,9 @@ from rps.admin import (
     sync_organisations_with_rps,
 )
 
+# The first page: figures and pictures above the list of models (voipconfig/dashboard.py).
+admin.site.index_template = "admin/dashboard.html"
+
 
 @admin.register(Organisation)
 class OrganisationPage(OrganisationAdmin):

@@ -37,8 +37,9 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ from django.db import (
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from devices.models import AccessLog, AccessLogWriter, Device
+from devices.models import AccessLog, AccessLogHour, AccessLogWriter, Device
 from devices.serving.faults import Fault
 from devices.serving.lookup import column_of, field_of
 from devices.serving.spool import Batch, Spool, key_parts
@@ -158,10 +159,11 @@ class Writer:
 
     def add(self, row: Row, visit: tuple[int, Fields] | None = None) -> None:
         """Write `row` (and `visit`, a device pk with the fields to update), now or soon."""
-        if not self.batched():
+        if not self.batched():  # development and tests: a statement each, no transaction
             if visit is not None:
                 Device.objects.filter(pk=visit[0]).update(**visit[1])
             AccessLog(**row).save(force_insert=True)
+            count_hours([row], router.db_for_write(AccessLog))
             return
         self.check()
         with self._lock:
@@ -177,6 +179,7 @@ class Writer:
         if not self.batched():
             try:
                 AccessLog(**row).save(force_insert=True)
+                count_hours([row], router.db_for_write(AccessLog))
             except DatabaseError:
                 self._to_application_log([row])
             return
@@ -526,6 +529,7 @@ def _write_batch(batch: Batch, alias: str, timeout: float) -> list[Row]:
                 _limit(timeout, alias)
                 if _claim(batch.key, alias):
                     _insert(batch.rows, alias)
+                    count_hours(batch.rows, alias)
                     _update_visits(batch.visits, alias)
             return []
         except OperationalError as error:
@@ -594,6 +598,42 @@ def _insert(rows: list[Row], alias: str) -> None:
 
 
 _FIELDS = [field for field in AccessLog._meta.concrete_fields if not field.primary_key]
+
+
+def count_hours(rows: list[Row], alias: str) -> None:
+    """Add `rows` to the requests per hour, organisation and outcome (AccessLogHour), in the
+    transaction that writes them: one upsert per key, in a fixed order (two writers never
+    wait on each other in a circle)."""
+    counts: Counter[tuple[datetime, int | None, str]] = Counter()
+    for row in rows:
+        hour = row["created_at"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        counts[hour, row.get("organisation_id"), row["outcome"]] += 1
+    if not counts:
+        return
+    db = connections[alias]
+    table = db.ops.quote_name(AccessLogHour._meta.db_table)
+    add = f"DO UPDATE SET requests = {table}.requests + excluded.requests"
+    insert = (
+        f"INSERT INTO {table} (hour, organisation_id, outcome, requests) VALUES (%s, %s, %s, %s) "  # noqa: S608
+    )
+    with_organisation = (
+        insert
+        + f"ON CONFLICT (hour, organisation_id, outcome) WHERE organisation_id IS NOT NULL {add}"
+    )
+    without = insert + f"ON CONFLICT (hour, outcome) WHERE organisation_id IS NULL {add}"
+    keys = sorted(counts, key=lambda key: (key[0], key[1] or 0, key[2]))
+    values = [
+        [db.ops.adapt_datetimefield_value(hour), org, outcome, counts[hour, org, outcome]]
+        for hour, org, outcome in keys
+    ]
+    with db.cursor() as cursor:
+        rows_with = [value for value in values if value[1] is not None]
+        rows_without = [value for value in values if value[1] is None]
+        for sql, params in ((with_organisation, rows_with), (without, rows_without)):
+            if len(params) == 1:  # a request's row, when rows are not batched
+                cursor.execute(sql, params[0])
+            elif params:
+                cursor.executemany(sql, params)
 
 
 def _update_visits(visits: dict[int, dict[str, Any]], alias: str) -> None:
@@ -670,6 +710,7 @@ def _write_one_by_one(batch: Batch, alias: str, timeout: float) -> list[Row]:
                     AccessLog(**row).save(using=alias, force_insert=True)
             except (IntegrityError, DataError):
                 refused.append(row)
+        count_hours([row for row in batch.rows if row not in refused], alias)
         for pk, fields in batch.visits.items():
             try:
                 with transaction.atomic(using=alias):

@@ -108,6 +108,7 @@ CONFIG_SOURCES = (
 NOT_CONFIG_SOURCES = (
     "devices.AccessLog",
     "devices.AccessLogWriter",
+    "devices.AccessLogHour",
     "devices.UnassignedPhone",
     "devices.FormerDevice",
     "devices.ForeignMacAttempt",

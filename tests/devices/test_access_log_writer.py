@@ -247,3 +247,27 @@ def test_a_batch_that_loses_a_deadlock_is_written_again(writer, tenant_a, tenant
         )
         == [("edited", "96.99")] * 2
     )
+
+
+def test_each_row_is_counted_once_in_its_hour(writer, tenant_a, tenant_b):
+    from django.db.models import Sum
+
+    from devices.models import AccessLogHour
+
+    for n in range(150):
+        writer.add(row(tenant_a.device if n % 3 else tenant_b.device, f"/{n}.cfg"))
+    writer.add({**row(None, "/unknown.cfg"), "outcome": AccessLog.Outcome.MAC_UNKNOWN.value})
+    writer.close(timeout=5)
+
+    counted = {  # summed over hours: the test may run across the turn of one
+        (row["organisation_id"], row["outcome"]): row["n"]
+        for row in AccessLogHour.objects.values("organisation_id", "outcome").annotate(
+            n=Sum("requests")
+        )
+    }
+    assert counted == {
+        (tenant_a.organisation.pk, "success"): 100,
+        (tenant_b.organisation.pk, "success"): 50,
+        (None, "mac_unknown"): 1,
+    }
+    assert AccessLogHour.objects.aggregate(n=Sum("requests"))["n"] == AccessLog.objects.count()

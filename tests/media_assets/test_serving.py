@@ -206,9 +206,9 @@ def test_if_none_match_with_the_etag_answers_304_without_loading_the_bytes(
     make_wallpaper(tenant_a.organisation, "logo.png", image_bytes(480, 272))
     etag = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))["ETag"]
 
-    # Device, organisation, wallpaper metadata, access log, last-seen update (the phone
-    # proved who it is): no bytes.
-    with django_assert_num_queries(5):
+    # Device, organisation, wallpaper metadata, access log and its hour's count, last-seen
+    # update (the phone proved who it is): no bytes.
+    with django_assert_num_queries(6):
         response = client.get(
             resource_path(tenant_a.device, "logo.png"),
             headers={**phone(tenant_a), "If-None-Match": etag},
@@ -256,15 +256,15 @@ def test_serving_costs_the_same_queries_however_many_files_the_organisation_has(
     client.get(
         resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a)
     )  # makes the 480x272 rendition
-    # Device, organisation, wallpaper with its rendition, access log, last seen; the
-    # rendition's bytes were kept by their hash when it was made.
-    with django_assert_num_queries(5):
+    # Device, organisation, wallpaper with its rendition, access log and its hour's count,
+    # last seen; the rendition's bytes were kept by their hash when it was made.
+    with django_assert_num_queries(6):
         first = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
     for number in range(30):
         make_wallpaper(tenant_a.organisation, f"other-{number}.png", image_bytes(20, 20))
         make_ringtone(tenant_a.organisation, f"other-{number}.wav")
 
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         second = client.get(resource_path(tenant_a.device, "logo.png"), headers=phone(tenant_a))
 
     assert body(first) == body(second)
@@ -279,8 +279,9 @@ def test_a_file_over_the_kept_size_is_read_from_its_row_on_every_request(
     serving.reset()
     client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
-    # Device, organisation, the ringtone's row, its bytes, access log, last seen.
-    with django_assert_num_queries(6):
+    # Device, organisation, the ringtone's row, its bytes, access log and its hour's count,
+    # last seen.
+    with django_assert_num_queries(7):
         response = client.get(resource_path(tenant_a.device, "ring.wav"), headers=phone(tenant_a))
 
     assert body(response) == bytes(Ringtone.objects.get(pk=ringtone.pk).content)
