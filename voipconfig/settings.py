@@ -229,7 +229,7 @@ PHONE_FAILING_WINDOW_HOURS: int = env.int("PHONE_FAILING_WINDOW_HOURS", default=
 # What a 503 (database down or overloaded) tells clients to wait before trying again.
 RETRY_AFTER_SECONDS: int = env.int("RETRY_AFTER_SECONDS", default=60)
 
-# How long access-log rows are kept (manage.py prune_access_log, run daily from cron).
+# How long access-log rows are kept (manage.py prune_access_log, run daily by its timer).
 ACCESS_LOG_RETENTION_DAYS: int = env.int("ACCESS_LOG_RETENTION_DAYS", default=30)
 # Access-log rows (and each phone's last-seen fields) are written in batches by a thread in
 # each app-server process, every this many seconds or once ACCESS_LOG_BATCH_SIZE rows wait

@@ -29,8 +29,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("organisation", help="the organisation's slug")
-        parser.add_argument("username")
-        parser.add_argument("--email", default="")
+        parser.add_argument("username", help="the new account's user name")
+        parser.add_argument("--email", default="", help="the account's e-mail address (optional)")
         parser.add_argument("--password", help="visible in the shell history; prefer the prompt")
         parser.add_argument(
             "--password-file",

@@ -2,13 +2,13 @@
 
 A call per new or changed phone (each has its own password, and a device call carries one):
 the first run after per-phone credentials came edits every phone once, which takes the round
-trip to RPS times the phones; the cron line's `flock` keeps runs from overlapping meanwhile.
+trip to RPS times the phones; meanwhile its timer starts no second run.
 
 The exit status (EXIT_STATUS below, in the help and docs/architecture.md) follows from the
 state after the run, so monitoring can tell "someone has to act" from "RPS is away".
 
-Cron example (every 15 minutes, a summary in the log; the README's line adds `flock`):
-    */15 * * * *  cd /srv/voipconfig && .venv/bin/python manage.py rps_sync --json
+Run every 15 minutes by deploy/systemd/voipconfig-rps-sync.timer (`rps_sync --json`, the
+summary in the journal); from cron, put `flock -n` before it so that runs never overlap.
 """
 
 from __future__ import annotations
