@@ -133,7 +133,7 @@ def test_on_a_terminal_it_rewrites_a_progress_line_then_prints_the_summary(monke
     assert progress.startswith("\r")
     assert re.fullmatch(
         r"Deleted 5 row\(s\) older than \d{4}-\d\d-\d\d \d\d:\d\d UTC in 3 batch\(es\), "
-        r"[\d.]+ s, \d+ rows/s; 0 writer record\(s\) removed\.",
+        r"[\d.]+ s, \d+ rows/s; 0 writer record\(s\) removed; \d+ hourly count\(s\) removed\.",
         summary,
     )
     assert AccessLog.objects.count() == 1
@@ -174,3 +174,19 @@ def test_quiet_prints_nothing_even_on_a_terminal():
 def test_quiet_still_fails_loudly():
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("prune_access_log", "--quiet", "--batch-size", "0", stdout=StringIO())
+
+
+def test_the_hourly_counts_keep_to_the_same_retention(db):
+    from django.utils import timezone
+
+    from devices.models import AccessLogHour
+
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    AccessLogHour.objects.create(hour=now - timedelta(days=40), outcome="success", requests=5)
+    kept = AccessLogHour.objects.create(hour=now, outcome="success", requests=7)
+    out = StringIO()
+
+    call_command("prune_access_log", "--older-than", "30d", stdout=out)
+
+    assert list(AccessLogHour.objects.all()) == [kept]
+    assert "1 hourly count(s) removed" in out.getvalue()

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from devices.models import AccessLog, AccessLogWriter
+from devices.models import AccessLog, AccessLogHour, AccessLogWriter
 
 AGE = re.compile(r"^(\d+)([dhm])$")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -120,9 +120,11 @@ class Command(BaseCommand):
         # What writing processes of that past recorded (devices/serving/spool.py): none of
         # their batches can be waiting any more.
         writers = AccessLogWriter.objects.filter(updated_at__lt=cutoff).delete()[0]
+        # The dashboard's hourly counts keep to the same retention (a few rows an hour).
+        hours = AccessLogHour.objects.filter(hour__lt=cutoff).delete()[0]
         run.end_progress()
         if not options["quiet"]:
-            self.stdout.write(summary(run, writers, cutoff))
+            self.stdout.write(summary(run, writers, cutoff, hours))
 
 
 def delete_in_batches(old: QuerySet[AccessLog], size: int, pause: float, run: Run) -> None:
@@ -137,8 +139,9 @@ def when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
 
 
-def summary(run: Run, writers: int, cutoff: datetime) -> str:
+def summary(run: Run, writers: int, cutoff: datetime, hours: int = 0) -> str:
     return (
         f"Deleted {run.deleted} row(s) older than {when(cutoff)} in {run.batches} batch(es), "
-        f"{run.seconds:.1f} s, {run.rate:.0f} rows/s; {writers} writer record(s) removed."
+        f"{run.seconds:.1f} s, {run.rate:.0f} rows/s; {writers} writer record(s) removed; "
+        f"{hours} hourly count(s) removed."
     )
