@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
@@ -15,6 +16,7 @@ from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -70,7 +72,7 @@ from organisations.scoping import is_provider, scope_queryset, staff_organisatio
 
 M = TypeVar("M", bound=Model)
 if TYPE_CHECKING:
-    from django.contrib.admin.options import _FieldOpts
+    from django.contrib.admin.options import _FieldOpts, _ListDisplayT
     from django.utils.functional import _StrPromise
 
 
@@ -183,6 +185,9 @@ def key_limits(model: PhoneModel | None) -> str:
 
 
 class PhoneStatusFilter(admin.SimpleListFilter):
+    """By the status badge's value (DeviceAdmin.get_queryset annotates it), so that the filter
+    and the badge agree: a failing phone is failing, not also stale."""
+
     title = "status"
     parameter_name = "status"
 
@@ -190,19 +195,59 @@ class PhoneStatusFilter(admin.SimpleListFilter):
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
         return [
-            ("never", "never provisioned"),
-            ("stale", "stale (no request for twice the interval)"),
-            ("failing", "failing (recent wrong credentials)"),
+            (status.OK, "ok"),
+            (status.NEVER, "never provisioned"),
+            (status.STALE, "stale (no request for twice the interval)"),
+            (status.FAILING, "failing (recent wrong credentials)"),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> QuerySet[Device]:
-        conditions: dict[str | None, Callable[[], Q]] = {
-            "never": lambda: status.NEVER_PROVISIONED,
-            "stale": status.stale,
-            "failing": status.failing,
-        }
-        condition = conditions.get(self.value())
-        return queryset if condition is None else queryset.filter(condition())
+        if self.value() not in status.LABELS:
+            return queryset
+        return queryset.filter(**{status.ANNOTATION: self.value()})  # not a field: no kwarg
+
+
+class ModelInUseFilter(admin.SimpleListFilter):
+    """The models of the phones the user can see, not every model there is (50 of them)."""
+
+    title = "model"
+    parameter_name = "model"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        in_use = model_admin.get_queryset(request).order_by("model").values_list("model")
+        return [(name, name) for name in in_use.distinct().values_list("model", flat=True)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> QuerySet[Device]:
+        return queryset.filter(model=self.value()) if self.value() else queryset
+
+
+def ago(moment: datetime, now: datetime | None = None) -> str:
+    """'just now', '12 min ago', '3 h ago', '5 days ago', or the date for long ago."""
+    seconds = ((now or timezone.now()) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 30 * 86400:
+        days = int(seconds // 86400)
+        return f"{days} day{'' if days == 1 else 's'} ago"
+    return f"{timezone.localtime(moment):%Y-%m-%d}"
+
+
+def badge(kind: str, text: str, title: str = "") -> str:
+    """A small coloured label of the phone list (its colours: devices/phone_list.css)."""
+    return format_html('<span class="badge badge-{}" title="{}">{}</span>', kind, title, text)
+
+
+def compact(text: str, empty: str = "—") -> str:
+    """A cell cut short by the list's CSS, whole on hover."""
+    if not text:
+        return empty
+    return format_html('<span class="compact" title="{}">{}</span>', text, text)
 
 
 CSV_SALT = "devices.csv-import"
@@ -216,16 +261,22 @@ class DeviceAdmin(
     inlines = [SipAccountInline, LineKeyInline, HandsetInline]
     list_display = [
         "mac_address",
-        "label",
-        "organisation",
-        "model",
+        "label_column",
+        "organisation_column",
+        "model_column",
         "is_active",
-        "last_seen_at",
-        "last_firmware",
-        "reported_model",
-        "last_seen_ip",
+        "status_badge",
+        "last_seen",
+        "firmware",
+        "address",
     ]
-    list_filter = [PhoneStatusFilter, "is_active", "model", "last_firmware", "organisation"]
+    list_filter = [
+        PhoneStatusFilter,
+        "is_active",
+        ModelInUseFilter,
+        "last_firmware",
+        "organisation",
+    ]
     list_select_related = ["organisation"]
     search_fields = ["label", "organisation__name"]
     search_help_text = "A MAC in any notation (or part of one), a label or an organisation."
@@ -284,15 +335,55 @@ class DeviceAdmin(
     change_list_template = "admin/devices/device/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Device]:
-        return super().get_queryset(request).defer("last_config")
+        devices = super().get_queryset(request).defer("last_config")
+        return status.annotate_status(devices, _intervals(request))  # in the list's one query
+
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[Device]:
+        columns = super().get_list_display(request)
+        if is_provider(request.user):
+            return columns
+        return [column for column in columns if column != "organisation_column"]  # they have one
 
     @admin.display(description="MAC", ordering="mac")
     def mac_address(self, obj: Device) -> str:
         return format_mac(obj.mac)
 
-    @admin.display(description="model reported")
-    def reported_model(self, obj: Device) -> str:
-        return parse_user_agent(obj.last_user_agent).model if obj.last_user_agent else "—"
+    @admin.display(description="label", ordering="label")
+    def label_column(self, obj: Device) -> str:
+        return compact(obj.label, "")
+
+    @admin.display(description="organisation", ordering="organisation__name")
+    def organisation_column(self, obj: Device) -> str:
+        return compact(obj.organisation.name)
+
+    @admin.display(description="model", ordering="model")
+    def model_column(self, obj: Device) -> str:
+        reported = parse_user_agent(obj.last_user_agent).model if obj.last_user_agent else ""
+        if not reported or reported == obj.model:
+            return obj.model
+        return format_html(
+            "{} {}", obj.model, badge("warning", "≠", f"The phone says it is a {reported}.")
+        )
+
+    @admin.display(description="status", ordering=status.ANNOTATION)
+    def status_badge(self, obj: Device) -> str:
+        value = getattr(obj, status.ANNOTATION)
+        return badge(value, status.LABELS[value])
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, obj: Device) -> str:
+        if obj.last_seen_at is None:
+            return "never"
+        exact = f"{timezone.localtime(obj.last_seen_at):%Y-%m-%d %H:%M:%S %Z}"
+        return format_html('<time title="{}">{}</time>', exact, ago(obj.last_seen_at))
+
+    @admin.display(description="firmware", ordering="last_firmware")
+    def firmware(self, obj: Device) -> str:
+        return compact(obj.last_firmware)
+
+    @admin.display(description="address", ordering="last_seen_ip")
+    def address(self, obj: Device) -> str:
+        return compact(obj.last_seen_ip or "")
 
     @admin.display(description="what the model has")
     def model_limits(self, obj: Device) -> str:
@@ -422,6 +513,14 @@ class DeviceAdmin(
             self.log_change(request, device, "Revealed the passwords in the config preview.")
         # Organisation staff see their SIP passwords, never a secret or value of the provider's.
         shown = preview(device, provider=is_provider(request.user), reveal=reveal)
+        diff = (
+            _diff(
+                mask_secrets(device.last_config, shown.audience, shown.mac_config),
+                shown.mac_file,
+            )
+            if device.last_config
+            else None
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -435,12 +534,8 @@ class DeviceAdmin(
             "layers": LAYER_ORDER,
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
-            "diff": _diff(
-                mask_secrets(device.last_config, shown.audience, shown.mac_config),
-                shown.mac_file,
-            )
-            if device.last_config
-            else None,
+            "diff": diff,
+            "diff_lines": diff_lines(diff or ""),
         }
         return TemplateResponse(request, "admin/devices/device/config_preview.html", context)
 
@@ -501,6 +596,16 @@ class DeviceAdmin(
         return scope_queryset(Organisation.objects.all(), request.user)
 
 
+def _intervals(request: HttpRequest) -> list[int]:
+    """The repeat intervals in use, read once a request: the list, its counts and its filters
+    each ask for the queryset."""
+    intervals: list[int] | None = getattr(request, "_phone_intervals", None)
+    if intervals is None:
+        intervals = status.intervals_in_use()
+        request._phone_intervals = intervals  # type: ignore[attr-defined]
+    return intervals
+
+
 def staff_mac_check(request: HttpRequest, device: Device, text: str) -> None:
     """The MAC organisation staff give a phone in the form: one of theirs already, one that
     cannot be added (another organisation's: recorded, and said in the same words as in the
@@ -536,6 +641,18 @@ def _diff(before: str, after: str) -> str:
         before.splitlines(), after.splitlines(), "last downloaded", "now", lineterm=""
     )
     return "\n".join(lines)
+
+
+def diff_lines(diff: str) -> list[tuple[str, str]]:
+    """The diff's lines, each with its kind for the preview's colours: added, removed, header
+    (the file names and @@ places) or context."""
+    return [(_diff_kind(line), line) for line in diff.splitlines()]
+
+
+def _diff_kind(line: str) -> str:
+    if line.startswith(("+++", "---", "@@")):
+        return "header"
+    return {"+": "added", "-": "removed"}.get(line[:1], "context")
 
 
 @admin.display(description="phones (never / stale / failing)")

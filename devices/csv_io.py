@@ -27,7 +27,8 @@ the phone has a key, not in the file, that would no longer fit.
 Validation. The import is planned first and written only when the whole file is good, in one
 transaction. Each phone, account and key is checked with the models' own rules (full_clean:
 Device.clean, SipAccount.clean, LineKey.clean with DssKey.misfit) against the phone as the
-file leaves it, and every problem is reported with the line number of its row.
+file leaves it, and every problem is reported with the line number of its row: all of a
+row's problems at once (not only its first), each named by the column it comes from.
 
 Other organisations' MACs. For organisation staff a row whose MAC another organisation has
 says only that it cannot be added; a file with too many of them, or any new MAC while adding
@@ -40,7 +41,9 @@ current one, so an export imports back unchanged without the file ever carrying 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
@@ -50,7 +53,7 @@ from django.db import models, transaction
 from devices import foreign_macs, serving
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, KeyProfile, KeyType, LineKey, SipAccount, key_place
-from devices.phone_models import EXPANSION_MODULES
+from devices.phone_models import EXPANSION_MODULES, MODEL_CHOICES
 from organisations.config_syntax import is_number
 from organisations.csv_files import RowError, normalise_header, read_dicts, write_csv
 from organisations.models import Organisation, SipTransport
@@ -94,8 +97,13 @@ DEVICE_COLUMNS = {
     "expansionmodule": "expansion_module",
     "expansionmodules": "expansion_module_count",
 }
-# Device fields whose errors are better named by their column (the old ones keep field names).
+# The models' fields by the column they come from, to name a field's problem as the file does.
 DEVICE_FIELD_COLUMNS = {
+    "organisation": "organisation",
+    "mac": "mac",
+    "model": "model",
+    "label": "label",
+    "is_active": "active",
     "key_profile": "key profile",
     "expansion_module": "expansion module",
     "expansion_module_count": "expansion modules",
@@ -122,9 +130,14 @@ KEY_FIELDS = {
     "keyextension": "extension",
 }
 KEY_FIELD_COLUMNS = {name: COLUMN_NAMES[column] for column, name in KEY_FIELDS.items()}
+ACCOUNT_FIELD_COLUMNS = {
+    "index": "line",
+    **{name: COLUMN_NAMES[column] for column, name in ACCOUNT_FIELDS.items()},
+}
 TRUE, FALSE = {"", "1", "yes", "y", "true", "ja", "active"}, {"0", "no", "n", "false", "nee"}
 TRANSPORTS = {label.lower(): value for value, label in SipTransport.choices}
 MODULE_TYPES = {name.lower(): name for name in EXPANSION_MODULES}
+PHONE_MODELS = {name.lower(): name for name, _ in MODEL_CHOICES}
 # More digits than any number a column takes (ports, lines, keys) could need.
 MAX_DIGITS = 9
 
@@ -167,17 +180,91 @@ class DevicePlan:
         return self.count("create") + self.count("update")
 
     def summary(self, done: bool = False) -> str:
-        """'To create: 2 phones, 3 accounts, 4 keys. To update: ... Unchanged: ...'"""
-        create, update = ("Created", "Updated") if done else ("To create", "To update")
-        return (
-            f"{create}: {self._counts('create')}. {update}: {self._counts('update')}. "
-            f"Unchanged: {self._counts('unchanged')}."
-        )
+        """'200 phones to create, 400 accounts to create, 3 phones unchanged.': each kind
+        counted apart (never phones and accounts summed), kinds and actions of none left out."""
+        parts = self._counts(("create", "update", "unchanged"), done)
+        return ", ".join(parts) + "." if parts else "The file holds no phones."
 
-    def _counts(self, action: str) -> str:
-        names = (("devices", "phone"), ("accounts", "account"), ("keys", "key"))
-        counts = [(self.count(action, kind), noun) for kind, noun in names]
-        return ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in counts)
+    def changes_summary(self) -> str:
+        """What confirming writes: '200 phones to create, 400 accounts to create'."""
+        return ", ".join(self._counts(("create", "update"), done=False))
+
+    def rows(self) -> list[tuple[str, Device, int | None, LineKey | None, list[str]]]:
+        """The preview's rows: (action, phone, line, key, the columns that change)."""
+        return [
+            *((a, d, None, None, _columns(c, DEVICE_FIELD_COLUMNS)) for a, d, c in self.devices),
+            *(
+                (a, s.device, s.index, None, _columns(c, ACCOUNT_FIELD_COLUMNS))
+                for a, s, c in self.accounts
+            ),
+            *((a, k.device, None, k, _columns(c, KEY_FIELD_COLUMNS)) for a, k, c in self.keys),
+        ]
+
+    @property
+    def error_lines(self) -> int:
+        """How many rows have a problem (a row may have several)."""
+        return len({error.line for error in self.errors})
+
+    def _counts(self, actions: tuple[str, ...], done: bool) -> list[str]:
+        words = DONE if done else TO_DO
+        counts = [
+            (self.count(action, kind), noun, words[action])
+            for action in actions
+            for kind, noun in (("devices", "phone"), ("accounts", "account"), ("keys", "key"))
+        ]
+        return [f"{n} {noun}{'' if n == 1 else 's'} {verb}" for n, noun, verb in counts if n]
+
+
+TO_DO = {"create": "to create", "update": "to update", "unchanged": "unchanged"}
+DONE = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+
+
+class _Problems:
+    """Every problem of one phone, account or key of a row, not only the first: a cell that
+    cannot be read is noted and left out, and the model's own checks then run on the rest."""
+
+    def __init__(self, columns: dict[str, str], needed: Iterable[str] = ()) -> None:
+        self.columns = columns  # field name -> the column it comes from
+        self.needed = set(needed)  # fields the model's clean() cannot do without
+        self.messages: list[str] = []
+        self.unread: set[str] = set()  # fields whose cell could not be read
+
+    def add(self, error: ValidationError) -> None:
+        self.messages += _messages(error, self.columns)
+
+    def read(self, name: str, parse: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """The cell's value; when it cannot be read, its problem is noted and _Unread raised
+        (`values` leaves the field out)."""
+        try:
+            return parse(*args, **kwargs)
+        except ValidationError as exc:
+            self.add(exc)
+            self.unread.add(name)
+            raise _Unread from exc
+
+    def values(self, readers: dict[str, Callable[[], object]]) -> dict[str, object]:
+        """The fields whose cells could be read, each problem of the others noted."""
+        values = {}
+        for name, reader in readers.items():
+            with suppress(_Unread):
+                values[name] = self.read(name, reader)
+        return values
+
+    def full_clean(self, obj: models.Model, exclude: Iterable[str] = ()) -> None:
+        """The model's own checks of the fields that could be read; its checks across fields
+        (clean) only when those it needs could be read."""
+        excluded = [*exclude, *self.unread]
+        try:
+            if self.unread & self.needed:
+                obj.clean_fields(exclude=excluded)
+            else:
+                obj.full_clean(exclude=excluded, validate_unique=False)
+        except ValidationError as exc:
+            self.add(exc)
+
+
+class _Unread(Exception):
+    """A cell that could not be read; its problem is noted already."""
 
 
 class _Planner:
@@ -207,6 +294,7 @@ class _Planner:
             if mac:
                 self._row(line, row, mac)
         self._check_unlisted_keys()
+        self.plan.errors.sort(key=lambda error: error.line)  # a row's problems together
         return self.plan
 
     def _missing_columns(self) -> bool:
@@ -245,27 +333,23 @@ class _Planner:
             return None
 
     def _row(self, line: int, row: dict[str, str], mac: str) -> None:
-        device = self._try(line, self._device_of, line, row, mac)
-        if device is None:
-            return
+        """Every problem of the row: its phone's, its account's and its key's."""
+        problems = _Problems(DEVICE_FIELD_COLUMNS)
+        device = self._device_of(line, row, mac, problems)
+        messages = problems.messages
         if row.get("line", ""):
-            self._try(line, self._account, line, row, device)
+            messages += self._account(line, row, device)
         if any(row.get(column, "") for column in KEY_FIELDS):
-            self._try(line, self._key, line, row, device)
+            messages += self._key(line, row, device)
+        self.plan.errors += [RowError(line, message) for message in messages]
 
-    def _try(self, line: int, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """The step's result, or None with its problem reported on the row's line."""
-        try:
-            return step(*args, **kwargs)
-        except ValidationError as exc:
-            self.plan.errors.append(RowError(line, _message(exc)))
-            return None
-
-    def _device_of(self, line: int, row: dict[str, str], mac: str) -> Device:
+    def _device_of(
+        self, line: int, row: dict[str, str], mac: str, problems: _Problems
+    ) -> Device | None:
         device = self.devices.get(mac)
         if device is None:
-            return self._device(line, row, mac)
-        self._check_same_device(line, row, device)
+            return self._device(line, row, mac, problems)
+        self._check_same_device(line, row, device, problems)
         return device
 
     def _organisation(self, row: dict[str, str]) -> Organisation:
@@ -280,19 +364,29 @@ class _Planner:
             raise ValidationError(f"no organisation with the slug {_shown(slug)}.")
         return self.organisations[slug]
 
-    def _device(self, line: int, row: dict[str, str], mac: str) -> Device:
-        organisation = self._organisation(row)
+    def _device(
+        self, line: int, row: dict[str, str], mac: str, problems: _Problems
+    ) -> Device | None:
+        try:
+            organisation = problems.read("organisation", self._organisation, row)
+        except _Unread:
+            problems.values(self._device_readers(row, None))  # its other cells all the same
+            return None
         device = self.existing.get(mac)
         if device is not None and device.organisation_id != organisation.pk:
             if self.own is not None:  # staff learn only that they cannot add it
-                raise ValidationError(foreign_macs.cannot_add(mac))
-            raise ValidationError(
-                f"{format_mac(mac)} is already registered to {device.organisation.slug}."
-            )
+                problems.add(ValidationError(foreign_macs.cannot_add(mac)))
+            else:
+                problems.add(
+                    ValidationError(
+                        f"{format_mac(mac)} is already registered to {device.organisation.slug}."
+                    )
+                )
+            return None
         action = "update" if device else "create"
         device = device or Device(organisation=organisation, mac=mac)
-        changed = _assign(device, self._device_values(row, organisation))
-        _full_clean(device, DEVICE_FIELD_COLUMNS, validate_unique=False)
+        changed = _assign(device, problems.values(self._device_readers(row, organisation)))
+        problems.full_clean(device)
         self.devices[mac] = device
         self.device_rows[mac] = line
         self.plan.devices.append(
@@ -300,11 +394,23 @@ class _Planner:
         )
         return device
 
-    def _device_values(self, row: dict[str, str], organisation: Organisation) -> dict[str, object]:
-        values = _device_cells(row, self.columns)
-        if "keyprofile" in self.columns:
-            values["key_profile"] = self._key_profile(organisation, row.get("keyprofile", ""))
-        return values
+    def _device_readers(
+        self, row: dict[str, str], organisation: Organisation | None
+    ) -> dict[str, Callable[[], object]]:
+        """How to read each of the phone's cells in the file."""
+        readers: dict[str, Callable[[], object]] = {
+            "model": partial(_phone_model, row.get("model", "")),
+            "label": partial(str, row.get("label", "")),
+            "is_active": partial(_active, row.get("active", "")),
+        }
+        if "expansionmodule" in self.columns:
+            readers["expansion_module"] = partial(_module_type, row.get("expansionmodule", ""))
+        if "expansionmodules" in self.columns:
+            readers["expansion_module_count"] = partial(_count, row, "expansionmodules")
+        if "keyprofile" in self.columns and organisation is not None:
+            name = row.get("keyprofile", "")
+            readers["key_profile"] = partial(self._key_profile, organisation, name)
+        return readers
 
     def _key_profile(self, organisation: Organisation, name: str) -> KeyProfile | None:
         if not name:
@@ -317,58 +423,87 @@ class _Planner:
             raise ValidationError(f"{organisation.slug} has no key profile named {_shown(name)}.")
         return profile
 
-    def _check_same_device(self, line: int, row: dict[str, str], device: Device) -> None:
+    def _check_same_device(
+        self, line: int, row: dict[str, str], device: Device, problems: _Problems
+    ) -> None:
+        """A later row of the phone leaves its cells empty or repeats them unchanged."""
         first = self.device_rows[device.mac]
-        if first == line:
-            return
-        values = self._device_values(row, device.organisation)
+        filled = {name for column, name in DEVICE_COLUMNS.items() if row.get(column, "")}
+        readers = self._device_readers(row, device.organisation)
+        values = problems.values({name: read for name, read in readers.items() if name in filled})
         for column, name in DEVICE_COLUMNS.items():
-            if row.get(column, "") and values[name] != getattr(device, name):
-                raise ValidationError(
-                    f"{COLUMN_NAMES[column]} differs from line {first} for the same MAC."
+            if name in values and values[name] != getattr(device, name):
+                problems.add(
+                    ValidationError(
+                        f"{COLUMN_NAMES[column]} differs from line {first} for the same MAC."
+                    )
                 )
 
-    def _account(self, line: int, row: dict[str, str], device: Device) -> None:
-        index = _line_number(row["line"])
+    def _account(self, line: int, row: dict[str, str], device: Device | None) -> list[str]:
+        problems = _Problems(ACCOUNT_FIELD_COLUMNS)
+        values = problems.values(_account_readers(row))
+        try:
+            index = problems.read("index", _line_number, row["line"])
+        except _Unread:
+            return problems.messages
+        if device is None:  # the phone's own problems are said: only the cells are checked
+            return problems.messages
         key = (device.mac, index)
         if key in self.seen_lines:
-            raise ValidationError(
-                f"line {index} of this phone is already on line {self.seen_lines[key]}."
+            problems.add(
+                ValidationError(
+                    f"line {index} of this phone is already on line {self.seen_lines[key]}."
+                )
             )
+            return problems.messages
         self.seen_lines[key] = line
         account = self.existing_accounts.get((device.pk, index)) if device.pk else None
         action = "update" if account else "create"
         account = account or SipAccount(index=index)
         account.device = device  # checked against the phone as the file leaves it
-        values = _account_values(row)
         if not values["password"]:
             if action == "create":
-                raise ValidationError(f"a password is needed for the new account on line {index}.")
+                problems.add(
+                    ValidationError(f"a password is needed for the new account on line {index}.")
+                )
+                problems.unread.add("password")
             values.pop("password")  # empty keeps the current one
         changed = _assign(account, values)
-        account.full_clean(exclude=["device"], validate_unique=False)
+        problems.full_clean(account, exclude=["device"])
         self.plan.accounts.append(
             (action if changed or action == "create" else "unchanged", account, changed)
         )
+        return problems.messages
 
-    def _key(self, line: int, row: dict[str, str], device: Device) -> None:
-        module, position = _key_place(row)
+    def _key(self, line: int, row: dict[str, str], device: Device | None) -> list[str]:
+        problems = _Problems(KEY_FIELD_COLUMNS, needed={"type"})  # what a key holds: its type
+        values = problems.values(_key_readers(row))
+        try:
+            module, position = problems.read("position", _key_place, row)
+        except _Unread:
+            return problems.messages
+        if device is None:
+            return problems.messages
         place = (device.mac, module, position)
         if place in self.seen_keys:
-            raise ValidationError(
-                f"{key_place(module, position)} of this phone is already on line "
-                f"{self.seen_keys[place]}."
+            problems.add(
+                ValidationError(
+                    f"{key_place(module, position)} of this phone is already on line "
+                    f"{self.seen_keys[place]}."
+                )
             )
+            return problems.messages
         self.seen_keys[place] = line
         key = self.existing_keys.get((device.pk, module, position)) if device.pk else None
         action = "update" if key else "create"
         key = key or LineKey(module=module, position=position)
         key.device = device  # checked against the phone as the file leaves it
-        changed = _assign(key, _key_values(row))
-        _full_clean(key, KEY_FIELD_COLUMNS, exclude=["device"], validate_unique=False)
+        changed = _assign(key, values)
+        problems.full_clean(key, exclude=["device"])
         self.plan.keys.append(
             (action if changed or action == "create" else "unchanged", key, changed)
         )
+        return problems.messages
 
     def _check_unlisted_keys(self) -> None:
         """A phone given another model or fewer modules must still have room for its keys."""
@@ -388,20 +523,23 @@ class _Planner:
                 )
 
 
-def _device_cells(row: dict[str, str], columns: set[str]) -> dict[str, object]:
-    active = row.get("active", "").lower()
-    if active not in TRUE | FALSE:
-        raise ValidationError(f"active must be yes or no, not {_shown(row.get('active', ''))}.")
-    values: dict[str, object] = {
-        "model": row.get("model", ""),
-        "label": row.get("label", ""),
-        "is_active": active in TRUE,
-    }
-    if "expansionmodule" in columns:
-        values["expansion_module"] = _module_type(row.get("expansionmodule", ""))
-    if "expansionmodules" in columns:
-        values["expansion_module_count"] = _number(row, "expansionmodules") or 0
-    return values
+def _phone_model(text: str) -> str:
+    """A model's name in any case: 't54w' is the T54W."""
+    name = PHONE_MODELS.get(text.lower())
+    if name is None:
+        given = f"not {_shown(text)}" if text else "it is empty"
+        raise ValidationError(f"model must be one of {', '.join(PHONE_MODELS.values())}; {given}.")
+    return name
+
+
+def _active(text: str) -> bool:
+    if text.lower() not in TRUE | FALSE:
+        raise ValidationError(f"active must be yes or no, not {_shown(text)}.")
+    return text.lower() in TRUE
+
+
+def _count(row: dict[str, str], column: str) -> int:
+    return _number(row, column) or 0
 
 
 def _module_type(text: str) -> str:
@@ -412,24 +550,31 @@ def _module_type(text: str) -> str:
     return MODULE_TYPES.get(text.lower(), "")
 
 
-def _account_values(row: dict[str, str]) -> dict[str, object]:
-    cells = {name: row.get(column, "") for column, name in ACCOUNT_FIELDS.items()}
-    port = cells["server_port"]
-    transport = cells["server_transport"].lower()
-    if transport and transport not in TRANSPORTS and transport not in {"0", "1", "2", "3"}:
+def _account_readers(row: dict[str, str]) -> dict[str, Callable[[], object]]:
+    readers: dict[str, Callable[[], object]] = {
+        name: partial(str, row.get(column, "")) for column, name in ACCOUNT_FIELDS.items()
+    }
+    readers["server_port"] = partial(_port, row.get("port", ""))
+    readers["server_transport"] = partial(_transport, row.get("transport", ""))
+    return readers
+
+
+def _port(text: str) -> int | None:
+    return _whole_number(text, "port") if text else None
+
+
+def _transport(text: str) -> int | None:
+    transport = text.lower()
+    if not transport:
+        return None
+    if transport in TRANSPORTS:
+        return TRANSPORTS[transport]
+    if transport not in {str(value) for value in TRANSPORTS.values()}:
+        names = [str(label) for _, label in SipTransport.choices]
         raise ValidationError(
-            f"transport must be UDP, TCP, TLS or DNS SRV, not {_shown(transport)}."
+            f"transport must be {', '.join(names[:-1])} or {names[-1]}, not {_shown(transport)}."
         )
-    values: dict[str, object] = dict(cells)
-    values["server_port"] = _whole_number(port, "port") if port else None
-    values["server_transport"] = (
-        None
-        if not transport
-        else TRANSPORTS[transport]
-        if transport in TRANSPORTS
-        else int(transport)
-    )
-    return values
+    return int(transport)
 
 
 def _key_place(row: dict[str, str]) -> tuple[int, int]:
@@ -439,13 +584,13 @@ def _key_place(row: dict[str, str]) -> tuple[int, int]:
     return _number(row, "keymodule") or 0, position
 
 
-def _key_values(row: dict[str, str]) -> dict[str, object]:
+def _key_readers(row: dict[str, str]) -> dict[str, Callable[[], object]]:
     return {
-        "type": _key_type(row.get("keytype", "")),
-        "value": row.get("keyvalue", ""),
-        "label": row.get("keylabel", ""),
-        "line": _number(row, "keyaccount"),
-        "extension": row.get("keyextension", ""),
+        "type": partial(_key_type, row.get("keytype", "")),
+        "value": partial(str, row.get("keyvalue", "")),
+        "label": partial(str, row.get("keylabel", "")),
+        "line": partial(_number, row, "keyaccount"),
+        "extension": partial(str, row.get("keyextension", "")),
     }
 
 
@@ -489,28 +634,23 @@ def _assign(obj: models.Model, values: dict[str, object]) -> list[str]:
     return changed
 
 
-def _full_clean(
-    obj: models.Model, columns: dict[str, str], exclude: list[str] | None = None, **kwargs: bool
-) -> None:
-    """The model's own checks, its problems named by the columns they come from."""
-    try:
-        obj.full_clean(exclude=exclude, **kwargs)
-    except ValidationError as exc:
-        raise ValidationError(_message(exc, columns)) from exc
-
-
-def _message(error: ValidationError, columns: dict[str, str] | None = None) -> str:
+def _messages(error: ValidationError, columns: dict[str, str]) -> list[str]:
+    """Each of the error's messages, a field's named by its column in the file."""
     if not hasattr(error, "error_dict"):
-        return " ".join(error.messages)
-    names = {NON_FIELD_ERRORS: "", **(columns or {})}
-    return "; ".join(
-        _named(names.get(name, name), " ".join(messages))
+        return list(error.messages)
+    return [
+        message if name == NON_FIELD_ERRORS else f"{_column(name, columns)}: {message}"
         for name, messages in error.message_dict.items()
-    )
+        for message in messages
+    ]
 
 
-def _named(name: str, text: str) -> str:
-    return f"{name}: {text}" if name else text
+def _column(name: str, columns: dict[str, str]) -> str:
+    return columns.get(name, name.replace("_", " "))
+
+
+def _columns(names: list[str], columns: dict[str, str]) -> list[str]:
+    return [_column(name, columns) for name in names]
 
 
 def plan_import(

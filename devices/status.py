@@ -1,11 +1,24 @@
-"""Phone status for the admin: never provisioned, stale, failing."""
+"""Phone status for the admin: ok, never provisioned, stale, failing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -15,14 +28,21 @@ from organisations.models import Organisation
 NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
 
 
-def stale(now: datetime | None = None) -> Q:
+OK, STALE, FAILING, NEVER = "ok", "stale", "failing", "never"
+LABELS = {OK: "ok", STALE: "stale", FAILING: "failing", NEVER: "never provisioned"}
+ANNOTATION = "phone_status"  # what annotate_status adds
+
+
+def stale(now: datetime | None = None, intervals: Iterable[int] | None = None) -> Q:
     """Seen before, but not for twice its organisation's repeat interval.
 
     One condition per interval in use keeps it plain SQL on every database (no interval
-    arithmetic); installations use a handful of intervals.
+    arithmetic); installations use a handful of intervals. `intervals`: those in use, when
+    the caller has read them already.
     """
     now = now or timezone.now()
-    intervals = Organisation.objects.values_list("provisioning_interval_minutes", flat=True)
+    if intervals is None:
+        intervals = intervals_in_use()
     condition = Q(pk__in=[])
     for minutes in set(intervals):
         condition |= Q(
@@ -30,6 +50,12 @@ def stale(now: datetime | None = None) -> Q:
             last_seen_at__lt=now - timedelta(minutes=2 * minutes),
         )
     return condition
+
+
+def intervals_in_use() -> list[int]:
+    return list(
+        Organisation.objects.values_list("provisioning_interval_minutes", flat=True).distinct()
+    )
 
 
 def failing(now: datetime | None = None) -> Q:
@@ -41,6 +67,22 @@ def failing(now: datetime | None = None) -> Q:
     return Q(Exists(recent.filter(created_at__gt=OuterRef("last_seen_at")))) | (
         NEVER_PROVISIONED & Q(Exists(recent))
     )
+
+
+def annotate_status(
+    devices: QuerySet[Device], intervals: Iterable[int] | None = None
+) -> QuerySet[Device]:
+    """Each phone's status as ANNOTATION (OK, STALE, FAILING or NEVER), in the list's own
+    query. Failing comes first: a phone failing since it was last seen is also stale."""
+    now = timezone.now()
+    value = Case(
+        When(failing(now), then=Value(FAILING)),
+        When(NEVER_PROVISIONED, then=Value(NEVER)),
+        When(stale(now, intervals), then=Value(STALE)),
+        default=Value(OK),
+        output_field=CharField(),
+    )
+    return devices.annotate(**{ANNOTATION: value})
 
 
 def annotate_phone_counts(organisations: QuerySet[Organisation]) -> QuerySet[Organisation]:

@@ -9,7 +9,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 
-from devices.admin import search_with_mac
+from devices.admin import badge, search_with_mac
 from devices.mac import format_mac
 from devices.models import Device
 from organisations.admin import ScopedInline, ScopedModelAdmin
@@ -56,9 +56,26 @@ def rps_state_label(device: Device) -> str:
     return f"{label}: {state.last_error}" if state.last_error else label
 
 
+# The phone list's badge: a word or two, the whole label on hover.
+BADGES = {
+    "Registered": ("ok", "Registered"),
+    "Pending (not synced yet)": ("pending", "Pending"),
+    "Not in RPS": ("none", "Not in RPS"),
+    "Registered, removal pending": ("pending", "Removing"),
+    "Registered, move pending": ("pending", "Moving"),
+    "Owned by another RPS customer": ("failing", "Other owner"),
+}
+
+
 @admin.display(description="RPS")
 def rps_state_column(device: Device) -> str:
-    return rps_state_label(device)
+    """A small badge (devices/phone_list.css); the list reads the state by select_related."""
+    label = rps_state_label(device)
+    kind, text = BADGES.get(label, ("", ""))
+    if not kind:  # pending or failed, with what the last attempt said
+        failed = label.startswith(Status.FAILED.label)
+        kind, text = ("failing", "Failed") if failed else ("pending", "Pending")
+    return badge(kind, text, label)
 
 
 def _run_sync(

@@ -1,4 +1,5 @@
-"""End to end, in a real browser: organisation staff at work in the admin.
+"""End to end, in a real browser: organisation staff at work in the admin, and the phone list
+as it looks on a 1366 px laptop.
 
 Runs headless Chromium (Debian's package) through Playwright with the system browser.
 Without a browser it is skipped with the reason, except in CI, where .ci/run installs one.
@@ -49,10 +50,10 @@ def open_page():
     sync_playwright = _browser_or_skip()
 
     @contextmanager
-    def opened():
+    def opened(viewport: dict[str, int] | None = None):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page()
+            page = browser.new_page(viewport=viewport)
             page.set_default_timeout(15_000)
             try:
                 yield page
@@ -135,3 +136,87 @@ def test_organisation_staff_add_move_and_remove_line_keys(live_server, open_page
     assert keys == {3: (KeyType.SPEED_DIAL, "112"), 4: (KeyType.BLF, "1003"), 10: (14, "1010")}
     assert "linekey.10.label = Warehouse" in preview
     assert "linekey.5.type = 0" in preview
+
+
+# --- the phone list at 1366 px (issue 18) -----------------------------------------------------
+
+LAPTOP = {"width": 1366, "height": 768}
+ROW_HEIGHT = 40  # px: one line of text and the row's padding
+
+
+def _fill_a_page_with_awkward_phones() -> None:
+    """The demo data and a page of phones with the widest cells a phone list meets: long
+    labels, IPv6 addresses, long firmware, another model than configured, failed RPS pushes."""
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from devices.models import Device
+    from organisations.models import Organisation
+    from rps.models import RpsDeviceState
+
+    Status = RpsDeviceState.Status
+    from tests.factories import make_device, user_agent
+
+    # The widest badges: "Registered", "Other owner", "Failed".
+    RPS_STATES = [Status.REGISTERED, Status.OWNED_BY_OTHER, Status.FAILED]
+    call_command("loaddemo", stdout=StringIO())
+    demo = Organisation.objects.get(slug="demo")
+    now = timezone.now()
+    for n in range(110):
+        device = make_device(
+            demo,
+            f"805ec0f{n:05x}",
+            model="T58W",
+            label=f"Meeting room {n} on the third floor, beside the coffee machine, east wing",
+            last_seen_at=now - timedelta(minutes=7 * n) if n % 5 else None,
+            last_seen_ip=f"2001:db8:85a3:1234:5678:8a2e:370:{n:x}",
+            last_firmware="150.86.254.1234567",
+            last_user_agent=user_agent(f"805ec0f{n:05x}", "T46U", "150.86.254.1234567"),
+        )
+        RpsDeviceState.objects.create(
+            mac=device.mac,
+            device=device,
+            organisation=demo,
+            status=RPS_STATES[n % len(RPS_STATES)],
+            last_error="RPS refused the phone: the MAC is registered to another server " * 2,
+        )
+    assert Device.objects.count() > 100  # more than a page
+
+
+def _measure_phone_list(page, url: str, username: str, password: str) -> dict[str, float]:
+    page.goto(f"{url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.goto(f"{url}/admin/devices/device/")
+    return page.evaluate(
+        """() => ({
+            viewport: document.documentElement.clientWidth,
+            table: document.querySelector('#result_list').getBoundingClientRect().right,
+            tallest: Math.max(...[...document.querySelectorAll('#result_list tbody tr')]
+                .map(row => row.getBoundingClientRect().height)),
+            rows: document.querySelectorAll('#result_list tbody tr').length,
+            organisation: document.querySelectorAll('th.column-organisation_column').length,
+        })"""
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "organisation_column"),
+    [("admin", "admin", 1), ("demo-admin", "demo-admin-password", 0)],
+    ids=["provider", "organisation-staff"],
+)
+def test_the_phone_list_fits_a_1366_px_laptop_one_line_a_row(
+    live_server, open_page, username, password, organisation_column
+):
+    _fill_a_page_with_awkward_phones()
+    with open_page(LAPTOP) as page:
+        shown = _measure_phone_list(page, live_server.url, username, password)
+
+    assert shown["rows"] == 100  # a full page
+    assert shown["organisation"] == organisation_column
+    assert shown["table"] <= shown["viewport"], shown
+    assert shown["tallest"] <= ROW_HEIGHT, shown

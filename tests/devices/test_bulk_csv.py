@@ -72,8 +72,9 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tenant_a
 
     messages = [str(error) for error in result.errors]
     assert messages[0].startswith("Line 3: 'm', 'n', 'o', 't' are not hexadecimal digits")
-    assert messages[1].startswith("Line 4: model:")
-    assert messages[2] == "Line 5: index: A T31G has 2 line(s); line 3 is out."
+    assert messages[1].startswith("Line 4: model must be one of T19P_E2, T21P_E2, T27G,")
+    assert messages[1].endswith(", W90DM, W90B; not 'T99X'.")
+    assert messages[2] == "Line 5: line: A T31G has 2 line(s); line 3 is out."
     assert messages[3] == "Line 6: active must be yes or no, not 'maybe'."
     assert messages[4] == "Line 7: a password is needed for the new account on line 1."
     assert messages[5] == (
@@ -83,7 +84,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tenant_a
     assert messages[6] == "Line 9: organisation 'bravo' is not yours (alpha)."
     assert messages[7] == "Line 10: model differs from line 2 for the same MAC."
     assert messages[8] == "Line 11: line 1 of this phone is already on line 2."
-    assert messages[9].startswith("Line 12: display_name: Yealink phones refuse")
+    assert messages[9].startswith("Line 12: display name: Yealink phones refuse")
     assert len(messages) == 10
     with pytest.raises(ValueError):
         csv_io.apply(result)
@@ -162,7 +163,7 @@ def test_the_admin_import_previews_then_imports_on_confirmation(admin_client, te
 
     preview = admin_client.post("/admin/devices/device/import/", {"file": upload})
     token = preview.context["token"]
-    assert "Import 2 changes" in preview.content.decode()
+    assert 'value="Import: 1 phone to create, 1 account to create"' in preview.content.decode()
     assert not Device.objects.filter(mac="805ec0123456").exists()
     done = admin_client.post("/admin/devices/device/import/", {"token": token, "confirm": "1"})
 
@@ -259,10 +260,7 @@ def test_keys_and_modules_are_previewed_then_written(tenant_a):
     preview = plan(text, tenant_a)
 
     assert preview.errors == []
-    assert preview.summary() == (
-        "To create: 1 phone, 1 account, 5 keys. To update: 0 phones, 0 accounts, 0 keys. "
-        "Unchanged: 0 phones, 0 accounts, 0 keys."
-    )
+    assert preview.summary() == "1 phone to create, 1 account to create, 5 keys to create."
     assert not LineKey.objects.exists()
     csv_io.apply(preview)
     hall = Device.objects.get(mac="805ec0123456")
@@ -276,7 +274,7 @@ def test_keys_and_modules_are_previewed_then_written(tenant_a):
     ]
     again = plan(text, tenant_a)
     assert (again.errors, again.changes) == ([], 0)
-    assert again.summary(done=True).endswith("Unchanged: 1 phone, 1 account, 5 keys.")
+    assert again.summary(done=True) == "1 phone unchanged, 1 account unchanged, 5 keys unchanged."
 
 
 def test_every_bad_key_row_says_what_the_model_has_and_nothing_is_written(tenant_a):
@@ -321,8 +319,8 @@ def test_every_bad_key_row_says_what_the_model_has_and_nothing_is_written(tenant
         "Line 17: key type must be one of none, line, BLF, speed dial, call park, directed "
         "pickup, group pickup, intercom, transfer, DTMF, XML phonebook (or its number); "
         "it is empty.",
-        "Line 18: key module: Ensure this value is less than or equal to 6.; This T54W has no "
-        "expansion module; there is no expansion module 7 key 6.",
+        "Line 18: key module: Ensure this value is less than or equal to 6.",
+        "Line 18: This T54W has no expansion module; there is no expansion module 7 key 6.",
     ]
     with pytest.raises(ValueError):
         csv_io.apply(result)
@@ -349,9 +347,7 @@ def test_a_file_of_the_account_columns_only_leaves_keys_profile_and_modules_alon
     csv_io.apply(preview)
 
     assert preview.errors == []
-    assert preview.summary().startswith(
-        "To create: 0 phones, 0 accounts, 0 keys. To update: 1 phone,"
-    )
+    assert preview.summary() == "1 phone to update, 1 account unchanged."
     device = Device.objects.get(pk=tenant_a.device.pk)
     assert device.label == "New label"
     assert shape(device) == ("Reception", "EXP50", 1)
@@ -421,7 +417,8 @@ def test_a_key_profile_is_named_within_the_phones_organisation_and_must_fit(tena
         "Line 3: key profile: The key profile Big does not fit this phone: A T31G has 2 line "
         "key(s); there is no key 20.",
     ]
-    assert shape(result.devices[0][1]) == ("Big", "", 0)
+    planned = {device.mac: device for _, device, _ in result.devices}
+    assert shape(planned["805ec0120002"]) == ("Big", "", 0)
 
 
 def test_later_rows_of_a_phone_must_repeat_its_modules_unchanged(tenant_a):
@@ -490,9 +487,9 @@ def test_the_admin_previews_keys_then_imports_them_on_confirmation(admin_client,
     preview = upload(admin_client, text)
 
     body = preview.content.decode()
-    assert "To create: 1 phone, 1 account, 1 key." in body
+    assert "1 phone to create, 1 account to create, 1 key to create." in body
     assert "key 1: BLF Bob" in body
-    assert "Import 3 changes" in body
+    assert 'value="Import: 1 phone to create, 1 account to create, 1 key to create"' in body
     assert not LineKey.objects.exists()
     done = upload(admin_client, "", token=preview.context["token"], confirm="1", file="")
     assert done.status_code == 302
@@ -642,3 +639,90 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(admin_client, tenant
     assert f"The file is {len(data) // 1024} KB; split it into files of at most 1 MB." in (
         response.content.decode()
     )
+
+
+# --- the preview's words (issue 18) -------------------------------------------------------------
+
+
+def test_a_row_with_three_problems_reports_all_three_by_their_columns(client, tenant_a):
+    from tests.phonebooks.factories import make_staff
+
+    client.force_login(make_staff(tenant_a.organisation))
+    text = csv_file(
+        phone("805ec0123456", "T99X", active="maybe", line="1", transport="carrier pigeon")
+        | {"user name": "3001", "password": "pw"},
+        phone("805ec0123457", "T54W", key="1", **{"key type": "hold", "key value": "1"}),
+    )
+
+    body = upload(client, text).content.decode()
+
+    assert "Nothing was imported: 2 rows must be fixed first." in body
+    row = body[body.index("Line 2:") : body.index("Line 3:")]
+    assert "model must be one of T19P_E2, T21P_E2, T27G," in row
+    assert "W80B, W90DM, W90B; not &#x27;T99X&#x27;." in row  # every model, in a line
+    assert "active must be yes or no, not &#x27;maybe&#x27;." in row
+    assert "transport must be UDP, TCP, TLS or DNS SRV, not &#x27;carrier pigeon&#x27;." in row
+    assert "Line 3: key type must be one of none, line, BLF, speed dial," in body
+    assert "index" not in body[body.index('id="import-errors"') :].split("</ul>")[0]
+
+
+def test_the_model_names_columns_not_fields_in_its_own_checks(tenant_a):
+    text = csv_file(
+        phone("805ec0123456", "T31G", line="3", **{"user name": "1", "password": "pw"})
+        | {"display name": "Bad: name", "port": "70000"},
+    )
+
+    messages = [str(error) for error in plan(text, tenant_a).errors]
+
+    assert sorted(messages) == [
+        "Line 2: display name: Yealink phones refuse these characters here: :",
+        "Line 2: line: A T31G has 2 line(s); line 3 is out.",
+        "Line 2: port: Ensure this value is less than or equal to 65535.",
+    ]
+
+
+def test_the_preview_counts_phones_accounts_and_keys_apart_with_the_button_twice(
+    admin_client, tenant_a
+):
+    rows = []
+    for n in range(3):
+        mac = f"805ec01234{n:02x}"
+        for line in (1, 2):
+            rows.append(phone(mac, line=str(line), **{"user name": f"{n}{line}", "password": "pw"}))
+        rows.append(key(mac, 3))
+    rows.append(phone("805ec0aaaa01", label="Renamed", line="1", **{"user name": "a101"}))
+
+    response = upload(admin_client, csv_file(*rows))
+
+    body = response.content.decode()
+    expected = (
+        "3 phones to create, 6 accounts to create, 3 keys to create, 1 phone to update, "
+        "1 account unchanged"
+    )
+    assert f'<p id="import-summary">{expected}.</p>' in body
+    button = (
+        'value="Import: 3 phones to create, 6 accounts to create, 3 keys to create, '
+        '1 phone to update"'
+    )
+    assert body.count(button) == 2
+    top, bottom = (body.find(button), body.rfind(button))
+    assert top < body.index('id="import-preview"') < bottom
+    assert "<td>label</td>" in body  # the column that changes, not a field's name
+    assert "display_name" not in body and "user_name" not in body
+
+
+def test_a_file_that_changes_nothing_offers_no_import(admin_client, tenant_a):
+    text = HEADER + "alpha,80:5e:c0:aa:aa:01,T54W,Alpha desk,yes,,,,,,,,,\n"
+
+    body = upload(admin_client, text).content.decode()
+
+    assert "1 phone unchanged." in body
+    assert "Nothing to import" in body
+    assert 'name="confirm"' not in body
+
+
+def test_the_model_may_be_written_in_any_case(tenant_a):
+    result = plan(csv_file(phone("805ec0123456", "t54w")), tenant_a)
+
+    assert result.errors == []
+    assert result.devices[0][1].model == "T54W"

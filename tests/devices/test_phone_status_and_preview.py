@@ -94,7 +94,13 @@ def fleet(db):
 
 
 @pytest.mark.parametrize(
-    ("choice", "expected"), [("never", ["never"]), ("stale", ["stale"]), ("failing", ["failing"])]
+    ("choice", "expected"),
+    [
+        ("never", ["never"]),
+        ("stale", ["stale"]),
+        ("failing", ["failing"]),
+        ("ok", ["fresh", "recovered"]),
+    ],
 )
 def test_the_device_list_filters_by_status(admin_client, fleet, choice, expected):
     response = admin_client.get("/admin/devices/device/", {"status": choice})
@@ -139,3 +145,23 @@ def test_the_access_log_list_never_counts_more_rows_than_it_needs(
     assert response.status_code == 200
     assert counts and all("LIMIT" in sql.upper() for sql in counts)
     assert response.context["cl"].result_count == 4  # capped: "more than 3"
+
+
+def test_the_preview_shows_the_diff_first_coloured_with_a_legend(client, admin_client, tenant_a):
+    client.get("/805ec0aaaa01.cfg", headers=tenant_a.phone_headers())
+    tenant_a.accounts[0].display_name = "Reception"
+    tenant_a.accounts[0].save()
+
+    body = preview(admin_client, tenant_a.device).content.decode()
+
+    removed = '<span class="diff-removed">-account.1.display_name = a101</span>'
+    added = '<span class="diff-added">+account.1.display_name = Reception</span>'
+    assert removed in body
+    assert added in body
+    assert '<span class="diff-header">@@' in body
+    assert '<span class="diff-context"> account.1.' in body
+    assert 'id="diff-legend"' in body
+    assert ".diff-added { background:" in body  # the colours come with the page, no CDN
+    assert (
+        body.index('id="diff"') < body.index('id="mac-file-layers"') < body.index('id="mac-file"')
+    )

@@ -171,8 +171,9 @@ def test_the_phone_list_shows_each_phones_rps_state_in_one_query(
 
     page = admin_client.get("/admin/devices/device/").content.decode()
 
-    assert page.count('<td class="field-rps_state_column">Registered</td>') == 4
-    assert "Registered, move pending" in page
+    registered = '<span class="badge badge-ok" title="Registered">Registered</span>'
+    assert page.count(f'<td class="field-rps_state_column">{registered}</td>') == 4
+    assert 'title="Registered, move pending">Moving</span>' in page
     assert newcomer.mac  # registered by the second sync
     for _ in range(20):
         make_device(alpha)
