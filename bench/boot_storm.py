@@ -19,6 +19,11 @@ other phones, as within a round: after the phone's boot file, so that it finds w
 server process loaded for the phone. Prints per request kind and
 overall: requests/s, p50/p95/p99, errors, SQL queries per request, the server's peak memory;
 --json writes the same as JSON.
+
+What the metrics cost (voipconfig/metrics.py): with --compare-metrics a second server runs
+beside the first with METRICS_ENABLED=false, idle but for its own turns in the same slices
+(which server goes first alternates), so worker CPU per MAC file with and without metrics
+comes from one run, moments apart; --no-metrics runs the one server without them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -33,6 +39,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -57,6 +64,7 @@ MODELS = [("T54W", "96.86.0.100"), ("T46U", "108.86.0.20"), ("T57W", "97.86.0.10
 CONTACTS_PER_BOOK = 500
 KEYS_PER_PHONE = 10
 RATIO_SLICES = 4
+METRICS_TURNS = 8  # with and without metrics, alternately (--compare-metrics)
 Request = tuple[str, dict[str, str]]  # path, headers
 
 
@@ -415,7 +423,7 @@ async def _ratio_slices(port: int, phones: list[dict], args, cpu: CpuByProcess) 
     (not measured) and then their MAC files, as within a round; the naive view."""
     n = args.ratio_requests
     size = max(1, n // RATIO_SLICES)
-    parts = []
+    parts: list[dict] = []
     for start in range(0, n, size):
         first = phones[start : min(start + size, n)]
         in_round = phones[n + start : n + min(start + size, n)]
@@ -434,6 +442,50 @@ async def _ratio_slices(port: int, phones: list[dict], args, cpu: CpuByProcess) 
         part["naive"] = await run_same(port, naive, args.concurrency, "naive")
         parts.append(part)
     return parts
+
+
+async def _with_and_without(
+    servers: dict[bool, tuple[int, CpuByProcess]], phones: list[dict], args
+) -> dict:
+    """Worker CPU per MAC file on the server with metrics and on the one without (`servers`
+    by whether it counts), in METRICS_TURNS turns whose order alternates, so that both are
+    measured moments apart; each server its own half of the phones, whose boot files come
+    first (not measured), and then their MAC files over and over, as within rounds."""
+    half = len(phones) // 2
+    own = {True: phones[:half], False: phones[half:]}
+    for metrics, (port, _cpu) in servers.items():
+        boots = [(f"/{phone['mac']}.boot", _basic_headers(phone)) for phone in own[metrics]]
+        await run_same(port, boots, args.concurrency, "boot")
+    per_turn = max(1, args.metrics_requests // METRICS_TURNS)
+    spent: dict[bool, dict[str, float]] = {True: defaultdict(float), False: defaultdict(float)}
+    pairs = []  # each turn's workers with / without, to see the spread
+    errors = 0
+    for turn in range(METRICS_TURNS):
+        workers = dict(spent[True]), dict(spent[False])
+        for metrics in (True, False) if turn % 2 == 0 else (False, True):
+            port, cpu = servers[metrics]
+            macs = [
+                (f"/{phone['mac']}.cfg", _basic_headers(phone))
+                for phone in itertools.islice(itertools.cycle(own[metrics]), per_turn)
+            ]
+            before = cpu.snapshot()
+            stats, _seconds = await run_same(port, macs, args.concurrency, "MAC file")
+            errors += sum(stats.errors.values())
+            for group, seconds in CpuByProcess.spent(before, cpu.snapshot()).items():
+                spent[metrics][group] += seconds
+        with_ = spent[True]["workers"] - workers[0].get("workers", 0.0)
+        without = spent[False]["workers"] - workers[1].get("workers", 0.0)
+        pairs.append(with_ / max(without, 1e-9))
+    requests = per_turn * METRICS_TURNS
+    cost: dict = {
+        "with metrics" if metrics else "without metrics": {
+            group: round(seconds / requests * 1e6) for group, seconds in sorted(groups.items())
+        }
+        for metrics, groups in spent.items()
+    }
+    cost["turns, workers with / without"] = [round(pair, 3) for pair in pairs]
+    cost["errors"] = errors
+    return cost
 
 
 def _merged(parts: list[dict], kind: str) -> tuple[Stats, float]:
@@ -503,6 +555,8 @@ def start_server(
         **(env or {}),
         "DATABASE_URL": database_url,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
+        # Each server its own (gunicorn empties it when it starts).
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="voipconfig-bench-metrics-"),
     }
     if workers:
         server_env["GUNICORN_WORKERS"] = str(workers)
@@ -691,6 +745,17 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a database named after the size")
     parser.add_argument("--rebuild", action="store_true", help="drop and build the database")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="the server with METRICS_ENABLED=false"
+    )
+    parser.add_argument(
+        "--compare-metrics",
+        action="store_true",
+        help="also a server without metrics: worker CPU per MAC file with and without",
+    )
+    parser.add_argument(
+        "--metrics-requests", type=int, default=8000, help="MAC files per server to compare"
+    )
     args = parser.parse_args()
 
     url = args.database_url or (
@@ -702,13 +767,23 @@ def main() -> None:
     from django.db import connection
 
     connection.close()
-    server, port = start_server(url, args.workers)
+    off = {"METRICS_ENABLED": "false"}
+    server, port = start_server(url, args.workers, off if args.no_metrics else None)
+    servers = [server]
+    bare = None
+    if args.compare_metrics:
+        other, other_port = start_server(url, args.workers, off)
+        servers.append(other)
+        bare = (other_port, CpuByProcess(other.pid))
     sampler = MemorySampler(server.pid)
     try:
-        result = _run_event_loop(_measure(port, phones, args, sampler, CpuByProcess(server.pid)))
+        cpu = CpuByProcess(server.pid)
+        result = _run_event_loop(_measure(port, phones, args, sampler, cpu, bare))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for each in servers:
+            each.terminate()
+        for each in servers:
+            each.wait(timeout=30)
     # Counted once the server has stopped: its workers write the rows they still hold (they
     # write in batches, ACCESS_LOG_FLUSH_SECONDS apart) before they exit.
     result["access_log_rows_written"] = access_log_rows(result.pop("storm_started_at"))
@@ -720,10 +795,21 @@ def main() -> None:
 
 
 async def _measure(
-    port: int, phones: list[dict], args, sampler: MemorySampler, cpu: CpuByProcess
+    port: int,
+    phones: list[dict],
+    args,
+    sampler: MemorySampler,
+    cpu: CpuByProcess,
+    bare: tuple[int, CpuByProcess] | None,
 ) -> dict:
     await run_same(port, [("/bench/trivial", {})] * 200, args.concurrency, "warm-up")
+    if bare is not None:
+        await run_same(bare[0], [("/bench/trivial", {})] * 200, args.concurrency, "warm-up")
     slices = await measured(sampler, _ratio_slices(port, phones, args, cpu))
+    metrics_cost = None
+    if bare is not None:
+        servers = {True: (port, cpu), False: bare}
+        metrics_cost = await _with_and_without(servers, phones, args)
     trivial, t_seconds = _merged(slices, "trivial")
     config, c_seconds = _merged(slices, "MAC file, 1st")
     again, a_seconds = _merged(slices, "MAC file, round")
@@ -770,9 +856,11 @@ async def _measure(
             round(min(r[1] for r in per_slice), 2),
             round(max(r[1] for r in per_slice), 2),
         ],
+        "metrics": not args.no_metrics,
         "cpu_us_per_request": {
             kind: _cpu_per_request(slices, kind) for kind in ("trivial", "MAC file, round")
         },
+        "metrics_cpu_us_per_mac_file": metrics_cost,
         "access_log_rows_expected": expected_rows,
         "storm_started_at": storm_started_at,
         "error_samples": (
@@ -825,7 +913,19 @@ def _report(result: dict, queries: dict[str, int]) -> None:
     )
     print("CPU per request, microseconds, by process (from /proc; the clock ticks at 10 ms):")
     for kind, groups in result["cpu_us_per_request"].items():
-        print(f"  {kind:16s}" + "".join(f"  {group} {us:,}" for group, us in groups.items()))
+        print(f"  {kind:20s}" + "".join(f"  {group} {us:,}" for group, us in groups.items()))
+    cost = result["metrics_cpu_us_per_mac_file"]
+    if cost:
+        print("CPU per MAC file with and without metrics, microseconds, by process:")
+        turns = cost["turns, workers with / without"]
+        for kind in ("with metrics", "without metrics"):
+            groups = cost[kind]
+            print(f"  {kind:20s}" + "".join(f"  {group} {us:,}" for group, us in groups.items()))
+        print(f"  turns, workers with / without: {', '.join(f'{t:.3f}' for t in turns)}")
+        with_, without = cost["with metrics"]["workers"], cost["without metrics"]["workers"]
+        print(
+            f"  workers: {(with_ - without) / without:+.1%} with metrics; {cost['errors']} errors"
+        )
     print(f"server peak memory (master + workers): {result['server_peak_memory_mb']} MB")
     print(
         f"access-log rows: {result['access_log_rows_written']:,} written, "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 if os.environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on"):
     raise SystemExit(
@@ -39,6 +41,33 @@ loglevel = "warning"
 # 0.1 ms of each phone request (a tenth of it; bench/boot_storm.py). Young objects are now
 # collected every 50,000 allocations instead of 700. GC_THRESHOLD="" keeps Python's default.
 GC_THRESHOLD = os.environ.get("GC_THRESHOLD", "50000,50,100")
+
+
+# Every worker counts its metrics into files here, and a scrape of /metrics adds them up
+# (voipconfig/metrics.py): a directory of this server's own, on local disk (tmpfs is best),
+# emptied when gunicorn starts. Commands whose counts belong in the metrics (rps_sync) need
+# the same PROMETHEUS_MULTIPROC_DIR in their environment. Set in the master before any
+# worker starts (and before the app is imported: not with preload_app).
+
+
+def on_starting(server: object) -> None:
+    """The directory, emptied: the counts of a previous run start afresh (Prometheus reads
+    the drop as a restart)."""
+    import environ
+
+    root = Path(__file__).resolve().parent.parent
+    environ.Env.read_env(root / ".env", overwrite=False)  # as the settings read it
+    directory = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(root / "var" / "metrics"))
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker is gone: its live gauges (the access-log backlog) leave the sums; its
+    counters stay in them."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
 
 
 def post_fork(server: object, worker: object) -> None:

@@ -20,7 +20,7 @@ from devices.serving import (
 )
 
 
-@phone_endpoint(auth="required")
+@phone_endpoint(auth="required", kind="common_file")
 def common_config(request: PhoneHttpRequest, code: str) -> HttpResponseBase:
     organisation = request.phone.organisation
     assert organisation is not None  # authenticated
@@ -32,7 +32,7 @@ def common_config(request: PhoneHttpRequest, code: str) -> HttpResponseBase:
     return text_file(request, memo(name, render))
 
 
-@phone_endpoint(auth="required")
+@phone_endpoint(auth="required", kind="mac_file")
 def mac_config(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     phone = request.phone
     device = phone.device
@@ -65,14 +65,14 @@ def _render_mac_file(device: Device, legacy: bool, firmware: dict[str, str]) -> 
     return body
 
 
-@phone_endpoint(auth="required")
+@phone_endpoint(auth="required", kind="mac_boot")
 def mac_boot(request: PhoneHttpRequest, mac: str) -> HttpResponseBase:
     phone = request.phone
     code = phone.user_agent.model_code or _model_code(phone.device)
     return text_file(request, boot_file(code, mac))
 
 
-@phone_endpoint(auth="required")
+@phone_endpoint(auth="required", kind="common_boot")
 def common_boot(request: PhoneHttpRequest) -> HttpResponseBase:
     phone = request.phone
     code = phone.user_agent.model_code or _model_code(phone.device)

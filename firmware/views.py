@@ -33,7 +33,7 @@ CHUNK_BYTES = 256 * 1024
 RANGE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
 
 
-@phone_endpoint(auth="resource")
+@phone_endpoint(auth="resource", kind="firmware")
 def firmware_file(request: PhoneHttpRequest, pk: str, name: str) -> HttpResponseBase:
     device = request.phone.device
     if device is None or not downloadable(device, int(pk), name):

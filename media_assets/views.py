@@ -49,7 +49,7 @@ XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 RENDITION_FIELDS = ("id", "size", "sha256", "content_type", "source_sha256")
 
 
-@phone_endpoint(auth="resource")
+@phone_endpoint(auth="resource", kind="media")
 def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     phone = request.phone
     if phone.device is None:
@@ -70,7 +70,7 @@ def media_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     return stored_file(request, body, cache_control="private, no-cache")
 
 
-@phone_endpoint(auth="public")
+@phone_endpoint(auth="public", kind="softkey")
 def softkey_file(request: PhoneHttpRequest, name: str) -> HttpResponseBase:
     # Every phone asks for the same few files: kept per config version.
     body = memo(keys.SOFTKEY(name), partial(_softkey_body, name))
@@ -85,7 +85,7 @@ def _softkey_body(name: str) -> Body | None:
     return Body(SoftkeyFile, softkey.pk, len(data), _sha256(data), XML_CONTENT_TYPE, data)
 
 
-@phone_endpoint(auth="public")
+@phone_endpoint(auth="public", kind="ca")
 def ca_certificate(request: PhoneHttpRequest) -> HttpResponseBase:
     body = memo(keys.CA_CERTIFICATE, _certificate_body)
     return not_found() if body is None else stored_file(request, body, cache_control="no-cache")

@@ -22,7 +22,7 @@ def _book_id(pk: str) -> int | None:
     return number if number is not None and number <= _MAX_ID else None
 
 
-@phone_endpoint(auth="resource")
+@phone_endpoint(auth="resource", kind="phonebook")
 def phonebook_xml(request: PhoneHttpRequest, family: str, pk: str) -> HttpResponseBase:
     device = request.phone.device
     kind = get_family(family)

@@ -60,7 +60,17 @@ from rps.standing import (
     wanted_devices,
     wanted_macs,
 )
-from rps.summary import REMOVALS, UNAVAILABLE, Kind, Outcome, Problem, Reached, SyncSummary
+from rps.summary import (
+    REMOVALS,
+    STATES,
+    UNAVAILABLE,
+    Kind,
+    Outcome,
+    Problem,
+    Reached,
+    SyncSummary,
+)
+from voipconfig import metrics
 
 logger = logging.getLogger("rps")
 
@@ -87,6 +97,24 @@ OWNED_DETAIL = (
     "device.mac.added.by.other: registered under another RPS account; ask its owner or "
     "Yealink to release it, then 'Sync with RPS' on this phone checks it again"
 )
+
+
+# What a sync did with phones, as SyncSummary counts them (devices_<result>).
+DEVICE_RESULTS = (
+    "registered",
+    "updated",
+    "moved",
+    "removed",
+    "unchanged",
+    "failed",
+    "owned_by_other",
+)
+
+
+def _count(summary: SyncSummary) -> None:
+    """The run in the metrics (voipconfig/metrics.py): its state and what it did per phone."""
+    devices = {result: getattr(summary, f"devices_{result}") for result in DEVICE_RESULTS}
+    metrics.rps_sync_finished(STATES[summary.exit_status], devices, time.time())
 
 
 @dataclass
@@ -165,6 +193,8 @@ class RpsSync:
         self.summary.calls = self.client.calls
         self.summary.write_calls = self.client.write_calls
         self.summary.seconds = round(time.monotonic() - started, 3)
+        if not self.summary.dry_run:
+            _count(self.summary)
         return self.summary
 
     def _run(self, selected: list[Organisation], everything: bool) -> None:

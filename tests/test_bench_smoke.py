@@ -57,6 +57,8 @@ def test_the_boot_storm_benchmark_runs_and_loses_no_row(tmp_path):
         f"--database-url=postgres://postgres@127.0.0.1:5432/{database}",
         "--rebuild",
         f"--json={result_file}",
+        "--compare-metrics",
+        "--metrics-requests=16",
     ]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -88,6 +90,11 @@ def test_the_boot_storm_benchmark_runs_and_loses_no_row(tmp_path):
         spent = result["cpu_us_per_request"][kind]
         assert {"workers", "postgresql", "redis", "load generator", "kernel"} <= spent.keys()
         assert all(us >= 0 for us in spent.values())
+    metrics = result["metrics_cpu_us_per_mac_file"]  # beside a server without them
+    assert {"workers", "postgresql"} <= metrics["with metrics"].keys()
+    assert {"workers", "postgresql"} <= metrics["without metrics"].keys()
+    assert metrics["errors"] == 0
+    assert "with metrics; 0 errors" in done.stdout
 
 
 def _equal_answers_database() -> str:

@@ -1,6 +1,6 @@
-"""Every URL is the admin, /healthz, the REST API or a phone endpoint: no view reaches phones
-around the one door that identifies, authenticates and logs them, and every API view is
-behind the API's own (Bearer tokens, the scoping registry)."""
+"""Every URL is the admin, /healthz, /metrics, the REST API or a phone endpoint: no view
+reaches phones around the one door that identifies, authenticates and logs them, and every
+API view is behind the API's own (Bearer tokens, the scoping registry)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.urls.resolvers import RoutePattern
 
 from devices.serving import is_phone_endpoint
-from voipconfig.views import healthz
+from voipconfig.views import healthz, metrics
 
 # Views that are not for phones, and why they may be.
 NOT_FOR_PHONES = {
     healthz: "load balancers; it reads nothing of a phone",
+    metrics: "Prometheus, from allowed addresses or with a token; counts, never a phone's data",
 }
 PHONE_FILES = {
     "common-boot",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -440,13 +441,46 @@ SERVER_EMAIL: str = env.str("SERVER_EMAIL", default="voipconfig@localhost")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 
+# --- Metrics and logs (voipconfig/metrics.py, docs/architecture.md "Metrics and logs") ------
+
+# /metrics in Prometheus's text format; off: a 404, and the phone path counts nothing.
+METRICS_ENABLED: bool = env.bool("METRICS_ENABLED", default=True)
+# Who may scrape it: clients from these networks (the address as TRUSTED_PROXY_HOPS makes it),
+# or anyone sending `Authorization: Bearer <METRICS_TOKEN>` (empty: no token opens it).
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+)
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (say 10.0.0.0/8)."
+        ) from None
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+
+# "plain" lines, or "json": one object per line (time, level, logger, message, and for a
+# phone request its MAC, organisation, kind, outcome, status and duration).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}: use plain or json.")
+# A line per phone request (logger voipconfig.requests, at DEBUG): with this, or LOG_LEVEL=DEBUG.
+# Off, a request pays one check of the level and writes nothing.
+VOIPCONFIG_REQUEST_LOG: bool = env.bool("VOIPCONFIG_REQUEST_LOG", default=False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "voipconfig.log_format.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # Every phone round starts with a 401 and the access log records each attempt: Django's
     # warning per 4xx would only flood the log.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        **({"voipconfig.requests": {"level": "DEBUG"}} if VOIPCONFIG_REQUEST_LOG else {}),
+    },
 }

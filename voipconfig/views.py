@@ -1,14 +1,18 @@
-"""Project-level views: the health check for load balancers, the answer to a fault."""
+"""Project-level views: the health check for load balancers, metrics for Prometheus, the
+answer to a fault."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -16,7 +20,8 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from api.errors import is_api, problem_outside_drf
-from devices.serving import access_log_state, service_unavailable
+from devices.serving import access_log_state, client_ip, service_unavailable
+from voipconfig import metrics as counted
 from voipconfig.cache import RedisCache
 
 
@@ -97,6 +102,41 @@ def _redis() -> str:
     except (RedisError, OSError):  # refused, timed out, or refused us (a wrong password)
         return "unreachable"
     return "ok"
+
+
+@csrf_exempt  # a scraper sends no CSRF token: any method but GET and HEAD is a 405
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (voipconfig/metrics.py): for addresses in METRICS_ALLOWED_NETWORKS
+    (the client's address as the phone path takes it, behind TRUSTED_PROXY_HOPS), or with
+    `Authorization: Bearer <METRICS_TOKEN>`; else 403. A wrong token is refused from any
+    address. 404 with METRICS_ENABLED off."""
+    if not settings.METRICS_ENABLED:
+        raise Http404
+    if not _may_scrape(request):
+        return HttpResponseForbidden("Not allowed to read the metrics.\n", "text/plain")
+    counted.access_log_backlog(access_log_state()["pending"])  # this process's, now
+    return HttpResponse(counted.exposition(), content_type=counted.CONTENT_TYPE)
+
+
+def _may_scrape(request: HttpRequest) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        expected = settings.METRICS_TOKEN.encode()
+        return bool(expected) and hmac.compare_digest(token.strip().encode(), expected)
+    address = client_ip(request)
+    if address is None:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in _networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
+
+
+@lru_cache(maxsize=4)
+def _networks(
+    networks: tuple[str, ...],
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(network, strict=False) for network in networks]
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

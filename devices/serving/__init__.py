@@ -3,7 +3,8 @@
 The phone path (docs/architecture.md draws it):
 
     endpoint    phone_endpoint: identify the phone (MAC from the file name or User-Agent),
-                throttle, authenticate (http_auth), run the view, log (access_log)
+                throttle, authenticate (http_auth), run the view, log (access_log),
+                count (voipconfig.metrics: by kind of file and outcome)
     cache       what each process keeps per config version, and how a change reaches
                 every process (version_feed); every name it keeps things under: keys
     lookup      the device with its accounts (and its organisation's line keys), in

@@ -65,6 +65,7 @@ from devices.serving.faults import Fault
 from devices.serving.lookup import column_of, field_of
 from devices.serving.spool import Batch, Spool, key_parts
 from organisations.models import Organisation
+from voipconfig import metrics
 
 # A row to write: AccessLog's fields by attname (`device_id`, not `device`), with the values
 # its columns take as they are (str, int, an aware datetime, None): building a model instance
@@ -304,6 +305,7 @@ class Writer:
                     self._wake.wait(timeout=settings.ACCESS_LOG_FLUSH_SECONDS)
             try:
                 self._batch_up()
+                metrics.access_log_backlog(self.pending())
                 self._sync_overflow()
                 if self._overflowed and self.available():
                     self._queue_overflow()
@@ -486,6 +488,7 @@ class Writer:
 
     def _reject(self, batch: Batch, rows: list[Row]) -> None:
         self.counts["rejected"] += len(rows)
+        metrics.access_log_not_written(len(rows), "rejected")
         try:
             path = self._spooler().reject(batch.key, rows)
         except OSError as error:
@@ -516,6 +519,8 @@ class Writer:
     def _to_application_log(self, rows: list[Row]) -> None:
         """The last resort, where the disk refuses too: one line each, to load back by hand."""
         self.counts["application_log"] += len(rows)
+        if rows:
+            metrics.access_log_not_written(len(rows), "application_log")
         for row in rows:
             _to_application_log(row)
 

@@ -47,6 +47,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from devices.models import Device, FormerDevice, ProfileKey
 from devices.serving import keys, lookup, shared, version_feed
 from organisations.models import Organisation, SettingsProfile
+from voipconfig import metrics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -262,13 +263,16 @@ def device(mac: str) -> Device | None:
     kept = _phones.get(mac) if version else None
     if kept is not None and kept.valid(version):
         _phones.move_to_end(mac)
+        metrics.config_cache("phone", hit=True)
         return kept.device
     if not version:
         return next(iter(_read(mac, 0)), None)
     unknown = _unknown.get(mac)
     if unknown is not None and unknown.valid(version):
         _unknown.move_to_end(mac)
+        metrics.config_cache("phone", hit=True)
         return None
+    metrics.config_cache("phone", hit=False)
     _drop_invalid(version)
     room = settings.CONFIG_CACHE_MAX_ENTRIES - len(_phones) - 1
     loaded = _read(mac, max(0, min(settings.CONFIG_CACHE_ORGANISATION_MAX_DEVICES, room)))
@@ -348,8 +352,12 @@ def rendered(device: Device, name: str, render: Callable[[], str]) -> str:
     version = current_version()
     kept = _phones.get(device.mac) if version else None
     if kept is None or not kept.valid(version):
+        if version:
+            metrics.config_cache("file", hit=False)
         return render()
-    if name not in kept.files:
+    hit = name in kept.files
+    metrics.config_cache("file", hit=hit)
+    if not hit:
         kept.files[name] = render()
     return kept.files[name]
 

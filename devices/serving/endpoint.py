@@ -22,6 +22,7 @@ access log always says which it was.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial, update_wrapper
 from typing import Any, Concatenate, Literal, ParamSpec, cast
@@ -40,8 +41,11 @@ from devices.serving.access_log import writer as access_log
 from devices.serving.faults import Fault
 from devices.serving.request import PhoneHttpRequest, PhoneRequest, Visit, clean_header, client_ip
 from organisations.models import Organisation, OrganisationCredentials
+from voipconfig import metrics
 
 logger = logging.getLogger(__name__)
+# A line per phone request, at DEBUG: VOIPCONFIG_REQUEST_LOG (or LOG_LEVEL=DEBUG) enables it.
+request_log = logging.getLogger("voipconfig.requests")
 # Every phone request fails the same way while the database is down: logged once, counted.
 _unavailable = Fault(logger, "database unavailable")
 _refused = Fault(logger, "phones get 503")
@@ -68,8 +72,11 @@ Refusal = tuple[HttpResponseBase, Outcome | None]
 _DUMMY_PASSWORD = "not-a-password-" + "x" * 17
 
 
-def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], View[P]]:
-    """Wrap a phone-facing view. A URL kwarg `mac` names the phone the file is for.
+def phone_endpoint(
+    auth: AuthPolicy = "required", kind: str | None = None
+) -> Callable[[PhoneView[P]], View[P]]:
+    """Wrap a phone-facing view. A URL kwarg `mac` names the phone the file is for; `kind`
+    names its files in the metrics (the view's name by default).
 
     - required: the phone's credentials (config and boot files);
     - resource: the phone's resource token (a URL kwarg `token`), or its credentials
@@ -80,14 +87,19 @@ def phone_endpoint(auth: AuthPolicy = "required") -> Callable[[PhoneView[P]], Vi
     """
 
     def decorator(view: PhoneView[P]) -> View[P]:
+        named = kind or view.__name__
+
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
+            started = time.perf_counter()
             if request.method not in ("GET", "HEAD"):
+                metrics.phone_request(named, "method_not_allowed", time.perf_counter() - started)
                 return responses.method_not_allowed()
             try:
                 with cache.one_version_per_request():
-                    return _serve(request, view, args, kwargs, auth)
+                    return _serve(request, view, args, kwargs, auth, _AccessLogger(named, started))
             except (OperationalError, InterfaceError) as error:  # before a phone was known
                 _unavailable.happened(_describe(request, error), exc_info=True)
+                metrics.phone_request(named, Outcome.UNAVAILABLE, time.perf_counter() - started)
                 return responses.service_unavailable()
 
         update_wrapper(wrapper, view)
@@ -120,6 +132,7 @@ def _serve(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     auth: AuthPolicy,
+    log: _AccessLogger,
 ) -> HttpResponseBase:
     user_agent = parse_user_agent(clean_header(request.headers.get("User-Agent", "")))
     path_mac = kwargs["mac"].lower() if kwargs.get("mac") else None
@@ -129,7 +142,7 @@ def _serve(
     elif path_mac:
         kwargs["mac"] = path_mac
     phone = PhoneRequest(user_agent=user_agent, mac=path_mac or user_agent.mac)
-    log = _AccessLogger(request, phone)
+    log.start(request, phone)
     try:
         access_log.check()  # rows cannot be written: refuse before any work
     except Unavailable as refusal:
@@ -180,7 +193,7 @@ def _answer(
         refusal = _authenticate(request, phone, credentials, log.ip)
     if refusal is not None:
         response, refused = refusal
-        return log.write(response, refused) if refused else response
+        return log.write(response, refused) if refused else log.challenged(response)
     phone_request = cast(PhoneHttpRequest, request)
     phone_request.phone = phone
     response = view(phone_request)
@@ -431,7 +444,18 @@ def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
 
 
 class _AccessLogger:
-    def __init__(self, request: HttpRequest, phone: PhoneRequest) -> None:
+    """A request's row in the access log, its counts in the metrics and its line in the
+    request log (`request_log`, when enabled)."""
+
+    request: HttpRequest
+    phone: PhoneRequest
+    ip: str | None
+
+    def __init__(self, kind: str, started: float) -> None:
+        self.kind = kind
+        self.started = started
+
+    def start(self, request: HttpRequest, phone: PhoneRequest) -> None:
         self.request = request
         self.phone = phone
         self.ip = client_ip(request)
@@ -451,7 +475,39 @@ class _AccessLogger:
         row = self._row(response, outcome)
         visit = (phone.device.pk, phone.visit) if phone.device and phone.visit else None
         access_log.add(row, visit)
+        self._measured(response, outcome)
         return response
+
+    def challenged(self, response: HttpResponseBase) -> HttpResponseBase:
+        """The 401 that starts a round: no row (not an attempt yet), but counted."""
+        self._measured(response, "challenge")
+        return response
+
+    def _measured(self, response: HttpResponseBase, outcome: str) -> None:
+        seconds = time.perf_counter() - self.started
+        metrics.phone_request(self.kind, outcome, seconds)
+        if request_log.isEnabledFor(logging.DEBUG):
+            self._log_line(response, outcome, seconds)
+
+    def _log_line(self, response: HttpResponseBase, outcome: str, seconds: float) -> None:
+        phone, path = self.phone, own_credentials.mask_token(self.request.get_full_path())
+        organisation = phone.organisation.slug if phone.organisation else None
+        request_log.debug(
+            "%s %s %s %s",
+            self.request.method,
+            clean_header(path, 255),
+            response.status_code,
+            outcome,
+            extra={
+                "mac": phone.mac or None,
+                "organisation": organisation,
+                "kind": self.kind,
+                "outcome": str(outcome),
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+                "ip": self.ip,
+            },
+        )
 
     def _row(self, response: HttpResponseBase, outcome: Outcome) -> dict[str, Any]:
         phone = self.phone
@@ -477,4 +533,5 @@ class _AccessLogger:
         else:
             _unavailable.happened(_describe(self.request, error), exc_info=True)
         access_log.keep(self._row(response, Outcome.UNAVAILABLE))
+        self._measured(response, Outcome.UNAVAILABLE)
         return response

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import BaseCache
 
 from devices.serving import keys, shared
+from voipconfig import metrics
 
 
 def window() -> int:
@@ -68,7 +69,10 @@ def is_throttled(ip: str | None, mac: str | None, username: str | None = None) -
     over_user = counts.get(counted.get("user", ""), 0) >= (
         settings.THROTTLE_MAX_FAILURES_PER_USERNAME
     )
-    return over_ip or over_mac or over_user
+    if over_ip or over_mac or over_user:
+        metrics.throttled("ip" if over_ip else "mac" if over_mac else "user")
+        return True
+    return False
 
 
 def _counts(names: list[str]) -> dict[str, int]:
