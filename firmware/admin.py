@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from devices.models import Device
 from firmware import rollouts
 from firmware.charts import progress_svg
-from firmware.forms import FirmwareImageForm, FirmwareTargetForm, RolloutForm
+from firmware.forms import SCOPE_FIELDS, FirmwareImageForm, FirmwareTargetForm, RolloutForm
 from firmware.models import FirmwareImage, FirmwareTarget, Rollout, RolloutPhone
 from media_assets.validation import human_size
 from organisations.admin import ScopedModelAdmin
@@ -119,15 +119,6 @@ ACTIONS: dict[str, tuple[str, list[Rollout.State], Callable[[Rollout], int | Non
         rollouts.roll_back,
     ),
 }
-SCOPE_FIELDS = [
-    "image",
-    "model_names",
-    "organisations",
-    "percentage",
-    "waves",
-    "halt_share",
-    "wave_minutes",
-]
 
 
 @admin.register(Rollout)

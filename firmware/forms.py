@@ -134,6 +134,18 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
         return data
 
 
+# What a rollout moves and how: set before it starts, read only after.
+SCOPE_FIELDS = [
+    "image",
+    "model_names",
+    "organisations",
+    "percentage",
+    "waves",
+    "halt_share",
+    "wave_minutes",
+]
+
+
 class RolloutForm(forms.ModelForm[Rollout]):
     model_names = forms.MultipleChoiceField(
         label="Models",
@@ -145,16 +157,7 @@ class RolloutForm(forms.ModelForm[Rollout]):
 
     class Meta:
         model = Rollout
-        fields = [
-            "name",
-            "image",
-            "model_names",
-            "organisations",
-            "percentage",
-            "waves",
-            "halt_share",
-            "wave_minutes",
-        ]
+        fields = ["name", *SCOPE_FIELDS]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
