@@ -324,6 +324,7 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             preview_rows=PREVIEW_ROWS,
             size_after=_size_after(book, plan),
             separator="semicolon" if plan.delimiter == ";" else "comma",
+            in_worker=_rows(plan) >= settings.JOBS_IMPORT_ROWS,
         )
 
     def _render(
@@ -385,6 +386,11 @@ def _import_token(request: HttpRequest, book: Phonebook, data: bytes, delete: bo
 def _read_import_token(request: HttpRequest, book: Phonebook, token: str) -> tuple[bytes, bool]:
     payload = signing.loads(token, salt=_token_salt(request, book), max_age=IMPORT_TOKEN_MAX_AGE)
     return zlib.decompress(base64.b64decode(payload["data"])), bool(payload["delete"])
+
+
+def _rows(plan: ImportPlan) -> int:
+    """The file's rows, as the confirm counts them (a plan without errors has each once)."""
+    return len(plan.create) + len(plan.update) + len(plan.unchanged) + len(plan.errors)
 
 
 def _size_after(book: Phonebook, plan: ImportPlan) -> dict[str, str] | None:

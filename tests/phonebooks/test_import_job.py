@@ -26,6 +26,18 @@ def book(tenant_a) -> Phonebook:
     return make_phonebook(tenant_a.organisation, name="Everyone")
 
 
+def test_the_preview_of_a_large_file_says_it_is_imported_in_the_background(
+    admin_client, book, settings
+):
+    settings.JOBS_IMPORT_ROWS = 10
+
+    large = upload(admin_client, book, big_file(10)).content.decode()
+    small = upload(admin_client, book, big_file(9)).content.decode()
+
+    assert "imported in the background" in large
+    assert "imported in the background" not in small
+
+
 def confirm(client, book: Phonebook, content: str):
     token = token_of(upload(client, book, content))
     return client.post(import_url(book), {"token": token}, follow=True)
