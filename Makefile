@@ -1,9 +1,11 @@
-# The two commands a newcomer needs: `make run` and `make test`.
+# The two commands a newcomer needs: `make run` (the web server and the worker) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=true
+# Where `make run` serves (ADDRESS=127.0.0.1:8001 make run beside another checkout's).
+ADDRESS ?= 127.0.0.1:8000
 
 .PHONY: run test lint typecheck venv migrate demo check clean bench
 
@@ -30,12 +32,18 @@ demo: migrate
 
 run: demo
 	@echo
-	@echo "  Admin:      http://127.0.0.1:8000/admin/  (user admin, password admin)"
+	@echo "  Admin:      http://$(ADDRESS)/admin/  (user admin, password admin)"
 	@echo "              organisation staff of Demo BV: demo-admin / demo-admin-password"
 	@echo "  A phone's config, fetched the way a phone does:"
-	@echo "    curl --digest -u demo:demo-provisioning -A 'Yealink SIP-T54W 96.86.0.100 80:5e:c0:00:00:01' http://127.0.0.1:8000/805ec0000001.cfg"
+	@echo "    curl --digest -u demo:demo-provisioning -A 'Yealink SIP-T54W 96.86.0.100 80:5e:c0:00:00:01' http://$(ADDRESS)/805ec0000001.cfg"
+	@echo "  Jobs (Sync with RPS, large imports) run in the worker started beside it;"
+	@echo "  the admin's Jobs page follows them. Ctrl-C stops both."
 	@echo
-	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@# The worker in the background, the web server in front; whichever way the web server
+	@# ends (Ctrl-C, an error), the trap stops the worker too and waits for its task.
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(DEV_ENV) $(BIN)/python manage.py db_worker & worker=$$!; \
+	$(DEV_ENV) $(BIN)/python manage.py runserver $(ADDRESS)
 
 test: venv
 	$(BIN)/python -m pytest

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
@@ -28,6 +30,7 @@ from phonebooks.families import FAMILIES, MAX_BYTES, MAX_BYTES_SOME_MODELS
 from phonebooks.models import BOOKS_PER_PHONE, Contact, Phonebook
 from phonebooks.numbers import dialable
 from phonebooks.render import projected_size, refresh_size
+from phonebooks.tasks import queue_import, row_count
 
 # The preview shows this many rows of each kind; every bad row is always shown.
 PREVIEW_ROWS = 200
@@ -268,6 +271,8 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             return HttpResponseRedirect(request.path)
         if delete_missing and not request.user.has_perm("phonebooks.delete_contact"):
             raise PermissionDenied
+        if row_count(data) >= settings.JOBS_IMPORT_ROWS:
+            return self._queue_import(request, book, data, delete_missing)
         try:
             plan = import_contacts(book, data, delete_missing=delete_missing)
         except (CsvFileError, IntegrityError):
@@ -286,6 +291,17 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         )
         warn_about_size(request, book)
         return HttpResponseRedirect(reverse("admin:phonebooks_phonebook_change", args=[book.pk]))
+
+    def _queue_import(
+        self, request: HttpRequest, book: Phonebook, data: bytes, delete_missing: bool
+    ) -> HttpResponse:
+        """A large file is written by the worker; its job's page follows it."""
+        assert isinstance(request.user, User)  # the admin's user, logged in
+        job = queue_import(request.user, book, data, delete_missing)
+        self.message_user(
+            request, f"The import into {book} has started; this page follows it.", messages.INFO
+        )
+        return HttpResponseRedirect(job.get_absolute_url())
 
     def _preview(
         self,
@@ -308,6 +324,7 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             preview_rows=PREVIEW_ROWS,
             size_after=_size_after(book, plan),
             separator="semicolon" if plan.delimiter == ";" else "comma",
+            in_worker=_rows(plan) >= settings.JOBS_IMPORT_ROWS,
         )
 
     def _render(
@@ -369,6 +386,11 @@ def _import_token(request: HttpRequest, book: Phonebook, data: bytes, delete: bo
 def _read_import_token(request: HttpRequest, book: Phonebook, token: str) -> tuple[bytes, bool]:
     payload = signing.loads(token, salt=_token_salt(request, book), max_age=IMPORT_TOKEN_MAX_AGE)
     return zlib.decompress(base64.b64decode(payload["data"])), bool(payload["delete"])
+
+
+def _rows(plan: ImportPlan) -> int:
+    """The file's rows, as the confirm counts them (a plan without errors has each once)."""
+    return len(plan.create) + len(plan.update) + len(plan.unchanged) + len(plan.errors)
 
 
 def _size_after(book: Phonebook, plan: ImportPlan) -> dict[str, str] | None:

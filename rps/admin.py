@@ -5,9 +5,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from devices.admin import badge, search_with_mac
 from devices.mac import format_mac
@@ -15,11 +16,8 @@ from devices.models import Device
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import is_provider
-from rps import wording
-from rps.client import RpsConfigError
 from rps.models import RpsDeviceState, RpsServerState
-from rps.summary import IN_SYNC, NEEDS_SOMEONE
-from rps.sync import run_while_waited_for
+from rps.tasks import queue_sync
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups, _ListDisplayT
@@ -28,8 +26,6 @@ logger = logging.getLogger("rps")
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 Status = RpsDeviceState.Status
-MESSAGE_LINES = 10
-LEVELS = {IN_SYNC: messages.SUCCESS, NEEDS_SOMEONE: messages.WARNING}  # else ERROR
 # Where the phone was registered before it came to the staff's organisation is another
 # organisation's; what RPS said is the provider's.
 PROVIDER_ONLY_FIELDS = ("organisation", "server_rps_id", "last_error_detail")
@@ -83,24 +79,15 @@ def _run_sync(
     request: HttpRequest,
     organisations: Iterable[Organisation],
     macs: set[str] | None = None,
-) -> None:
-    """Runs the sync in the request, each call to RPS within RPS_ADMIN_CALL_SECONDS. Staff
-    read plain words; the provider reads what RPS said, which the log keeps too."""
-    provider = is_provider(request.user)
-    try:
-        summary = run_while_waited_for(request.user, organisations, macs)
-    except RpsConfigError as exc:
-        modeladmin.message_user(
-            request, str(exc) if provider else wording.NOT_SET_UP, messages.ERROR
-        )
-        return
+) -> HttpResponse:
+    """Queues the sync for the worker and shows its job's page at once: no call to RPS in
+    the request. The page says how far it is, then how it went (staff in plain words)."""
+    assert isinstance(request.user, User)  # the admin's user, logged in
+    job = queue_sync(request.user, organisations, macs)
     modeladmin.message_user(
-        request, summary.headline(), LEVELS.get(summary.exit_status, messages.ERROR)
+        request, "The sync with RPS has started; this page follows it.", messages.INFO
     )
-    for line in summary.problem_lines(summary.errors, MESSAGE_LINES, for_provider=provider):
-        modeladmin.message_user(request, line, messages.ERROR)
-    for line in summary.problem_lines(summary.notices, MESSAGE_LINES, for_provider=provider):
-        modeladmin.message_user(request, line, messages.WARNING)
+    return HttpResponseRedirect(job.get_absolute_url())
 
 
 @admin.action(description="Sync with RPS", permissions=["change"])
@@ -108,8 +95,8 @@ def sync_organisations_with_rps(
     modeladmin: admin.ModelAdmin[Organisation],
     request: HttpRequest,
     queryset: QuerySet[Organisation],
-) -> None:
-    _run_sync(modeladmin, request, queryset)
+) -> HttpResponse:
+    return _run_sync(modeladmin, request, queryset)
 
 
 @admin.action(
@@ -117,10 +104,12 @@ def sync_organisations_with_rps(
 )
 def sync_devices_with_rps(
     modeladmin: admin.ModelAdmin[Device], request: HttpRequest, queryset: QuerySet[Device]
-) -> None:
+) -> HttpResponse:
     devices = list(queryset.select_related("organisation"))
     organisations = {device.organisation_id: device.organisation for device in devices}
-    _run_sync(modeladmin, request, organisations.values(), {device.mac for device in devices})
+    return _run_sync(
+        modeladmin, request, organisations.values(), {device.mac for device in devices}
+    )
 
 
 @admin.action(description="Sync with RPS", permissions=["view"])
@@ -128,17 +117,17 @@ def sync_states_with_rps(
     modeladmin: admin.ModelAdmin[RpsDeviceState],
     request: HttpRequest,
     queryset: QuerySet[RpsDeviceState],
-) -> None:
+) -> HttpResponse | None:
     if not request.user.has_perm("devices.change_device"):
         modeladmin.message_user(
             request, "Syncing needs the right to change phones.", messages.ERROR
         )
-        return
+        return None
     states = list(queryset.select_related("organisation", "device__organisation"))
     organisations = {s.device.organisation_id: s.device.organisation for s in states if s.device}
     if is_provider(request.user):  # staff sync their own organisation only
         organisations.update({s.organisation.pk: s.organisation for s in states if s.organisation})
-    _run_sync(modeladmin, request, organisations.values(), {state.mac for state in states})
+    return _run_sync(modeladmin, request, organisations.values(), {state.mac for state in states})
 
 
 class ReadOnlyAdmin(ScopedModelAdmin[M]):

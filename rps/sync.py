@@ -528,17 +528,18 @@ class RpsSync:
         verb: str,
     ) -> None:
         """A call per phone (each has a password of its own, and a device call carries one),
-        each answer saved as it comes; what was done is said a batch of phones at a time."""
+        each answer saved as it comes; what was done is said a batch of phones at a time,
+        the progress phone by phone (the job's page follows it)."""
         for chunk in _batches(items):
             done: list[_Item] = []
             try:
                 for item in chunk:
                     if push(organisation, server_id, item):
                         done.append(item)
+                    self._advance(1, organisation)
             finally:  # said even when the run stops halfway (RPS stopped answering)
                 if done:
                     self._did(organisation.slug, f"{verb} {_phones(done)}")
-            self._advance(len(chunk), organisation)
 
     def _add(self, organisation: Organisation, server_id: str, item: _Item) -> bool:
         def add() -> str:
@@ -1022,18 +1023,21 @@ def _unanswered_before(state: RpsDeviceState) -> bool:
 
 
 def run_while_waited_for(
-    who: object, organisations: Iterable[Organisation], macs: set[str] | None = None
+    who: object,
+    organisations: Iterable[Organisation],
+    macs: set[str] | None = None,
+    progress: Progress | None = None,
 ) -> SyncSummary:
-    """A sync that someone waits for (the admin's "Sync with RPS", the API's rps-sync): each
-    call to RPS within RPS_ADMIN_CALL_SECONDS, and in the application log who ran it, what
-    it wrote and every problem in RPS's words. RpsConfigError (logged) when RPS is not set
-    up."""
+    """A sync that someone waits for (the admin's "Sync with RPS" in the worker, its page
+    open; the API's rps-sync in the request): each call to RPS within
+    RPS_ADMIN_CALL_SECONDS, and in the application log who ran it, what it wrote and every
+    problem in RPS's words. RpsConfigError (logged) when RPS is not set up."""
     try:
         client = client_from_settings(call_seconds=settings.RPS_ADMIN_CALL_SECONDS)
     except RpsConfigError as exc:
         logger.error("Sync with RPS by %s: %s", who, exc)
         raise
-    summary = RpsSync(client, macs=macs).run(list(organisations))
+    summary = RpsSync(client, macs=macs, progress=progress).run(list(organisations))
     logger.info("Sync with RPS by %s: %s", who, summary.headline())
     for action in summary.actions:
         logger.info("%s", action)

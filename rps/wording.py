@@ -5,6 +5,8 @@ the provider: the command's output, the application log and the provider's admin
 
 from __future__ import annotations
 
+from jobs.work import PROVIDER_TOLD
+
 UNREACHABLE = (
     "Yealink RPS, the phone registry, could not be reached, so the sync stopped; try again later."
 )
@@ -29,3 +31,11 @@ SERVER_NOT_UPDATED = (
 SERVER_NOT_DELETED = "Yealink RPS refused to delete a server no organisation uses any more."
 CALL_REFUSED = "Yealink RPS refused a call of the sync; please tell your provider."
 NOT_SYNCED = "Not synced yet."
+
+# A "Sync with RPS" job that could not be done: the provider has been told (the worker logs it
+# at ERROR and mails ADMINS), so staff are not asked to tell them.
+UNREACHABLE_JOB = f"{UNREACHABLE} {PROVIDER_TOLD}"
+REFUSED_ACCESS_JOB = (
+    f"Yealink RPS refused this server's access, so nothing was sent. {PROVIDER_TOLD}"
+)
+NOT_SET_UP_JOB = f"Syncing with Yealink RPS is not set up on this server. {PROVIDER_TOLD}"

@@ -305,10 +305,11 @@ def mounts(service: dict) -> dict[str, str]:
 def test_compose_runs_the_app_its_database_cache_proxy_rollouts_and_migrations():
     running = services()
 
-    assert set(running) == {"app", "migrate", "rollouts", "nginx", "db", "redis"}
+    assert set(running) == {"app", "migrate", "rollouts", "worker", "nginx", "db", "redis"}
     assert running["db"]["image"].startswith("postgres:15")
     assert running["redis"]["image"].startswith("redis:7")
-    assert set(ours()) == {"app", "migrate", "rollouts"}
+    assert set(ours()) == {"app", "migrate", "rollouts", "worker"}
+    assert running["worker"]["command"] == ["python", "manage.py", "db_worker", "--no-reload"]
     assert "command" not in running["app"]  # the image's CMD: gunicorn
     assert running["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert running["migrate"]["restart"] == "no"
@@ -402,6 +403,7 @@ def unit(path: Path) -> dict[str, dict[str, list[str]]]:
 def test_every_unit_parses():
     assert {p.name for p in unit_files()} == {
         "voipconfig.service",
+        "voipconfig-worker.service",
         *(
             f"voipconfig-{job}.{kind}"
             for job in ("prune-access-log", "rps-sync", "firmware-rollouts")
@@ -478,7 +480,17 @@ def test_each_job_has_a_timer_starting_its_oneshot_service(job, calendar, comman
     assert timer["Timer"]["Unit"] == [f"voipconfig-{job}.service"]
     assert timer["Install"]["WantedBy"] == ["timers.target"]
     assert service["Type"] == ["oneshot"]  # a timer never starts it again while it runs
-    assert service["ExecStart"] == [f"/srv/voipconfig/.venv/bin/python manage.py {command}"]
+    assert service["ExecStart"][0] == f"/srv/voipconfig/.venv/bin/python manage.py {command}"
+
+
+def test_the_job_worker_runs_as_a_service_and_stops_after_its_task():
+    service = unit(SYSTEMD / "voipconfig-worker.service")["Service"]
+
+    assert service["ExecStart"] == [
+        "/srv/voipconfig/.venv/bin/python manage.py db_worker --no-reload"
+    ]
+    assert service["KillSignal"] == ["SIGTERM"] and int(service["TimeoutStopSec"][0]) >= 300
+    assert service["User"] == ["voipconfig"]
 
 
 def test_every_setting_the_units_pass_is_documented():

@@ -16,6 +16,7 @@ from django.urls import reverse
 from api import tokens
 from devices.models import AccessLog, Device, ForeignMacAttempt, SipAccount
 from firmware.models import FirmwareImage, FirmwareTarget, Rollout
+from jobs.models import Job
 from media_assets.models import CaCertificate, SoftkeyFile
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation, SettingsProfile
@@ -52,6 +53,9 @@ def two_organisations(db):
     )
     AccessAttempt.objects.create(username="acme-admin", failures_since_start=5)
     tokens.issue("acme billing", acme)
+    for org in (demo, acme):
+        Job.objects.create(kind=Job.Kind.RPS_SYNC, organisation=org, title=f"Sync {org.slug}")
+    Job.objects.create(kind=Job.Kind.RPS_SYNC, title="Sync demo and acme")  # the provider's
     for org in (demo, acme):
         device = org.devices.get(mac={"demo": "805ec0000001", "acme": "001565000002"}[org.slug])
         AccessLog.objects.create(

@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from devices.admin import DeviceAdmin, phone_counts
 from devices.models import Device
@@ -96,3 +97,8 @@ class LoginLockoutPage(ScopedModelAdmin[AccessAttempt]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The task queue's own rows (django-tasks-db) say only "rps.tasks.sync_with_rps" and a job's
+# id: the Jobs page says what each one does and how it went, each organisation its own.
+admin.site.unregister(DBTaskResult)

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # the API docs' Swagger UI, from our static files (no CDN)
     "firmware",
     "api",
+    "jobs",
+    "django_tasks",
+    "django_tasks_db",
     "voipconfig",
 ]
 
@@ -349,9 +352,17 @@ RPS_READ_TIMEOUT: float = env.float("RPS_READ_TIMEOUT", default=30.0)
 RPS_RETRIES: int = env.int("RPS_RETRIES", default=4)
 RPS_BACKOFF_SECONDS: float = env.float("RPS_BACKOFF_SECONDS", default=0.5)
 RPS_BACKOFF_MAX_SECONDS: float = env.float("RPS_BACKOFF_MAX_SECONDS", default=30.0)
-# "Sync with RPS" in the admin runs in the request: there a call with its retries gives up
-# after this many seconds, so an unreachable RPS is said well before gunicorn's timeout (30 s).
+# A sync someone waits for (the admin's "Sync with RPS", in the worker with its job's page open;
+# the API's rps-sync, in the request): a call with its retries gives up after this many
+# seconds, so an unreachable RPS is said soon, and well before gunicorn's timeout (30 s).
 RPS_ADMIN_CALL_SECONDS: float = env.float("RPS_ADMIN_CALL_SECONDS", default=10.0)
+
+# --- Jobs: long work in the worker (docs/architecture.md "Jobs") ----------------------------
+# The queue is a table of the database itself (django-tasks' database backend): SQLite in a
+# checkout, PostgreSQL in production, one code path; `manage.py db_worker` runs the tasks.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A contacts CSV import of this many rows or more runs as a job after the preview's confirm.
+JOBS_IMPORT_ROWS: int = env.int("JOBS_IMPORT_ROWS", default=1000)
 
 # --- Admin login: lockout after wrong passwords (django-axes) ---------------------------------
 

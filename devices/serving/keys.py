@@ -119,4 +119,6 @@ NOT_CONFIG_SOURCES = (
     # A phone's progress in a rollout changes no file: its wave opening does (Rollout).
     "firmware.RolloutPhone",
     "firmware.RolloutSample",
+    # A job does its work through the models it writes (contacts, RPS state).
+    "jobs.Job",
 )

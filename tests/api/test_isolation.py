@@ -998,9 +998,9 @@ def normalised(response: Any, names: Names) -> tuple[int, str, Any]:
         body: Any = json.loads(response.content)
     except ValueError:
         body = response.content.decode("utf-8", "replace")
-    substitutions = names.substitutions()
+    # Times first: a new row's id (12, say) must not be replaced inside a date (2026-12-03).
+    substitutions = [(TIME, "<time>"), *names.substitutions()]
     substitutions += [(re.compile(whole(pk)), "<new id>") for pk in _ids(body)]
-    substitutions.append((TIME, "<time>"))
     return response.status_code, response.get("Content-Type", ""), _replaced(body, substitutions)
 
 

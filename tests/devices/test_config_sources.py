@@ -13,7 +13,15 @@ from devices.models import AccessLog, Device
 from devices.serving import cache, keys
 from media_assets.models import DeviceMedia, Wallpaper
 
-PROJECT_APPS = ("organisations", "devices", "phonebooks", "media_assets", "rps", "firmware")
+PROJECT_APPS = (
+    "organisations",
+    "devices",
+    "phonebooks",
+    "media_assets",
+    "rps",
+    "firmware",
+    "jobs",
+)
 
 
 def test_every_model_is_a_config_source_or_listed_as_none():

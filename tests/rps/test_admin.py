@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 import time
 from io import StringIO
@@ -16,16 +18,28 @@ from rps.desired import server_name
 from rps.models import RpsDeviceState
 from tests.admin_forms import browser_form
 from tests.factories import make_device, make_organisation
+from tests.jobs.worker import run_worker
 
 Status = RpsDeviceState.Status
 
 
 def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
+    """What the page says: its messages, and on a job's page each line of what it shows
+    (the summary; for the provider the detail too)."""
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    shown = re.findall(r'<div class="readonly">(.*?)</div>', response.content.decode(), re.S)
+    lines = [line for text in shown for line in re.split(r"<br>|\n", text)]
+    return said + [html.unescape(line).strip() for line in lines if line.strip()]
 
 
 def run_action(client, url: str, action: str, pks: list[int]):
-    return client.post(url, {"action": action, "_selected_action": pks}, follow=True)
+    """The action queues the sync and shows its job's page; the worker runs it; the page
+    then says how it went."""
+    queued = client.post(url, {"action": action, "_selected_action": pks}, follow=True)
+    if not queued.redirect_chain or "/jobs/job/" not in queued.redirect_chain[-1][0]:
+        return queued  # refused in the request: nothing queued
+    run_worker()
+    return client.get(queued.redirect_chain[-1][0])
 
 
 @pytest.fixture
@@ -50,9 +64,9 @@ def test_the_organisation_action_syncs_the_selected_organisations(admin_client, 
     assert response.status_code == 200
     assert set(fake_rps.our_devices().values()) == {server_name("alpha")}
     assert len(fake_rps.our_devices()) == 3
-    [message] = messages_of(response)
-    assert "servers 1 created" in message
-    assert "3 registered" in message
+    [headline] = [line for line in messages_of(response) if line.startswith("RPS sync:")]
+    assert "servers 1 created" in headline
+    assert "3 registered" in headline
 
 
 def test_the_device_action_rechecks_a_phone_another_customer_has_released(
@@ -72,7 +86,7 @@ def test_the_device_action_rechecks_a_phone_another_customer_has_released(
     assert fake_rps.our_devices()[phone.mac] == server_name("alpha")
     assert RpsDeviceState.objects.get(mac=phone.mac).status == Status.REGISTERED
     assert [call.body["macs"] for call in fake_rps.calls_to("device/add")] == [[phone.mac]]
-    assert "1 registered" in messages_of(response)[0]
+    assert any("1 registered" in line for line in messages_of(response))
 
 
 def test_an_action_reports_failures_per_phone(admin_client, fake_rps, alpha):
@@ -100,9 +114,10 @@ def test_an_action_without_rps_keys_says_what_to_set(admin_client, fake_rps, alp
         [alpha.pk],
     )
 
-    assert messages_of(response) == [
+    assert (
         "RPS_ACCESS_KEY_SECRET must be set (see .env.example); nothing was sent to RPS."
-    ]
+        in messages_of(response)
+    )
     assert fake_rps.calls == []
 
 
@@ -317,8 +332,8 @@ def make_owned(settings, fake_rps):
     [
         (make_unreachable, wording.UNREACHABLE),
         (make_busy, wording.UNREACHABLE),
-        (make_refused_access, wording.REFUSED_ACCESS),
-        (make_not_set_up, wording.NOT_SET_UP),
+        (make_refused_access, wording.REFUSED_ACCESS_JOB),
+        (make_not_set_up, wording.NOT_SET_UP_JOB),
         (make_phone_refused, wording.PHONE_REFUSED),
         (make_owned, wording.OWNED_BY_OTHER),
     ],

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "jobs"
+    verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        from jobs.models import Job
+        from organisations.scoping import register_scoped_model
+
+        # Staff follow their own organisation's jobs; a job over several organisations (the
+        # provider's) has none and is the provider's.
+        register_scoped_model(Job, "organisation", staff_actions=["view"])
