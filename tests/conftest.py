@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -50,6 +51,17 @@ class Tenant:
 def basic(username: str, password: str) -> str:
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return f"Basic {token}"
+
+
+@pytest.fixture
+def one_throttle_window(settings):
+    """Throttle counts live in fixed windows of the real clock (devices.serving.throttle): a
+    test that counts many failures must not straddle the turn of one, or its counts start
+    afresh halfway. With under 20 s of the window left, wait for the next."""
+    window = settings.THROTTLE_WINDOW_SECONDS
+    left = window - time.time() % window
+    if left < 20:
+        time.sleep(left + 0.05)
 
 
 @pytest.fixture(autouse=True)

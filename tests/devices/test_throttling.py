@@ -12,6 +12,9 @@ from devices.serving import throttle
 from tests.conftest import basic
 from tests.factories import user_agent
 
+# Each counts failures toward a limit: none may straddle the turn of a throttle window.
+pytestmark = pytest.mark.usefixtures("one_throttle_window")
+
 Outcome = AccessLog.Outcome
 MAC_FILE = "/805ec0aaaa01.cfg"
 

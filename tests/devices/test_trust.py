@@ -19,7 +19,8 @@ from tests.factories import make_account, make_device, resource_path, user_agent
 from tests.media_assets.media import choose, make_ringtone, make_wallpaper
 from tests.phone_client import digest_authorization, www_authenticate
 
-pytestmark = pytest.mark.django_db
+# Many count failures toward a limit: none may straddle the turn of a throttle window.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_throttle_window")]
 Outcome = AccessLog.Outcome
 
 
