@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
@@ -21,7 +23,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from devices import csv_io, foreign_macs, status
+from devices import csv_io, foreign_macs, status, tasks
 from devices.config import (
     LAYER_ORDER,
     mask_secrets,
@@ -576,6 +578,12 @@ class DeviceAdmin(
                 refused_whole=bool(plan.refusal),
             )
         if "confirm" in request.POST and not plan.errors and not plan.refusal:
+            rows = text.count("\n")  # at most the file's rows: a header and one per line
+            if rows >= settings.JOBS_IMPORT_ROWS:  # a large file: the worker writes it
+                assert isinstance(request.user, User)  # the admin's user, logged in
+                job = tasks.queue_import(request.user, organisation, text, rows)
+                self.message_user(request, "The import has started; this page follows it.")
+                return HttpResponseRedirect(job.get_absolute_url())
             csv_io.apply(plan)
             self.message_user(request, f"Imported. {plan.summary(done=True)}")
             return HttpResponseRedirect(reverse("admin:devices_device_changelist"))

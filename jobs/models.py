@@ -18,6 +18,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         RPS_SYNC = "rps_sync", "Sync with RPS"
         CONTACTS_IMPORT = "contacts_import", "Contacts import"
+        PHONES_IMPORT = "phones_import", "Phones import"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
