@@ -7,7 +7,7 @@ DEV_ENV := DEBUG=true
 # Where `make run` serves (ADDRESS=127.0.0.1:8001 make run beside another checkout's).
 ADDRESS ?= 127.0.0.1:8000
 
-.PHONY: run test lint typecheck venv migrate demo check clean bench
+.PHONY: run test lint typecheck venv migrate demo check clean bench messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -51,6 +51,12 @@ test: venv
 # The boot storm against gunicorn and PostgreSQL (see bench/boot_storm.py for options).
 bench: venv
 	$(BIN)/python bench/boot_storm.py --json bench-result.json
+
+# The Dutch catalogues brought up to date with the sources, then compiled (GNU gettext's
+# tools: apt-get install gettext). Translate what it adds: docs/translation.md.
+messages: venv
+	$(DEV_ENV) $(BIN)/python manage.py makemessages --locale nl --no-obsolete
+	$(DEV_ENV) $(BIN)/python manage.py compilemessages --locale nl --ignore .venv --ignore .git
 
 lint: venv
 	$(BIN)/ruff check .

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
+from django.utils import translation
 
 from api.errors import is_api, problem_outside_drf
 from devices.serving import Fault, service_unavailable, shared
@@ -38,6 +40,32 @@ class NulCharacterMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+# The paths people read: the admin, the API and the language switch. Everything else is what
+# phones fetch, which is never translated.
+LOCALISED_PATHS = ("/admin/", "/api/", "/i18n/")
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's LocaleMiddleware (the language from the switch's cookie, else the browser's
+    Accept-Language, else LANGUAGE_CODE), for the paths people read only. A phone's request
+    costs no Accept-Language parsing and carries no Content-Language or Vary: Accept-Language,
+    and runs in the default language even when the worker's previous request was Dutch
+    (Django keeps the active language per thread)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(LOCALISED_PATHS):
+            super().process_request(request)
+        else:
+            translation.deactivate()
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if request.path_info.startswith(LOCALISED_PATHS):
+            return super().process_response(request, response)
+        return response
 
 
 class DatabaseUnavailableMiddleware:
