@@ -185,6 +185,8 @@ class Device(ProvisioningPasswords, PhoneSettings):
     last_firmware = models.CharField(max_length=32, blank=True, editable=False)
     # What it reported when last given its MAC file: how a rollout sees it come back.
     provisioned_firmware = models.CharField(max_length=32, blank=True, editable=False)
+    # Its last Wrong credentials (at LAST_SEEN_PRECISION_SECONDS): the status "failing".
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The MAC file as last served, to show an admin what changed since (keyed HMAC-SHA256).
     last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     # It holds SIP passwords; compressed first, being a few KB of config lines.

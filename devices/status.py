@@ -10,7 +10,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -22,7 +22,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.models import AccessLog, Device
+from devices.models import Device
 from organisations.models import Organisation
 
 NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
@@ -59,13 +59,12 @@ def intervals_in_use() -> list[int]:
 
 
 def failing(now: datetime | None = None) -> Q:
-    """Wrong credentials recently, and no success since."""
+    """Wrong credentials recently, and no success since: from the time of the phone's last
+    Wrong credentials, which the access-log writer keeps on it (never a look into the log,
+    whatever its size)."""
     since = (now or timezone.now()) - timedelta(hours=settings.PHONE_FAILING_WINDOW_HOURS)
-    recent = AccessLog.objects.filter(
-        device=OuterRef("pk"), outcome=AccessLog.Outcome.WRONG_CREDENTIALS, created_at__gte=since
-    )
-    return Q(Exists(recent.filter(created_at__gt=OuterRef("last_seen_at")))) | (
-        NEVER_PROVISIONED & Q(Exists(recent))
+    return Q(last_failure_at__gte=since) & (
+        NEVER_PROVISIONED | Q(last_failure_at__gt=F("last_seen_at"))
     )
 
 

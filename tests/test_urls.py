@@ -1,6 +1,6 @@
-"""Every URL is the admin, /healthz, /metrics, the REST API or a phone endpoint: no view
-reaches phones around the one door that identifies, authenticates and logs them, and every
-API view is behind the API's own (Bearer tokens, the scoping registry)."""
+"""Every URL is the admin, /healthz, /metrics, the language switch, the REST API or a phone
+endpoint: no view reaches phones around the one door that identifies, authenticates and logs
+them, and every API view is behind the API's own (Bearer tokens, the scoping registry)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.urls.resolvers import RoutePattern
+from django.views.i18n import set_language
 
 from devices.serving import is_phone_endpoint
 from voipconfig.views import healthz, metrics
@@ -18,6 +19,7 @@ from voipconfig.views import healthz, metrics
 NOT_FOR_PHONES = {
     healthz: "load balancers; it reads nothing of a phone",
     metrics: "Prometheus, from allowed addresses or with a token; counts, never a phone's data",
+    set_language: "the admin's language switch: POST only, sets a cookie, reads no phone's data",
 }
 PHONE_FILES = {
     "common-boot",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial, update_wrapper
 from typing import Any, Concatenate, Literal, ParamSpec, cast
 
@@ -417,6 +418,16 @@ def _outcome_for(status_code: int) -> Outcome:
     return Outcome.BAD_REQUEST
 
 
+def _remember_failure(device: Device, now: datetime) -> tuple[int, Visit] | None:
+    """Wrong credentials, kept on the phone so its status (failing) never needs a look into
+    the access log; like a visit, written at most once per LAST_SEEN_PRECISION_SECONDS."""
+    last = device.last_failure_at
+    if last and (now - last).total_seconds() < settings.LAST_SEEN_PRECISION_SECONDS:
+        return None
+    device.last_failure_at = now
+    return device.pk, {"last_failure_at": now}
+
+
 def _remember_visit(phone: PhoneRequest, ip: str | None) -> None:
     """Note what the phone told us, to be written with the access-log row; within
     LAST_SEEN_PRECISION_SECONDS of the last write and with nothing new, skip it (a round is
@@ -474,6 +485,8 @@ class _AccessLogger:
             )
         row = self._row(response, outcome)
         visit = (phone.device.pk, phone.visit) if phone.device and phone.visit else None
+        if outcome == Outcome.WRONG_CREDENTIALS and phone.device:
+            visit = _remember_failure(phone.device, row["created_at"]) or visit
         access_log.add(row, visit)
         self._measured(response, outcome)
         return response

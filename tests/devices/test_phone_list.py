@@ -58,16 +58,14 @@ def fleet(db):
         "never": make_device(org, label="never"),
         "ok": make_device(org, label="ok", last_seen_at=now - timedelta(minutes=12)),
         "stale": make_device(org, label="stale", last_seen_at=now - timedelta(minutes=61)),
-        "failing": make_device(org, label="failing", last_seen_at=now - timedelta(minutes=10)),
+        # Wrong credentials 5 minutes ago, as the access-log writer keeps it on the phone.
+        "failing": make_device(
+            org,
+            label="failing",
+            last_seen_at=now - timedelta(minutes=10),
+            last_failure_at=now - timedelta(minutes=5),
+        ),
     }
-    wrong = AccessLog.objects.create(
-        path="/x.cfg",
-        device=phones["failing"],
-        organisation=org,
-        outcome="wrong_credentials",
-        status_code=401,
-    )
-    AccessLog.objects.filter(pk=wrong.pk).update(created_at=now - timedelta(minutes=5))
     return org, phones
 
 

@@ -79,17 +79,13 @@ def fleet(db):
     never = make_device(org, label="never")
     fresh = make_device(org, label="fresh", last_seen_at=now - timedelta(minutes=20))
     stale = make_device(org, label="stale", last_seen_at=now - timedelta(minutes=61))
-    failing = make_device(org, label="failing", last_seen_at=now - timedelta(minutes=10))
-    recovered = make_device(org, label="recovered", last_seen_at=now)
-    for device in (failing, recovered):
-        row = AccessLog.objects.create(
-            path="/x.cfg",
-            device=device,
-            organisation=org,
-            outcome="wrong_credentials",
-            status_code=401,
-        )
-        AccessLog.objects.filter(pk=row.pk).update(created_at=now - timedelta(minutes=5))
+    # Wrong credentials 5 minutes ago, as the access-log writer keeps it on the phone
+    # (test_wrong_credentials_make_a_phone_failing_until_it_succeeds goes through HTTP).
+    refused = now - timedelta(minutes=5)
+    failing = make_device(
+        org, label="failing", last_seen_at=now - timedelta(minutes=10), last_failure_at=refused
+    )
+    recovered = make_device(org, label="recovered", last_seen_at=now, last_failure_at=refused)
     return org, {d.label: d for d in (never, fresh, stale, failing, recovered)}
 
 
@@ -115,6 +111,36 @@ def test_stale_follows_each_organisations_own_interval(fleet):
     labels = set(Device.objects.filter(status.stale()).values_list("label", flat=True))
 
     assert labels == {"stale"}
+
+
+def test_wrong_credentials_make_a_phone_failing_until_it_succeeds(client, tenant_a):
+    phone = tenant_a.device
+    wrong = client.get("/y000000000123.cfg", headers=tenant_a.phone_headers(password="wrong"))
+    assert wrong.status_code == 401
+
+    phone.refresh_from_db()
+    assert phone.last_failure_at is not None
+    assert _status_of(phone) == status.FAILING
+    assert AccessLog.objects.filter(device=phone, outcome="wrong_credentials").exists()
+
+    ok = client.get("/y000000000123.cfg", headers=tenant_a.phone_headers())
+    assert ok.status_code == 200
+    phone.refresh_from_db()
+    assert phone.last_seen_at > phone.last_failure_at
+    assert _status_of(phone) == status.OK
+
+
+def test_a_failure_outside_the_window_is_not_failing(fleet, settings):
+    _, phones = fleet
+    settings.PHONE_FAILING_WINDOW_HOURS = 0  # the failure 5 minutes ago is out of it
+
+    assert _status_of(phones["failing"]) == status.OK
+
+
+def _status_of(device: Device) -> str:
+    return getattr(
+        status.annotate_status(Device.objects.filter(pk=device.pk)).get(), status.ANNOTATION
+    )
 
 
 def test_the_organisation_list_counts_phones_by_status(admin_client, fleet):
@@ -165,3 +191,48 @@ def test_the_preview_shows_the_diff_first_coloured_with_a_legend(client, admin_c
     assert (
         body.index('id="diff"') < body.index('id="mac-file-layers"') < body.index('id="mac-file"')
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_failing_phones_failing():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before = [("devices", "0018_accesslog_hour")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    blank = {"managed_settings": "", "retired_override_keys": "", "raw_overrides": ""}
+    organisation = old.get_model("organisations", "Organisation").objects.create(
+        name="Old", slug="old", provisioning_username="old", provisioning_password="pw", **blank
+    )
+    OldDevice = old.get_model("devices", "Device")
+    refused, long_ago, fine = (
+        OldDevice.objects.create(organisation_id=organisation.pk, mac=f"805ec0ee000{n}", **blank)
+        for n in range(3)
+    )
+    now = timezone.now()
+    log = old.get_model("devices", "AccessLog").objects
+    for device, outcome, hours in [
+        (refused, "wrong_credentials", 3),
+        (refused, "wrong_credentials", 1),
+        (refused, "success", 2),
+        (long_ago, "wrong_credentials", 30),  # outside the 24-hour window
+        (fine, "success", 1),
+    ]:
+        log.create(
+            device_id=device.pk,
+            organisation_id=organisation.pk,
+            path="/x.cfg",
+            outcome=outcome,
+            status_code=401,
+            created_at=now - timedelta(hours=hours),
+        )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    failures = dict(Device.objects.values_list("mac", "last_failure_at"))
+    assert abs(failures[refused.mac] - (now - timedelta(hours=1))) < timedelta(seconds=1)
+    assert failures[long_ago.mac] is None
+    assert failures[fine.mac] is None
