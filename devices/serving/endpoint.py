@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial, update_wrapper
 from typing import Any, Concatenate, Literal, ParamSpec, cast
@@ -418,7 +418,7 @@ def _outcome_for(status_code: int) -> Outcome:
     return Outcome.BAD_REQUEST
 
 
-def _remember_failure(device: Device, now: datetime) -> tuple[int, Visit] | None:
+def _remember_failure(device: Device, now: datetime) -> tuple[int, dict[str, datetime]] | None:
     """Wrong credentials, kept on the phone so its status (failing) never needs a look into
     the access log; like a visit, written at most once per LAST_SEEN_PRECISION_SECONDS."""
     last = device.last_failure_at
@@ -484,9 +484,11 @@ class _AccessLogger:
                 self.ip, phone.mac if tried else None, phone.username if shared else None
             )
         row = self._row(response, outcome)
-        visit = (phone.device.pk, phone.visit) if phone.device and phone.visit else None
-        if outcome == Outcome.WRONG_CREDENTIALS and phone.device:
-            visit = _remember_failure(phone.device, row["created_at"]) or visit
+        visit: tuple[int, Mapping[str, Any]] | None = None
+        if phone.device and phone.visit:
+            visit = (phone.device.pk, phone.visit)
+        elif outcome == Outcome.WRONG_CREDENTIALS and phone.device:
+            visit = _remember_failure(phone.device, row["created_at"])
         access_log.add(row, visit)
         self._measured(response, outcome)
         return response

@@ -30,14 +30,12 @@ class Remember(TypedDict, total=False):
 
 
 class Visit(Remember, total=False):
-    """The device fields a request writes with its access-log row: a success's, or the time
-    of a Wrong credentials."""
+    """The device fields a successful request writes with its access-log row."""
 
     last_seen_at: datetime
     last_seen_ip: str | None
     last_user_agent: str
     last_firmware: str
-    last_failure_at: datetime
 
 
 @dataclass
