@@ -138,3 +138,19 @@ def test_the_token_created_page_in_dutch_for_organisation_staff(client, tenant_a
 
     page = client.post(ADD, {**form, "name": "billing"}).content.decode()
     assert "Copy it now: it is shown this once." in page and "It is read-only." in page
+
+
+def test_a_body_too_large_names_no_setting_the_log_does(api_a, tenant_a, settings, caplog):
+    """Part 4: the client reads what to do; the setting's name is in the log only."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"label": "x" * 2000}
+
+    response = api_a.patch(f"/api/v1/devices/{tenant_a.device.mac}", body, **DUTCH)
+
+    problem_body = problem(response)
+    assert problem_body["code"] == "body_too_large"
+    assert problem_body["detail"] == (
+        "Het verzoek is groter dan deze server accepteert: stuur minder items tegelijk."
+    )
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" not in response.content.decode()
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in caplog.text
