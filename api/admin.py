@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from api import tokens
 from api.models import ApiToken
@@ -32,17 +34,19 @@ class ApiTokenAdmin(ScopedModelAdmin[ApiToken]):
     actions = ["revoke"]
     list_select_related = ["organisation"]
 
-    @admin.display(description="scope", ordering="organisation__name")
+    @admin.display(description=_("scope"), ordering="organisation__name")
     def scope_shown(self, token: ApiToken) -> str:
-        return token.organisation.name if token.organisation else "provider (every organisation)"
+        if token.organisation:
+            return token.organisation.name
+        return gettext("provider (every organisation)")
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, token: ApiToken) -> str:
         if token.revoked_at is not None:
-            return f"revoked {token.revoked_at:%Y-%m-%d %H:%M}"
+            return gettext("revoked %(when)s") % {"when": f"{token.revoked_at:%Y-%m-%d %H:%M}"}
         if token.expires_at is not None and token.expires_at <= timezone.now():
-            return "expired"
-        return "active"
+            return gettext("expired")
+        return gettext("active")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = super().get_readonly_fields(request, obj)
@@ -78,7 +82,7 @@ class ApiTokenAdmin(ScopedModelAdmin[ApiToken]):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "API token created",
+            "title": gettext("API token created"),
             "token": obj,
             "text": getattr(request, "_api_token_text", ""),
         }
@@ -86,11 +90,12 @@ class ApiTokenAdmin(ScopedModelAdmin[ApiToken]):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = 0
         for token in queryset.filter(revoked_at__isnull=True):
             tokens.revoke(token)
-            self.log_change(request, token, "Revoked.")
+            self.log_change(request, token, "Revoked.")  # the history's record: stored, in English
             count += 1
-        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+        message = ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

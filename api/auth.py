@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -24,11 +25,13 @@ class BearerAuthentication(BaseAuthentication):
             return None
         if header[0].lower() != self.keyword.lower().encode():
             raise exceptions.AuthenticationFailed(
-                "Send the token as `Authorization: Bearer <token>`.", code="not_bearer"
+                gettext("Send the token as `Authorization: Bearer <token>`."), code="not_bearer"
             )
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
-                "The Authorization header holds `Bearer` and the token, one space between.",
+                gettext(
+                    "The Authorization header holds `Bearer` and the token, one space between."
+                ),
                 code="malformed_authorization",
             )
         try:
@@ -37,12 +40,16 @@ class BearerAuthentication(BaseAuthentication):
             text = ""
         token = tokens.find(text)
         if token is None:
-            raise exceptions.AuthenticationFailed("No such token.", code="invalid_token")
+            raise exceptions.AuthenticationFailed(gettext("No such token."), code="invalid_token")
         now = timezone.now()
         if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This token was revoked.", code="token_revoked")
+            raise exceptions.AuthenticationFailed(
+                gettext("This token was revoked."), code="token_revoked"
+            )
         if token.expires_at is not None and token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This token has expired.", code="token_expired")
+            raise exceptions.AuthenticationFailed(
+                gettext("This token has expired."), code="token_expired"
+            )
         _note_use(token, now)
         client = ApiClient(
             token_id=token.pk,

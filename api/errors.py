@@ -14,14 +14,19 @@ messages the admin shows). `errors[].pointer` is a JSON pointer into the request
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.db.models import Model
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,12 +34,19 @@ from rest_framework.views import APIView, exception_handler
 
 PROBLEM = "application/problem+json"
 
+logger = logging.getLogger(__name__)
+
 
 def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER."""
     if isinstance(exc, DjangoValidationError):  # a model's clean() reached outside a serializer
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
     if isinstance(exc, RequestDataTooBig):  # Django's limit, met as DRF reads the body
+        logger.warning(
+            "API request body over DATA_UPLOAD_MAX_MEMORY_SIZE (%s bytes): %s",
+            settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            exc,
+        )
         exc = BodyTooLarge()
     if isinstance(exc, IntegrityError):  # a unique row another request wrote meanwhile
         exc = Conflict()
@@ -45,7 +57,7 @@ def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
         body = problem(
             response.status_code,
             "invalid",
-            "Some fields are not valid: see errors.",
+            gettext("Some fields are not valid: see errors."),
             errors=flatten(exc.detail),
         )
     else:
@@ -82,6 +94,12 @@ def is_api(request: HttpRequest) -> bool:
 def problem_outside_drf(status: int, code: str, detail: str) -> JsonResponse:
     """For what answers an API request before DRF's views (the project's middleware)."""
     return JsonResponse(problem(status, code, detail), status=status, content_type=PROBLEM)
+
+
+def counted(count: int, model: type[Model]) -> str:
+    """ "3 phones", for a message: a count and the model's name (in the request's language)."""
+    name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
+    return pgettext("a count of objects", "%(count)d %(name)s") % {"count": count, "name": name}
 
 
 def flatten(detail: Any, pointer: str = "") -> list[dict[str, str]]:
@@ -126,7 +144,7 @@ def _code(exc: Exception) -> str:
 
 def _detail(exc: Exception, response: Response) -> str:
     if isinstance(exc, Http404):
-        return "Not found."
+        return str(exceptions.NotFound.default_detail)  # DRF's words, in DRF's Dutch
     detail = response.data.get("detail") if isinstance(response.data, dict) else None
     return str(detail) if detail else HTTPStatus(response.status_code).phrase
 
@@ -134,7 +152,7 @@ def _detail(exc: Exception, response: Response) -> str:
 class Conflict(exceptions.APIException):
     status_code = 409
     default_code = "conflict"
-    default_detail = (
+    default_detail = _(
         "Another request changed the same objects at the same time: nothing of this one "
         "was written. Read them again and retry."
     )
@@ -143,9 +161,9 @@ class Conflict(exceptions.APIException):
 class BodyTooLarge(exceptions.APIException):
     status_code = 413
     default_code = "body_too_large"
-    default_detail = (
-        "The request body is larger than this server takes (DATA_UPLOAD_MAX_MEMORY_SIZE); "
-        "send fewer items at a time."
+    # No setting's name here: the log has it (handle).
+    default_detail = _(
+        "The request body is larger than this server accepts: send fewer items at a time."
     )
 
 
@@ -160,4 +178,4 @@ class NoSuchRoute(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        raise exceptions.NotFound("No such resource: GET /api/v1/schema/ lists them all.")
+        raise exceptions.NotFound(gettext("No such resource: GET /api/v1/schema/ lists them all."))

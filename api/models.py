@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from organisations.models import Organisation
 
@@ -15,7 +16,9 @@ class ApiToken(models.Model):
     an organisation sees what that organisation's staff see (organisations.scoping)."""
 
     name = models.CharField(
-        max_length=100, help_text="What uses it: \u201cbilling\u201d, \u201cPBX\u201d."
+        _("name"),
+        max_length=100,
+        help_text=_("What uses it: “billing”, “PBX”."),
     )
     organisation = models.ForeignKey(
         Organisation,
@@ -23,19 +26,27 @@ class ApiToken(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="api_tokens",
-        help_text="Empty: a provider token, which sees every organisation.",
+        verbose_name=_("organisation"),
+        help_text=_("Empty: a provider token, which sees every organisation."),
     )
     read_only = models.BooleanField(
-        "read-only", default=False, help_text="It may read, never create, change or delete."
+        _("read-only"), default=False, help_text=_("It may read, never create, change or delete.")
     )
     # sha256 of the token, hex: 256 random bits need no slow hash (nothing to guess).
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     prefix = models.CharField(
-        max_length=12, editable=False, help_text="The token's first characters, to tell it by."
+        _("prefix"),
+        max_length=12,
+        editable=False,
+        help_text=_("The token's first characters, to tell it by."),
     )
     # Whom the admin's history names for what the token changed: a user that cannot log in.
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_token", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="api_token",
+        editable=False,
+        verbose_name=_("user"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -44,17 +55,19 @@ class ApiToken(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     expires_at = models.DateTimeField(
-        "expires", null=True, blank=True, help_text="Empty: it does not expire."
+        _("expires"), null=True, blank=True, help_text=_("Empty: it does not expire.")
     )
-    last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField("revoked", null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return self.name

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.request import Request
@@ -28,6 +29,10 @@ class NewestFirst(CursorPagination):
             return super().decode_cursor(request)
         except exceptions.NotFound:
             raise exceptions.ValidationError(
-                {"cursor": ["Not a cursor of this list: use the `next` or `previous` link."]},
+                {
+                    "cursor": [
+                        gettext("Not a cursor of this list: use the `next` or `previous` link.")
+                    ]
+                },
                 code="invalid_cursor",
             ) from None

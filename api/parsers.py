@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO, Any
 
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
@@ -35,7 +36,8 @@ def refuse_nul(data: Any) -> None:
     where = _nul_at(data)
     if where is not None:
         raise exceptions.ParseError(
-            f"The body holds a NUL character (\\u0000) at {where or '/'}: no field takes one.",
+            gettext("The body holds a NUL character (\\u0000) at %(pointer)s: no field takes one.")
+            % {"pointer": where or "/"},
             code="nul_character",
         )
 
@@ -54,7 +56,7 @@ class NestingJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            raise exceptions.ParseError(gettext("JSON parse error - nested too deeply.")) from None
         refuse_nul(data)
         return data
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -33,7 +34,7 @@ def client_of(request: Request) -> ApiClient:
     client: object = request.user  # typed as a User; ours is an ApiClient
     if not isinstance(client, ApiClient):
         raise exceptions.NotAuthenticated(
-            "Send an API token: `Authorization: Bearer <token>`.", code="not_authenticated"
+            gettext("Send an API token: `Authorization: Bearer <token>`."), code="not_authenticated"
         )
     return client
 
@@ -62,25 +63,25 @@ class RegistryPermission(BasePermission):
         organisation = client.organisation
         if organisation is not None and not organisation.is_active:
             raise exceptions.PermissionDenied(
-                "This token's organisation is deactivated.", code="organisation_inactive"
+                gettext("This token's organisation is deactivated."), code="organisation_inactive"
             )
         action = registry_action(request, view)
         if action != "view" and client.read_only:
             raise exceptions.PermissionDenied(
-                "This token is read-only: it may not create, change or delete.",
+                gettext("This token is read-only: it may not create, change or delete."),
                 code="read_only_token",
             )
         if is_provider(client):
             return True
         if getattr(view, "provider_only", False):
             raise exceptions.PermissionDenied(
-                "Only a provider token may do this.", code="provider_only"
+                gettext("Only a provider token may do this."), code="provider_only"
             )
         model = scoped_model_of(view)
         scope = scoped_model(model) if model is not None else None
         if scope is None or scope.path is None or action not in scope.staff_actions:
             raise exceptions.PermissionDenied(
-                "An organisation token may not do this.", code="not_permitted"
+                gettext("An organisation token may not do this."), code="not_permitted"
             )
         return True
 
@@ -89,7 +90,7 @@ class RegistryPermission(BasePermission):
             return True
         if not may_edit(client_of(request), obj):  # a shared row: visible, not theirs to change
             raise exceptions.PermissionDenied(
-                "This is shared by every organisation: only the provider changes it.",
+                gettext("This is shared by every organisation: only the provider changes it."),
                 code="shared_object",
             )
         return True

@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
@@ -122,7 +123,10 @@ def _mac(text: str) -> tuple[str, str]:
 
 def _outcome(text: str) -> tuple[str, str]:
     if text not in OUTCOMES:
-        raise ValueError(f"Unknown outcome {text!r}; use one of: {', '.join(OUTCOMES)}.")
+        raise ValueError(
+            gettext("Unknown outcome %(value)s; use one of: %(outcomes)s.")
+            % {"value": repr(text), "outcomes": ", ".join(OUTCOMES)}
+        )
     return "outcome", text
 
 
@@ -142,13 +146,18 @@ def _moment(text: str) -> datetime:
         moment = datetime.combine(day, time.min)
     if moment is None:
         raise ValueError(
-            f"{text!r} is not an ISO 8601 time; use e.g. 2025-03-01T08:00:00Z or 2025-03-01."
+            gettext(
+                "%(value)s is not an ISO 8601 time; use e.g. 2025-03-01T08:00:00Z or 2025-03-01."
+            )
+            % {"value": repr(text)}
         )
     try:  # the database compares in UTC: a time that has none (year 1 east of it) is no time
         aware = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
         return aware.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(f"{text!r} is out of the range of times.") from exc
+        raise ValueError(
+            gettext("%(value)s is out of the range of times.") % {"value": repr(text)}
+        ) from exc
 
 
 def _since(text: str) -> tuple[str, datetime]:
@@ -161,7 +170,9 @@ def _until(text: str) -> tuple[str, datetime]:
 
 def _status_code(text: str) -> tuple[str, int]:
     if not text.isdigit() or not 100 <= int(text) <= 599:
-        raise ValueError(f"{text!r} is not an HTTP status code (100 to 599).")
+        raise ValueError(
+            gettext("%(value)s is not an HTTP status code (100 to 599).") % {"value": repr(text)}
+        )
     return "status_code", int(text)
 
 

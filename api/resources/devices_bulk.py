@@ -17,11 +17,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 
 from api import history
-from api.resources.devices_serializers import REQUIRED, DeviceSerializer, Lookups
+from api.resources.devices_serializers import DeviceSerializer, Lookups, required
 from devices import foreign_macs, serving
 from devices.mac import InvalidMac, format_mac, normalise_mac
 from devices.models import Device, ForeignMacAttempt
@@ -34,7 +36,13 @@ FLAGS = {"created": history.ADDITION, "updated": history.CHANGE}
 class TooManyDevices(exceptions.APIException):
     status_code = 400
     default_code = "too_many_devices"
-    default_detail = f"At most {MAX_DEVICES} devices in one request: send them in parts."
+    default_detail = lazy(
+        lambda: (
+            gettext("At most %(count)d devices in one request: send them in parts.")
+            % {"count": MAX_DEVICES}
+        ),
+        str,
+    )()
 
 
 class Refused(exceptions.APIException):
@@ -90,17 +98,22 @@ def _items(body: Any) -> list[dict[str, Any]]:
     items = body.get("devices") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise serializers.ValidationError(
-            {"devices": ['Send {"devices": [...]}: a list of devices.']}, code="not_a_list"
+            {"devices": [gettext('Send {"devices": [...]}: a list of devices.')]},
+            code="not_a_list",
         )
     if len(items) > MAX_DEVICES:
         raise TooManyDevices(
-            f"At most {MAX_DEVICES} devices in one request; this one has {len(items)}: "
-            "send them in parts."
+            gettext(
+                "At most %(count)d devices in one request; this one has %(given)d: "
+                "send them in parts."
+            )
+            % {"count": MAX_DEVICES, "given": len(items)}
         )
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise serializers.ValidationError(
-                {"devices": {str(index): ["Each device is an object."]}}, code="invalid"
+                {"devices": {str(index): [gettext("Each device is an object.")]}},
+                code="invalid",
             )
     return items
 
@@ -115,7 +128,8 @@ def _macs(items: list[dict[str, Any]]) -> tuple[list[str | None], dict[int, Any]
         if mac is None:
             errors[index] = {"mac": [_mac_problem(item.get("mac"))]}
         elif mac in first:
-            errors[index] = {"mac": [f"{format_mac(mac)} is also item {first[mac]}."]}
+            again = gettext("%(mac)s is also item %(index)d.")
+            errors[index] = {"mac": [again % {"mac": format_mac(mac), "index": first[mac]}]}
             mac = None
         else:
             first[mac] = index
@@ -132,12 +146,13 @@ def _mac(value: Any) -> str | None:
 
 def _mac_problem(value: Any) -> serializers.ErrorDetail:
     if value is None:
-        return REQUIRED
+        return required()
     try:
         normalise_mac(value if isinstance(value, str) else "")
     except InvalidMac as exc:
         return serializers.ErrorDetail(str(exc), "invalid_mac")
-    return serializers.ErrorDetail("Not a valid string.", "invalid")  # pragma: no cover
+    words = serializers.CharField.default_error_messages["invalid"]  # DRF's
+    return serializers.ErrorDetail(str(words), "invalid")  # pragma: no cover
 
 
 def _refuse_whole(lookups: Lookups, macs: set[str]) -> None:
@@ -192,7 +207,10 @@ def _may_update(
         return True
     if lookups.organisation(slug) is None:
         return True  # the serializer says that there is no such organisation
-    message = f"{format_mac(device.mac)} is already registered to {device.organisation.slug}."
+    message = gettext("%(mac)s is already registered to %(organisation)s.") % {
+        "mac": format_mac(device.mac),
+        "organisation": device.organisation.slug,
+    }
     errors[index] = {"mac": [serializers.ErrorDetail(message, "unique")]}
     return False
 

@@ -25,6 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, Model, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -64,9 +65,15 @@ from rps.admin import rps_state_label
 from rps.models import RpsDeviceState
 
 STATUSES = ("never", "ok", "stale", "failing")
-REQUIRED = serializers.ErrorDetail(
-    str(serializers.Field.default_error_messages["required"]), "required"
-)
+
+
+def required() -> serializers.ErrorDetail:
+    """DRF's "This field is required.", in the request's language (DRF's catalogue)."""
+    return serializers.ErrorDetail(
+        str(serializers.Field.default_error_messages["required"]), "required"
+    )
+
+
 # The admin's provider_only_fields of DeviceAdmin (its profile and web passwords).
 # What the admin keeps from organisation staff is what the API keeps from their tokens.
 PROVIDER_ONLY = tuple(DeviceAdmin.provider_only_fields)
@@ -460,7 +467,8 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         reserved = provider_only_keys(text)
         if reserved:
             raise serializers.ValidationError(
-                f"Only your provider may set these keys: {', '.join(reserved)}",
+                gettext("Only your provider may set these keys: %(keys)s")
+                % {"keys": ", ".join(reserved)},
                 code="provider_only",
             )
         return "\n".join(part for part in (text, providers) if part)
@@ -508,7 +516,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
             return own
         if slug is None:
             if self.instance is None:
-                raise serializers.ValidationError({"organisation": [REQUIRED]}, code="required")
+                raise serializers.ValidationError({"organisation": [required()]}, code="required")
             return self.instance.organisation
         organisation = self.lookups.organisation(slug)
         if organisation is None:
@@ -521,7 +529,12 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
         profile = self.lookups.key_profile(organisation, name)
         if profile is None:
             raise serializers.ValidationError(
-                {"key_profile": [f"{organisation.slug} has no key profile named {name!r}."]},
+                {
+                    "key_profile": [
+                        gettext("%(organisation)s has no key profile named %(name)s.")
+                        % {"organisation": organisation.slug, "name": repr(name)}
+                    ]
+                },
                 code="does_not_exist",
             )
         return profile
@@ -557,7 +570,11 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
             problems = [p for p in (_misfit(obj, probe) for obj in existing) if p]
             if problems:
                 errors[name] = [
-                    f"{problem} Give the phone's {name} with this change, or keep its shape."
+                    gettext(
+                        "%(problem)s Give the phone's %(field)s with this change, or keep its "
+                        "shape."
+                    )
+                    % {"problem": problem, "field": name}
                     for problem in problems
                 ]
             return None
@@ -636,7 +653,7 @@ ACCOUNTS = NestedKind(
     lambda item: item.get("index"),
     lambda account: account.index,
     lambda line: SipAccount(index=line),
-    lambda line: f"Line {line}",
+    lambda line: gettext("Line %(line)s") % {"line": line},
     ACCOUNT_NAMES,
 )
 LINE_KEYS = NestedKind(
@@ -653,7 +670,7 @@ HANDSETS = NestedKind(
     lambda item: item.get("index"),
     lambda handset: handset.index,
     lambda number: Handset(index=number),
-    lambda number: f"Handset {number}",
+    lambda number: gettext("Handset %(number)s") % {"number": number},
 )
 
 
@@ -671,15 +688,20 @@ def plan_item(
     stored one (a new line must have one)."""
     place = kind.place(item)
     if place is None:  # left out of an item of a PATCH
-        return {kind.required: [REQUIRED]}
+        return {kind.required: [required()]}
     if place in seen:
-        return {kind.required: [f"{kind.named(place)} is also item {seen[place]} of {kind.name}."]}
+        again = gettext("%(place)s is also item %(index)d of %(field)s.")
+        return {
+            kind.required: [
+                again % {"place": kind.named(place), "index": seen[place], "field": kind.name}
+            ]
+        }
     seen[place] = index
     stored = next((obj for obj in existing if kind.place_of(obj) == place), None)
     if kind is ACCOUNTS and not item.get("password"):
         item.pop("password", None)
         if stored is None:
-            return {"password": [REQUIRED]}
+            return {"password": [required()]}
     row = stored or kind.make(place)
     return checked_item(row, item, parent, plan, kind.names, adding=stored is None)
 
@@ -741,7 +763,12 @@ def _misfit(obj: SipAccount | LineKey | Handset, device: Device) -> str | None:
         return _handset_misfit(obj, device)
     model = device.phone_model
     if model and obj.index > model.lines:
-        return f"A {model.name} has {model.lines} line(s); line {obj.index} is out."
+        text = ngettext(
+            "A %(model)s has %(count)d line; line %(line)d is out.",
+            "A %(model)s has %(count)d lines; line %(line)d is out.",
+            model.lines,
+        )
+        return text % {"model": model.name, "count": model.lines, "line": obj.index}
     return None
 
 
@@ -753,14 +780,19 @@ def _handset_misfit(handset: Handset, device: Device) -> str | None:
     try:
         probe.clean()
     except DjangoValidationError as exc:
-        return f"Handset {handset.index}: {' '.join(exc.messages)}"
+        return gettext("Handset %(number)s: %(problem)s") % {
+            "number": handset.index,
+            "problem": " ".join(exc.messages),
+        }
     return None
 
 
 def _unknown_organisation(slug: str) -> serializers.ValidationError:
     """The same words for another organisation's slug as for one nobody has."""
+    words = serializers.SlugRelatedField.default_error_messages["does_not_exist"]  # DRF's
     return serializers.ValidationError(
-        {"organisation": [f"Object with slug={slug} does not exist."]}, code="does_not_exist"
+        {"organisation": [str(words).format(slug_name="slug", value=slug)]},
+        code="does_not_exist",
     )
 
 

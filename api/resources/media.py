@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, Prefetch, ProtectedError, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status
@@ -169,7 +170,7 @@ def _form_errors(form: UploadForm[Any]) -> dict[str, list[serializers.ErrorDetai
 class InUse(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "in_use"
-    default_detail = "It is chosen for an organisation or a phone: choose another there first."
+    default_detail = _("It is chosen for an organisation or a phone: choose another there first.")
 
 
 class MediaViewSet(

@@ -21,6 +21,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Model, ProtectedError, QuerySet, RestrictedError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -34,7 +36,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from api.base import ScopedModelViewSet
-from api.errors import PROBLEM, problem_response
+from api.errors import PROBLEM, counted, problem_response
 from api.fields import NamedChoiceField
 from api.schema import PROBLEM_SCHEMA
 from api.settings_fields import PhoneSettingsSerializer, WithSettingsSerializer
@@ -355,7 +357,7 @@ def _sync_result(
 class OrganisationInUse(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "organisation_in_use"
-    default_detail = "The organisation is still in use."
+    default_detail = _("The organisation is still in use.")
 
 
 @extend_schema_view(
@@ -445,13 +447,13 @@ def in_use(organisation: Organisation, exc: ProtectedError | RestrictedError) ->
     blocking = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
     counts = Counter(type(obj) for obj in blocking)
     parts = [
-        f"{count} {model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural}"
+        counted(count, model)
         for model, count in sorted(counts.items(), key=lambda item: str(item[0]._meta))
     ]
-    return (
-        f"{organisation.name} cannot be deleted: it still has {', '.join(parts)}. Delete or "
-        "move those first, or deactivate the organisation instead."
-    )
+    return gettext(
+        "%(organisation)s cannot be deleted: it still has %(objects)s. Delete or move those "
+        "first, or deactivate the organisation instead."
+    ) % {"organisation": organisation.name, "objects": ", ".join(parts)}
 
 
 def register(router: SimpleRouter) -> None:

@@ -17,6 +17,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -34,6 +37,7 @@ from rest_framework.routers import SimpleRouter
 from api import history
 from api.base import ModelCleanSerializer, ScopedModelViewSet
 from api.fields import DeviceMacField, OrganisationSlugField, field_client
+from api.resources.devices_serializers import required
 from organisations.models import Organisation
 from organisations.scoping import scope_queryset
 from phonebooks.csv_io import MAX_ROWS, ImportPlan, plan_rows, write_planned
@@ -117,9 +121,7 @@ class PhonebookSerializer(ModelCleanSerializer[Phonebook]):
     def _default_organisation(self) -> Organisation:
         organisation = field_client(self).organisation
         if organisation is None:
-            raise serializers.ValidationError(
-                {"organisation": "This field is required."}, code="required"
-            )
+            raise serializers.ValidationError({"organisation": [required()]}, code="required")
         return organisation
 
     def _check_devices(self, attrs: dict[str, Any]) -> None:
@@ -224,11 +226,18 @@ class ContactItemSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+def _too_many_contacts() -> str:
+    """DRF formats the message with str.format: no braces in it."""
+    return gettext("More than %(count)s contacts; split the list.") % {
+        "count": number_format(MAX_ROWS, force_grouping=True)
+    }
+
+
 class ContactsReplaceSerializer(serializers.Serializer[dict[str, Any]]):
     contacts: serializers.ListSerializer[dict[str, Any]] = serializers.ListSerializer(
         child=ContactItemSerializer(),
         max_length=MAX_ROWS,
-        error_messages={"max_length": f"More than {MAX_ROWS:,} contacts; split the list."},
+        error_messages={"max_length": lazy(_too_many_contacts, str)()},
     )
 
 
@@ -259,7 +268,7 @@ class ContactViewSet(ScopedModelViewSet[Contact]):
             books = scope_queryset(Phonebook.objects.select_related("organisation"), self.client)
             book = books.filter(pk=self.kwargs["phonebook_id"]).first()
             if book is None:
-                raise NotFound("No such phonebook.")
+                raise NotFound(gettext("No such phonebook."))
             self._phonebook = book
         return self._phonebook
 
@@ -319,7 +328,7 @@ def _as_text(item: dict[str, Any]) -> dict[str, str]:
 
 
 def _at_item(index: int) -> str:
-    return f"at /contacts/{index}"
+    return gettext("at /contacts/%(index)d") % {"index": index}
 
 
 def _item_errors(plan: ImportPlan) -> dict[str, dict[str, list[serializers.ErrorDetail]]]:

@@ -26,6 +26,8 @@ from typing import Any, Generic, TypeVar
 
 from django.db import transaction
 from django.db.models import Count, Model, ProtectedError, QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
@@ -33,13 +35,14 @@ from rest_framework.routers import SimpleRouter
 
 from api import history
 from api.base import ModelCleanSerializer, ScopedModelViewSet
+from api.errors import counted
 from api.fields import OrganisationSlugField, field_client
 from api.resources.devices_serializers import (
     LINE_KEYS,
-    REQUIRED,
     LineKeySerializer,
     Nested,
     plan_item,
+    required,
     write_with_nested,
 )
 from api.settings_fields import PhoneSettingsSerializer, WithSettingsSerializer
@@ -106,7 +109,7 @@ class KeyProfileSerializer(ModelCleanSerializer[KeyProfile]):
         if given is not None:
             return given
         if self.instance is None:
-            raise serializers.ValidationError({"organisation": [REQUIRED]}, code="required")
+            raise serializers.ValidationError({"organisation": [required()]}, code="required")
         return self.instance.organisation
 
     def _plan(self, items: list[dict[str, Any]]) -> Nested:
@@ -140,19 +143,22 @@ class KeyProfileSerializer(ModelCleanSerializer[KeyProfile]):
 class InUse(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "in_use"
-    default_detail = "It is still chosen: choose another there first."
+    default_detail = _("It is still chosen: choose another there first.")
 
 
 def in_use(profile: Model, exc: ProtectedError) -> InUse:
     """What keeps it: "Reception is still chosen for 3 devices: ..."."""
     counts = Counter(type(obj) for obj in exc.protected_objects)
     parts = [
-        f"{count} {model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural}"
+        counted(count, model)
         for model, count in sorted(counts.items(), key=lambda item: str(item[0]._meta))
     ]
     return InUse(
-        f"{profile} cannot be deleted: it is still chosen for {', '.join(parts)}. Choose "
-        "another profile there first."
+        gettext(
+            "%(profile)s cannot be deleted: it is still chosen for %(objects)s. Choose "
+            "another profile there first."
+        )
+        % {"profile": profile, "objects": ", ".join(parts)}
     )
 
 

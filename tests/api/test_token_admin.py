@@ -50,7 +50,7 @@ def test_revoking_in_the_admin_stops_the_token(admin_client, tenant_a):
         LIST, {"action": "revoke", "_selected_action": [str(token.pk)]}, follow=True
     )
 
-    assert "1 token(s) revoked" in response.content.decode()
+    assert "1 token revoked." in response.content.decode()
     assert api.get("/api/v1/organisations").status_code == 401
     assert LogEntry.objects.filter(object_id=str(token.pk), change_message="Revoked.").exists()
     assert "revoked" in admin_client.get(LIST).content.decode()
