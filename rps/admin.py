@@ -9,6 +9,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from devices.admin import badge, search_with_mac
 from devices.mac import format_mac
@@ -16,6 +18,7 @@ from devices.models import Device
 from organisations.admin import ScopedInline, ScopedModelAdmin
 from organisations.models import Organisation
 from organisations.scoping import is_provider
+from rps import wording
 from rps.models import RpsDeviceState, RpsServerState
 from rps.tasks import queue_sync
 
@@ -31,47 +34,60 @@ Status = RpsDeviceState.Status
 PROVIDER_ONLY_FIELDS = ("organisation", "server_rps_id", "last_error_detail")
 
 
-def rps_state_label(device: Device) -> str:
-    """What RPS has for the phone, in words; from the phone and its state row only."""
+# What RPS has for a phone: (badge kind, badge text, the whole label on hover). A state with
+# what its last attempt said (pending, failed) is not here: `_state` words it.
+STATES = {
+    "unsynced": ("pending", _("Pending"), _("Pending (not synced yet)")),
+    "absent": ("none", _("Not in RPS"), _("Not in RPS")),
+    "removing": ("pending", _("Removing"), _("Registered, removal pending")),
+    "moving": ("pending", _("Moving"), _("Registered, move pending")),
+    Status.REGISTERED: ("ok", _("Registered"), _("Registered")),
+    Status.OWNED_BY_OTHER: ("failing", _("Other owner"), Status.OWNED_BY_OTHER.label),
+}
+
+
+def _state(device: Device) -> tuple[str, str, str]:
+    """(badge kind, badge text, label); from the phone and its state row only."""
     try:
         state = device.rps_state
     except ObjectDoesNotExist:
         state = None
     wanted = device.is_active and device.organisation.is_active
     if state is None or state.status == Status.REMOVED:
-        return "Pending (not synced yet)" if wanted else "Not in RPS"
+        return _shown("unsynced" if wanted else "absent")
     if state.status == Status.REGISTERED:
         if not wanted:
-            return "Registered, removal pending"
+            return _shown("removing")
         if state.organisation_id != device.organisation_id:
-            return "Registered, move pending"
-        return "Registered"
+            return _shown("moving")
+        return _shown(Status.REGISTERED)
     if state.status == Status.OWNED_BY_OTHER:
-        return "Owned by another RPS customer"
+        return _shown(Status.OWNED_BY_OTHER)
     label = state.get_status_display()
-    return f"{label}: {state.last_error}" if state.last_error else label
+    if state.last_error:
+        label = pgettext("RPS state", "%(status)s: %(error)s") % {
+            "status": label,
+            "error": wording.said(state.last_error),
+        }
+    if state.status == Status.FAILED:
+        return "failing", gettext("Failed"), label
+    return "pending", gettext("Pending"), label
 
 
-# The phone list's badge: a word or two, the whole label on hover.
-BADGES = {
-    "Registered": ("ok", "Registered"),
-    "Pending (not synced yet)": ("pending", "Pending"),
-    "Not in RPS": ("none", "Not in RPS"),
-    "Registered, removal pending": ("pending", "Removing"),
-    "Registered, move pending": ("pending", "Moving"),
-    "Owned by another RPS customer": ("failing", "Other owner"),
-}
+def _shown(key: str) -> tuple[str, str, str]:
+    kind, text, label = STATES[key]
+    return kind, str(text), str(label)
 
 
-@admin.display(description="RPS")
+def rps_state_label(device: Device) -> str:
+    """What RPS has for the phone, in words."""
+    return _state(device)[2]
+
+
+@admin.display(description=_("RPS"))
 def rps_state_column(device: Device) -> str:
     """A small badge (devices/phone_list.css); the list reads the state by select_related."""
-    label = rps_state_label(device)
-    kind, text = BADGES.get(label, ("", ""))
-    if not kind:  # pending or failed, with what the last attempt said
-        failed = label.startswith(Status.FAILED.label)
-        kind, text = ("failing", "Failed") if failed else ("pending", "Pending")
-    return badge(kind, text, label)
+    return badge(*_state(device))
 
 
 def _run_sync(
@@ -85,12 +101,12 @@ def _run_sync(
     assert isinstance(request.user, User)  # the admin's user, logged in
     job = queue_sync(request.user, organisations, macs)
     modeladmin.message_user(
-        request, "The sync with RPS has started; this page follows it.", messages.INFO
+        request, gettext("The sync with RPS has started; this page follows it."), messages.INFO
     )
     return HttpResponseRedirect(job.get_absolute_url())
 
 
-@admin.action(description="Sync with RPS", permissions=["change"])
+@admin.action(description=_("Sync with RPS"), permissions=["change"])
 def sync_organisations_with_rps(
     modeladmin: admin.ModelAdmin[Organisation],
     request: HttpRequest,
@@ -100,7 +116,7 @@ def sync_organisations_with_rps(
 
 
 @admin.action(
-    description="Sync with RPS (re-checks phones owned by others)", permissions=["change"]
+    description=_("Sync with RPS (re-checks phones owned by others)"), permissions=["change"]
 )
 def sync_devices_with_rps(
     modeladmin: admin.ModelAdmin[Device], request: HttpRequest, queryset: QuerySet[Device]
@@ -112,7 +128,7 @@ def sync_devices_with_rps(
     )
 
 
-@admin.action(description="Sync with RPS", permissions=["view"])
+@admin.action(description=_("Sync with RPS"), permissions=["view"])
 def sync_states_with_rps(
     modeladmin: admin.ModelAdmin[RpsDeviceState],
     request: HttpRequest,
@@ -120,7 +136,7 @@ def sync_states_with_rps(
 ) -> HttpResponse | None:
     if not request.user.has_perm("devices.change_device"):
         modeladmin.message_user(
-            request, "Syncing needs the right to change phones.", messages.ERROR
+            request, gettext("Syncing needs the right to change phones."), messages.ERROR
         )
         return None
     states = list(queryset.select_related("organisation", "device__organisation"))
@@ -130,8 +146,18 @@ def sync_states_with_rps(
     return _run_sync(modeladmin, request, organisations.values(), {state.mac for state in states})
 
 
-class ReadOnlyAdmin(ScopedModelAdmin[M]):
+class ErrorColumn:
+    """`last_error` as stored (plain words in English), in the reader's language."""
+
+    @admin.display(description=_("last error"))
+    def error(self, obj: RpsDeviceState | RpsServerState) -> str:
+        return wording.said(obj.last_error)
+
+
+class ReadOnlyAdmin(ErrorColumn, ScopedModelAdmin[M]):
     """Only the sync writes these rows; deleting one makes the next sync look again."""
+
+    readonly_fields = ["error"]
 
     def has_add_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
@@ -148,13 +174,21 @@ class RpsServerStateAdmin(ReadOnlyAdmin[RpsServerState]):
         "rps_id",
         "pushed_at",
         "last_attempt_at",
-        "last_error",
+        "error",
     ]
     list_filter = ["organisation"]
     list_select_related = ["organisation"]
     search_fields = ["server_name", "organisation__name", "organisation__slug", "rps_id"]
     # The fingerprint is a keyed hash, but there is nothing an admin could learn from it.
-    exclude = ["fingerprint"]
+    fields = [
+        "organisation",
+        "server_name",
+        "rps_id",
+        "pushed_at",
+        "last_attempt_at",
+        "error",
+        "last_error_detail",
+    ]
 
 
 @admin.register(RpsDeviceState)
@@ -166,14 +200,25 @@ class RpsDeviceStateAdmin(ReadOnlyAdmin[RpsDeviceState]):
         "status",
         "pushed_at",
         "last_attempt_at",
-        "last_error",
+        "error",
     ]
     list_filter = ["status", "organisation"]
     list_select_related = ["device", "organisation"]
     search_fields = ["mac"]  # shows the box; get_search_results matches any MAC notation
-    search_help_text = "A MAC in any notation, or part of one."
+    search_help_text = _("A MAC in any notation, or part of one.")
     actions = [sync_states_with_rps]
-    exclude = ["fingerprint"]
+    fields = [  # not the fingerprint (see RpsServerStateAdmin)
+        "mac",
+        "device",
+        "organisation",
+        "server_rps_id",
+        "rps_id",
+        "status",
+        "pushed_at",
+        "last_attempt_at",
+        "error",
+        "last_error_detail",
+    ]
 
     def get_list_display(self, request: HttpRequest) -> _ListDisplayT[RpsDeviceState]:
         shown = list(super().get_list_display(request))
@@ -183,7 +228,7 @@ class RpsDeviceStateAdmin(ReadOnlyAdmin[RpsDeviceState]):
         fields = list(super().get_fields(request, obj))
         return fields if is_provider(request.user) else _for_staff(fields)
 
-    @admin.display(description="MAC", ordering="mac")
+    @admin.display(description=_("MAC"), ordering="mac")
     def mac_address(self, obj: RpsDeviceState) -> str:
         return format_mac(obj.mac)
 
@@ -204,7 +249,7 @@ DEVICE_STATE_FIELDS = (
     "rps_id",
     "pushed_at",
     "last_attempt_at",
-    "last_error",
+    "error",
     "last_error_detail",
 )
 SERVER_STATE_FIELDS = (
@@ -213,15 +258,15 @@ SERVER_STATE_FIELDS = (
     "phones",
     "pushed_at",
     "last_attempt_at",
-    "last_error",
+    "error",
     "last_error_detail",
 )
 
 
-class RpsDeviceStateInline(ScopedInline, admin.TabularInline[RpsDeviceState, Device]):
+class RpsDeviceStateInline(ErrorColumn, ScopedInline, admin.TabularInline[RpsDeviceState, Device]):
     model = RpsDeviceState
     fk_name = "device"
-    verbose_name = verbose_name_plural = "Yealink RPS"
+    verbose_name = verbose_name_plural = _("Yealink RPS")
     template = "admin/rps/device_state_inline.html"
     fields = readonly_fields = DEVICE_STATE_FIELDS
     extra = 0
@@ -240,12 +285,14 @@ class RpsDeviceStateInline(ScopedInline, admin.TabularInline[RpsDeviceState, Dev
         return list(self.get_fields(request, obj))
 
 
-class RpsServerStateInline(ScopedInline, admin.StackedInline[RpsServerState, Organisation]):
+class RpsServerStateInline(
+    ErrorColumn, ScopedInline, admin.StackedInline[RpsServerState, Organisation]
+):
     """The organisation's RPS server and how its phones stand there, on its page."""
 
     model = RpsServerState
     fk_name = "organisation"
-    verbose_name = verbose_name_plural = "Yealink RPS"
+    verbose_name = verbose_name_plural = _("Yealink RPS")
     fields = readonly_fields = SERVER_STATE_FIELDS
     extra = 0
     max_num = 0
@@ -254,7 +301,7 @@ class RpsServerStateInline(ScopedInline, admin.StackedInline[RpsServerState, Org
     def has_add_permission(self, request: HttpRequest, obj: Organisation | None = None) -> bool:
         return False
 
-    @admin.display(description="phones")
+    @admin.display(description=_("phones"))
     def phones(self, obj: RpsServerState) -> str:
         counts = dict(
             RpsDeviceState.objects.filter(device__organisation=obj.organisation_id)

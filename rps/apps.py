@@ -3,11 +3,12 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class RpsConfig(AppConfig):
     name = "rps"
-    verbose_name = "Yealink RPS"
+    verbose_name = _("Yealink RPS")
 
     def ready(self) -> None:
         from organisations.scoping import register_scoped_model

@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import pgettext
 
 logger = logging.getLogger("rps")
 T = TypeVar("T")
@@ -53,7 +54,21 @@ TIMEOUT_RETRIES = 1
 
 
 class RpsConfigError(Exception):
-    """RPS is not configured; raised before any call is made."""
+    """RPS is not configured; raised before any call is made. `str()` says what is missing
+    in English (the command, the log); `for_provider()` in the provider's language."""
+
+    def __init__(self, message: str, missing: list[str], url: str = "") -> None:
+        super().__init__(message)
+        self.missing, self.url = missing, url
+
+    def for_provider(self) -> str:
+        if self.missing:
+            return pgettext(
+                "provider", "%(settings)s must be set (see .env.example); nothing was sent to RPS."
+            ) % {"settings": " and ".join(self.missing)}
+        return pgettext("provider", "RPS_API_URL must be an http(s) URL, not %(url)s.") % {
+            "url": repr(self.url)
+        }
 
 
 class RpsError(Exception):
@@ -500,10 +515,12 @@ def client_from_settings(call_seconds: float | None = None) -> RpsClient:
     ]
     if missing:
         raise RpsConfigError(
-            f"{' and '.join(missing)} must be set (see .env.example); nothing was sent to RPS."
+            f"{' and '.join(missing)} must be set (see .env.example); nothing was sent to RPS.",
+            missing,
         )
     if not settings.RPS_API_URL.startswith(("https://", "http://")):
-        raise RpsConfigError(f"RPS_API_URL must be an http(s) URL, not {settings.RPS_API_URL!r}.")
+        url = settings.RPS_API_URL
+        raise RpsConfigError(f"RPS_API_URL must be an http(s) URL, not {url!r}.", [], url)
     return RpsClient(
         settings.RPS_API_URL,
         settings.RPS_ACCESS_KEY_ID,

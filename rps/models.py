@@ -9,6 +9,7 @@ read, `last_error_detail` what RPS or the network said, for the provider only.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from devices.mac import format_mac
 from devices.models import Device, MacAddressField
@@ -25,22 +26,31 @@ class RpsServerState(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="rps_server",
+        verbose_name=_("organisation"),
     )
-    server_name = models.CharField(max_length=20, help_text="The name RPS knows it by.")
-    rps_id = models.CharField("RPS id", max_length=64, blank=True)
+    server_name = models.CharField(
+        _("server name"), max_length=20, help_text=_("The name RPS knows it by.")
+    )
+    rps_id = models.CharField(_("RPS id"), max_length=64, blank=True)
     fingerprint = models.CharField(
+        _("fingerprint"),
         max_length=64,
         blank=True,
-        help_text="Keyed hash of name, URL, user name, password and certificate URL as pushed.",
+        help_text=_("Keyed hash of name, URL, user name, password and certificate URL as pushed."),
     )
-    pushed_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, help_text="How the last attempt went, in words.")
-    last_error_detail = models.TextField(blank=True, help_text="What RPS said (provider only).")
+    pushed_at = models.DateTimeField(_("pushed at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_error = models.TextField(
+        _("last error"), blank=True, help_text=_("How the last attempt went, in words.")
+    )
+    last_error_detail = models.TextField(
+        _("last error detail"), blank=True, help_text=_("What RPS said (provider only).")
+    )
 
     class Meta:
         ordering = ["server_name"]
-        verbose_name = "RPS server"
+        verbose_name = _("RPS server")
+        verbose_name_plural = _("RPS servers")
         constraints = [
             models.UniqueConstraint(
                 fields=["rps_id"], condition=~models.Q(rps_id=""), name="unique_rps_server_id"
@@ -56,15 +66,20 @@ class RpsDeviceState(models.Model):
     deleted the row stays (the link is cleared) so the sync can still remove it from RPS."""
 
     class Status(models.TextChoices):
-        REGISTERED = "registered", "Registered"
-        PENDING = "pending", "Pending"  # a temporary failure (timeout, 5xx, 429): retried
-        FAILED = "failed", "Failed"  # RPS refused it: retried, but someone should look
-        OWNED_BY_OTHER = "owned_by_other", "Owned by another RPS customer"
-        REMOVED = "removed", "Removed"
+        REGISTERED = "registered", _("Registered")
+        PENDING = "pending", _("Pending")  # a temporary failure (timeout, 5xx, 429): retried
+        FAILED = "failed", _("Failed")  # RPS refused it: retried, but someone should look
+        OWNED_BY_OTHER = "owned_by_other", _("Owned by another RPS customer")
+        REMOVED = "removed", _("Removed")
 
-    mac = MacAddressField("MAC address", unique=True)
+    mac = MacAddressField(_("MAC address"), unique=True)
     device = models.OneToOneField(
-        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="rps_state"
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rps_state",
+        verbose_name=_("phone"),
     )
     organisation = models.ForeignKey(
         Organisation,
@@ -72,26 +87,35 @@ class RpsDeviceState(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The organisation whose server it was last pushed to.",
+        verbose_name=_("organisation"),
+        help_text=_("The organisation whose server it was last pushed to."),
     )
     server_rps_id = models.CharField(
-        "RPS server id", max_length=64, blank=True, help_text="The server RPS has it on."
+        _("RPS server id"), max_length=64, blank=True, help_text=_("The server RPS has it on.")
     )
-    rps_id = models.CharField("RPS id", max_length=64, blank=True)
+    rps_id = models.CharField(_("RPS id"), max_length=64, blank=True)
     fingerprint = models.CharField(
+        _("fingerprint"),
         max_length=64,
         blank=True,
-        help_text="Keyed hash of MAC, server id, URL, user name and password as pushed.",
+        help_text=_("Keyed hash of MAC, server id, URL, user name and password as pushed."),
     )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    pushed_at = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, help_text="How the last attempt went, in words.")
-    last_error_detail = models.TextField(blank=True, help_text="What RPS said (provider only).")
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    pushed_at = models.DateTimeField(_("pushed at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_error = models.TextField(
+        _("last error"), blank=True, help_text=_("How the last attempt went, in words.")
+    )
+    last_error_detail = models.TextField(
+        _("last error detail"), blank=True, help_text=_("What RPS said (provider only).")
+    )
 
     class Meta:
         ordering = ["mac"]
-        verbose_name = "RPS device"
+        verbose_name = _("RPS device")
+        verbose_name_plural = _("RPS devices")
         indexes = [models.Index(fields=["status", "mac"], name="rps_device_status")]
 
     def __str__(self) -> str:

@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from django.utils.translation import ngettext
+
 from devices.mac import format_mac
+from rps import wording
 
 IN_SYNC = 0
 NEEDS_SOMEONE = 1
@@ -45,8 +48,11 @@ class Problem:
     kind: Kind = Kind.PHONE_REFUSED
 
     def said(self, for_provider: bool = True) -> str:
-        """The detail for the provider (written to stand on its own), plain words otherwise."""
-        return self.detail if for_provider and self.detail else self.message
+        """The detail for the provider (written to stand on its own, as RPS said it), plain
+        words otherwise, in the reader's language."""
+        if for_provider:
+            return self.detail or self.message
+        return wording.said(self.message)
 
     def text(self, for_provider: bool = True) -> str:
         where = " ".join(filter(None, [self.organisation, self.mac and format_mac(self.mac)]))
@@ -168,12 +174,22 @@ class SyncSummary:
         ]
         if limit is None or len(lines) <= limit:
             return lines
-        return [*lines[:limit], f"... and {len(lines) - limit} more"]
+        rest = len(lines) - limit
+        more = ngettext("... and %(count)d more", "... and %(count)d more", rest)
+        return [*lines[:limit], more % {"count": rest}]
 
 
 def _group_line(organisation: str, said: str, macs: list[str]) -> str:
     shown = [format_mac(mac) for mac in macs if mac]
     if len(shown) <= 1:
         return Problem(organisation, macs[0], said).text()
-    listed = ", ".join(shown[:10]) + (f" and {len(shown) - 10} more" if len(shown) > 10 else "")
-    return Problem(organisation, "", f"{len(shown)} phones: {said} ({listed})").text()
+    listed = ", ".join(shown[:10])
+    if len(shown) > 10:
+        rest = len(shown) - 10
+        listed += ngettext(" and %(count)d more", " and %(count)d more", rest) % {"count": rest}
+    text = ngettext(
+        "%(count)d phone: %(said)s (%(listed)s)",
+        "%(count)d phones: %(said)s (%(listed)s)",
+        len(shown),
+    ) % {"count": len(shown), "said": said, "listed": listed}
+    return Problem(organisation, "", text).text()

@@ -23,6 +23,7 @@ from django.core.management.base import (
     CommandError,
     CommandParser,
     DjangoHelpFormatter,
+    no_translations,
 )
 
 from organisations.models import Organisation
@@ -98,6 +99,7 @@ class Command(BaseCommand):
             help="print a machine-readable summary only (for cron and monitoring)",
         )
 
+    @no_translations  # for operators and cron, in English like the log
     def handle(
         self,
         *args: Any,
