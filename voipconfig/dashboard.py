@@ -144,7 +144,7 @@ def rps_states(user: AnyUser) -> list[Figure]:
     counts = dict(states.values_list("status").annotate(n=Count("pk")))
     return [
         Figure(
-            state.label,
+            str(state.label),
             counts.get(state.value, 0),
             _url("admin:rps_rpsdevicestate_changelist", status__exact=state.value),
             RPS_COLOURS[state],
