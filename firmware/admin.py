@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from devices.models import Device
@@ -22,6 +24,9 @@ from media_assets.validation import human_size
 from organisations.admin import ScopedModelAdmin
 from organisations.scoping import is_provider
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 
 @admin.register(FirmwareImage)
 class FirmwareImageAdmin(ScopedModelAdmin[FirmwareImage]):
@@ -32,11 +37,11 @@ class FirmwareImageAdmin(ScopedModelAdmin[FirmwareImage]):
     search_fields = ["version", "file_name", "sha256", "notes"]
     readonly_fields = ["model_code", "file_name", "file_size", "sha256", "uploaded_by"]
 
-    @admin.display(description="models")
+    @admin.display(description=_("models"))
     def models(self, obj: FirmwareImage) -> str:
         return ", ".join(obj.model_names)
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def file_size(self, obj: FirmwareImage) -> str:
         return human_size(obj.size) if obj.size else "—"
 
@@ -78,19 +83,21 @@ class FirmwareTargetAdmin(ScopedModelAdmin[FirmwareTarget]):
     fieldsets = [
         (None, {"fields": ["model", "image"]}),
         (
-            "Scope",
+            _("Scope"),
             {
-                "description": "Leave all three empty for every phone of the model. The most "
-                "specific target wins: the phone's, its organisation's, then (unless the "
-                "organisation holds back) a rollout's, its settings profile's, and the one "
-                "for every phone. A handset model's target reaches the DECT bases in scope, "
-                "which update their handsets over the air.",
+                "description": _(
+                    "Leave all three empty for every phone of the model. The most specific "
+                    "target wins: the phone's, its organisation's, then (unless the "
+                    "organisation holds back) a rollout's, its settings profile's, and the one "
+                    "for every phone. A handset model's target reaches the DECT bases in "
+                    "scope, which update their handsets over the air."
+                ),
                 "fields": ["profile", "organisation", "device"],
             },
         ),
     ]
 
-    @admin.display(description="version", ordering="image__version")
+    @admin.display(description=_("version"), ordering="image__version")
     def version(self, obj: FirmwareTarget) -> str:
         return obj.image.version
 
@@ -104,12 +111,12 @@ STATE_COLOURS = {
     Rollout.State.ROLLED_BACK: "#6d4c41",
 }
 # What each button does, and in which states it is offered.
-ACTIONS: dict[str, tuple[str, list[Rollout.State], Callable[[Rollout], int | None]]] = {
-    "start": ("Start", [Rollout.State.DRAFT], rollouts.start),
-    "pause": ("Pause", [Rollout.State.RUNNING], rollouts.pause),
-    "resume": ("Resume", [Rollout.State.PAUSED, Rollout.State.HALTED], rollouts.resume),
+ACTIONS: dict[str, tuple[StrOrPromise, list[Rollout.State], Callable[[Rollout], int | None]]] = {
+    "start": (_("Start"), [Rollout.State.DRAFT], rollouts.start),
+    "pause": (_("Pause"), [Rollout.State.RUNNING], rollouts.pause),
+    "resume": (_("Resume"), [Rollout.State.PAUSED, Rollout.State.HALTED], rollouts.resume),
     "roll_back": (
-        "Roll back",
+        _("Roll back"),
         [
             Rollout.State.RUNNING,
             Rollout.State.PAUSED,
@@ -141,18 +148,20 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
     fieldsets = [
         (None, {"fields": ["name", "image", "model_names"]}),
         (
-            "Scope",
+            _("Scope"),
             {
                 "fields": ["organisations", "percentage"],
-                "description": "Phones with a target of their own or of their organisation, "
-                "of organisations holding back, in another rollout under way, or already on "
-                "the version are left out. Once completed, the rollout keeps its phones on "
-                "its image (a later rollout moves them on; rolling back returns them to "
-                "their targets).",
+                "description": _(
+                    "Phones with a target of their own or of their organisation, of "
+                    "organisations holding back, in another rollout under way, or already on "
+                    "the version are left out. Once completed, the rollout keeps its phones on "
+                    "its image (a later rollout moves them on; rolling back returns them to "
+                    "their targets)."
+                ),
             },
         ),
-        ("Waves", {"fields": ["waves", "wave_minutes", "halt_share"]}),
-        ("State", {"fields": list(readonly_fields)}),
+        (_("Waves"), {"fields": ["waves", "wave_minutes", "halt_share"]}),
+        (_("State"), {"fields": list(readonly_fields)}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -191,11 +200,11 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
         changed = [name for name in form.changed_data if name in concrete]
         obj.save(update_fields=[*changed, "updated_at"])
 
-    @admin.display(description="version", ordering="image__version")
+    @admin.display(description=_("version"), ordering="image__version")
     def version(self, obj: Rollout) -> str:
         return obj.image.version
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=_("state"), ordering="state")
     def state_badge(self, obj: Rollout) -> str:
         return format_html(
             '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
@@ -203,18 +212,25 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
             obj.get_state_display(),
         )
 
-    @admin.display(description="wave")
+    @admin.display(description=_("wave"))
     def wave_of(self, obj: Rollout) -> str:
         if obj.state == Rollout.State.DRAFT:
             return "—"
-        return f"{obj.wave + 1} of {len(obj.wave_shares)} ({obj.wave_shares[obj.wave]} %)"
+        return gettext("%(wave)d of %(waves)d (%(share)d %%)") % {
+            "wave": obj.wave + 1,
+            "waves": len(obj.wave_shares),
+            "share": obj.wave_shares[obj.wave],
+        }
 
-    @admin.display(description="back on the version")
+    @admin.display(description=_("back on the version"))
     def progress(self, obj: Rollout) -> str:
         total = getattr(obj, "phone_count", None)
         if not total:
             return "—"
-        return f"{getattr(obj, 'back_count', 0)} of {total}"
+        return gettext("%(back)d of %(total)d") % {
+            "back": getattr(obj, "back_count", 0),
+            "total": total,
+        }
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -235,7 +251,7 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
     def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         rollout = self.get_object(request, object_id)
         if rollout is None or action not in ACTIONS:
-            raise Http404("No such rollout or action.")
+            raise Http404(gettext("No such rollout or action."))
         if not self.has_change_permission(request, rollout):
             raise PermissionDenied
         label, _states, act = ACTIONS[action]
@@ -245,9 +261,7 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
             self.message_user(request, str(error), messages.ERROR)
         else:
             rollout.refresh_from_db()
-            done = f"{label}: {rollout} is {rollout.get_state_display().lower()}."
-            if action == "start":
-                done += f" {result} phones in {len(rollout.wave_shares)} waves."
+            done = _done_message(label, rollout, result if action == "start" else None)
             self.log_change(request, rollout, done)
             self.message_user(request, done, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:firmware_rollout_change", args=[rollout.pk]))
@@ -289,23 +303,41 @@ class RolloutAdmin(ScopedModelAdmin[Rollout]):
         ).annotate(n=Count("pk"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Firmware distribution",
+            "title": gettext("Firmware distribution"),
             "opts": self.opts,
-            "tables": [
-                ("Per model", _table(by_model, "model", "model")),
+            "tables": [  # (heading, rows, the first column's header)
+                (gettext("Per model"), _table(by_model, "model", "model"), gettext("Model")),
                 (
-                    "Per organisation",
+                    gettext("Per organisation"),
                     _table(
                         by_organisation,
                         "organisation__name",
                         "organisation__id__exact",
                         "organisation_id",
                     ),
+                    gettext("Organisation"),
                 ),
             ],
             "devices_url": reverse("admin:devices_device_changelist"),
         }
         return TemplateResponse(request, "admin/firmware/distribution.html", context)
+
+
+def _done_message(label: StrOrPromise, rollout: Rollout, phones: int | None) -> str:
+    """What the admin says after a button: the rollout's state, and its phones once started."""
+    done = gettext("%(action)s: %(rollout)s is %(state)s.") % {
+        "action": label,
+        "rollout": rollout,
+        "state": rollout.get_state_display().lower(),
+    }
+    if phones is None:
+        return done
+    waves = len(rollout.wave_shares)
+    in_waves = gettext("%(phones)s in %(waves)s.") % {
+        "phones": ngettext("%(count)d phone", "%(count)d phones", phones) % {"count": phones},
+        "waves": ngettext("%(count)d wave", "%(count)d waves", waves) % {"count": waves},
+    }
+    return f"{done} {in_waves}"
 
 
 def _table(rows: Any, label: str, param: str, value: str | None = None) -> list[dict[str, Any]]:
@@ -318,7 +350,7 @@ def _table(rows: Any, label: str, param: str, value: str | None = None) -> list[
         )
         version = row["last_firmware"]
         query = f"{param}={key}&last_firmware={version}" if version else f"{param}={key}"
-        group["versions"].append((version or "not reported", row["n"], query))
+        group["versions"].append((version or gettext("not reported"), row["n"], query))
         group["total"] += row["n"]
     for group in groups.values():
         group["versions"].sort(key=lambda item: -item[1])

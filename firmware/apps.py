@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FirmwareConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "firmware"
-    verbose_name = "Firmware"
+    verbose_name = _("Firmware")
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete

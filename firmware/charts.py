@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from firmware.models import RolloutPhone, RolloutSample
 
@@ -26,7 +27,7 @@ WIDTH, HEIGHT, LEFT, BOTTOM = 640, 200, 44, 24
 def progress_svg(samples: Sequence[RolloutSample]) -> SafeString:
     """Stacked areas of the phones per state at each sample, over the rollout's time."""
     if not samples:
-        return format_html("<p>{}</p>", "No progress yet: the rollout has not started.")
+        return format_html("<p>{}</p>", gettext("No progress yet: the rollout has not started."))
     start, end = samples[0].at, samples[-1].at
     span = max((end - start).total_seconds(), 1.0)
     total = max(sum(sample.counts.values()) for sample in samples) or 1
@@ -65,7 +66,7 @@ def progress_svg(samples: Sequence[RolloutSample]) -> SafeString:
     )
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-        'aria-label="Phones per state over time">'
+        'aria-label="{label}">'
         '<text x="0" y="14" font-size="11">{total}</text>'
         '<text x="0" y="{zero_y}" font-size="11">0</text>'
         "{polygons}"
@@ -73,6 +74,7 @@ def progress_svg(samples: Sequence[RolloutSample]) -> SafeString:
         '<text x="{right}" y="{label_y}" font-size="11" text-anchor="end">{end}</text>'
         "</svg><div>{legend}</div>",
         w=WIDTH,
+        label=gettext("Phones per state over time"),
         h=HEIGHT,
         total=total,
         zero_y=HEIGHT - BOTTOM,

@@ -4,12 +4,14 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from devices.phone_models import MODEL_CHOICES
-from firmware.models import FirmwareImage, FirmwareTarget, Rollout
+from firmware.models import FirmwareImage, FirmwareTarget, Rollout, handset_label
 from firmware.validation import HANDSET_MODELS, ImageFacts, check_image, check_models
 
-MODEL_NAME_CHOICES = [*MODEL_CHOICES, *((name, f"{name} (handset)") for name in HANDSET_MODELS)]
+MODEL_NAME_CHOICES = [*MODEL_CHOICES, *((name, handset_label(name)) for name in HANDSET_MODELS)]
 
 
 class FirmwareImageForm(forms.ModelForm[FirmwareImage]):
@@ -17,19 +19,20 @@ class FirmwareImageForm(forms.ModelForm[FirmwareImage]):
     Django keeps an upload over FILE_UPLOAD_MAX_MEMORY_SIZE in a temporary file)."""
 
     upload = forms.FileField(
-        label="Firmware file",
-        help_text="A Yealink .rom file, as Yealink names it (96.86.0.100.rom).",
+        label=_("Firmware file"),
+        help_text=_("A Yealink .rom file, as Yealink names it (96.86.0.100.rom)."),
     )
     version = forms.CharField(
+        label=_("Version"),
         required=False,
         max_length=32,
-        help_text="Empty: the version in the file name. Given: it must be that version.",
+        help_text=_("Empty: the version in the file name. Given: it must be that version."),
     )
     model_names = forms.MultipleChoiceField(
-        label="Models",
+        label=_("Models"),
         choices=MODEL_NAME_CHOICES,
         widget=forms.SelectMultiple(attrs={"size": 12}),
-        help_text="The phone models (or handsets) it is for; all of one family.",
+        help_text=_("The phone models (or handsets) it is for; all of one family."),
     )
 
     class Meta:
@@ -74,7 +77,7 @@ class FirmwareImageForm(forms.ModelForm[FirmwareImage]):
             self.add_error(
                 "upload",
                 ValidationError(
-                    "Version %(version)s is already uploaded for this model family.",
+                    gettext("Version %(version)s is already uploaded for this model family."),
                     params={"version": self.facts.version},
                     code="duplicate",
                 ),
@@ -105,7 +108,7 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
             self.add_error(
                 "image",
                 ValidationError(
-                    "%(image)s is not for the %(model)s.",
+                    gettext("%(image)s is not for the %(model)s."),
                     params={"image": image, "model": model},
                     code="model",
                 ),
@@ -116,8 +119,10 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
                 self.add_error(
                     "device",
                     ValidationError(
-                        "A %(model)s updates over the air from a DECT base; %(device)s is a "
-                        "%(actual)s.",
+                        gettext(
+                            "A %(model)s updates over the air from a DECT base; %(device)s is "
+                            "a %(actual)s."
+                        ),
                         params={"model": model, "device": device, "actual": device.model},
                         code="device_model",
                     ),
@@ -126,7 +131,7 @@ class FirmwareTargetForm(forms.ModelForm[FirmwareTarget]):
             self.add_error(
                 "device",
                 ValidationError(
-                    "This phone is a %(actual)s, not a %(model)s.",
+                    gettext("This phone is a %(actual)s, not a %(model)s."),
                     params={"actual": device.model, "model": model},
                     code="device_model",
                 ),
@@ -148,11 +153,11 @@ SCOPE_FIELDS = [
 
 class RolloutForm(forms.ModelForm[Rollout]):
     model_names = forms.MultipleChoiceField(
-        label="Models",
+        label=_("Models"),
         required=False,
         choices=MODEL_CHOICES,
         widget=forms.SelectMultiple(attrs={"size": 8}),
-        help_text="Empty: every phone model the image is for.",
+        help_text=_("Empty: every phone model the image is for."),
     )
 
     class Meta:
@@ -168,11 +173,11 @@ class RolloutForm(forms.ModelForm[Rollout]):
                 self.add_error(
                     "model_names",
                     ValidationError(
-                        "%(image)s is not for %(names)s; it is for %(models)s.",
+                        gettext("%(image)s is not for %(names)s; it is for %(models)s."),
                         params={
                             "image": image,
                             "names": ", ".join(wrong),
-                            "models": ", ".join(image.phone_models) or "no phone model",
+                            "models": ", ".join(image.phone_models) or gettext("no phone model"),
                         },
                         code="models",
                     ),

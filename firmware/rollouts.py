@@ -30,10 +30,12 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from devices.models import Device
 from firmware.models import FirmwareTarget, Rollout, RolloutPhone, RolloutSample
@@ -88,14 +90,19 @@ def start(rollout: Rollout, now: datetime | None = None) -> int:
     """Pick the rollout's phones and open its first wave; the number of phones."""
     rollout = Rollout.objects.select_for_update().get(pk=rollout.pk)
     if rollout.state != State.DRAFT:
-        raise RolloutError(f"This rollout is {rollout.get_state_display().lower()}, not a draft.")
+        raise RolloutError(
+            gettext("This rollout is %(state)s, not a draft.")
+            % {"state": rollout.get_state_display().lower()}
+        )
     now = now or timezone.now()
     candidates = list(phones_in_scope(rollout).values_list("pk", "mac", "last_firmware"))
     if not candidates:
         raise RolloutError(
-            "No phone is in this rollout's scope: none of its models and organisations, or "
-            "all pinned by their own targets, holding back, in another rollout, or already "
-            "on this version."
+            gettext(
+                "No phone is in this rollout's scope: none of its models and organisations, "
+                "or all pinned by their own targets, holding back, in another rollout, or "
+                "already on this version."
+            )
         )
     candidates.sort(key=lambda row: _order(rollout.pk, row[1]))
     chosen = candidates[: max(1, round(len(candidates) * rollout.percentage / 100))]
@@ -211,32 +218,48 @@ def _advance(rollout: Rollout, now: datetime, force: bool = False) -> None:
         logger.info("firmware rollout %s: completed", rollout)
 
 
-def _halt(rollout: Rollout, not_back: int, seen: int, now: datetime) -> None:
-    rollout.state = State.HALTED
+def halt_reason(rollout: Rollout, not_back: int, seen: int) -> str:
+    """Why the rollout halts, in the active language."""
+    facts = {
+        "wave": rollout.wave + 1,
+        "seen": seen,
+        "not_back": not_back,
+        "share": f"{not_back * 100 / seen:.0f}" if seen else "0",
+        "version": rollout.image.version,
+        "minutes": rollout.wave_minutes,
+        "halt_share": rollout.halt_share,
+    }
     if seen and not_back == seen:
-        rollout.halt_reason = (
-            f"Wave {rollout.wave + 1}: none of the {seen} phones that asked for their file "
-            f"came back on {rollout.image.version} within {rollout.wave_minutes} minutes."
+        text = gettext(
+            "Wave %(wave)d: none of the %(seen)d phones that asked for their file came back "
+            "on %(version)s within %(minutes)d minutes."
         )
     elif seen:
-        rollout.halt_reason = (
-            f"Wave {rollout.wave + 1}: {not_back} of the {seen} phones that asked for their "
-            f"file ({not_back * 100 / seen:.0f} %) did not come back on "
-            f"{rollout.image.version} within {rollout.wave_minutes} minutes; the rollout "
-            f"halts above {rollout.halt_share} %."
+        text = gettext(
+            "Wave %(wave)d: %(not_back)d of the %(seen)d phones that asked for their file "
+            "(%(share)s %%) did not come back on %(version)s within %(minutes)d minutes; "
+            "the rollout halts above %(halt_share)d %%."
         )
     else:
-        rollout.halt_reason = (
-            f"Wave {rollout.wave + 1}: none of its phones asked for its file within "
-            f"{rollout.wave_minutes} minutes, so nothing shows {rollout.image.version} works."
+        text = gettext(
+            "Wave %(wave)d: none of its phones asked for its file within %(minutes)d "
+            "minutes, so nothing shows %(version)s works."
         )
+    return text % facts
+
+
+def _halt(rollout: Rollout, not_back: int, seen: int, now: datetime) -> None:
+    rollout.state = State.HALTED
+    rollout.halt_reason = halt_reason(rollout, not_back, seen)  # the admin's language
     rollout.save()
-    logger.error("firmware rollout %s halted: %s", rollout, rollout.halt_reason)
+    with translation.override(settings.LANGUAGE_CODE):  # the log and the mail: English
+        reason = halt_reason(rollout, not_back, seen)
+    logger.error("firmware rollout %s halted: %s", rollout, reason)
     # Told once the halt is committed: a rolled-back evaluation sends nothing.
     transaction.on_commit(
         lambda: mail_admins(
             f"Firmware rollout halted: {rollout}",
-            f"{rollout.halt_reason}\n\nNo further wave opens until you resume the rollout or "
+            f"{reason}\n\nNo further wave opens until you resume the rollout or "
             "roll it back in the admin. The phones that did not come back are listed on the "
             "rollout's page.",
             fail_silently=True,
@@ -248,7 +271,7 @@ def _halt(rollout: Rollout, not_back: int, seen: int, now: datetime) -> None:
 def pause(rollout: Rollout) -> None:
     rollout = Rollout.objects.select_for_update().get(pk=rollout.pk)
     if rollout.state != State.RUNNING:
-        raise RolloutError("Only a running rollout can be paused.")
+        raise RolloutError(gettext("Only a running rollout can be paused."))
     rollout.state = State.PAUSED
     rollout.save()
 
@@ -271,7 +294,7 @@ def resume(rollout: Rollout, now: datetime | None = None) -> None:
         _mark_back(rollout)
         _advance(rollout, now, force=True)  # the halted wave is done with
     else:
-        raise RolloutError("Only a paused or halted rollout can be resumed.")
+        raise RolloutError(gettext("Only a paused or halted rollout can be resumed."))
 
 
 @transaction.atomic
@@ -280,7 +303,7 @@ def roll_back(rollout: Rollout, now: datetime | None = None) -> None:
     updated go back to that version, where there is one)."""
     rollout = Rollout.objects.select_for_update().get(pk=rollout.pk)
     if not rollout.is_active:
-        raise RolloutError("Only a started rollout can be rolled back.")
+        raise RolloutError(gettext("Only a started rollout can be rolled back."))
     rollout.state, rollout.finished_at = State.ROLLED_BACK, now or timezone.now()
     rollout.save()
     logger.warning("firmware rollout %s rolled back", rollout)

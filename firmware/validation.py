@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
 
 from devices.phone_models import get_model, models_for_code
 from media_assets.validation import check_size
@@ -47,15 +48,17 @@ def check_image(upload: UploadedFile, version: str, models: Iterable[str], kind:
     match = FILE_NAME.match(name)
     if match is None:
         raise ValidationError(
-            "%(name)s is not named as Yealink names firmware: the version and .rom, such as "
-            "96.86.0.100.rom or T54W-96.86.0.100.rom.",
+            gettext(
+                "%(name)s is not named as Yealink names firmware: the version and .rom, such "
+                "as 96.86.0.100.rom or T54W-96.86.0.100.rom."
+            ),
             params={"name": name},
             code="file_name",
         )
     named = match["version"]
     if version and version != named:
         raise ValidationError(
-            "The file is version %(named)s, not %(version)s.",
+            gettext("The file is version %(named)s, not %(version)s."),
             params={"named": named, "version": version},
             code="version",
         )
@@ -72,21 +75,23 @@ def check_image(upload: UploadedFile, version: str, models: Iterable[str], kind:
 
 def check_models(models: list[str], code: int, kind: str) -> None:
     if not models:
-        raise ValidationError("Choose the models the image is for.", code="no_models")
+        raise ValidationError(gettext("Choose the models the image is for."), code="no_models")
     if kind == "handset":
         unknown = [name for name in models if name not in HANDSET_MODELS]
         if unknown:
             raise ValidationError(
-                "Not a DECT handset: %(names)s. Handsets: %(valid)s.",
+                gettext("Not a DECT handset: %(names)s. Handsets: %(valid)s."),
                 params={"names": ", ".join(unknown), "valid": ", ".join(HANDSET_MODELS)},
                 code="models",
             )
         return
     wrong = [name for name in models if (model := get_model(name)) is None or model.code != code]
     if wrong:
-        family = ", ".join(model.name for model in models_for_code(code)) or "no model we know"
+        family = ", ".join(model.name for model in models_for_code(code)) or gettext(
+            "no model we know"
+        )
         raise ValidationError(
-            "Firmware %(code)s.x is for %(family)s, not %(names)s.",
+            gettext("Firmware %(code)s.x is for %(family)s, not %(names)s."),
             params={"code": code, "family": family, "names": ", ".join(wrong)},
             code="models",
         )

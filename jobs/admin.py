@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Job
 from organisations.admin import ScopedModelAdmin
@@ -65,21 +68,24 @@ class JobAdmin(ScopedModelAdmin[Job]):
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> list[str]:
         return _shown(request, list(FIELDS))
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, obj: Job) -> str:
         if not obj.total:
-            return "—" if obj.is_finished else "starting"
+            return "—" if obj.is_finished else pgettext("job", "starting")
         done = obj.total if obj.state == Job.State.DONE else obj.done
         return format_html(
-            '<progress max="{}" value="{}"></progress> {} of {}',
+            '<progress max="{}" value="{}"></progress> {}',
             obj.total,
             done,
-            f"{done:,}",
-            f"{obj.total:,}",
+            gettext("%(done)s of %(total)s")
+            % {
+                "done": number_format(done, force_grouping=True),
+                "total": number_format(obj.total, force_grouping=True),
+            },
         )
 
     # A name, not a link: organisation staff may not open user pages.
-    @admin.display(description="started by", ordering="started_by__username")
+    @admin.display(description=_("started by"), ordering="started_by__username")
     def started_by_name(self, obj: Job) -> str:
         return obj.started_by.get_username() if obj.started_by else "—"
 

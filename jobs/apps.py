@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
-    verbose_name = "Jobs"
+    verbose_name = _("Jobs")
 
     def ready(self) -> None:
         from jobs.models import Job

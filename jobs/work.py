@@ -13,17 +13,23 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from jobs.models import Job
 
 logger = logging.getLogger("jobs")
 
+# Read by rps.wording, which builds its own sentences with it.
 PROVIDER_TOLD = "Your provider has been told."
-STOPPED = f"The job stopped before it was done; nothing more was changed. {PROVIDER_TOLD}"
+# The summary of a job that stopped on a bug; translated when written (`stopped`).
+STOPPED = gettext_noop(
+    "The job stopped before it was done; nothing more was changed. Your provider has been told."
+)
 # The admin's page reads the progress from the row: at most this often a write per job.
 PROGRESS_SECONDS = 0.5
 
@@ -42,7 +48,9 @@ Work = Callable[[Job, "Progress"], tuple[str, str]]  # (summary, detail)
 
 
 def queue(job: Job, task: Any) -> Job:
-    """Saves the job and queues `task(job.pk)` for the worker."""
+    """Saves the job and queues `task(job.pk)` for the worker, which runs it in the language
+    active now (the user's)."""
+    job.language = translation.get_language() or ""
     with transaction.atomic():
         job.save()
         job.task_id = str(task.enqueue(job.pk).id)
@@ -74,6 +82,12 @@ def run(job_id: int, work: Work) -> None:
         logger.warning("Job %s is not queued (deleted, or run already); skipped", job_id)
         return
     _mark(job, State.RUNNING, started_at=timezone.now())
+    # Its progress and summary in the language of whoever started it: no request says so here.
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        _run(job, work)
+
+
+def _run(job: Job, work: Work) -> None:
     try:
         summary, detail = work(job, Progress(job))
     except JobFailed as exc:
@@ -81,10 +95,15 @@ def run(job_id: int, work: Work) -> None:
         _fail(job, exc.summary, exc.detail)
     except Exception:
         logger.exception("Job %s (%s) failed", job.pk, job.title)
-        _fail(job, STOPPED, traceback.format_exc())
+        _fail(job, stopped(), traceback.format_exc())
     else:
         logger.info("Job %s (%s) done: %s", job.pk, job.title, summary)
         _finish(job, State.DONE, summary, detail)
+
+
+def stopped() -> str:
+    """The summary of a job that stopped on a bug, in the active language."""
+    return gettext(STOPPED)
 
 
 def _fail(job: Job, summary: str, detail: str) -> None:
