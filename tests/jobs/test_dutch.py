@@ -37,7 +37,7 @@ def test_a_job_queued_from_a_dutch_browser_is_run_and_reported_in_dutch(
     assert job.language == "nl"
     spoken = []
 
-    def full_disk(plan: csv_io.ImportPlan) -> None:  # a bug or an outage halfway through
+    def full_disk(plan: csv_io.DevicePlan) -> None:  # a bug or an outage halfway through
         spoken.append(translation.get_language())
         raise OSError("No space left on device")
 
