@@ -10,6 +10,7 @@ from django.utils import translation
 from organisations.csv_files import CsvFileError, decode, read_rows
 from organisations.models import Organisation, SettingsProfile
 from tests.admin_forms import browser_form
+from tests.api.conftest import api_client, problem
 from tests.phonebooks.factories import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +115,15 @@ def test_csv_file_errors_are_in_dutch():
         read_rows("name\nx\ny\n", max_rows=1)
     with translation.override("en-gb"), pytest.raises(CsvFileError, match="More than 1,000 rows"):
         read_rows("name\n" + "x\n" * 1001, max_rows=1000)
+
+
+def test_the_api_answers_a_settings_error_in_dutch(tenant_a):
+    provider_api = api_client(None)
+    url = "/api/v1/organisations/alpha"
+    body = {"settings": {"vlan_enabled": True}}
+
+    dutch = problem(provider_api.patch(url, body, HTTP_ACCEPT_LANGUAGE="nl"))
+    english = problem(provider_api.patch(url, body))
+
+    assert dutch["errors"][0]["message"] == "Een ingeschakeld VLAN heeft een id nodig (1-4094)."
+    assert english["errors"][0]["message"] == "A VLAN switched on needs its id (1-4094)."
