@@ -21,6 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from organisations.config_syntax import parse_overrides, unknown_keys
 from organisations.models import Organisation, SettingsProfile
@@ -37,6 +39,7 @@ from organisations.time_zones import zone_choices
 M = TypeVar("M", bound=Model)
 if TYPE_CHECKING:  # what the mixins below are mixed into
     from django.contrib.admin.options import _FieldOpts, _FieldsetSpec, _ListFilterT
+    from django_stubs_ext import StrOrPromise
 
     _AdminBase = admin.options.BaseModelAdmin[Any]
     _ModelAdminBase = admin.ModelAdmin[Any]
@@ -133,7 +136,7 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M:
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
-            raise Http404("No such object.")
+            raise Http404(gettext("No such object."))
         return obj
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[M]) -> HttpResponse | None:
@@ -144,7 +147,7 @@ class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin[M]):
             return super().response_action(request, queryset)
         self.message_user(
             request,
-            "The selection holds rows this list does not have; select them again.",
+            gettext("The selection holds rows this list does not have; select them again."),
             messages.WARNING,
         )
         return HttpResponseRedirect(request.get_full_path())
@@ -214,8 +217,11 @@ def warn_about_unknown_keys(request: HttpRequest, overrides: str) -> None:
     if unknown:
         messages.warning(
             request,
-            "These override keys are not in the list of known Yealink keys; check them for "
-            f"typos (a phone silently ignores an unknown key): {', '.join(unknown)}",
+            gettext(
+                "These override keys are not in the list of known Yealink keys; check them for "
+                "typos (a phone silently ignores an unknown key): %(keys)s"
+            )
+            % {"keys": ", ".join(unknown)},
         )
 
 
@@ -273,7 +279,7 @@ class _KeptSecretFields(_AdminBase):
             return super().formfield_for_dbfield(db_field, request, **kwargs)
         kwargs["widget"] = forms.PasswordInput(
             render_value=False,
-            attrs={"autocomplete": "new-password", "placeholder": "unchanged"},
+            attrs={"autocomplete": "new-password", "placeholder": gettext("unchanged")},
         )
         kwargs["required"] = False  # left empty it is kept; a new row's is checked on save
         kwargs["show_hidden_initial"] = False  # a generated default would be in the page
@@ -349,7 +355,9 @@ class KeptSecretsMixin(_KeptSecretFields, _ModelAdminBase):
                 continue
             label = self.model._meta.get_field(name).verbose_name
             attrs[f"clear_{name}"] = forms.BooleanField(
-                required=False, label=f"clear the {label}", help_text="Back to the default."
+                required=False,
+                label=gettext("clear the %(field)s") % {"field": label},
+                help_text=gettext("Back to the default."),
             )
         return type(form.__name__, (form,), attrs) if attrs else form
 
@@ -370,15 +378,17 @@ class KeptSecretsInlineMixin(_KeptSecretFields, _InlineBase):
 
 def time_zone_widget() -> forms.Widget:
     return forms.Select(
-        choices=[("", "(none: the offset only, no daylight saving)"), *zone_choices()]
+        choices=[("", _("(none: the offset only, no daylight saving)")), *zone_choices()]
     )
 
 
-def settings_fieldsets(sip_first: tuple[str, ...] = ()) -> list[tuple[str, _FieldOpts]]:
+def settings_fieldsets(
+    sip_first: tuple[str, ...] = (),
+) -> list[tuple[StrOrPromise, _FieldOpts]]:
     """The settings of `phone_settings` grouped as staff think of them."""
     return [
-        ("Lines: SIP", {"fields": [*sip_first, *SIP_SETTINGS], "classes": ["collapse"]}),
-        ("Network", {"fields": list(NETWORK_SETTINGS), "classes": ["collapse"]}),
+        (_("Lines: SIP"), {"fields": [*sip_first, *SIP_SETTINGS], "classes": ["collapse"]}),
+        (_("Network"), {"fields": list(NETWORK_SETTINGS), "classes": ["collapse"]}),
     ]
 
 
@@ -399,16 +409,16 @@ class SettingsProfileAdmin(ScopedModelAdmin[SettingsProfile]):
         )
         return counted
 
-    @admin.display(description="organisations", ordering="organisation_total")
+    @admin.display(description=_("organisations"), ordering="organisation_total")
     def organisation_count(self, obj: Any) -> int:
         return int(obj.organisation_total)
 
-    @admin.display(description="phones of its own", ordering="device_total")
+    @admin.display(description=_("phones of its own"), ordering="device_total")
     def device_count(self, obj: Any) -> int:
         return int(obj.device_total)
 
 
-CREDENTIALS_EXPLAINED = (
+CREDENTIALS_EXPLAINED = _(
     "Every phone has its own provisioning credentials: its MAC as user name and a random "
     "password, which RPS hands a phone fresh from the factory and every MAC file sets. They "
     "open that phone's files and no other's. The credentials below are the organisation's: "
@@ -450,7 +460,7 @@ class OrganisationAdmin(
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active"]}),
         (
-            "Provisioning",
+            _("Provisioning"),
             {
                 "fields": [
                     "provisioning_url",
@@ -466,11 +476,14 @@ class OrganisationAdmin(
                 "description": CREDENTIALS_EXPLAINED,
             },
         ),
-        ("Settings profile", {"fields": ["profile"]}),
-        ("Lines: SIP server", {"fields": ["sip_server_host", "sip_server_port", "sip_transport"]}),
+        (_("Settings profile"), {"fields": ["profile"]}),
+        (
+            _("Lines: SIP server"),
+            {"fields": ["sip_server_host", "sip_server_port", "sip_transport"]},
+        ),
         *settings_fieldsets(),
         (
-            "Time and language",
+            _("Time and language"),
             {
                 "fields": [
                     "time_zone_name",
@@ -481,13 +494,13 @@ class OrganisationAdmin(
                 ]
             },
         ),
-        ("Security: the phones' web UI", {"fields": [*WEB_PASSWORDS, "web_passwords"]}),
+        (_("Security: the phones' web UI"), {"fields": [*WEB_PASSWORDS, "web_passwords"]}),
         (
-            "Firmware",
+            _("Firmware"),
             {"fields": ["firmware_hold_back_allowed", "firmware_hold_back", "hold_back"]},
         ),
-        ("Overrides", {"fields": ["raw_overrides"], "classes": ["collapse"]}),
-        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+        (_("Overrides"), {"fields": ["raw_overrides"], "classes": ["collapse"]}),
+        (_("History"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     # What organisation staff may not even see: the phones' shared secret and web passwords,
     # the provider's profile, and the raw overrides, which may hold other provider settings.
@@ -519,14 +532,16 @@ class OrganisationAdmin(
             *super().get_urls(),
         ]
 
-    @admin.display(description="revealed")
+    @admin.display(description=_("revealed"))
     def web_passwords(self, obj: Organisation) -> str:
         if obj._state.adding:
-            return "An admin password is generated when you save, unless you type one."
+            return gettext("An admin password is generated when you save, unless you type one.")
         url = reverse("admin:organisations_organisation_web_passwords", args=[obj.pk])
         return format_html(
-            '<a href="{}">Reveal the web passwords and the provisioning password</a> (recorded)',
+            '<a href="{}">{}</a> {}',
             url,
+            gettext("Reveal the web passwords and the provisioning password"),
+            gettext("(recorded)"),
         )
 
     def web_passwords_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -542,7 +557,8 @@ class OrganisationAdmin(
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": organisation,
-            "title": f"Phone web passwords of {organisation}",
+            "title": gettext("Phone web passwords of %(organisation)s")
+            % {"organisation": organisation},
             "passwords": [
                 (user, getattr(organisation, f"phone_{user}_password"))
                 for user in ("admin", "user", "var")
@@ -552,14 +568,20 @@ class OrganisationAdmin(
         }
         return TemplateResponse(request, "admin/organisations/web_passwords.html", context)
 
-    @admin.display(description="organisation staff")
+    @admin.display(description=_("organisation staff"))
     def hold_back(self, obj: Organisation) -> str:
         if obj._state.adding:
             return "—"
         if not obj.firmware_hold_back_allowed:
-            return "The provider decides whether the organisation may hold back its firmware."
+            return gettext(
+                "The provider decides whether the organisation may hold back its firmware."
+            )
         url = reverse("admin:organisations_organisation_hold_back", args=[obj.pk])
-        label = "Let firmware updates through" if obj.firmware_hold_back else "Hold back updates"
+        label = (
+            gettext("Let firmware updates through")
+            if obj.firmware_hold_back
+            else gettext("Hold back updates")
+        )
         return format_html('<a href="{}">{}</a>', url, label)
 
     def hold_back_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -582,9 +604,15 @@ class OrganisationAdmin(
             hold = request.POST.get("hold_back") == "on"
             organisation.firmware_hold_back = hold
             organisation.save(update_fields=["firmware_hold_back", "updated_at"])
+            # The history keeps the record in English, as Django's own records are kept.
             done = "Holds back firmware updates." if hold else "Lets firmware updates through."
             self.log_change(request, organisation, done)
-            self.message_user(request, f"{organisation}: {done.lower()}", messages.SUCCESS)
+            said = (
+                gettext("%(organisation)s: holds back firmware updates.")
+                if hold
+                else gettext("%(organisation)s: lets firmware updates through.")
+            )
+            self.message_user(request, said % {"organisation": organisation}, messages.SUCCESS)
             return HttpResponseRedirect(
                 reverse("admin:organisations_organisation_change", args=[organisation.pk])
             )
@@ -592,44 +620,49 @@ class OrganisationAdmin(
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": organisation,
-            "title": f"Firmware updates of {organisation}",
+            "title": gettext("Firmware updates of %(organisation)s")
+            % {"organisation": organisation},
         }
         return TemplateResponse(request, "admin/organisations/hold_back.html", context)
 
-    @admin.display(description="provisioning URL")
+    @admin.display(description=_("provisioning URL"))
     def provisioning_url(self, obj: Organisation) -> str:
         return settings.PROVISIONING_URL
 
-    @admin.display(description="a phone set up by hand")
+    @admin.display(description=_("a phone set up by hand"))
     def phone_web_ui_example(self, obj: Organisation) -> str:
+        # The menu and its fields as the phone's web UI names them, in its own language.
         return format_html(
             "<pre style='user-select:all'>Settings → Auto Provision\n"
-            "  Server URL: {}\n  Username:   {}\n  Password:   (this organisation's "
-            "provisioning password)</pre>Its first MAC file then gives it its own credentials.",
+            "  Server URL: {}\n  Username:   {}\n  Password:   {}</pre>{}",
             settings.PROVISIONING_URL,
             obj.provisioning_username if obj.pk else "…",
+            gettext("(this organisation's provisioning password)"),
+            gettext("Its first MAC file then gives it its own credentials."),
         )
 
-    @admin.display(description="unassigned phones")
+    @admin.display(description=_("unassigned phones"))
     def unassigned_phones(self, obj: Organisation) -> str:
         if obj._state.adding:
             return "—"
         count = obj.unassigned_phones.count()
         listed = reverse("admin:devices_unassignedphone_changelist")
         url = f"{listed}?organisation__id__exact={obj.pk}"
-        return format_html(
-            '<a href="{}">{} phone(s)</a> sent these credentials but are not among its phones '
+        phones = ngettext("%(count)d phone", "%(count)d phones", count) % {"count": count}
+        said = ngettext(
+            "sent these credentials but is not among its phones (it got 404, no password prompt)",
+            "sent these credentials but are not among its phones "
             "(they got 404, no password prompt)",
-            url,
             count,
         )
+        return format_html('<a href="{}">{}</a> {}', url, phones, said)
 
-    @admin.display(description="previous password")
+    @admin.display(description=_("previous password"))
     def previous_password_state(self, obj: Organisation) -> str:
         if obj.previous_password() is None:
-            return "none accepted"
+            return gettext("none accepted")
         until = timezone.localtime(obj.previous_password_valid_until)
-        return f"still accepted until {until:%Y-%m-%d %H:%M %Z}"
+        return gettext("still accepted until %(time)s") % {"time": f"{until:%Y-%m-%d %H:%M %Z}"}
 
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

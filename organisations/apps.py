@@ -1,10 +1,11 @@
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class OrganisationsConfig(AppConfig):
     name = "organisations"
-    verbose_name = "Organisations"
+    verbose_name = _("Organisations")
 
     def ready(self) -> None:
         from organisations.models import Organisation, OrganisationStaff, SettingsProfile

@@ -11,6 +11,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 # A value is one line: any of these in it would end the line early on the phone.
 LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -114,7 +116,13 @@ def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
         try:
             parsed = _parse_override_line(line)
         except ValueError as exc:
-            errors.append(ValidationError(f"Line {number}: {exc}", code="invalid_override"))
+            errors.append(
+                ValidationError(
+                    _("Line %(number)s: %(problem)s"),
+                    code="invalid_override",
+                    params={"number": number, "problem": str(exc)},
+                )
+            )
             continue
         if parsed is None:
             continue
@@ -132,11 +140,29 @@ def parse_overrides(text: str, *, lenient: bool = False) -> dict[str, str]:
 
 
 def _duplicate(number: int, key: str, place: str, first: int, first_key: str) -> ValidationError:
-    what = f" for {place.split(SLOT, 1)[1]}" if SLOT in place else ""
-    spelled = f" (as {first_key})" if first_key != key else ""
+    what = place.split(SLOT, 1)[1] if SLOT in place else ""
+    spelled = first_key != key
+    if what and spelled:
+        message = _(
+            "Line %(number)s: %(key)s is already set for %(what)s on line %(first)s "
+            "(as %(first_key)s)."
+        )
+    elif what:
+        message = _("Line %(number)s: %(key)s is already set for %(what)s on line %(first)s.")
+    elif spelled:
+        message = _("Line %(number)s: %(key)s is already set on line %(first)s (as %(first_key)s).")
+    else:
+        message = _("Line %(number)s: %(key)s is already set on line %(first)s.")
     return ValidationError(
-        f"Line {number}: {key} is already set{what} on line {first}{spelled}.",
+        message,
         code="duplicate_override",
+        params={
+            "number": number,
+            "key": key,
+            "what": what,
+            "first": first,
+            "first_key": first_key,
+        },
     )
 
 
@@ -165,15 +191,21 @@ def _parse_override_line(line: str) -> tuple[str, str] | None:
     key, sep, value = stripped.partition("=")
     key, value = key.strip(), value.strip()
     if not sep:
-        raise ValueError(f"{_shorten(stripped)!r} is not of the form 'key = value'.")
+        raise ValueError(
+            gettext("%(text)s is not of the form 'key = value'.")
+            % {"text": repr(_shorten(stripped))}
+        )
     if not KEY_PATTERN.match(key):
         raise ValueError(
-            f"{_shorten(key)!r} is not a valid key (letters, digits, '.', '_' and '-' only)."
+            gettext("%(key)s is not a valid key (letters, digits, '.', '_' and '-' only).")
+            % {"key": repr(_shorten(key))}
         )
     if LINE_BREAKS.search(value):
-        raise ValueError(f"the value of {key} contains a line break.")
+        raise ValueError(gettext("the value of %(key)s contains a line break.") % {"key": key})
     if CONTROL_CHARS.search(value):
-        raise ValueError(f"the value of {key} contains a control character.")
+        raise ValueError(
+            gettext("the value of %(key)s contains a control character.") % {"key": key}
+        )
     return key, value
 
 
@@ -305,9 +337,12 @@ def unmask_override_lines(typed: str, stored: str) -> str:
         if original is None:
             errors.append(
                 ValidationError(
-                    f"Line {number}: {MASK} stands for a value kept hidden, and only its own "
-                    "line left as it was keeps it. Type the value itself.",
+                    _(
+                        "Line %(number)s: %(mask)s stands for a value kept hidden, and only its "
+                        "own line left as it was keeps it. Type the value itself."
+                    ),
                     code="masked_value",
+                    params={"number": number, "mask": MASK},
                 )
             )
         lines.append(line if original is None else f"{key} = {original}")
@@ -350,20 +385,22 @@ def validate_overrides(text: str) -> None:
     parsed = parse_overrides(text)
     for place, value in parsed.items():
         if fold(key_of(place)).endswith("security.user_password"):
-            user, _, password = value.partition(":")
+            user, _sep, password = value.partition(":")
             if password.strip().lower() in FACTORY_PASSWORDS:
                 raise ValidationError(
-                    "%(key)s sets the %(user)s password to a factory default or to nothing; "
-                    "phones must never keep those. Choose another.",
+                    _(
+                        "%(key)s sets the %(user)s password to a factory default or to "
+                        "nothing; phones must never keep those. Choose another."
+                    ),
                     code="factory_password",
-                    params={"key": key_of(place), "user": user or "web UI"},
+                    params={"key": key_of(place), "user": user or gettext("web UI")},
                 )
 
 
 def validate_single_line(value: str) -> None:
     if LINE_BREAKS.search(value) or CONTROL_CHARS.search(value):
         raise ValidationError(
-            "Must be one line without control characters: the phone reads one value per line.",
+            _("Must be one line without control characters: the phone reads one value per line."),
             code="multi_line",
         )
 
@@ -373,7 +410,7 @@ def validate_yealink_name(value: str) -> None:
     bad = sorted(FORBIDDEN_NAME_CHARS.intersection(value))
     if bad:
         raise ValidationError(
-            "Yealink phones refuse these characters here: %(chars)s",
+            _("Yealink phones refuse these characters here: %(chars)s"),
             code="forbidden_chars",
             params={"chars": " ".join(bad)},
         )
@@ -383,8 +420,10 @@ def validate_credential(value: str) -> None:
     """Provisioning user names and passwords: printable ASCII, no spaces, max 32 (Yealink)."""
     if not value.isascii() or not value.isprintable() or " " in value:
         raise ValidationError(
-            "Use printable ASCII characters without spaces: phones send these in HTTP "
-            "authentication, where anything else is ambiguous.",
+            _(
+                "Use printable ASCII characters without spaces: phones send these in HTTP "
+                "authentication, where anything else is ambiguous."
+            ),
             code="credential_charset",
         )
 
@@ -393,7 +432,7 @@ def validate_username(value: str) -> None:
     validate_credential(value)
     if ":" in value or '"' in value:
         raise ValidationError(
-            'A user name cannot contain ":" or \'"\' (they break HTTP authentication).',
+            _('A user name cannot contain ":" or \'"\' (they break HTTP authentication).'),
             code="credential_charset",
         )
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 DELIMITERS = (",", ";", "\t")
@@ -31,7 +33,7 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        return f"Line {self.line}: {self.message}"
+        return gettext("Line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
 
 
 def decode_upload(upload: UploadedFile) -> str:
@@ -45,25 +47,30 @@ def decode(data: bytes) -> str:
     _check_size(len(data))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CsvFileError(
-            "This file is UTF-16 (Excel's 'Unicode text'). Save it as 'CSV UTF-8' and upload "
-            "it again."
+            gettext(
+                "This file is UTF-16 (Excel's 'Unicode text'). Save it as 'CSV UTF-8' and "
+                "upload it again."
+            )
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CsvFileError(
-            f"This file is not UTF-8: line {line} has the byte 0x{data[exc.start]:02X}, which "
-            "is how older encodings write letters such as é or ø. In Excel choose 'Save as' → "
-            "'CSV UTF-8' and upload it again."
+            gettext(
+                "This file is not UTF-8: line %(line)s has the byte 0x%(byte)s, which is how "
+                "older encodings write letters such as é or ø. In Excel choose 'Save as' → "
+                "'CSV UTF-8' and upload it again."
+            )
+            % {"line": line, "byte": f"{data[exc.start]:02X}"}
         ) from exc
 
 
 def _check_size(size: int) -> None:
     if size > MAX_UPLOAD_BYTES:
         raise CsvFileError(
-            f"The file is {size // 1024} KB; split it into files of at most "
-            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+            gettext("The file is %(size)s KB; split it into files of at most %(limit)s MB.")
+            % {"size": size // 1024, "limit": MAX_UPLOAD_BYTES // (1024 * 1024)}
         )
 
 
@@ -89,7 +96,7 @@ class CsvRows:
     rows: list[tuple[int, list[str]]]
 
 
-def read_rows(text: str, max_rows: int | None = None, noun: str = "rows") -> CsvRows:
+def read_rows(text: str, max_rows: int | None = None, noun: str | None = None) -> CsvRows:
     """Every CSV import reads its file here, so each refuses a bad one with the same words."""
     _refuse_nul(text)
     delimiter = sniff_delimiter(text)
@@ -107,12 +114,29 @@ def read_rows(text: str, max_rows: int | None = None, noun: str = "rows") -> Csv
             else:
                 rows.append((start, cells))
             if max_rows is not None and len(rows) > max_rows:
-                raise CsvFileError(f"More than {max_rows:,} {noun}; split the file.")
+                raise CsvFileError(_too_many(max_rows, noun))
     except csv.Error as exc:
         raise CsvFileError(_csv_problem(line + 1, exc)) from exc
     if header is None:
-        raise CsvFileError("The file is empty: it needs a header line and at least one row.")
+        raise CsvFileError(
+            gettext("The file is empty: it needs a header line and at least one row.")
+        )
     return CsvRows(delimiter, header, rows)
+
+
+def _too_many(max_rows: int, noun: str | None) -> str:
+    """`noun`: what the caller calls its rows ("contacts"), in the user's language."""
+    count = number_format(max_rows, force_grouping=True)
+    if noun is None:
+        return ngettext(
+            "More than %(count)s row; split the file.",
+            "More than %(count)s rows; split the file.",
+            max_rows,
+        ) % {"count": count}
+    return gettext("More than %(count)s %(noun)s; split the file.") % {
+        "count": count,
+        "noun": noun,
+    }
 
 
 def _refuse_nul(text: str) -> None:
@@ -120,21 +144,25 @@ def _refuse_nul(text: str) -> None:
     at = text.find("\x00")
     if at >= 0:
         raise CsvFileError(
-            f"Line {text.count(chr(10), 0, at) + 1} holds a NUL character, which no text field "
-            "can hold: most often the file is not plain text. In Excel choose 'Save as' → "
-            "'CSV UTF-8' and upload it again."
+            gettext(
+                "Line %(line)s holds a NUL character, which no text field can hold: most often "
+                "the file is not plain text. In Excel choose 'Save as' → 'CSV UTF-8' and upload "
+                "it again."
+            )
+            % {"line": text.count(chr(10), 0, at) + 1}
         )
 
 
 def _csv_problem(line: int, exc: csv.Error) -> str:
     """What the csv module's complaint means for someone who saved the file from Excel."""
     if "field larger than field limit" in str(exc):
-        return (
-            f"Line {line}: a value runs on for more than {csv.field_size_limit() // 1024} KB. "
-            'Most often a quote (") opens a value and is never closed: check the quotes from '
-            "that line on."
-        )
-    return f"Line {line} is not valid CSV: check its quotes and separators."
+        return gettext(
+            'Line %(line)s: a value runs on for more than %(limit)s KB. Most often a quote (") '
+            "opens a value and is never closed: check the quotes from that line on."
+        ) % {"line": line, "limit": csv.field_size_limit() // 1024}
+    return gettext("Line %(line)s is not valid CSV: check its quotes and separators.") % {
+        "line": line
+    }
 
 
 def read_dicts(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -175,4 +203,6 @@ def unsign_upload(token: str, salt: str, max_age: int = 3600) -> str:
     try:
         return str(signing.loads(token, salt=salt, max_age=max_age))
     except signing.BadSignature as exc:
-        raise CsvFileError("The preview expired or was altered; upload the file again.") from exc
+        raise CsvFileError(
+            gettext("The preview expired or was altered; upload the file again.")
+        ) from exc

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from organisations.config_syntax import (
     retire_overrides,
@@ -36,6 +37,9 @@ from organisations.time_zones import (
     validate_time_zone_offset,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 __all__ = [
     "Organisation",
     "OrganisationCredentials",
@@ -49,13 +53,14 @@ __all__ = [
 class SipTransport(models.IntegerChoices):
     """Yealink's `account.N.sip_server.1.transport_type` values."""
 
+    # Protocol names, the same in every language.
     UDP = 0, "UDP"
     TCP = 1, "TCP"
     TLS = 2, "TLS"
     DNS_SRV = 3, "DNS SRV"
 
 
-def web_password_field(verbose_name: str, **kwargs: Any) -> EncryptedTextField:
+def web_password_field(verbose_name: StrOrPromise, **kwargs: Any) -> EncryptedTextField:
     return EncryptedTextField(
         verbose_name,
         max_length=32,
@@ -68,8 +73,10 @@ def validate_not_mac_shaped(value: str) -> None:
     """A phone's own user name is its MAC: an organisation's must not look like one."""
     if len(value) == 12 and all(c in "0123456789abcdefABCDEF" for c in value):
         raise ValidationError(
-            "Twelve hexadecimal digits are the form of a phone's own user name (its MAC); "
-            "choose another user name for the organisation.",
+            _(
+                "Twelve hexadecimal digits are the form of a phone's own user name (its MAC); "
+                "choose another user name for the organisation."
+            ),
             code="mac_shaped_username",
         )
 
@@ -77,9 +84,9 @@ def validate_not_mac_shaped(value: str) -> None:
 class OrganisationCredentials(models.TextChoices):
     """When a phone may still authenticate with its organisation's credentials."""
 
-    BOOTSTRAP = "bootstrap", "Until the phone has used its own (recommended)"
-    ALWAYS = "always", "Always (legacy: any phone's credentials open every phone's files)"
-    NEVER = "never", "Never (only each phone's own credentials)"
+    BOOTSTRAP = "bootstrap", _("Until the phone has used its own (recommended)")
+    ALWAYS = "always", _("Always (legacy: any phone's credentials open every phone's files)")
+    NEVER = "never", _("Never (only each phone's own credentials)")
 
 
 class ProvisioningPasswords:
@@ -109,102 +116,123 @@ class Organisation(ProvisioningPasswords, PhoneSettings):
     """A customer of the provider: its phones share these provisioning settings."""
 
     class Language(models.TextChoices):
-        ENGLISH = "English"
-        DUTCH = "Dutch"
-        FRENCH = "French"
-        GERMAN = "German"
-        ITALIAN = "Italian"
-        POLISH = "Polish"
-        PORTUGUESE = "Portuguese"
-        SPANISH = "Spanish"
-        TURKISH = "Turkish"
-        RUSSIAN = "Russian"
+        ENGLISH = "English", _("English")
+        DUTCH = "Dutch", _("Dutch")
+        FRENCH = "French", _("French")
+        GERMAN = "German", _("German")
+        ITALIAN = "Italian", _("Italian")
+        POLISH = "Polish", _("Polish")
+        PORTUGUESE = "Portuguese", _("Portuguese")
+        SPANISH = "Spanish", _("Spanish")
+        TURKISH = "Turkish", _("Turkish")
+        RUSSIAN = "Russian", _("Russian")
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
     is_active = models.BooleanField(
-        "active", default=True, help_text="Phones of an inactive organisation are refused."
+        _("active"), default=True, help_text=_("Phones of an inactive organisation are refused.")
     )
     provisioning_username = models.CharField(
+        _("provisioning username"),
         max_length=32,
         unique=True,
         validators=[validate_username, validate_not_mac_shaped],
-        help_text="HTTP authentication user name shared by this organisation's phones "
-        "(max 32): what a phone set up by hand uses until it has its own.",
+        help_text=_(
+            "HTTP authentication user name shared by this organisation's phones "
+            "(max 32): what a phone set up by hand uses until it has its own."
+        ),
     )
     provisioning_password = EncryptedTextField(
+        _("provisioning password"),
         max_length=32,
         validators=[validate_credential, MinLengthValidator(8)],
-        help_text="HTTP authentication password shared by this organisation's phones (8 to 32).",
+        help_text=_("HTTP authentication password shared by this organisation's phones (8 to 32)."),
     )
     organisation_credentials = models.CharField(
-        "phones may use the organisation's credentials",
+        _("phones may use the organisation's credentials"),
         max_length=10,
         choices=OrganisationCredentials.choices,
         default=OrganisationCredentials.BOOTSTRAP,
-        help_text="Every phone has its own credentials (its MAC and a random password), which "
-        "RPS hands it and its MAC file sets. The organisation's credentials only get a phone "
-        "set up by hand to its first MAC file.",
+        help_text=_(
+            "Every phone has its own credentials (its MAC and a random password), which "
+            "RPS hands it and its MAC file sets. The organisation's credentials only get a phone "
+            "set up by hand to its first MAC file."
+        ),
     )
     enrol_unknown_phones = models.BooleanField(
-        "enrol unknown phones",
+        _("enrol unknown phones"),
         default=False,
-        help_text="A phone not in the admin that sends this organisation's valid credentials "
-        "is added as a phone of this organisation at once (its model from its User-Agent). "
-        "Off: it is listed among the unassigned phones, for staff to add.",
+        help_text=_(
+            "A phone not in the admin that sends this organisation's valid credentials "
+            "is added as a phone of this organisation at once (its model from its User-Agent). "
+            "Off: it is listed among the unassigned phones, for staff to add."
+        ),
     )
     firmware_hold_back_allowed = models.BooleanField(
-        "may hold back firmware",
+        _("may hold back firmware"),
         default=False,
-        help_text="Whether the organisation's staff may stop firmware updates of its phones.",
+        help_text=_("Whether the organisation's staff may stop firmware updates of its phones."),
     )
     firmware_hold_back = models.BooleanField(
-        "hold back firmware updates",
+        _("hold back firmware updates"),
         default=False,
-        help_text="The phones keep the firmware they run: no rollout and no general target "
-        "moves them (a target the provider set for the organisation or one phone still does). "
-        "Only when the provider allows it.",
+        help_text=_(
+            "The phones keep the firmware they run: no rollout and no general target "
+            "moves them (a target the provider set for the organisation or one phone still "
+            "does). Only when the provider allows it."
+        ),
     )
     sip_server_host = models.CharField(
-        "SIP server", max_length=253, validators=[validate_single_line]
+        _("SIP server"), max_length=253, validators=[validate_single_line]
     )
     sip_server_port = models.PositiveIntegerField(
-        "SIP port", default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+        _("SIP port"), default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
     sip_transport = models.PositiveSmallIntegerField(
-        "SIP transport", choices=SipTransport.choices, default=SipTransport.UDP
+        _("SIP transport"), choices=SipTransport.choices, default=SipTransport.UDP
     )
     time_zone = models.CharField(
+        _("time zone"),
         max_length=6,
         default="+1",
         validators=[
-            RegexValidator(r"^[+-]?\d{1,2}(:[0-5]\d)?$", "Use an offset such as +1, -5 or +5:30."),
+            RegexValidator(
+                r"^[+-]?\d{1,2}(:[0-5]\d)?$", _("Use an offset such as +1, -5 or +5:30.")
+            ),
             validate_time_zone_offset,
         ],
-        help_text="Yealink offset notation, e.g. +1, -5 or +5:30.",
+        help_text=_("Yealink offset notation, e.g. +1, -5 or +5:30."),
     )
     time_zone_name = models.CharField(
+        _("time zone name"),
         max_length=64,
         default="Netherlands(Amsterdam)",
         blank=True,
         validators=[validate_time_zone_name],
-        help_text="Yealink's zone name, which also selects daylight saving rules and sets "
-        "the offset.",
+        help_text=_(
+            "Yealink's zone name, which also selects daylight saving rules and sets the offset."
+        ),
     )
-    language = models.CharField(max_length=20, choices=Language.choices, default=Language.ENGLISH)
+    language = models.CharField(
+        _("language"), max_length=20, choices=Language.choices, default=Language.ENGLISH
+    )
     ntp_server = models.CharField(
-        "NTP server", max_length=253, default="pool.ntp.org", validators=[validate_single_line]
+        _("NTP server"), max_length=253, default="pool.ntp.org", validators=[validate_single_line]
     )
     provisioning_interval_minutes = models.PositiveIntegerField(
+        _("provisioning interval minutes"),
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(43200)],
-        help_text="How often phones fetch their configuration again (1 to 43200 minutes).",
+        help_text=_("How often phones fetch their configuration again (1 to 43200 minutes)."),
     )
     # Encrypted: overrides hold web and 802.1x passwords.
     raw_overrides = EncryptedTextField(
+        _("raw overrides"),
         blank=True,
         validators=[validate_overrides],
-        help_text="Yealink 'key = value' lines applied last, to every phone of the organisation.",
+        help_text=_(
+            "Yealink 'key = value' lines applied last, to every phone of the organisation."
+        ),
     )
     profile = models.ForeignKey(
         SettingsProfile,
@@ -212,42 +240,55 @@ class Organisation(ProvisioningPasswords, PhoneSettings):
         blank=True,
         on_delete=models.PROTECT,
         related_name="organisations",
-        help_text="The provider's settings profile under this organisation's own settings.",
+        verbose_name=_("profile"),
+        help_text=_("The provider's settings profile under this organisation's own settings."),
     )
     phone_admin_password = web_password_field(
-        "phone web password (admin)",
+        _("phone web password (admin)"),
         default=new_web_password,
-        help_text="The phones' web UI 'admin' password; generated at random when the "
-        "organisation is created (8 to 32 characters).",
+        help_text=_(
+            "The phones' web UI 'admin' password; generated at random when the "
+            "organisation is created (8 to 32 characters)."
+        ),
     )
     phone_user_password = web_password_field(
-        "phone web password (user)",
+        _("phone web password (user)"),
         blank=True,
-        help_text="The phones' web UI 'user' password; empty: the phone keeps its own.",
+        help_text=_("The phones' web UI 'user' password; empty: the phone keeps its own."),
     )
     phone_var_password = web_password_field(
-        "phone web password (var)",
+        _("phone web password (var)"),
         blank=True,
-        help_text="The 'var' account of the models that have one; empty: the phone keeps its own.",
+        help_text=_(
+            "The 'var' account of the models that have one; empty: the phone keeps its own."
+        ),
     )
     # Keys of raw overrides taken out: the phones get them blanked (see devices.config).
-    retired_override_keys = models.TextField(blank=True, editable=False)
+    retired_override_keys = models.TextField(_("retired override keys"), blank=True, editable=False)
     # Settings it or its profile ever chose of those written only once chosen.
-    managed_settings = models.TextField(blank=True, editable=False)
+    managed_settings = models.TextField(_("managed settings"), blank=True, editable=False)
     password_grace_days = models.PositiveSmallIntegerField(
-        "password grace period (days)",
+        _("password grace period (days)"),
         default=7,
         validators=[MaxValueValidator(90)],
-        help_text="After a new provisioning password is set, phones may still use the old one "
-        "this many days, so they fetch the config that carries the new one.",
+        help_text=_(
+            "After a new provisioning password is set, phones may still use the old one "
+            "this many days, so they fetch the config that carries the new one."
+        ),
     )
-    previous_provisioning_password = EncryptedTextField(max_length=32, blank=True, editable=False)
-    previous_password_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    previous_provisioning_password = EncryptedTextField(
+        _("previous provisioning password"), max_length=32, blank=True, editable=False
+    )
+    previous_password_valid_until = models.DateTimeField(
+        _("previous password valid until"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
 
     @property
     def holds_back_firmware(self) -> bool:
@@ -308,13 +349,21 @@ class OrganisationStaff(models.Model):
     """Links a staff user to the one organisation they work for (provider staff have none)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_staff"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organisation_staff",
+        verbose_name=_("user"),
     )
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="staff")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        verbose_name=_("organisation"),
+    )
 
     class Meta:
-        verbose_name = "organisation staff member"
-        verbose_name_plural = "organisation staff"
+        verbose_name = _("organisation staff member")
+        verbose_name_plural = _("organisation staff")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.organisation})"

@@ -10,37 +10,41 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from organisations.config_syntax import FACTORY_PASSWORDS, validate_single_line
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Srtp(models.IntegerChoices):
     """`account.N.srtp_encryption`."""
 
-    OFF = 0, "off"
-    OPTIONAL = 1, "optional"
-    COMPULSORY = 2, "compulsory"
+    OFF = 0, _("off")
+    OPTIONAL = 1, _("optional")
+    COMPULSORY = 2, _("compulsory")
 
 
 class DtmfType(models.IntegerChoices):
     """`account.N.dtmf.type`."""
 
-    INBAND = 0, "in band"
-    RFC2833 = 1, "RFC 2833"
-    SIP_INFO = 2, "SIP INFO"
-    RFC2833_AND_SIP_INFO = 3, "RFC 2833 and SIP INFO"
+    INBAND = 0, _("in band")
+    RFC2833 = 1, _("RFC 2833")
+    SIP_INFO = 2, _("SIP INFO")
+    RFC2833_AND_SIP_INFO = 3, _("RFC 2833 and SIP INFO")
 
 
 class Failover(models.IntegerChoices):
     """`account.N.fallback.redundancy_type`: how the phone uses its second SIP server."""
 
-    CONCURRENT = 0, "register with both (concurrent)"
-    SUCCESSIVE = 1, "second only when the first fails (successive)"
+    CONCURRENT = 0, _("register with both (concurrent)")
+    SUCCESSIVE = 1, _("second only when the first fails (successive)")
 
 
 # The codecs a Yealink phone takes, as its keys name them (`account.N.codec.<name>.*`; the
@@ -105,22 +109,22 @@ def validate_codecs(text: str) -> None:
     unknown = [name for name in names if name not in CODECS]
     if unknown:
         raise ValidationError(
-            "Unknown codec %(unknown)s; use names from: %(known)s.",
+            _("Unknown codec %(unknown)s; use names from: %(known)s."),
             code="unknown_codec",
             params={"unknown": ", ".join(unknown), "known": ", ".join(CODECS)},
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValidationError(
-            "Each codec once: %(names)s appears more than once.",
+            _("Each codec once: %(names)s appears more than once."),
             code="repeated_codec",
             params={"names": ", ".join(repeated)},
         )
 
 
-ON_OFF = [(True, "on"), (False, "off")]
-INHERIT = "Empty: as the layer above (profile, organisation, defaults) says."
-KEEP = (
+ON_OFF = [(True, _("on")), (False, _("off"))]
+INHERIT = _("Empty: as the layer above (profile, organisation, defaults) says.")
+KEEP = _(
     "Empty at every layer: the phone keeps its own (it may learn its VLAN from LLDP or "
     "DHCP); to take back a VLAN you gave, choose off."
 )
@@ -129,7 +133,9 @@ VLAN_ID = [MinValueValidator(1), MaxValueValidator(4094)]
 VLAN_PRIORITY = [MinValueValidator(0), MaxValueValidator(7)]
 
 
-def host_field(verbose_name: str, help_text: str = INHERIT) -> models.CharField[str, str]:
+def host_field(
+    verbose_name: StrOrPromise, help_text: StrOrPromise = INHERIT
+) -> models.CharField[str, str]:
     return models.CharField(
         verbose_name,
         max_length=253,
@@ -143,63 +149,76 @@ class SipSettings(models.Model):
     """What a SIP account can be set up with beyond its server: on every layer, and on each
     account (`account.N.*`)."""
 
-    sip_server_2_host = host_field("second SIP server", "Failover server; " + INHERIT)
+    sip_server_2_host = host_field(
+        _("second SIP server"),
+        _("Failover server; Empty: as the layer above (profile, organisation, defaults) says."),
+    )
     sip_server_2_port = models.PositiveIntegerField(
-        "second server port", null=True, blank=True, validators=PORT
+        _("second server port"), null=True, blank=True, validators=PORT
     )
     sip_server_2_transport = models.PositiveSmallIntegerField(
-        "second server transport",
+        _("second server transport"),
         null=True,
         blank=True,
-        choices=[(0, "UDP"), (1, "TCP"), (2, "TLS"), (3, "DNS SRV")],
-        help_text="Empty: as the first server's.",
+        choices=[(0, "UDP"), (1, "TCP"), (2, "TLS"), (3, "DNS SRV")],  # as SipTransport
+        help_text=_("Empty: as the first server's."),
     )
     failover = models.PositiveSmallIntegerField(
-        "use of the second server", null=True, blank=True, choices=Failover.choices
+        _("use of the second server"), null=True, blank=True, choices=Failover.choices
     )
     outbound_proxy = models.BooleanField(
-        "outbound proxy", null=True, blank=True, choices=ON_OFF, help_text=INHERIT
+        _("outbound proxy"), null=True, blank=True, choices=ON_OFF, help_text=INHERIT
     )
-    outbound_proxy_host = host_field("outbound proxy address")
-    outbound_proxy_2_host = host_field("second outbound proxy address")
+    outbound_proxy_host = host_field(_("outbound proxy address"))
+    outbound_proxy_2_host = host_field(_("second outbound proxy address"))
     outbound_proxy_port = models.PositiveIntegerField(
-        "outbound proxy port", null=True, blank=True, validators=PORT
+        _("outbound proxy port"), null=True, blank=True, validators=PORT
     )
     registration_expires = models.PositiveIntegerField(
-        "registration expiry (s)",
+        _("registration expiry (s)"),
         null=True,
         blank=True,
         validators=[MinValueValidator(30), MaxValueValidator(86400)],
     )
     srtp = models.PositiveSmallIntegerField(
-        "SRTP",
+        _("SRTP"),
         null=True,
         blank=True,
         choices=Srtp.choices,
-        help_text="Empty: compulsory on TLS, off otherwise (unless a layer above says).",
+        help_text=_("Empty: compulsory on TLS, off otherwise (unless a layer above says)."),
     )
     codecs = models.CharField(
+        _("codecs"),
         max_length=200,
         blank=True,
         validators=[validate_codecs],
-        help_text="In order of preference, comma separated, e.g. g722,pcma,pcmu; the others "
-        "are switched off. Empty at every layer: the phone keeps its own codecs.",
+        help_text=_(
+            "In order of preference, comma separated, e.g. g722,pcma,pcmu; the others "
+            "are switched off. Empty at every layer: the phone keeps its own codecs."
+        ),
     )
     dtmf_type = models.PositiveSmallIntegerField(
-        "DTMF", null=True, blank=True, choices=DtmfType.choices
+        _("DTMF"), null=True, blank=True, choices=DtmfType.choices
     )
     nat_keepalive_seconds = models.PositiveIntegerField(
-        "NAT keep-alive (s)",
+        _("NAT keep-alive (s)"),
         null=True,
         blank=True,
         validators=[MaxValueValidator(3600)],
-        help_text="0 switches keep-alive packets off. " + INHERIT,
+        help_text=_(
+            "0 switches keep-alive packets off. Empty: as the layer above (profile, "
+            "organisation, defaults) says."
+        ),
     )
     voicemail_number = models.CharField(
-        max_length=32, blank=True, validators=[validate_single_line], help_text=INHERIT
+        _("voicemail number"),
+        max_length=32,
+        blank=True,
+        validators=[validate_single_line],
+        help_text=INHERIT,
     )
     mwi_subscribe = models.BooleanField(
-        "subscribe to voicemail (MWI)", null=True, blank=True, choices=ON_OFF
+        _("subscribe to voicemail (MWI)"), null=True, blank=True, choices=ON_OFF
     )
 
     class Meta:
@@ -209,11 +228,11 @@ class SipSettings(models.Model):
         super().clean()
         if self.outbound_proxy and not self.outbound_proxy_host:
             raise ValidationError(
-                {"outbound_proxy_host": "An outbound proxy switched on needs its address."}
+                {"outbound_proxy_host": _("An outbound proxy switched on needs its address.")}
             )
         if self.outbound_proxy_2_host and not self.outbound_proxy_host:
             raise ValidationError(
-                {"outbound_proxy_host": "Set the first outbound proxy before the second."}
+                {"outbound_proxy_host": _("Set the first outbound proxy before the second.")}
             )
 
 
@@ -221,30 +240,30 @@ class PhoneSettings(SipSettings):
     """The SIP fields plus the phone's network and time: on profiles, organisations, phones."""
 
     vlan_enabled = models.BooleanField(
-        "VLAN (phone port)", null=True, blank=True, choices=ON_OFF, help_text=KEEP
+        _("VLAN (phone port)"), null=True, blank=True, choices=ON_OFF, help_text=KEEP
     )
     vlan_id = models.PositiveSmallIntegerField(
-        "VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."
+        _("VLAN id"), null=True, blank=True, validators=VLAN_ID, help_text=_("1 to 4094.")
     )
     vlan_priority = models.PositiveSmallIntegerField(
-        "VLAN priority", null=True, blank=True, validators=VLAN_PRIORITY, help_text="0 to 7."
+        _("VLAN priority"), null=True, blank=True, validators=VLAN_PRIORITY, help_text=_("0 to 7.")
     )
     pc_vlan_enabled = models.BooleanField(
-        "VLAN (PC port)", null=True, blank=True, choices=ON_OFF, help_text=KEEP
+        _("VLAN (PC port)"), null=True, blank=True, choices=ON_OFF, help_text=KEEP
     )
     pc_vlan_id = models.PositiveSmallIntegerField(
-        "PC port VLAN id", null=True, blank=True, validators=VLAN_ID, help_text="1 to 4094."
+        _("PC port VLAN id"), null=True, blank=True, validators=VLAN_ID, help_text=_("1 to 4094.")
     )
     pc_vlan_priority = models.PositiveSmallIntegerField(
-        "PC port VLAN priority",
+        _("PC port VLAN priority"),
         null=True,
         blank=True,
         validators=VLAN_PRIORITY,
-        help_text="0 to 7.",
+        help_text=_("0 to 7."),
     )
-    lldp_enabled = models.BooleanField("LLDP", null=True, blank=True, choices=ON_OFF)
-    cdp_enabled = models.BooleanField("CDP", null=True, blank=True, choices=ON_OFF)
-    ntp_server_2 = host_field("second NTP server")
+    lldp_enabled = models.BooleanField(_("LLDP"), null=True, blank=True, choices=ON_OFF)
+    cdp_enabled = models.BooleanField(_("CDP"), null=True, blank=True, choices=ON_OFF)
+    ntp_server_2 = host_field(_("second NTP server"))
 
     class Meta:
         abstract = True
@@ -253,20 +272,23 @@ class PhoneSettings(SipSettings):
         super().clean()
         for port in ("vlan", "pc_vlan"):
             if getattr(self, f"{port}_enabled") and getattr(self, f"{port}_id") is None:
-                raise ValidationError({f"{port}_id": "A VLAN switched on needs its id (1-4094)."})
+                raise ValidationError(
+                    {f"{port}_id": _("A VLAN switched on needs its id (1-4094).")}
+                )
 
 
 class SettingsProfile(PhoneSettings):
     """Settings the provider gives many organisations or phones at once ("Secure TLS")."""
 
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "settings profile"
+        verbose_name = _("settings profile")
+        verbose_name_plural = _("settings profiles")
 
     def __str__(self) -> str:
         return self.name
@@ -324,11 +346,13 @@ def new_web_password(length: int = 16) -> str:
 def validate_web_password(value: str) -> None:
     if not value.isascii() or not value.isprintable() or " " in value or ":" in value:
         raise ValidationError(
-            "Use printable ASCII without spaces or ':' (the phone's config line is "
-            "'user:password').",
+            _(
+                "Use printable ASCII without spaces or ':' (the phone's config line is "
+                "'user:password')."
+            ),
             code="web_password_charset",
         )
     if value.lower() in FACTORY_PASSWORDS:
         raise ValidationError(
-            "That is a factory default password; choose another.", code="factory_password"
+            _("That is a factory default password; choose another."), code="factory_password"
         )

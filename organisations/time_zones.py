@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from organisations.config_syntax import is_number
 
@@ -82,14 +84,16 @@ def zone_choices() -> list[tuple[str, str]]:
 
 def validate_time_zone_offset(value: str) -> None:
     """An offset a clock can have: UTC-12 to UTC+14, in quarter hours."""
-    hours, _, minutes = value.lstrip("+-").partition(":")
+    hours, _sep, minutes = value.lstrip("+-").partition(":")
     sign = -1 if value.startswith("-") else 1
     valid = is_number(hours) and (not minutes or is_number(minutes))
     total = sign * (int(hours) * 60 + int(minutes or 0)) if valid else None
     if total is None or not -12 * 60 <= total <= 14 * 60 or (minutes and int(minutes) % 15):
         raise ValidationError(
-            "%(value)s is no time zone: offsets run from -12 to +14, in quarter hours "
-            "(+1, -5, +5:30, +5:45).",
+            _(
+                "%(value)s is no time zone: offsets run from -12 to +14, in quarter hours "
+                "(+1, -5, +5:30, +5:45)."
+            ),
             code="time_zone_offset",
             params={"value": value},
         )
@@ -101,15 +105,26 @@ def validate_time_zone_name(value: str) -> None:
         return
     suggestions = _close_names(value)
     if suggestions:
-        hint = "Did you mean %(suggestions)s?"
+        message = _(
+            '"%(value)s" is not one of Yealink\'s time zone names: the phone would ignore it '
+            "and keep only the offset, without daylight saving time. Did you mean "
+            "%(suggestions)s? Write the name exactly as Yealink's list has it, or leave it "
+            "empty to send the offset only."
+        )
     else:
-        hint = 'Pick a name from that list, such as "Netherlands(Amsterdam)".'
+        message = _(
+            '"%(value)s" is not one of Yealink\'s time zone names: the phone would ignore it '
+            "and keep only the offset, without daylight saving time. Pick a name from that "
+            'list, such as "Netherlands(Amsterdam)". Write the name exactly as Yealink\'s '
+            "list has it, or leave it empty to send the offset only."
+        )
     raise ValidationError(
-        '"%(value)s" is not one of Yealink\'s time zone names: the phone would ignore it and '
-        f"keep only the offset, without daylight saving time. {hint} Write the name exactly "
-        "as Yealink's list has it, or leave it empty to send the offset only.",
+        message,
         code="unknown_time_zone",
-        params={"value": value, "suggestions": " or ".join(f'"{s}"' for s in suggestions)},
+        params={
+            "value": value,
+            "suggestions": gettext(" or ").join(f'"{s}"' for s in suggestions),
+        },
     )
 
 

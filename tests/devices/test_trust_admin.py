@@ -36,7 +36,7 @@ def test_the_organisation_page_explains_the_credentials_and_the_policy(admin_cli
     text = html.unescape(page.content.decode())
     assert "Every phone has its own provisioning credentials" in text
     assert "Until the phone has used its own (recommended)" in text  # the policy's choices
-    assert "1 phone(s)</a> sent these credentials" in text  # the demo's unassigned phone
+    assert "1 phone</a> sent these credentials" in text  # the demo's unassigned phone
 
 
 def test_staff_see_the_explanation_and_enrolment_but_not_the_policy(staff, demo):
