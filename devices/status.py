@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from devices.models import Device
 from organisations.models import Organisation
@@ -29,7 +30,7 @@ NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
 
 
 OK, STALE, FAILING, NEVER = "ok", "stale", "failing", "never"
-LABELS = {OK: "ok", STALE: "stale", FAILING: "failing", NEVER: "never provisioned"}
+LABELS = {OK: _("ok"), STALE: _("stale"), FAILING: _("failing"), NEVER: _("never provisioned")}
 ANNOTATION = "phone_status"  # what annotate_status adds
 
 
