@@ -396,7 +396,7 @@ class DeviceAdmin(
     @admin.display(description=_("status"), ordering=status.ANNOTATION)
     def status_badge(self, obj: Device) -> str:
         value = getattr(obj, status.ANNOTATION)
-        return badge(value, str(status.LABELS[value]))
+        return badge(value, status.LABELS[value])
 
     @admin.display(description=_("last seen"), ordering="last_seen_at")
     def last_seen(self, obj: Device) -> str:

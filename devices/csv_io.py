@@ -149,7 +149,7 @@ def _simple(name: str) -> str:
 
 # The file's names of the key types: English in every language, as the columns are (the
 # admin shows the types' labels in the user's language).
-KEY_TYPE_LABELS = {
+KEY_TYPE_LABELS: dict[int, str] = {
     KeyType.NONE: "none",
     KeyType.LINE: "line",
     KeyType.BLF: "BLF",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -168,14 +168,21 @@ class Device(ProvisioningPasswords, PhoneSettings):
     expansion_modules_seen = models.PositiveSmallIntegerField(
         _("expansion modules seen"), default=0, editable=False
     )
+    # web_password_field takes a str: a lazy text is one once read (in the admin's language).
     phone_admin_password = web_password_field(
-        _("phone web password (admin)"), blank=True, help_text=_("Empty: the organisation's.")
+        cast(str, _("phone web password (admin)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     phone_user_password = web_password_field(
-        _("phone web password (user)"), blank=True, help_text=_("Empty: the organisation's.")
+        cast(str, _("phone web password (user)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     phone_var_password = web_password_field(
-        _("phone web password (var)"), blank=True, help_text=_("Empty: the organisation's.")
+        cast(str, _("phone web password (var)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     # Keys of raw overrides taken out: the phone gets them blanked (see devices.config).
     retired_override_keys = models.TextField(_("retired override keys"), blank=True, editable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db.models import (
@@ -30,7 +31,12 @@ NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
 
 
 OK, STALE, FAILING, NEVER = "ok", "stale", "failing", "never"
-LABELS = {OK: _("ok"), STALE: _("stale"), FAILING: _("failing"), NEVER: _("never provisioned")}
+# In the reader's language, read when shown (a lazy text is a str once rendered: the dashboard
+# and the phone list take them as such).
+LABELS = cast(
+    dict[str, str],
+    {OK: _("ok"), STALE: _("stale"), FAILING: _("failing"), NEVER: _("never provisioned")},
+)
 ANNOTATION = "phone_status"  # what annotate_status adds
 
 
