@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from devices import csv_io, foreign_macs, status, tasks
@@ -574,9 +574,9 @@ class DeviceAdmin(
             "common_name": shown.common_name,
             "common": shown.common_file,
             "mac_file": shown.mac_file,
-            "mac_lines": shown.lines(shown.mac_shown, shown.mac_file),
-            "common_lines": shown.lines(shown.common, shown.common_file),
-            "layers": LAYER_ORDER,
+            "mac_lines": labelled(shown.lines(shown.mac_shown, shown.mac_file)),
+            "common_lines": labelled(shown.lines(shown.common, shown.common_file)),
+            "layers": [(layer_names(name), meaning) for name, meaning in LAYER_ORDER],
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
             "diff": diff,
@@ -687,6 +687,50 @@ def _csv_response(queryset: QuerySet[Device]) -> HttpResponse:
     response = HttpResponse(csv_io.export(devices), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="phones.csv"'
     return response
+
+
+# The layers of devices.config by the names the preview shows, in the reader's language.
+LAYER_NAMES = {
+    "default": pgettext_lazy("config layer", "default"),
+    "organisation": pgettext_lazy("config layer", "organisation"),
+    "phone": pgettext_lazy("config layer", "phone"),
+    "account": pgettext_lazy("config layer", "account"),
+    "organisation override": pgettext_lazy("config layer", "organisation override"),
+    "phone override": pgettext_lazy("config layer", "phone override"),
+    "firmware target": pgettext_lazy("config layer", "firmware target"),
+    "phone's own credentials": pgettext_lazy("config layer", "phone's own credentials"),
+    "phonebooks": pgettext_lazy("config layer", "phonebooks"),
+    "media_assets": pgettext_lazy("config layer", "media_assets"),
+}
+# A layer named after a profile, model or key profile: the name follows (longest first).
+NAMED_LAYERS = [
+    ("phone's profile ", pgettext_lazy("config layer", "phone's profile %(name)s")),
+    ("key profile ", pgettext_lazy("config layer", "key profile %(name)s")),
+    ("profile ", pgettext_lazy("config layer", "profile %(name)s")),
+    ("model ", pgettext_lazy("config layer", "model %(name)s")),
+]
+
+
+def layer_name(layer: str) -> str:
+    """A layer's name in the reader's language; one of a contributor we do not know as is."""
+    if layer in LAYER_NAMES:
+        return str(LAYER_NAMES[layer])
+    if layer.startswith("removed ") and layer.endswith(" override"):
+        owner = layer.removeprefix("removed ").removesuffix(" override")
+        return pgettext("config layer", "removed %(owner)s override") % {"owner": layer_name(owner)}
+    for prefix, text in NAMED_LAYERS:
+        if layer.startswith(prefix):
+            return str(text) % {"name": layer.removeprefix(prefix)}
+    return layer
+
+
+def layer_names(names: str) -> str:
+    """The legend's names of a layer, several separated by commas."""
+    return ", ".join(layer_name(name) for name in names.split(", "))
+
+
+def labelled(lines: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    return [(line, layer if layer is None else layer_name(layer)) for line, layer in lines]
 
 
 def _diff(before: str, after: str) -> str:

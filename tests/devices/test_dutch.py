@@ -118,6 +118,9 @@ def test_the_config_preview_speaks_dutch(admin_client, tenant_a):
     assert "Wijzigingen sinds de laatste download van de telefoon" in body
     assert "Wachtwoorden zijn gemaskeerd." in body
     assert "(algemeen bestand)" in body
+    assert '<td class="layer">standaard</td>' in body  # the layer a line came from
+    assert "override van de organisatie, override van de telefoon" in body  # the legend
+    assert '<td class="layer">default</td>' in english
     assert "Changes since the phone's last download" in english
 
 
