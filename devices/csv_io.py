@@ -165,7 +165,7 @@ KEY_TYPE_LABELS: dict[int, str] = {
 # "speed dial", "Speed_Dial", "SPEED_DIAL" and "13" are all the speed dial.
 KEY_TYPES: dict[str, KeyType] = {
     **{_simple(key_type.name): key_type for key_type in KeyType},
-    **{_simple(label): key_type for key_type, label in KEY_TYPE_LABELS.items()},
+    **{_simple(label): KeyType(value) for value, label in KEY_TYPE_LABELS.items()},
     **{str(key_type.value): key_type for key_type in KeyType},
 }
 
