@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from devices import csv_io, foreign_macs, status, tasks
 from devices.config import (
@@ -95,7 +97,7 @@ ACCOUNT_FIELDS: list[str | list[str] | tuple[str, ...]] = [
 ACCOUNT_FIELDSETS: list[tuple[str | _StrPromise | None, _FieldOpts]] = [
     (None, {"fields": ACCOUNT_FIELDS}),
     (
-        "SIP settings of this line only (empty: the phone's, its organisation's)",
+        _("SIP settings of this line only (empty: the phone's, its organisation's)"),
         {"fields": list(SIP_SETTINGS), "classes": ["collapse"]},
     ),
 ]
@@ -152,7 +154,7 @@ class LineKeyInline(ScopedInline, admin.TabularInline[LineKey, Device]):
     fields = KEY_FIELDS
     extra = 0
     Media = KeyMedia
-    verbose_name_plural = "line keys of this phone (beside, or in place of, its key profile's)"
+    verbose_name_plural = _("line keys of this phone (beside, or in place of, its key profile's)")
 
 
 class HandsetInline(ScopedInline, admin.TabularInline[Handset, Device]):
@@ -168,21 +170,37 @@ class HandsetInline(ScopedInline, admin.TabularInline[Handset, Device]):
 def key_limits(model: PhoneModel | None) -> str:
     """What a model's keys can be, in a sentence."""
     if model is None:
-        return "Unknown model."
+        return gettext("Unknown model.")
     if model.is_dect:
-        return (
-            f"A {model.name} is a DECT base: no line keys; it takes {model.handsets} "
-            f"handsets and {model.lines} lines."
-        )
+        return gettext(
+            "A %(model)s is a DECT base: no line keys; it takes %(handsets)d handsets and "
+            "%(lines)d lines."
+        ) % {"model": model.name, "handsets": model.handsets, "lines": model.lines}
     if not model.line_keys:
-        return f"A {model.name} has no programmable line keys."
-    pages = f" over {model.line_key_pages} pages" if model.line_key_pages > 1 else ""
-    text = f"A {model.name} has line keys 1 to {model.line_keys}{pages} and {model.lines} lines"
+        return gettext("A %(model)s has no programmable line keys.") % {"model": model.name}
+    values = {
+        "model": model.name,
+        "keys": model.line_keys,
+        "pages": model.line_key_pages,
+        "lines": model.lines,
+    }
+    if model.line_key_pages > 1:
+        text = gettext(
+            "A %(model)s has line keys 1 to %(keys)d over %(pages)d pages and %(lines)d lines"
+        )
+    else:
+        text = gettext("A %(model)s has line keys 1 to %(keys)d and %(lines)d lines")
+    text %= values
     if model.expansion_modules:
         modules = ", ".join(
-            f"{name} ({EXPANSION_MODULES[name].keys} keys)" for name in model.expansion_modules
+            gettext("%(module)s (%(keys)d keys)")
+            % {"module": name, "keys": EXPANSION_MODULES[name].keys}
+            for name in model.expansion_modules
         )
-        text += f"; it takes up to {model.max_expansion_modules} modules: {modules}"
+        text += gettext("; it takes up to %(count)d modules: %(modules)s") % {
+            "count": model.max_expansion_modules,
+            "modules": modules,
+        }
     return text + "."
 
 
@@ -190,17 +208,17 @@ class PhoneStatusFilter(admin.SimpleListFilter):
     """By the status badge's value (DeviceAdmin.get_queryset annotates it), so that the filter
     and the badge agree: a failing phone is failing, not also stale."""
 
-    title = "status"
+    title = _("status")
     parameter_name = "status"
 
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[str, _StrPromise]]:
         return [
-            (status.OK, "ok"),
-            (status.NEVER, "never provisioned"),
-            (status.STALE, "stale (no request for twice the interval)"),
-            (status.FAILING, "failing (recent wrong credentials)"),
+            (status.OK, _("ok")),
+            (status.NEVER, _("never provisioned")),
+            (status.STALE, _("stale (no request for twice the interval)")),
+            (status.FAILING, _("failing (recent wrong credentials)")),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> QuerySet[Device]:
@@ -212,7 +230,7 @@ class PhoneStatusFilter(admin.SimpleListFilter):
 class ModelInUseFilter(admin.SimpleListFilter):
     """The models of the phones the user can see, not every model there is (50 of them)."""
 
-    title = "model"
+    title = _("model")
     parameter_name = "model"
 
     def lookups(
@@ -229,14 +247,14 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
     """'just now', '12 min ago', '3 h ago', '5 days ago', or the date for long ago."""
     seconds = ((now or timezone.now()) - moment).total_seconds()
     if seconds < 60:
-        return "just now"
+        return gettext("just now")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
+        return gettext("%(count)d min ago") % {"count": int(seconds // 60)}
     if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
+        return gettext("%(count)d h ago") % {"count": int(seconds // 3600)}
     if seconds < 30 * 86400:
         days = int(seconds // 86400)
-        return f"{days} day{'' if days == 1 else 's'} ago"
+        return ngettext("%(count)d day ago", "%(count)d days ago", days) % {"count": days}
     return f"{timezone.localtime(moment):%Y-%m-%d}"
 
 
@@ -281,7 +299,7 @@ class DeviceAdmin(
     ]
     list_select_related = ["organisation"]
     search_fields = ["label", "organisation__name"]
-    search_help_text = "A MAC in any notation (or part of one), a label or an organisation."
+    search_help_text = _("A MAC in any notation (or part of one), a label or an organisation.")
     autocomplete_fields = ["organisation"]
     actions = ["export_csv", "rotate_provisioning_passwords"]
     readonly_fields = [
@@ -301,7 +319,7 @@ class DeviceAdmin(
             {"fields": ["organisation", "mac", "model", "label", "is_active", "config_preview"]},
         ),
         (
-            "Keys",
+            _("Keys"),
             {
                 "fields": [
                     "model_limits",
@@ -311,24 +329,26 @@ class DeviceAdmin(
             },
         ),
         (
-            "Provisioning credentials",
+            _("Provisioning credentials"),
             {
                 "fields": ["provisioning_credentials"],
-                "description": "The phone's own: RPS hands them to it and its MAC file sets "
-                "them, so from its second round it authenticates as itself, and they open "
-                "only its own files. Its organisation's credentials only get a phone set up "
-                "by hand to its first MAC file (see the organisation's policy).",
+                "description": _(
+                    "The phone's own: RPS hands them to it and its MAC file sets them, so from "
+                    "its second round it authenticates as itself, and they open only its own "
+                    "files. Its organisation's credentials only get a phone set up by hand to "
+                    "its first MAC file (see the organisation's policy)."
+                ),
             },
         ),
-        ("Settings profile", {"fields": ["profile"]}),
+        (_("Settings profile"), {"fields": ["profile"]}),
         *settings_fieldsets(),
         (
-            "Security: this phone's web UI (empty: the organisation's)",
+            _("Security: this phone's web UI (empty: the organisation's)"),
             {"fields": WEB_PASSWORDS, "classes": ["collapse"]},
         ),
-        ("Overrides", {"fields": ["raw_overrides"], "classes": ["collapse"]}),
+        (_("Overrides"), {"fields": ["raw_overrides"], "classes": ["collapse"]}),
         (
-            "Last successful request",
+            _("Last successful request"),
             {"fields": ["last_seen_at", "last_seen_ip", "last_user_agent", "last_firmware"]},
         ),
     ]
@@ -346,85 +366,97 @@ class DeviceAdmin(
             return columns
         return [column for column in columns if column != "organisation_column"]  # they have one
 
-    @admin.display(description="MAC", ordering="mac")
+    @admin.display(description=_("MAC"), ordering="mac")
     def mac_address(self, obj: Device) -> str:
         return format_mac(obj.mac)
 
-    @admin.display(description="label", ordering="label")
+    @admin.display(description=_("label"), ordering="label")
     def label_column(self, obj: Device) -> str:
         return compact(obj.label, "")
 
-    @admin.display(description="organisation", ordering="organisation__name")
+    @admin.display(description=_("organisation"), ordering="organisation__name")
     def organisation_column(self, obj: Device) -> str:
         return compact(obj.organisation.name)
 
-    @admin.display(description="model", ordering="model")
+    @admin.display(description=_("model"), ordering="model")
     def model_column(self, obj: Device) -> str:
         reported = parse_user_agent(obj.last_user_agent).model if obj.last_user_agent else ""
         if not reported or reported == obj.model:
             return obj.model
         return format_html(
-            "{} {}", obj.model, badge("warning", "≠", f"The phone says it is a {reported}.")
+            "{} {}",
+            obj.model,
+            badge(
+                "warning",
+                "≠",
+                gettext("The phone says it is a %(model)s.") % {"model": reported},
+            ),
         )
 
-    @admin.display(description="status", ordering=status.ANNOTATION)
+    @admin.display(description=_("status"), ordering=status.ANNOTATION)
     def status_badge(self, obj: Device) -> str:
         value = getattr(obj, status.ANNOTATION)
         return badge(value, status.LABELS[value])
 
-    @admin.display(description="last seen", ordering="last_seen_at")
+    @admin.display(description=_("last seen"), ordering="last_seen_at")
     def last_seen(self, obj: Device) -> str:
         if obj.last_seen_at is None:
-            return "never"
+            return gettext("never")
         exact = f"{timezone.localtime(obj.last_seen_at):%Y-%m-%d %H:%M:%S %Z}"
         return format_html('<time title="{}">{}</time>', exact, ago(obj.last_seen_at))
 
-    @admin.display(description="firmware", ordering="last_firmware")
+    @admin.display(description=_("firmware"), ordering="last_firmware")
     def firmware(self, obj: Device) -> str:
         return compact(obj.last_firmware)
 
-    @admin.display(description="address", ordering="last_seen_ip")
+    @admin.display(description=_("address"), ordering="last_seen_ip")
     def address(self, obj: Device) -> str:
         return compact(obj.last_seen_ip or "")
 
-    @admin.display(description="what the model has")
+    @admin.display(description=_("what the model has"))
     def model_limits(self, obj: Device) -> str:
-        return key_limits(obj.phone_model) if obj.model else "Choose a model and save."
+        return key_limits(obj.phone_model) if obj.model else gettext("Choose a model and save.")
 
-    @admin.display(description="configuration")
+    @admin.display(description=_("configuration"))
     def config_preview(self, obj: Device) -> str:
         if obj._state.adding:
             return "—"
         url = reverse("admin:devices_device_config", args=[obj.pk])
-        return format_html('<a href="{}">Preview what the phone gets</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Preview what the phone gets"))
 
-    @admin.display(description="its own")
+    @admin.display(description=_("its own"))
     def provisioning_credentials(self, obj: Device) -> str:
         if obj._state.adding:
-            return "Made when you save: the MAC as user name, a random password."
+            return gettext("Made when you save: the MAC as user name, a random password.")
         url = reverse("admin:devices_device_config", args=[obj.pk]) + "?reveal=1"
         previous = obj.previous_password()
         state = (
-            f"; the previous one is accepted until {obj.previous_password_valid_until:%Y-%m-%d} "
-            "or until the phone has used the new one"
+            gettext(
+                "; the previous one is accepted until %(date)s or until the phone has used the "
+                "new one"
+            )
+            % {"date": f"{obj.previous_password_valid_until:%Y-%m-%d}"}
             if previous
             else ""
         )
         used = (
-            f"first used {obj.own_credentials_used_at:%Y-%m-%d %H:%M}"
+            gettext("first used %(time)s")
+            % {"time": f"{obj.own_credentials_used_at:%Y-%m-%d %H:%M}"}
             if obj.own_credentials_used_at
-            else "not used yet: the phone still has its organisation's"
+            else gettext("not used yet: the phone still has its organisation's")
         )
         return format_html(
-            'User name <code>{}</code>, a random password (<a href="{}">reveal it in the '
-            "preview</a>, recorded){}. {}.",
-            obj.provisioning_username,
-            url,
-            state,
-            used,
+            gettext(
+                'User name <code>{user}</code>, a random password (<a href="{url}">reveal it in '
+                "the preview</a>, recorded){state}. {used}."
+            ),
+            user=obj.provisioning_username,
+            url=url,
+            state=state,
+            used=used,
         )
 
-    @admin.action(description="Give selected phones new provisioning passwords")
+    @admin.action(description=_("Give selected phones new provisioning passwords"))
     def rotate_provisioning_passwords(
         self, request: HttpRequest, queryset: QuerySet[Device]
     ) -> None:
@@ -435,10 +467,18 @@ class DeviceAdmin(
             count += 1
         self.message_user(
             request,
-            f"{count} phone(s) have new provisioning passwords. Each keeps its old one until it "
-            "has used the new one (from its next MAC file) or its organisation's grace period "
-            "ends. Run 'Sync with RPS' so that a phone reset to factory settings gets the new "
-            "one from RPS.",
+            ngettext(
+                "%(count)d phone has a new provisioning password. It keeps its old one until it "
+                "has used the new one (from its next MAC file) or its organisation's grace "
+                "period ends. Run 'Sync with RPS' so that a phone reset to factory settings gets "
+                "the new one from RPS.",
+                "%(count)d phones have new provisioning passwords. Each keeps its old one until "
+                "it has used the new one (from its next MAC file) or its organisation's grace "
+                "period ends. Run 'Sync with RPS' so that a phone reset to factory settings gets "
+                "the new one from RPS.",
+                count,
+            )
+            % {"count": count},
             messages.SUCCESS,
         )
 
@@ -476,7 +516,7 @@ class DeviceAdmin(
                 reserved = provider_only_keys(text)
                 if reserved:
                     raise forms.ValidationError(
-                        "Only your provider may set these keys: %(keys)s",
+                        gettext("Only your provider may set these keys: %(keys)s"),
                         params={"keys": ", ".join(reserved)},
                         code="provider_only",
                     )
@@ -490,8 +530,11 @@ class DeviceAdmin(
         if not is_yealink_oui(obj.mac):
             self.message_user(
                 request,
-                f"{format_mac(obj.mac)} does not start with a known Yealink prefix; "
-                "check the MAC on the phone's label.",
+                gettext(
+                    "%(mac)s does not start with a known Yealink prefix; check the MAC on the "
+                    "phone's label."
+                )
+                % {"mac": format_mac(obj.mac)},
                 level=messages.WARNING,
             )
 
@@ -527,13 +570,13 @@ class DeviceAdmin(
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": device,
-            "title": f"Configuration of {device}",
+            "title": gettext("Configuration of %(phone)s") % {"phone": device},
             "common_name": shown.common_name,
             "common": shown.common_file,
             "mac_file": shown.mac_file,
-            "mac_lines": shown.lines(shown.mac_shown, shown.mac_file),
-            "common_lines": shown.lines(shown.common, shown.common_file),
-            "layers": LAYER_ORDER,
+            "mac_lines": labelled(shown.lines(shown.mac_shown, shown.mac_file)),
+            "common_lines": labelled(shown.lines(shown.common, shown.common_file)),
+            "layers": [(layer_names(name), meaning) for name, meaning in LAYER_ORDER],
             "reveal": reveal,
             "can_reveal": self.has_change_permission(request, device),
             "diff": diff,
@@ -543,7 +586,7 @@ class DeviceAdmin(
 
     # --- CSV --------------------------------------------------------------------------------
 
-    @admin.action(description="Export selected phones as CSV")
+    @admin.action(description=_("Export selected phones as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Device]) -> HttpResponse:
         return _csv_response(queryset)
 
@@ -558,7 +601,7 @@ class DeviceAdmin(
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Import phones",
+            "title": gettext("Import phones"),
         }
         if request.method != "POST":
             return TemplateResponse(request, "admin/devices/device/import.html", context)
@@ -582,10 +625,12 @@ class DeviceAdmin(
             if rows >= settings.JOBS_IMPORT_ROWS:  # a large file: the worker writes it
                 assert isinstance(request.user, User)  # the admin's user, logged in
                 job = tasks.queue_import(request.user, organisation, text, rows)
-                self.message_user(request, "The import has started; this page follows it.")
+                self.message_user(request, gettext("The import has started; this page follows it."))
                 return HttpResponseRedirect(job.get_absolute_url())
             csv_io.apply(plan)
-            self.message_user(request, f"Imported. {plan.summary(done=True)}")
+            self.message_user(
+                request, gettext("Imported. %(summary)s") % {"summary": plan.summary(done=True)}
+            )
             return HttpResponseRedirect(reverse("admin:devices_device_changelist"))
         context.update(plan=plan, token=sign_upload(text, CSV_SALT))
         return TemplateResponse(request, "admin/devices/device/import.html", context)
@@ -595,7 +640,7 @@ class DeviceAdmin(
             return unsign_upload(request.POST["token"], CSV_SALT)
         upload = request.FILES.get("file")
         if upload is None:
-            raise CsvFileError("Choose a CSV file to import.")
+            raise CsvFileError(gettext("Choose a CSV file to import."))
         return decode_upload(upload)
 
     def _organisations(self, request: HttpRequest) -> Iterable[Organisation]:
@@ -644,6 +689,50 @@ def _csv_response(queryset: QuerySet[Device]) -> HttpResponse:
     return response
 
 
+# The layers of devices.config by the names the preview shows, in the reader's language.
+LAYER_NAMES = {
+    "default": pgettext_lazy("config layer", "default"),
+    "organisation": pgettext_lazy("config layer", "organisation"),
+    "phone": pgettext_lazy("config layer", "phone"),
+    "account": pgettext_lazy("config layer", "account"),
+    "organisation override": pgettext_lazy("config layer", "organisation override"),
+    "phone override": pgettext_lazy("config layer", "phone override"),
+    "firmware target": pgettext_lazy("config layer", "firmware target"),
+    "phone's own credentials": pgettext_lazy("config layer", "phone's own credentials"),
+    "phonebooks": pgettext_lazy("config layer", "phonebooks"),
+    "media_assets": pgettext_lazy("config layer", "media_assets"),
+}
+# A layer named after a profile, model or key profile: the name follows (longest first).
+NAMED_LAYERS = [
+    ("phone's profile ", pgettext_lazy("config layer", "phone's profile %(name)s")),
+    ("key profile ", pgettext_lazy("config layer", "key profile %(name)s")),
+    ("profile ", pgettext_lazy("config layer", "profile %(name)s")),
+    ("model ", pgettext_lazy("config layer", "model %(name)s")),
+]
+
+
+def layer_name(layer: str) -> str:
+    """A layer's name in the reader's language; one of a contributor we do not know as is."""
+    if layer in LAYER_NAMES:
+        return str(LAYER_NAMES[layer])
+    if layer.startswith("removed ") and layer.endswith(" override"):
+        owner = layer.removeprefix("removed ").removesuffix(" override")
+        return pgettext("config layer", "removed %(owner)s override") % {"owner": layer_name(owner)}
+    for prefix, text in NAMED_LAYERS:
+        if layer.startswith(prefix):
+            return str(text) % {"name": layer.removeprefix(prefix)}
+    return layer
+
+
+def layer_names(names: str) -> str:
+    """The legend's names of a layer, several separated by commas."""
+    return ", ".join(layer_name(name) for name in names.split(", "))
+
+
+def labelled(lines: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    return [(line, layer if layer is None else layer_name(layer)) for line, layer in lines]
+
+
 def _diff(before: str, after: str) -> str:
     lines = difflib.unified_diff(
         before.splitlines(), after.splitlines(), "last downloaded", "now", lineterm=""
@@ -663,7 +752,7 @@ def _diff_kind(line: str) -> str:
     return {"+": "added", "-": "removed"}.get(line[:1], "context")
 
 
-@admin.display(description="phones (never / stale / failing)")
+@admin.display(description=_("phones (never / stale / failing)"))
 def phone_counts(obj: Organisation) -> str:
     """A column of the organisation list: the counts `status.annotate_phone_counts` adds."""
     total, never, stale, failing = (
@@ -699,11 +788,11 @@ class KeyProfileAdmin(ScopedModelAdmin[KeyProfile]):
         )
         return counted
 
-    @admin.display(description="keys", ordering="key_total")
+    @admin.display(description=_("keys"), ordering="key_total")
     def key_count(self, obj: Any) -> int:
         return int(obj.key_total)
 
-    @admin.display(description="phones", ordering="phone_total")
+    @admin.display(description=_("phones"), ordering="phone_total")
     def phone_count(self, obj: Any) -> int:
         return int(obj.phone_total)
 
@@ -791,7 +880,7 @@ class UnassignedPhoneAdmin(ScopedModelAdmin[UnassignedPhone]):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="MAC", ordering="mac")
+    @admin.display(description=_("MAC"), ordering="mac")
     def mac_address(self, obj: UnassignedPhone) -> str:
         return format_mac(obj.mac)
 
@@ -804,7 +893,7 @@ class UnassignedPhoneAdmin(ScopedModelAdmin[UnassignedPhone]):
         if get_model(obj.model) is not None:
             initial["model"] = obj.model
         url = reverse("admin:devices_device_add") + "?" + urlencode(initial)
-        return format_html('<a class="button" href="{}">Add this phone</a>', url)
+        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Add this phone"))
 
 
 @admin.register(AccessLog)
@@ -822,14 +911,14 @@ class AccessLogAdmin(ScopedModelAdmin[AccessLog]):
     list_filter = ["outcome", "organisation", "created_at"]
     list_select_related = ["organisation"]
     search_fields = ["mac"]  # shows the search box; get_search_results does the work
-    search_help_text = "A MAC in any notation (or part of one), or an IP address."
+    search_help_text = _("A MAC in any notation (or part of one), or an IP address.")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return AccessLogChangeList
 
-    @admin.display(description="MAC", ordering="mac")
+    @admin.display(description=_("MAC"), ordering="mac")
     def mac_address(self, obj: AccessLog) -> str:
         return format_mac(obj.mac) if len(obj.mac) == 12 else obj.mac
 
@@ -877,7 +966,7 @@ class ForeignMacAttemptAdmin(ScopedModelAdmin[ForeignMacAttempt]):
     list_filter = ["source", "refused_whole", "organisation", "created_at"]
     list_select_related = ["organisation"]
     search_fields = ["username", "organisation__name"]
-    search_help_text = "A MAC in any notation (or part of one), a user name or an organisation."
+    search_help_text = _("A MAC in any notation (or part of one), a user name or an organisation.")
     readonly_fields = [
         "created_at",
         "organisation",
@@ -897,14 +986,14 @@ class ForeignMacAttemptAdmin(ScopedModelAdmin[ForeignMacAttempt]):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results | search_with_mac(queryset, search_term, "macs"), may_have_duplicates
 
-    @admin.display(description="the MACs, and who has them now")
+    @admin.display(description=_("the MACs, and who has them now"))
     def registered_to(self, obj: ForeignMacAttempt) -> str:
         macs = obj.macs.split()
         owners = dict(Device.objects.filter(mac__in=macs).values_list("mac", "organisation__name"))
         return format_html_join(
             "\n",
             "<div><code>{}</code> {}</div>",
-            ((format_mac(mac), owners.get(mac, "(no phone now)")) for mac in macs),
+            ((format_mac(mac), owners.get(mac, gettext("(no phone now)"))) for mac in macs),
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

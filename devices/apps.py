@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DevicesConfig(AppConfig):
     name = "devices"
-    verbose_name = "Phones"
+    verbose_name = _("Phones")
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from devices.credentials import mask_token
 from devices.mac import parse_user_agent
@@ -131,17 +132,17 @@ def _as_written(place: str, folded: str) -> str:
 # How the layers stack, for the preview's legend (a profile's, model's and key profile's
 # layer carries its name).
 LAYER_ORDER = (
-    ("default", "what voipconfig sets where nobody chose (blanks included)"),
-    ("profile …", "the provider's settings profile of the organisation"),
-    ("organisation", "the organisation's own settings"),
-    ("model …", "what this model needs"),
-    ("phone's profile …", "the provider's settings profile of this phone"),
-    ("phone", "this phone's own settings and keys"),
-    ("key profile …", "the organisation's key profile this phone has"),
-    ("account", "a SIP account's own settings"),
-    ("phonebooks, media_assets", "the books and media chosen for it"),
-    ("removed … override", "a raw override taken out, cleared on the phone"),
-    ("organisation override, phone override", "raw key = value lines: they beat everything"),
+    ("default", _("what voipconfig sets where nobody chose (blanks included)")),
+    ("profile …", _("the provider's settings profile of the organisation")),
+    ("organisation", _("the organisation's own settings")),
+    ("model …", _("what this model needs")),
+    ("phone's profile …", _("the provider's settings profile of this phone")),
+    ("phone", _("this phone's own settings and keys")),
+    ("key profile …", _("the organisation's key profile this phone has")),
+    ("account", _("a SIP account's own settings")),
+    ("phonebooks, media_assets", _("the books and media chosen for it")),
+    ("removed … override", _("a raw override taken out, cleared on the phone")),
+    ("organisation override, phone override", _("raw key = value lines: they beat everything")),
 )
 
 DEFAULTS: dict[str, str] = {

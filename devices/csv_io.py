@@ -49,6 +49,7 @@ from typing import ParamSpec, TypeVar
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext, ngettext_lazy
 
 from devices import foreign_macs, serving
 from devices.mac import InvalidMac, format_mac, normalise_mac
@@ -146,13 +147,27 @@ def _simple(name: str) -> str:
     return "".join(char for char in name.lower() if char.isalnum())
 
 
+# The file's names of the key types: English in every language, as the columns are (the
+# admin shows the types' labels in the user's language).
+KEY_TYPE_LABELS: dict[int, str] = {
+    KeyType.NONE: "none",
+    KeyType.LINE: "line",
+    KeyType.BLF: "BLF",
+    KeyType.SPEED_DIAL: "speed dial",
+    KeyType.CALL_PARK: "call park",
+    KeyType.PICKUP: "directed pickup",
+    KeyType.GROUP_PICKUP: "group pickup",
+    KeyType.INTERCOM: "intercom",
+    KeyType.TRANSFER: "transfer",
+    KeyType.DTMF: "DTMF",
+    KeyType.XML_PHONEBOOK: "XML phonebook",
+}
 # "speed dial", "Speed_Dial", "SPEED_DIAL" and "13" are all the speed dial.
 KEY_TYPES: dict[str, KeyType] = {
     **{_simple(key_type.name): key_type for key_type in KeyType},
-    **{_simple(str(key_type.label)): key_type for key_type in KeyType},
+    **{_simple(label): KeyType(value) for value, label in KEY_TYPE_LABELS.items()},
     **{str(key_type.value): key_type for key_type in KeyType},
 }
-KEY_TYPE_LABELS = {key_type.value: str(key_type.label) for key_type in KeyType}
 
 
 @dataclass
@@ -183,7 +198,7 @@ class DevicePlan:
         """'200 phones to create, 400 accounts to create, 3 phones unchanged.': each kind
         counted apart (never phones and accounts summed), kinds and actions of none left out."""
         parts = self._counts(("create", "update", "unchanged"), done)
-        return ", ".join(parts) + "." if parts else "The file holds no phones."
+        return ", ".join(parts) + "." if parts else gettext("The file holds no phones.")
 
     def changes_summary(self) -> str:
         """What confirming writes: '200 phones to create, 400 accounts to create'."""
@@ -208,15 +223,60 @@ class DevicePlan:
     def _counts(self, actions: tuple[str, ...], done: bool) -> list[str]:
         words = DONE if done else TO_DO
         counts = [
-            (self.count(action, kind), noun, words[action])
+            (self.count(action, kind), words[kind, action])
             for action in actions
-            for kind, noun in (("devices", "phone"), ("accounts", "account"), ("keys", "key"))
+            for kind in ("devices", "accounts", "keys")
         ]
-        return [f"{n} {noun}{'' if n == 1 else 's'} {verb}" for n, noun, verb in counts if n]
+        return [str(words % {"count": n}) for n, words in counts if n]
 
 
-TO_DO = {"create": "to create", "update": "to update", "unchanged": "unchanged"}
-DONE = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+# How many of each kind (devices, accounts, keys) each action plans or did.
+TO_DO = {
+    ("devices", "create"): ngettext_lazy(
+        "%(count)d phone to create", "%(count)d phones to create", "count"
+    ),
+    ("devices", "update"): ngettext_lazy(
+        "%(count)d phone to update", "%(count)d phones to update", "count"
+    ),
+    ("devices", "unchanged"): ngettext_lazy(
+        "%(count)d phone unchanged", "%(count)d phones unchanged", "count"
+    ),
+    ("accounts", "create"): ngettext_lazy(
+        "%(count)d account to create", "%(count)d accounts to create", "count"
+    ),
+    ("accounts", "update"): ngettext_lazy(
+        "%(count)d account to update", "%(count)d accounts to update", "count"
+    ),
+    ("accounts", "unchanged"): ngettext_lazy(
+        "%(count)d account unchanged", "%(count)d accounts unchanged", "count"
+    ),
+    ("keys", "create"): ngettext_lazy(
+        "%(count)d key to create", "%(count)d keys to create", "count"
+    ),
+    ("keys", "update"): ngettext_lazy(
+        "%(count)d key to update", "%(count)d keys to update", "count"
+    ),
+    ("keys", "unchanged"): ngettext_lazy(
+        "%(count)d key unchanged", "%(count)d keys unchanged", "count"
+    ),
+}
+DONE = {
+    **TO_DO,
+    ("devices", "create"): ngettext_lazy(
+        "%(count)d phone created", "%(count)d phones created", "count"
+    ),
+    ("devices", "update"): ngettext_lazy(
+        "%(count)d phone updated", "%(count)d phones updated", "count"
+    ),
+    ("accounts", "create"): ngettext_lazy(
+        "%(count)d account created", "%(count)d accounts created", "count"
+    ),
+    ("accounts", "update"): ngettext_lazy(
+        "%(count)d account updated", "%(count)d accounts updated", "count"
+    ),
+    ("keys", "create"): ngettext_lazy("%(count)d key created", "%(count)d keys created", "count"),
+    ("keys", "update"): ngettext_lazy("%(count)d key updated", "%(count)d keys updated", "count"),
+}
 
 
 class _Problems:
@@ -302,7 +362,10 @@ class _Planner:
         if self.own is None and "organisation" not in self.columns:
             missing.add("organisation")
         if missing:
-            self.plan.errors.append(RowError(1, f"missing column(s): {', '.join(sorted(missing))}"))
+            message = ngettext_lazy(
+                "missing column: %(columns)s", "missing columns: %(columns)s", "count"
+            ) % {"columns": ", ".join(sorted(missing)), "count": len(missing)}
+            self.plan.errors.append(RowError(1, str(message)))
         return bool(missing)
 
     def _load(self, macs: set[str]) -> None:
@@ -357,11 +420,14 @@ class _Planner:
         if self.own is not None:
             if slug and slug != self.own.slug:
                 raise ValidationError(
-                    f"organisation {_shown(slug)} is not yours ({self.own.slug})."
+                    gettext("organisation %(slug)s is not yours (%(own)s).")
+                    % {"slug": _shown(slug), "own": self.own.slug}
                 )
             return self.own
         if slug not in self.organisations:
-            raise ValidationError(f"no organisation with the slug {_shown(slug)}.")
+            raise ValidationError(
+                gettext("no organisation with the slug %(slug)s.") % {"slug": _shown(slug)}
+            )
         return self.organisations[slug]
 
     def _device(
@@ -379,7 +445,8 @@ class _Planner:
             else:
                 problems.add(
                     ValidationError(
-                        f"{format_mac(mac)} is already registered to {device.organisation.slug}."
+                        gettext("%(mac)s is already registered to %(organisation)s.")
+                        % {"mac": format_mac(mac), "organisation": device.organisation.slug}
                     )
                 )
             return None
@@ -420,7 +487,10 @@ class _Planner:
             self.key_profiles[organisation.pk] = {profile.name: profile for profile in profiles}
         profile = self.key_profiles[organisation.pk].get(name)
         if profile is None:
-            raise ValidationError(f"{organisation.slug} has no key profile named {_shown(name)}.")
+            raise ValidationError(
+                gettext("%(organisation)s has no key profile named %(name)s.")
+                % {"organisation": organisation.slug, "name": _shown(name)}
+            )
         return profile
 
     def _check_same_device(
@@ -435,7 +505,8 @@ class _Planner:
             if name in values and values[name] != getattr(device, name):
                 problems.add(
                     ValidationError(
-                        f"{COLUMN_NAMES[column]} differs from line {first} for the same MAC."
+                        gettext("%(column)s differs from line %(line)d for the same MAC.")
+                        % {"column": COLUMN_NAMES[column], "line": first}
                     )
                 )
 
@@ -452,7 +523,8 @@ class _Planner:
         if key in self.seen_lines:
             problems.add(
                 ValidationError(
-                    f"line {index} of this phone is already on line {self.seen_lines[key]}."
+                    gettext("line %(index)d of this phone is already on line %(line)d.")
+                    % {"index": index, "line": self.seen_lines[key]}
                 )
             )
             return problems.messages
@@ -464,7 +536,10 @@ class _Planner:
         if not values["password"]:
             if action == "create":
                 problems.add(
-                    ValidationError(f"a password is needed for the new account on line {index}.")
+                    ValidationError(
+                        gettext("a password is needed for the new account on line %(index)d.")
+                        % {"index": index}
+                    )
                 )
                 problems.unread.add("password")
             values.pop("password")  # empty keeps the current one
@@ -488,8 +563,8 @@ class _Planner:
         if place in self.seen_keys:
             problems.add(
                 ValidationError(
-                    f"{key_place(module, position)} of this phone is already on line "
-                    f"{self.seen_keys[place]}."
+                    gettext("%(key)s of this phone is already on line %(line)d.")
+                    % {"key": key_place(module, position), "line": self.seen_keys[place]}
                 )
             )
             return problems.messages
@@ -517,8 +592,11 @@ class _Planner:
                 self.plan.errors.append(
                     RowError(
                         self.device_rows[device.mac],
-                        f"{problem} The phone has that key and this file does not list it: "
-                        "delete the key in the admin first, or keep the phone as it is.",
+                        gettext(
+                            "%(problem)s The phone has that key and this file does not list "
+                            "it: delete the key in the admin first, or keep the phone as it is."
+                        )
+                        % {"problem": problem},
                     )
                 )
 
@@ -527,14 +605,20 @@ def _phone_model(text: str) -> str:
     """A model's name in any case: 't54w' is the T54W."""
     name = PHONE_MODELS.get(text.lower())
     if name is None:
-        given = f"not {_shown(text)}" if text else "it is empty"
-        raise ValidationError(f"model must be one of {', '.join(PHONE_MODELS.values())}; {given}.")
+        known = ", ".join(PHONE_MODELS.values())
+        if text:
+            message = gettext("model must be one of %(known)s; not %(given)s.")
+        else:
+            message = gettext("model must be one of %(known)s; it is empty.")
+        raise ValidationError(message % {"known": known, "given": _shown(text)})
     return name
 
 
 def _active(text: str) -> bool:
     if text.lower() not in TRUE | FALSE:
-        raise ValidationError(f"active must be yes or no, not {_shown(text)}.")
+        raise ValidationError(
+            gettext("active must be yes or no, not %(given)s.") % {"given": _shown(text)}
+        )
     return text.lower() in TRUE
 
 
@@ -545,7 +629,8 @@ def _count(row: dict[str, str], column: str) -> int:
 def _module_type(text: str) -> str:
     if text and text.lower() not in MODULE_TYPES:
         raise ValidationError(
-            f"expansion module must be one of {', '.join(EXPANSION_MODULES)}, not {_shown(text)}."
+            gettext("expansion module must be one of %(known)s, not %(given)s.")
+            % {"known": ", ".join(EXPANSION_MODULES), "given": _shown(text)}
         )
     return MODULE_TYPES.get(text.lower(), "")
 
@@ -572,7 +657,8 @@ def _transport(text: str) -> int | None:
     if transport not in {str(value) for value in TRANSPORTS.values()}:
         names = [str(label) for _, label in SipTransport.choices]
         raise ValidationError(
-            f"transport must be {', '.join(names[:-1])} or {names[-1]}, not {_shown(transport)}."
+            gettext("transport must be %(known)s or %(last)s, not %(given)s.")
+            % {"known": ", ".join(names[:-1]), "last": names[-1], "given": _shown(transport)}
         )
     return int(transport)
 
@@ -580,7 +666,9 @@ def _transport(text: str) -> int | None:
 def _key_place(row: dict[str, str]) -> tuple[int, int]:
     position = _number(row, "key")
     if position is None:
-        raise ValidationError("key is empty: say which key these key cells are for (1, 2, ...).")
+        raise ValidationError(
+            gettext("key is empty: say which key these key cells are for (1, 2, ...).")
+        )
     return _number(row, "keymodule") or 0, position
 
 
@@ -598,8 +686,11 @@ def _key_type(text: str) -> KeyType:
     key_type = KEY_TYPES.get(_simple(text))
     if key_type is None:
         known = ", ".join(KEY_TYPE_LABELS.values())
-        given = f"not {_shown(text)}" if text else "it is empty"
-        raise ValidationError(f"key type must be one of {known} (or its number); {given}.")
+        if text:
+            message = gettext("key type must be one of %(known)s (or its number); not %(given)s.")
+        else:
+            message = gettext("key type must be one of %(known)s (or its number); it is empty.")
+        raise ValidationError(message % {"known": known, "given": _shown(text)})
     return key_type
 
 
@@ -611,14 +702,25 @@ def _number(row: dict[str, str], column: str) -> int | None:
 
 
 def _line_number(text: str) -> int:
-    return _whole_number(text, "line", " (1 is the first line)")
-
-
-def _whole_number(text: str, name: str, hint: str = "") -> int:
     if not is_number(text):
-        raise ValidationError(f"{name} must be a number{hint}, not {_shown(text)}.")
+        raise ValidationError(
+            gettext("line must be a number (1 is the first line), not %(given)s.")
+            % {"given": _shown(text)}
+        )
+    return _whole_number(text, "line")
+
+
+def _whole_number(text: str, name: str) -> int:
+    if not is_number(text):
+        raise ValidationError(
+            gettext("%(column)s must be a number, not %(given)s.")
+            % {"column": name, "given": _shown(text)}
+        )
     if len(text) > MAX_DIGITS:  # and Python refuses to read one of more than 4,300 digits
-        raise ValidationError(f"{name} must be a number{hint}, not one of {len(text)} digits.")
+        raise ValidationError(
+            gettext("%(column)s must be a number, not one of %(count)d digits.")
+            % {"column": name, "count": len(text)}
+        )
     return int(text)
 
 

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from devices.mac import format_mac
 from devices.models import Device, ForeignMacAttempt
@@ -36,23 +37,25 @@ PAUSE_WINDOW = timedelta(hours=24)
 
 
 def cannot_add(mac: str) -> str:
-    return f"{format_mac(mac)} cannot be added. If it is one of your phones, contact your provider."
+    return gettext(
+        "%(mac)s cannot be added. If it is one of your phones, contact your provider."
+    ) % {"mac": format_mac(mac)}
 
 
 def refused_whole() -> str:
-    return (
-        f"Nothing was imported: this file has more than {settings.FOREIGN_MACS_PER_IMPORT} "
-        "MACs that cannot be added. Check the MACs against the labels on the phones, and "
-        "contact your provider about the phones you cannot add."
-    )
+    return gettext(
+        "Nothing was imported: this file has more than %(count)d MACs that cannot be added. "
+        "Check the MACs against the labels on the phones, and contact your provider about the "
+        "phones you cannot add."
+    ) % {"count": settings.FOREIGN_MACS_PER_IMPORT}
 
 
 def paused(organisation: Organisation) -> str:
-    return (
-        f"Adding phones is paused for {organisation.name}: too many MACs that cannot be added "
-        "were tried in the last 24 hours. Contact your provider, who can add the phones for "
-        "you. Your phones can still be changed."
-    )
+    return gettext(
+        "Adding phones is paused for %(organisation)s: too many MACs that cannot be added were "
+        "tried in the last 24 hours. Contact your provider, who can add the phones for you. "
+        "Your phones can still be changed."
+    ) % {"organisation": organisation.name}
 
 
 def refuse_taken(
@@ -69,7 +72,7 @@ def refuse_taken(
     the attempt), or when adding is paused for them. `owner_id`: the organisation that has
     the MAC, if any; `paused_now`: is_paused() when the caller knows it already."""
     if owner_id == organisation.pk:
-        raise ValidationError("This MAC is one of your phones already.", code="unique")
+        raise ValidationError(gettext("This MAC is one of your phones already."), code="unique")
     if owner_id is not None:
         tried()
     if is_paused(organisation) if paused_now is None else paused_now:

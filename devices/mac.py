@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, ngettext
+
 # First six hex digits of Yealink MACs. The list grows with new production runs: add here.
 YEALINK_OUIS = frozenset(
     {
@@ -31,7 +33,7 @@ _FORMS = (
 )
 _SEPARATORS = re.compile(r"[:\-.]")
 _HEX = frozenset("0123456789abcdef")
-EXAMPLES = "80:5E:C0:00:00:01, 80-5e-c0-00-00-01, 805e.c000.0001 or 805ec0000001"
+EXAMPLE_MACS = ("80:5E:C0:00:00:01", "80-5e-c0-00-00-01", "805e.c000.0001", "805ec0000001")
 
 
 class InvalidMac(ValueError):
@@ -52,20 +54,36 @@ def _explain(text: str) -> str:
     digits = _SEPARATORS.sub("", text)
     bad = sorted({char for char in digits if char not in _HEX})
     if not text:
-        return "A MAC address is required."
+        return gettext("A MAC address is required.")
     if bad:
         shown = ", ".join(repr(char) for char in bad[:5])
-        verb = "is not a hexadecimal digit" if len(bad) == 1 else "are not hexadecimal digits"
-        return f"{shown} {verb}; write the MAC as {EXAMPLES}."
+        return ngettext(
+            "%(chars)s is not a hexadecimal digit; write the MAC as %(examples)s.",
+            "%(chars)s are not hexadecimal digits; write the MAC as %(examples)s.",
+            len(bad),
+        ) % {"chars": shown, "examples": examples()}
     if len(digits) != 12:
-        return f"A MAC has 12 hexadecimal digits, this has {len(digits)}; write it as {EXAMPLES}."
-    return f"Unusual grouping of the digits; write the MAC as {EXAMPLES}."
+        return gettext(
+            "A MAC has 12 hexadecimal digits, this has %(count)d; write it as %(examples)s."
+        ) % {"count": len(digits), "examples": examples()}
+    return gettext("Unusual grouping of the digits; write the MAC as %(examples)s.") % {
+        "examples": examples()
+    }
+
+
+def examples() -> str:
+    """The notations a MAC may be written in, as a list in the user's language."""
+    return gettext("%(notations)s or %(last)s") % {
+        "notations": ", ".join(EXAMPLE_MACS[:-1]),
+        "last": EXAMPLE_MACS[-1],
+    }
 
 
 def _check_unicast(mac: str) -> None:
     if mac in ("000000000000", "ffffffffffff") or int(mac[1], 16) & 1:
         raise InvalidMac(
-            f"{format_mac(mac)} is a broadcast, multicast or empty address, never a phone's MAC."
+            gettext("%(mac)s is a broadcast, multicast or empty address, never a phone's MAC.")
+            % {"mac": format_mac(mac)}
         )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from devices import credentials
 from devices.mac import InvalidMac, format_mac, normalise_mac
@@ -53,7 +55,7 @@ def max_lines() -> int:
 def validate_line(value: int) -> None:
     if not 1 <= value <= max_lines():
         raise ValidationError(
-            "A line is a number from 1 to %(max)s (fewer on most models).",
+            _("A line is a number from 1 to %(max)s (fewer on most models)."),
             code="line_range",
             params={"max": max_lines()},
         )
@@ -108,23 +110,31 @@ class MacAddressField(models.CharField[str, str]):
 class Device(ProvisioningPasswords, PhoneSettings):
     """A phone, known by its MAC; it belongs to exactly one organisation."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="devices")
-    mac = MacAddressField(
-        "MAC address",
-        unique=True,
-        error_messages={"unique": "This MAC address is already registered to a device."},
-        help_text="Any notation: 80:5E:C0:00:00:01, 80-5e-c0-00-00-01, 805e.c000.0001.",
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="devices",
+        verbose_name=_("organisation"),
     )
-    model = models.CharField(max_length=32, choices=MODEL_CHOICES)
-    label = models.CharField(max_length=100, blank=True, help_text="Where it stands, who uses it.")
+    mac = MacAddressField(
+        _("MAC address"),
+        unique=True,
+        error_messages={"unique": _("This MAC address is already registered to a device.")},
+        help_text=_("Any notation: 80:5E:C0:00:00:01, 80-5e-c0-00-00-01, 805e.c000.0001."),
+    )
+    model = models.CharField(_("model"), max_length=32, choices=MODEL_CHOICES)
+    label = models.CharField(
+        _("label"), max_length=100, blank=True, help_text=_("Where it stands, who uses it.")
+    )
     is_active = models.BooleanField(
-        "active", default=True, help_text="An inactive phone is refused its files."
+        _("active"), default=True, help_text=_("An inactive phone is refused its files.")
     )
     # Encrypted: overrides hold web and 802.1x passwords.
     raw_overrides = EncryptedTextField(
+        _("raw overrides"),
         blank=True,
         validators=[validate_overrides],
-        help_text="Yealink 'key = value' lines applied last, to this phone only.",
+        help_text=_("Yealink 'key = value' lines applied last, to this phone only."),
     )
     profile = models.ForeignKey(
         SettingsProfile,
@@ -132,7 +142,8 @@ class Device(ProvisioningPasswords, PhoneSettings):
         blank=True,
         on_delete=models.PROTECT,
         related_name="devices",
-        help_text="The provider's settings profile for this phone, over its organisation's.",
+        verbose_name=_("settings profile"),
+        help_text=_("The provider's settings profile for this phone, over its organisation's."),
     )
     key_profile = models.ForeignKey(
         "KeyProfile",
@@ -140,62 +151,92 @@ class Device(ProvisioningPasswords, PhoneSettings):
         blank=True,
         on_delete=models.PROTECT,
         related_name="devices",
-        help_text="Line keys shared with other phones; the phone's own keys come on top.",
+        verbose_name=_("key profile"),
+        help_text=_("Line keys shared with other phones; the phone's own keys come on top."),
     )
     expansion_module = models.CharField(
+        _("expansion module"),
         max_length=16,
         blank=True,
         choices=[(name, name) for name in EXPANSION_MODULES],
-        help_text="The key modules beside the phone (all of one type).",
+        help_text=_("The key modules beside the phone (all of one type)."),
     )
     expansion_module_count = models.PositiveSmallIntegerField(
-        "expansion modules", default=0, validators=[MaxValueValidator(6)]
+        _("expansion modules"), default=0, validators=[MaxValueValidator(6)]
     )
     # The most modules the phone ever had here: the keys of a module taken away are blanked.
-    expansion_modules_seen = models.PositiveSmallIntegerField(default=0, editable=False)
+    expansion_modules_seen = models.PositiveSmallIntegerField(
+        _("expansion modules seen"), default=0, editable=False
+    )
+    # web_password_field takes a str: a lazy text is one once read (in the admin's language).
     phone_admin_password = web_password_field(
-        "phone web password (admin)", blank=True, help_text="Empty: the organisation's."
+        cast(str, _("phone web password (admin)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     phone_user_password = web_password_field(
-        "phone web password (user)", blank=True, help_text="Empty: the organisation's."
+        cast(str, _("phone web password (user)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     phone_var_password = web_password_field(
-        "phone web password (var)", blank=True, help_text="Empty: the organisation's."
+        cast(str, _("phone web password (var)")),
+        blank=True,
+        help_text=_("Empty: the organisation's."),
     )
     # Keys of raw overrides taken out: the phone gets them blanked (see devices.config).
-    retired_override_keys = models.TextField(blank=True, editable=False)
+    retired_override_keys = models.TextField(_("retired override keys"), blank=True, editable=False)
     # Settings it or its profile ever chose of those written only once chosen.
-    managed_settings = models.TextField(blank=True, editable=False)
+    managed_settings = models.TextField(_("managed settings"), blank=True, editable=False)
     # The highest DECT handset it ever had here: a handset taken away is blanked.
-    handsets_seen = models.PositiveSmallIntegerField(default=0, editable=False)
+    handsets_seen = models.PositiveSmallIntegerField(_("handsets seen"), default=0, editable=False)
     # Its own provisioning credentials: the MAC is the user name (devices.credentials).
     provisioning_password = EncryptedTextField(
-        max_length=64, default=credentials.new_password, editable=False
+        _("provisioning password"),
+        max_length=64,
+        default=credentials.new_password,
+        editable=False,
     )
-    previous_provisioning_password = EncryptedTextField(blank=True, editable=False)
-    previous_password_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_provisioning_password = EncryptedTextField(
+        _("previous provisioning password"), blank=True, editable=False
+    )
+    previous_password_valid_until = models.DateTimeField(
+        _("previous password valid until"), null=True, blank=True, editable=False
+    )
     # When the phone first authenticated with its own credentials: from then on it is refused
     # with its organisation's (unless the organisation's policy says always).
     own_credentials_used_at = models.DateTimeField(
-        "first used its own credentials", null=True, blank=True, editable=False
+        _("first used its own credentials"), null=True, blank=True, editable=False
     )
-    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_seen_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
-    last_user_agent = models.CharField(max_length=255, blank=True, editable=False)
-    last_firmware = models.CharField(max_length=32, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True, editable=False)
+    last_seen_ip = models.GenericIPAddressField(
+        _("last seen IP"), null=True, blank=True, editable=False
+    )
+    last_user_agent = models.CharField(
+        _("last user agent"), max_length=255, blank=True, editable=False
+    )
+    last_firmware = models.CharField(_("last firmware"), max_length=32, blank=True, editable=False)
     # What it reported when last given its MAC file: how a rollout sees it come back.
-    provisioned_firmware = models.CharField(max_length=32, blank=True, editable=False)
+    provisioned_firmware = models.CharField(
+        _("provisioned firmware"), max_length=32, blank=True, editable=False
+    )
     # Its last Wrong credentials (at LAST_SEEN_PRECISION_SECONDS): the status "failing".
-    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(
+        _("last failure at"), null=True, blank=True, editable=False
+    )
     # The MAC file as last served, to show an admin what changed since (keyed HMAC-SHA256).
-    last_config_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    last_config_sha256 = models.CharField(
+        _("last config SHA-256"), max_length=64, blank=True, editable=False
+    )
     # It holds SIP passwords; compressed first, being a few KB of config lines.
-    last_config = EncryptedTextField(blank=True, editable=False, compress=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_config = EncryptedTextField(_("last config"), blank=True, editable=False, compress=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["organisation", "mac"]
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
 
     def __str__(self) -> str:
         return f"{format_mac(self.mac)} ({self.label})" if self.label else format_mac(self.mac)
@@ -284,21 +325,23 @@ class Device(ProvisioningPasswords, PhoneSettings):
             return
         errors: dict[str, str] = {}
         if self.expansion_module_count and not self.expansion_module:
-            errors["expansion_module"] = "Choose the type of the expansion modules."
+            errors["expansion_module"] = gettext("Choose the type of the expansion modules.")
         elif self.expansion_module and self.expansion_module not in model.expansion_modules:
-            takes = ", ".join(model.expansion_modules) or "none"
-            errors["expansion_module"] = (
-                f"A {model.name} does not take an {self.expansion_module} (it takes: {takes})."
-            )
+            takes = ", ".join(model.expansion_modules) or gettext("none")
+            errors["expansion_module"] = gettext(
+                "A %(model)s does not take an %(module)s (it takes: %(takes)s)."
+            ) % {"model": model.name, "module": self.expansion_module, "takes": takes}
         elif self.expansion_module_count > model.max_expansion_modules:
-            errors["expansion_module_count"] = (
-                f"A {model.name} takes at most {model.max_expansion_modules} expansion module(s)."
-            )
+            errors["expansion_module_count"] = ngettext(
+                "A %(model)s takes at most %(count)d expansion module.",
+                "A %(model)s takes at most %(count)d expansion modules.",
+                model.max_expansion_modules,
+            ) % {"model": model.name, "count": model.max_expansion_modules}
         if not errors and self.key_profile is not None:
             if self.key_profile.organisation_id != self.organisation_id:
-                errors["key_profile"] = (
-                    f"The key profile {self.key_profile.name} is another organisation's."
-                )
+                errors["key_profile"] = gettext(
+                    "The key profile %(name)s is another organisation's."
+                ) % {"name": self.key_profile.name}
             else:
                 problem = self.key_profile.misfit(self)
                 if problem:
@@ -320,47 +363,59 @@ class SipAccount(SipSettings):
     """A line on the phone (account.N.* in its MAC file); its SIP settings, where set, beat
     the phone's and its organisation's."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sip_accounts")
-    index = models.PositiveSmallIntegerField(
-        "line",
-        validators=[validate_line],
-        help_text="The line on the phone: up to 16 on desk phones, more on a DECT manager.",
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="sip_accounts", verbose_name=_("device")
     )
-    is_enabled = models.BooleanField("enabled", default=True)
+    index = models.PositiveSmallIntegerField(
+        _("line"),
+        validators=[validate_line],
+        help_text=_("The line on the phone: up to 16 on desk phones, more on a DECT manager."),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
     label = models.CharField(
-        max_length=32, blank=True, validators=[validate_yealink_name], help_text="On the screen."
+        _("label"),
+        max_length=32,
+        blank=True,
+        validators=[validate_yealink_name],
+        help_text=_("On the screen."),
     )
     display_name = models.CharField(
-        max_length=64, blank=True, validators=[validate_yealink_name], help_text="Caller name."
-    )
-    auth_name = models.CharField(
+        _("display name"),
         max_length=64,
         blank=True,
         validators=[validate_yealink_name],
-        help_text="Leave empty to use the user name.",
+        help_text=_("Caller name."),
     )
-    user_name = models.CharField(max_length=32, validators=[validate_single_line])
-    password = EncryptedTextField(max_length=99, validators=[validate_single_line])
+    auth_name = models.CharField(
+        _("auth name"),
+        max_length=64,
+        blank=True,
+        validators=[validate_yealink_name],
+        help_text=_("Leave empty to use the user name."),
+    )
+    user_name = models.CharField(_("user name"), max_length=32, validators=[validate_single_line])
+    password = EncryptedTextField(_("password"), max_length=99, validators=[validate_single_line])
     server_host = models.CharField(
-        "server override",
+        _("server override"),
         max_length=253,
         blank=True,
         validators=[validate_single_line],
-        help_text="Leave empty to use the organisation's SIP server.",
+        help_text=_("Leave empty to use the organisation's SIP server."),
     )
     server_port = models.PositiveIntegerField(
-        "port override",
+        _("port override"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(65535)],
     )
     server_transport = models.PositiveSmallIntegerField(
-        "transport override", choices=SipTransport.choices, null=True, blank=True
+        _("transport override"), choices=SipTransport.choices, null=True, blank=True
     )
 
     class Meta:
         ordering = ["device", "index"]
-        verbose_name = "SIP account"
+        verbose_name = _("SIP account")
+        verbose_name_plural = _("SIP accounts")
         constraints = [
             models.UniqueConstraint(fields=["device", "index"], name="unique_line_per_device"),
         ]
@@ -376,26 +431,29 @@ class SipAccount(SipSettings):
             return
         model = device.phone_model
         if model and self.index and self.index > model.lines:
-            raise ValidationError(
-                {"index": f"A {model.name} has {model.lines} line(s); line {self.index} is out."}
-            )
+            message = ngettext(
+                "A %(model)s has %(count)d line; line %(line)d is out.",
+                "A %(model)s has %(count)d lines; line %(line)d is out.",
+                model.lines,
+            ) % {"model": model.name, "count": model.lines, "line": self.index}
+            raise ValidationError({"index": message})
 
 
 class KeyType(models.IntegerChoices):
     """`linekey.N.type` codes: in FusionPBX's list (app/devices/resources/classes/yealink.php),
     and 0/10/13/15/16 also in Wazo's key generator (yealink.md §7)."""
 
-    NONE = 0, "none"
-    LINE = 15, "line"
-    BLF = 16, "BLF"
-    SPEED_DIAL = 13, "speed dial"
-    CALL_PARK = 10, "call park"
-    PICKUP = 9, "directed pickup"
-    GROUP_PICKUP = 23, "group pickup"
-    INTERCOM = 14, "intercom"
-    TRANSFER = 3, "transfer"
-    DTMF = 11, "DTMF"
-    XML_PHONEBOOK = 47, "XML phonebook"
+    NONE = 0, _("none")
+    LINE = 15, _("line")
+    BLF = 16, _("BLF")
+    SPEED_DIAL = 13, _("speed dial")
+    CALL_PARK = 10, _("call park")
+    PICKUP = 9, _("directed pickup")
+    GROUP_PICKUP = 23, _("group pickup")
+    INTERCOM = 14, _("intercom")
+    TRANSFER = 3, _("transfer")
+    DTMF = 11, _("DTMF")
+    XML_PHONEBOOK = 47, _("XML phonebook")
 
 
 # An XML phonebook key's value: which remote phonebook (0 the first; empty writes -1, all).
@@ -405,7 +463,9 @@ NEEDS_VALUE = frozenset({KeyType.BLF, KeyType.SPEED_DIAL, KeyType.INTERCOM, KeyT
 
 
 def key_place(module: int, position: int) -> str:
-    return f"key {position}" if module == 0 else f"expansion module {module} key {position}"
+    if module == 0:
+        return gettext("key %(key)d") % {"key": position}
+    return gettext("expansion module %(module)d key %(key)d") % {"module": module, "key": position}
 
 
 class DssKey(models.Model):
@@ -413,33 +473,40 @@ class DssKey(models.Model):
     module (`expansion_module.X.key.Y`)."""
 
     module = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(6)], help_text="0: the phone; 1...: a module."
+        _("module"),
+        default=0,
+        validators=[MaxValueValidator(6)],
+        help_text=_("0: the phone; 1...: a module."),
     )
     position = models.PositiveSmallIntegerField(
-        "key",
+        _("key"),
         validators=[MinValueValidator(1), MaxValueValidator(200)],
-        help_text="Counted over all pages: 1 is the first key of the first page.",
+        help_text=_("Counted over all pages: 1 is the first key of the first page."),
     )
-    type = models.PositiveSmallIntegerField(choices=KeyType.choices, default=KeyType.BLF)
+    type = models.PositiveSmallIntegerField(_("type"), choices=KeyType.choices, default=KeyType.BLF)
     value = models.CharField(
+        _("value"),
         max_length=99,
         blank=True,
         validators=[validate_single_line],
-        help_text="The number, extension or digits (for an XML phonebook: which book, 0-4).",
+        help_text=_("The number, extension or digits (for an XML phonebook: which book, 0-4)."),
     )
-    label = models.CharField(max_length=32, blank=True, validators=[validate_yealink_name])
+    label = models.CharField(
+        _("label"), max_length=32, blank=True, validators=[validate_yealink_name]
+    )
     line = models.PositiveSmallIntegerField(
-        "account",
+        _("account"),
         null=True,
         blank=True,
         validators=[validate_line],
-        help_text="The SIP account (line) the key uses; empty: line 1.",
+        help_text=_("The SIP account (line) the key uses; empty: line 1."),
     )
     extension = models.CharField(
+        _("extension"),
         max_length=32,
         blank=True,
         validators=[validate_single_line],
-        help_text="BLF: the code dialled to pick up a call ringing there.",
+        help_text=_("BLF: the code dialled to pick up a call ringing there."),
     )
 
     class Meta:
@@ -453,11 +520,14 @@ class DssKey(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.type in NEEDS_VALUE and not self.value:
-            raise ValidationError(
-                {"value": f"A {self.get_type_display()} key needs a value (a number)."}
-            )
+            message = gettext("A %(type)s key needs a value (a number).") % {
+                "type": self.get_type_display()
+            }
+            raise ValidationError({"value": message})
         if self.type == KeyType.XML_PHONEBOOK and self.value and self.value not in XML_BOOKS:
-            raise ValidationError({"value": "Which remote phonebook: 0 to 4, or empty for all."})
+            raise ValidationError(
+                {"value": gettext("Which remote phonebook: 0 to 4, or empty for all.")}
+            )
 
     def misfit(self, device: Device) -> str | None:
         """Why this key cannot be on `device`, or None when it fits."""
@@ -467,18 +537,39 @@ class DssKey(models.Model):
         keys, modules, module_keys = device.key_capacity()
         where = key_place(self.module, self.position)
         if self.module == 0 and self.position > keys:
-            return f"A {model.name} has {keys} line key(s); there is no {where}."
+            return ngettext(
+                "A %(model)s has %(count)d line key; there is no %(where)s.",
+                "A %(model)s has %(count)d line keys; there is no %(where)s.",
+                keys,
+            ) % {"model": model.name, "count": keys, "where": where}
         if self.module > modules:
-            has = (
-                f"{modules} {device.expansion_module} module(s)"
-                if modules
-                else "no expansion module"
-            )
-            return f"This {model.name} has {has}; there is no {where}."
+            if modules:
+                return ngettext(
+                    "This %(model)s has %(count)d %(module)s module; there is no %(where)s.",
+                    "This %(model)s has %(count)d %(module)s modules; there is no %(where)s.",
+                    modules,
+                ) % {
+                    "model": model.name,
+                    "count": modules,
+                    "module": device.expansion_module,
+                    "where": where,
+                }
+            return gettext("This %(model)s has no expansion module; there is no %(where)s.") % {
+                "model": model.name,
+                "where": where,
+            }
         if self.module and self.position > module_keys:
-            return f"An {device.expansion_module} has {module_keys} keys; there is no {where}."
+            return ngettext(
+                "An %(module)s has %(count)d key; there is no %(where)s.",
+                "An %(module)s has %(count)d keys; there is no %(where)s.",
+                module_keys,
+            ) % {"module": device.expansion_module, "count": module_keys, "where": where}
         if self.line and self.line > model.lines:
-            return f"A {model.name} has {model.lines} line(s); {where} uses line {self.line}."
+            return ngettext(
+                "A %(model)s has %(count)d line; %(where)s uses line %(line)d.",
+                "A %(model)s has %(count)d lines; %(where)s uses line %(line)d.",
+                model.lines,
+            ) % {"model": model.name, "count": model.lines, "where": where, "line": self.line}
         return None
 
 
@@ -486,12 +577,17 @@ class KeyProfile(models.Model):
     """A named set of line keys of an organisation ("Reception"), shared by many phones."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="key_profiles"
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="key_profiles",
+        verbose_name=_("organisation"),
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
 
     class Meta:
         ordering = ["organisation", "name"]
+        verbose_name = _("key profile")
+        verbose_name_plural = _("key profiles")
         constraints = [
             models.UniqueConstraint(fields=["organisation", "name"], name="unique_key_profile"),
         ]
@@ -504,26 +600,34 @@ class KeyProfile(models.Model):
         if self.pk is not None and self.organisation_id is not None:
             others = self.devices.exclude(organisation_id=self.organisation_id).count()
             if others:
-                raise ValidationError(
-                    {
-                        "organisation": f"{others} phone(s) of another organisation use this "
-                        "key profile: give them another one first."
-                    }
-                )
+                message = ngettext(
+                    "%(count)d phone of another organisation uses this key profile: give it "
+                    "another one first.",
+                    "%(count)d phones of another organisation use this key profile: give them "
+                    "another one first.",
+                    others,
+                ) % {"count": others}
+                raise ValidationError({"organisation": message})
 
     def misfit(self, device: Device) -> str | None:
         for key in self.keys.all() if self.pk else []:
             problem = key.misfit(device)
             if problem:
-                return f"The key profile {self.name} does not fit this phone: {problem}"
+                return gettext("The key profile %(name)s does not fit this phone: %(problem)s") % {
+                    "name": self.name,
+                    "problem": problem,
+                }
         return None
 
 
 class ProfileKey(DssKey):
-    profile = models.ForeignKey(KeyProfile, on_delete=models.CASCADE, related_name="keys")
+    profile = models.ForeignKey(
+        KeyProfile, on_delete=models.CASCADE, related_name="keys", verbose_name=_("key profile")
+    )
 
     class Meta(DssKey.Meta):
-        verbose_name = "key"
+        verbose_name = _("key")
+        verbose_name_plural = _("keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "module", "position"], name="unique_profile_key"
@@ -539,16 +643,22 @@ class ProfileKey(DssKey):
         for device in profile.devices.all() if profile.pk else []:
             problem = self.misfit(device)
             if problem:
-                raise ValidationError(f"{device} uses this profile. {problem}")
+                raise ValidationError(
+                    gettext("%(phone)s uses this profile. %(problem)s")
+                    % {"phone": device, "problem": problem}
+                )
 
 
 class LineKey(DssKey):
     """A key of one phone: beside its key profile's, or in place of one of them."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="line_keys")
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="line_keys", verbose_name=_("device")
+    )
 
     class Meta(DssKey.Meta):
-        verbose_name = "line key"
+        verbose_name = _("line key")
+        verbose_name_plural = _("line keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["device", "module", "position"], name="unique_line_key"
@@ -568,7 +678,7 @@ class LineKey(DssKey):
 
 def validate_line_list(value: str) -> None:
     if not all(is_number(part.strip()) for part in value.split(",")):
-        raise ValidationError("Line numbers separated by commas, e.g. 1,2.", code="line_list")
+        raise ValidationError(_("Line numbers separated by commas, e.g. 1,2."), code="line_list")
 
 
 def line_list(value: str) -> list[int]:
@@ -578,29 +688,43 @@ def line_list(value: str) -> list[int]:
 class Handset(models.Model):
     """A DECT handset of a W-series base or manager (`handset.N.*`)."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="handsets")
-    index = models.PositiveSmallIntegerField(
-        "handset", validators=[MinValueValidator(1), MaxValueValidator(250)]
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="handsets", verbose_name=_("device")
     )
-    name = models.CharField(max_length=24, blank=True, validators=[validate_yealink_name])
+    index = models.PositiveSmallIntegerField(
+        _("handset"), validators=[MinValueValidator(1), MaxValueValidator(250)]
+    )
+    name = models.CharField(
+        _("name"), max_length=24, blank=True, validators=[validate_yealink_name]
+    )
     incoming_lines = models.CharField(
-        max_length=200, validators=[validate_line_list], help_text="Lines it rings for: 1,2."
+        _("incoming lines"),
+        max_length=200,
+        validators=[validate_line_list],
+        help_text=_("Lines it rings for: 1,2."),
     )
     outgoing_lines = models.CharField(
-        max_length=200, validators=[validate_line_list], help_text="Lines it may call out on."
+        _("outgoing lines"),
+        max_length=200,
+        validators=[validate_line_list],
+        help_text=_("Lines it may call out on."),
     )
     default_line = models.PositiveSmallIntegerField(
-        "default outgoing line", validators=[validate_line]
+        _("default outgoing line"), validators=[validate_line]
     )
 
     class Meta:
         ordering = ["device", "index"]
+        verbose_name = _("handset")
+        verbose_name_plural = _("handsets")
         constraints = [
             models.UniqueConstraint(fields=["device", "index"], name="unique_handset"),
         ]
 
     def __str__(self) -> str:
-        return f"handset {self.index}" + (f": {self.name}" if self.name else "")
+        if self.name:
+            return gettext("handset %(index)d: %(name)s") % {"index": self.index, "name": self.name}
+        return gettext("handset %(index)d") % {"index": self.index}
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
@@ -619,18 +743,27 @@ class Handset(models.Model):
         if model is None:
             return
         if not model.handsets:
-            raise ValidationError(f"A {model.name} takes no DECT handsets.")
-        if self.index and self.index > model.handsets:
             raise ValidationError(
-                {"index": f"A {model.name} takes {model.handsets} handsets; {self.index} is out."}
+                gettext("A %(model)s takes no DECT handsets.") % {"model": model.name}
             )
+        if self.index and self.index > model.handsets:
+            message = ngettext(
+                "A %(model)s takes %(count)d handset; %(index)d is out.",
+                "A %(model)s takes %(count)d handsets; %(index)d is out.",
+                model.handsets,
+            ) % {"model": model.name, "count": model.handsets, "index": self.index}
+            raise ValidationError({"index": message})
         errors = {}
         for field in ("incoming_lines", "outgoing_lines"):
             beyond = [n for n in line_list(getattr(self, field)) if not 1 <= n <= model.lines]
             if beyond:
-                errors[field] = f"A {model.name} has lines 1 to {model.lines}; not {beyond}."
+                errors[field] = gettext("A %(model)s has lines 1 to %(count)d; not %(beyond)s.") % {
+                    "model": model.name,
+                    "count": model.lines,
+                    "beyond": beyond,
+                }
         if self.default_line and self.default_line not in line_list(self.outgoing_lines):
-            errors["default_line"] = "The default line must be one of its outgoing lines."
+            errors["default_line"] = gettext("The default line must be one of its outgoing lines.")
         if errors:
             raise ValidationError(errors)
 
@@ -640,12 +773,21 @@ class FormerDevice(models.Model):
     them would make it prompt for a password on its screen: with them it gets 404 and goes on
     its former organisation's list of unassigned phones; added again, it gets them back."""
 
-    mac = MacAddressField("MAC address", unique=True)
+    mac = MacAddressField(_("MAC address"), unique=True)
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
-    provisioning_password = EncryptedTextField(max_length=64)
-    deleted_at = models.DateTimeField(default=timezone.now)
+    provisioning_password = EncryptedTextField(_("provisioning password"), max_length=64)
+    deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("former device")
+        verbose_name_plural = _("former devices")
 
     def __str__(self) -> str:
         return format_mac(self.mac)
@@ -669,19 +811,26 @@ class UnassignedPhone(models.Model):
     it shows no password prompt; staff add it from this list in one click."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="unassigned_phones"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="unassigned_phones",
+        verbose_name=_("organisation"),
     )
-    mac = MacAddressField("MAC address")
-    model = models.CharField(max_length=32, blank=True, help_text="As its User-Agent says.")
-    firmware = models.CharField(max_length=32, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
-    ip = models.GenericIPAddressField("address", null=True, blank=True)
-    first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
-    requests = models.PositiveIntegerField(default=1)
+    mac = MacAddressField(_("MAC address"))
+    model = models.CharField(
+        _("model"), max_length=32, blank=True, help_text=_("As its User-Agent says.")
+    )
+    firmware = models.CharField(_("firmware"), max_length=32, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    requests = models.PositiveIntegerField(_("requests"), default=1)
 
     class Meta:
         ordering = ["-last_seen_at"]
+        verbose_name = _("unassigned phone")
+        verbose_name_plural = _("unassigned phones")
         constraints = [
             models.UniqueConstraint(fields=["organisation", "mac"], name="unique_unassigned_phone"),
         ]
@@ -697,86 +846,119 @@ class ForeignMacAttempt(models.Model):
     """
 
     class Source(models.TextChoices):
-        IMPORT = "import", "CSV import"
-        FORM = "form", "phone form"
-        API = "api", "REST API"
+        IMPORT = "import", _("CSV import")
+        FORM = "form", _("phone form")
+        API = "api", _("REST API")
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="foreign_mac_attempts"
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="foreign_mac_attempts",
+        verbose_name=_("organisation"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    username = models.CharField("user name", max_length=150)  # kept if the user goes
-    ip = models.GenericIPAddressField("address", null=True, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices)
-    macs = models.TextField("MACs", help_text="The MACs another organisation has, one a line.")
-    mac_count = models.PositiveIntegerField("MACs tried")
+    username = models.CharField(_("user name"), max_length=150)  # kept if the user goes
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    macs = models.TextField(
+        _("MACs"), help_text=_("The MACs another organisation has, one a line.")
+    )
+    mac_count = models.PositiveIntegerField(_("MACs tried"))
     refused_whole = models.BooleanField(
-        "file refused whole", default=False, help_text="Too many such MACs, or adding paused."
+        _("file refused whole"),
+        default=False,
+        help_text=_("Too many such MACs, or adding paused."),
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "attempt to add another organisation's MACs"
-        verbose_name_plural = "attempts to add another organisation's MACs"
+        verbose_name = _("attempt to add another organisation's MACs")
+        verbose_name_plural = _("attempts to add another organisation's MACs")
         indexes = [
             models.Index(fields=["organisation", "-created_at"], name="foreignmac_org_time"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.username}, {self.created_at:%Y-%m-%d %H:%M}: {self.mac_count} MAC(s)"
+        return ngettext(
+            "%(user)s, %(time)s: %(count)d MAC",
+            "%(user)s, %(time)s: %(count)d MACs",
+            self.mac_count,
+        ) % {
+            "user": self.username,
+            "time": f"{self.created_at:%Y-%m-%d %H:%M}",
+            "count": self.mac_count,
+        }
 
 
 class AccessLog(models.Model):
     """One row per phone request that carried credentials or asked for a resource."""
 
     class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        SUCCESS_PREVIOUS_PASSWORD = "success_previous", "Success (previous password)"
-        MAC_UNKNOWN = "mac_unknown", "MAC unknown"
-        WRONG_CREDENTIALS = "wrong_credentials", "Wrong credentials"
-        STALE_NONCE = "stale_nonce", "Nonce expired"
-        REPLAYED = "replayed", "Digest replay"
-        BAD_REQUEST = "bad_request", "Bad request"
-        MAC_MISMATCH = "mac_mismatch", "MAC mismatch"
-        NOT_FOUND = "not_found", "Not found"
-        THROTTLED = "throttled", "Throttled"
+        SUCCESS = "success", _("Success")
+        SUCCESS_PREVIOUS_PASSWORD = "success_previous", _("Success (previous password)")
+        MAC_UNKNOWN = "mac_unknown", _("MAC unknown")
+        WRONG_CREDENTIALS = "wrong_credentials", _("Wrong credentials")
+        STALE_NONCE = "stale_nonce", _("Nonce expired")
+        REPLAYED = "replayed", _("Digest replay")
+        BAD_REQUEST = "bad_request", _("Bad request")
+        MAC_MISMATCH = "mac_mismatch", _("MAC mismatch")
+        NOT_FOUND = "not_found", _("Not found")
+        THROTTLED = "throttled", _("Throttled")
         # Valid organisation credentials for a MAC the organisation does not have: 404, and
         # the MAC is listed among its unassigned phones.
-        UNASSIGNED = "unassigned", "Unassigned phone"
+        UNASSIGNED = "unassigned", _("Unassigned phone")
         # Valid credentials of a phone or organisation that is deactivated: 404.
-        INACTIVE = "inactive", "Deactivated"
+        INACTIVE = "inactive", _("Deactivated")
         # Valid organisation credentials from a phone that may no longer use them (it used
         # its own, or the organisation's policy says never): 401.
-        ORGANISATION_REFUSED = "organisation_refused", "Organisation credentials refused"
-        WRONG_TOKEN = "wrong_token", "Wrong resource token"
+        ORGANISATION_REFUSED = "organisation_refused", _("Organisation credentials refused")
+        WRONG_TOKEN = "wrong_token", _("Wrong resource token")
         # Answered 503: the database, or the access log's writer, could not keep up.
-        UNAVAILABLE = "unavailable", "Service unavailable"
+        UNAVAILABLE = "unavailable", _("Service unavailable")
         # Answered 503: this server already sends FIRMWARE_MAX_DOWNLOADS firmware images.
-        BUSY = "busy", "Busy: too many downloads"
+        BUSY = "busy", _("Busy: too many downloads")
 
     # When the request came, not when its row was written (rows are written in batches).
-    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=255, blank=True)
-    path = models.CharField(max_length=255)
-    mac = models.CharField(max_length=12, blank=True, db_index=True)
-    username = models.CharField(max_length=64, blank=True, help_text="As the phone sent it.")
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, editable=False, db_index=True
+    )
+    ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    path = models.CharField(_("path"), max_length=255)
+    mac = models.CharField(_("MAC"), max_length=12, blank=True, db_index=True)
+    username = models.CharField(
+        _("username"), max_length=64, blank=True, help_text=_("As the phone sent it.")
+    )
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     device = models.ForeignKey(
-        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("device"),
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    status_code = models.PositiveSmallIntegerField()
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(_("status code"))
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "access log entry"
-        verbose_name_plural = "access log"
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
         indexes = [
             models.Index(fields=["outcome", "-created_at"], name="accesslog_outcome_time"),
             models.Index(fields=["organisation", "-created_at"], name="accesslog_org_time"),
@@ -792,15 +974,21 @@ class AccessLogHour(models.Model):
     are written (in the same transaction, so each row once): what the dashboard draws,
     without reading the access log, whatever its size."""
 
-    hour = models.DateTimeField()
+    hour = models.DateTimeField(_("hour"))
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
-    outcome = models.CharField(max_length=20, choices=AccessLog.Outcome.choices)
-    requests = models.PositiveBigIntegerField(default=0)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=AccessLog.Outcome.choices)
+    requests = models.PositiveBigIntegerField(_("requests"), default=0)
 
     class Meta:
-        verbose_name = "access-log hour"
+        verbose_name = _("access-log hour")
+        verbose_name_plural = _("access-log hours")
         constraints = [
             models.UniqueConstraint(
                 fields=["hour", "organisation", "outcome"],
@@ -829,12 +1017,13 @@ class AccessLogWriter(models.Model):
     that ever wrote, updated in place; prune_access_log removes those of the retention
     period's past."""
 
-    owner = models.CharField(max_length=100, unique=True)
-    last_batch = models.BigIntegerField()
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    owner = models.CharField(_("owner"), max_length=100, unique=True)
+    last_batch = models.BigIntegerField(_("last batch"))
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, db_index=True)
 
     class Meta:
-        verbose_name = "access-log writer"
+        verbose_name = _("access-log writer")
+        verbose_name_plural = _("access-log writers")
 
     def __str__(self) -> str:
         return f"{self.owner} #{self.last_batch}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db.models import (
@@ -21,6 +22,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from devices.models import Device
 from organisations.models import Organisation
@@ -29,7 +31,12 @@ NEVER_PROVISIONED = Q(last_seen_at__isnull=True)
 
 
 OK, STALE, FAILING, NEVER = "ok", "stale", "failing", "never"
-LABELS = {OK: "ok", STALE: "stale", FAILING: "failing", NEVER: "never provisioned"}
+# In the reader's language, read when shown (a lazy text is a str once rendered: the dashboard
+# and the phone list take them as such).
+LABELS = cast(
+    dict[str, str],
+    {OK: _("ok"), STALE: _("stale"), FAILING: _("failing"), NEVER: _("never provisioned")},
+)
 ANNOTATION = "phone_status"  # what annotate_status adds
 
 

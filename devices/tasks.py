@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_tasks import task
 
 from devices import csv_io
@@ -14,7 +15,7 @@ from jobs.models import Job
 from organisations.csv_files import CsvFileError
 from organisations.models import Organisation
 
-NO_LONGER_FITS = (
+NO_LONGER_FITS = gettext_lazy(
     "Nothing was imported: the file no longer fits the phones as they are now; upload it "
     "again to see why."
 )
@@ -26,7 +27,8 @@ def queue_import(user: User, organisation: Organisation | None, text: str, rows:
         kind=Job.Kind.PHONES_IMPORT,
         started_by=user,
         organisation=organisation,
-        title=f"Phones import ({rows:,} rows)",
+        title=ngettext("Phones import (%(count)s row)", "Phones import (%(count)s rows)", rows)
+        % {"count": f"{rows:,}"},
         total=rows,
         arguments={"organisation": organisation.pk if organisation else None},
         upload=text.encode(),
@@ -43,10 +45,17 @@ def _import(job: Job, progress: work.Progress) -> tuple[str, str]:
     organisation_pk = job.arguments["organisation"]
     organisation = Organisation.objects.filter(pk=organisation_pk).first()
     if organisation_pk is not None and organisation is None:
-        raise work.JobFailed("The organisation was deleted before the import ran.")
+        raise work.JobFailed(gettext("The organisation was deleted before the import ran."))
     # The provider's file may name any organisation; staff's only their own.
     organisations = Organisation.objects.all() if organisation is None else []
-    progress(0, job.total, f"checking and writing {job.total:,} rows")
+    progress(
+        0,
+        job.total,
+        ngettext(
+            "checking and writing %(count)s row", "checking and writing %(count)s rows", job.total
+        )
+        % {"count": f"{job.total:,}"},
+    )
     try:
         with transaction.atomic():  # nothing of it shows before all of it is written
             plan = csv_io.plan_import(
@@ -54,8 +63,8 @@ def _import(job: Job, progress: work.Progress) -> tuple[str, str]:
             )
             if plan.errors or plan.refusal:
                 reasons = [str(error) for error in plan.errors] + [plan.refusal or ""]
-                raise work.JobFailed(NO_LONGER_FITS, "\n".join(filter(None, reasons)))
+                raise work.JobFailed(str(NO_LONGER_FITS), "\n".join(filter(None, reasons)))
             csv_io.apply(plan)
     except (CsvFileError, IntegrityError) as exc:
-        raise work.JobFailed(NO_LONGER_FITS, str(exc)) from exc
-    return f"Imported. {plan.summary(done=True)}", ""
+        raise work.JobFailed(str(NO_LONGER_FITS), str(exc)) from exc
+    return gettext("Imported. %(summary)s") % {"summary": plan.summary(done=True)}, ""

@@ -209,7 +209,7 @@ def test_a_key_that_does_not_fit_a_phone_using_the_profile_is_refused(api_a, ten
 
     assert pointers(response) == {"/keys/0": "invalid"}
     assert problem(response)["errors"][0]["message"] == (
-        f"{tenant_a.device} uses this profile. A T54W has 27 line key(s); there is no key 40."
+        f"{tenant_a.device} uses this profile. A T54W has 27 line keys; there is no key 40."
     )
     assert list(profile.keys.values_list("position", flat=True)) == [1]
 
@@ -245,7 +245,7 @@ def test_a_profile_phones_of_its_organisation_use_does_not_move(provider_api, te
 
     assert pointers(response) == {"/organisation": "invalid"}
     assert (
-        "1 phone(s) of another organisation use this key profile"
+        "1 phone of another organisation uses this key profile"
         in (problem(response)["errors"][0]["message"])
     )
 

@@ -64,7 +64,7 @@ def test_a_line_the_model_does_not_have_is_refused_in_the_inline(admin_client, t
 
     response = admin_client.post("/admin/devices/device/add/", data)
 
-    assert "A T31G has 2 line(s); line 5 is out." in response.content.decode()
+    assert "A T31G has 2 lines; line 5 is out." in response.content.decode()
     assert not Device.objects.filter(mac="805ec0123456").exists()
 
 

@@ -125,7 +125,7 @@ def test_a_key_profile_used_by_phones_cannot_move_to_another_organisation(tenant
         profile.full_clean()
 
     assert raised.value.message_dict["organisation"] == [
-        "1 phone(s) of another organisation use this key profile: give them another one first."
+        "1 phone of another organisation uses this key profile: give it another one first."
     ]
 
 

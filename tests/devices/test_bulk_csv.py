@@ -74,7 +74,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(tenant_a
     assert messages[0].startswith("Line 3: 'm', 'n', 'o', 't' are not hexadecimal digits")
     assert messages[1].startswith("Line 4: model must be one of T19P_E2, T21P_E2, T27G,")
     assert messages[1].endswith(", W90DM, W90B; not 'T99X'.")
-    assert messages[2] == "Line 5: line: A T31G has 2 line(s); line 3 is out."
+    assert messages[2] == "Line 5: line: A T31G has 2 lines; line 3 is out."
     assert messages[3] == "Line 6: active must be yes or no, not 'maybe'."
     assert messages[4] == "Line 7: a password is needed for the new account on line 1."
     assert messages[5] == (
@@ -107,7 +107,7 @@ def test_providers_name_the_organisation_and_must_name_one_that_exists(tenant_a,
 def test_a_file_without_the_needed_columns_is_refused(tenant_a):
     result = plan("mac;label\n805ec0123456;x\n", None)
 
-    assert [str(e) for e in result.errors] == ["Line 1: missing column(s): model, organisation"]
+    assert [str(e) for e in result.errors] == ["Line 1: missing columns: model, organisation"]
 
 
 def test_semicolons_and_a_bom_from_excel_are_read(tenant_a):
@@ -301,16 +301,16 @@ def test_every_bad_key_row_says_what_the_model_has_and_nothing_is_written(tenant
     result = plan(text, tenant_a)
 
     assert [str(error) for error in result.errors] == [
-        "Line 4: A CP920 has 0 line key(s); there is no key 1.",
-        "Line 5: A W60B has 0 line key(s); there is no key 1.",
-        "Line 6: A T31G has 2 line key(s); there is no key 3.",
-        "Line 8: This T54W has 1 EXP50 module(s); there is no expansion module 2 key 1.",
+        "Line 4: A CP920 has 0 line keys; there is no key 1.",
+        "Line 5: A W60B has 0 line keys; there is no key 1.",
+        "Line 6: A T31G has 2 line keys; there is no key 3.",
+        "Line 8: This T54W has 1 EXP50 module; there is no expansion module 2 key 1.",
         "Line 9: An EXP50 has 60 keys; there is no expansion module 1 key 61.",
         "Line 10: key type must be one of none, line, BLF, speed dial, call park, directed "
         "pickup, group pickup, intercom, transfer, DTMF, XML phonebook (or its number); "
         "not 'hold'.",
         "Line 11: key value: A BLF key needs a value (a number).",
-        "Line 12: A T54W has 16 line(s); key 4 uses line 17.",
+        "Line 12: A T54W has 16 lines; key 4 uses line 17.",
         "Line 13: key 1 of this phone is already on line 3.",
         "Line 14: key is empty: say which key these key cells are for (1, 2, ...).",
         "Line 15: key must be a number, not 'x'.",
@@ -388,7 +388,7 @@ def test_a_new_model_or_fewer_modules_is_refused_while_an_unlisted_key_would_not
     )
 
     assert [str(e) for e in plan(smaller, tenant_a).errors] == [
-        "Line 2: A T31G has 2 line key(s); there is no key 20." + unlisted,
+        "Line 2: A T31G has 2 line keys; there is no key 20." + unlisted,
         "Line 2: This T31G has no expansion module; there is no expansion module 1 key 60."
         + unlisted,
     ]
@@ -415,7 +415,7 @@ def test_a_key_profile_is_named_within_the_phones_organisation_and_must_fit(tena
     assert [str(e) for e in result.errors] == [
         "Line 2: alpha has no key profile named 'Bravo reception'.",
         "Line 3: key profile: The key profile Big does not fit this phone: A T31G has 2 line "
-        "key(s); there is no key 20.",
+        "keys; there is no key 20.",
     ]
     planned = {device.mac: device for _, device, _ in result.devices}
     assert shape(planned["805ec0120002"]) == ("Big", "", 0)
@@ -512,7 +512,7 @@ def test_one_bad_key_keeps_the_whole_file_out_even_when_confirmed(admin_client, 
     for response in (preview, confirmed):
         body = response.content.decode()
         assert "Nothing was imported: 1 row must be fixed first." in body
-        assert "Line 5: A T54W has 27 line key(s); there is no key 28." in body
+        assert "Line 5: A T54W has 27 line keys; there is no key 28." in body
         assert 'name="confirm"' not in body
     assert Device.objects.get(pk=tenant_a.device.pk).label == "Alpha desk"
     assert SipAccount.objects.get(device=tenant_a.device, index=1).user_name == "a101"
@@ -676,7 +676,7 @@ def test_the_model_names_columns_not_fields_in_its_own_checks(tenant_a):
 
     assert sorted(messages) == [
         "Line 2: display name: Yealink phones refuse these characters here: :",
-        "Line 2: line: A T31G has 2 line(s); line 3 is out.",
+        "Line 2: line: A T31G has 2 lines; line 3 is out.",
         "Line 2: port: Ensure this value is less than or equal to 65535.",
     ]
 

@@ -110,7 +110,7 @@ def test_a_key_past_the_models_last_is_refused_on_the_page(admin_client, demo):
     response = admin_client.post(change_url(demo), data)
 
     assert response.status_code == 200
-    assert "A T54W has 27 line key(s); there is no key 30." in response.content.decode()
+    assert "A T54W has 27 line keys; there is no key 30." in response.content.decode()
     assert not LineKey.objects.filter(device=demo, position=30).exists()
 
 

@@ -75,12 +75,12 @@ def test_expansion_module_keys_and_a_module_taken_away(client, tenant_a):
 @pytest.mark.parametrize(
     ("model", "modules", "key", "message"),
     [
-        ("T54W", ("", 0), {"position": 28}, "A T54W has 27 line key(s); there is no key 28."),
+        ("T54W", ("", 0), {"position": 28}, "A T54W has 27 line keys; there is no key 28."),
         (
             "T54W",
             ("EXP50", 1),
             {"module": 2, "position": 1},
-            "This T54W has 1 EXP50 module(s); there is no expansion module 2 key 1.",
+            "This T54W has 1 EXP50 module; there is no expansion module 2 key 1.",
         ),
         (
             "T54W",
@@ -88,9 +88,9 @@ def test_expansion_module_keys_and_a_module_taken_away(client, tenant_a):
             {"module": 1, "position": 61},
             "An EXP50 has 60 keys; there is no expansion module 1 key 61.",
         ),
-        ("CP920", ("", 0), {"position": 1}, "A CP920 has 0 line key(s); there is no key 1."),
-        ("W60B", ("", 0), {"position": 1}, "A W60B has 0 line key(s); there is no key 1."),
-        ("T54W", ("", 0), {"position": 1, "line": 17}, "A T54W has 16 line(s); key 1 uses"),
+        ("CP920", ("", 0), {"position": 1}, "A CP920 has 0 line keys; there is no key 1."),
+        ("W60B", ("", 0), {"position": 1}, "A W60B has 0 line keys; there is no key 1."),
+        ("T54W", ("", 0), {"position": 1, "line": 17}, "A T54W has 16 lines; key 1 uses"),
     ],
 )
 def test_a_key_the_model_does_not_have_is_refused_naming_the_model_and_its_limit(
@@ -122,7 +122,7 @@ def test_a_key_that_needs_a_value_and_a_module_the_model_does_not_take(tenant_a)
     device.expansion_module, device.expansion_module_count = "EXP43", 4
     with pytest.raises(ValidationError) as raised:
         device.full_clean()
-    assert "A T46U takes at most 3 expansion module(s)." in raised.value.messages
+    assert "A T46U takes at most 3 expansion modules." in raised.value.messages
 
 
 def test_a_key_profile_that_does_not_fit_a_phone_is_refused_on_either_side(tenant_a):
@@ -134,7 +134,7 @@ def test_a_key_profile_that_does_not_fit_a_phone_is_refused_on_either_side(tenan
     with pytest.raises(ValidationError) as raised:
         small.full_clean()
     assert raised.value.message_dict["key_profile"] == [
-        "The key profile Operator does not fit this phone: A T31G has 2 line key(s); "
+        "The key profile Operator does not fit this phone: A T31G has 2 line keys; "
         "there is no key 10."
     ]
 
@@ -142,7 +142,7 @@ def test_a_key_profile_that_does_not_fit_a_phone_is_refused_on_either_side(tenan
     tenant_a.device.save()
     with pytest.raises(ValidationError) as raised:
         ProfileKey(profile=profile, position=40, type=KeyType.BLF, value="2").full_clean()
-    assert "uses this profile. A T54W has 27 line key(s); there is no key 40." in str(raised.value)
+    assert "uses this profile. A T54W has 27 line keys; there is no key 40." in str(raised.value)
 
 
 def test_dect_handsets_get_their_lines_and_names(client, tenant_a):

@@ -61,7 +61,7 @@ def test_a_line_beyond_what_the_model_holds_is_refused(organisation):
     with pytest.raises(ValidationError) as caught:
         account.full_clean()
 
-    assert caught.value.message_dict["index"] == ["A T31G has 2 line(s); line 3 is out."]
+    assert caught.value.message_dict["index"] == ["A T31G has 2 lines; line 3 is out."]
 
 
 def test_sip_names_refuse_characters_the_phone_refuses(organisation):
