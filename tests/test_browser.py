@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -50,10 +51,11 @@ def open_page():
     sync_playwright = _browser_or_skip()
 
     @contextmanager
-    def opened(viewport: dict[str, int] | None = None):
+    def opened(viewport: dict[str, int] | None = None, locale: str = "en-GB"):
+        """`locale`: the browser's language, which it asks for in Accept-Language."""
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport=viewport)
+            page = browser.new_page(viewport=viewport, locale=locale)
             page.set_default_timeout(15_000)
             try:
                 yield page
@@ -186,7 +188,7 @@ def _fill_a_page_with_awkward_phones() -> None:
     assert Device.objects.count() > 100  # more than a page
 
 
-def _measure_phone_list(page, url: str, username: str, password: str) -> dict[str, float]:
+def _measure_phone_list(page, url: str, username: str, password: str) -> dict[str, Any]:
     page.goto(f"{url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
@@ -200,22 +202,32 @@ def _measure_phone_list(page, url: str, username: str, password: str) -> dict[st
                 .map(row => row.getBoundingClientRect().height)),
             rows: document.querySelectorAll('#result_list tbody tr').length,
             organisation: document.querySelectorAll('th.column-organisation_column').length,
+            language: document.documentElement.lang,
+            headers: [...document.querySelectorAll('#result_list thead th')]
+                .map(th => th.textContent.trim()),
         })"""
     )
 
 
+@pytest.mark.parametrize(
+    ("locale", "language", "last_seen"),
+    [("en-GB", "en-gb", "Last seen"), ("nl-NL", "nl", "Laatst gezien")],
+    ids=["english", "dutch"],  # Dutch words are longer: the table must fit in both
+)
 @pytest.mark.parametrize(
     ("username", "password", "organisation_column"),
     [("admin", "admin", 1), ("demo-admin", "demo-admin-password", 0)],
     ids=["provider", "organisation-staff"],
 )
 def test_the_phone_list_fits_a_1366_px_laptop_one_line_a_row(
-    live_server, open_page, username, password, organisation_column
+    live_server, open_page, username, password, organisation_column, locale, language, last_seen
 ):
     _fill_a_page_with_awkward_phones()
-    with open_page(LAPTOP) as page:
+    with open_page(LAPTOP, locale=locale) as page:
         shown = _measure_phone_list(page, live_server.url, username, password)
 
+    assert shown["language"] == language
+    assert last_seen in shown["headers"], shown["headers"]
     assert shown["rows"] == 100  # a full page
     assert shown["organisation"] == organisation_column
     assert shown["table"] <= shown["viewport"], shown
