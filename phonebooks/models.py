@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.expressions import Combinable
-from django.utils.functional import Promise, lazy
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,9 @@ from organisations.config_syntax import validate_single_line
 from organisations.models import Organisation
 from phonebooks.families import MAX_BYTES, MAX_BYTES_SOME_MODELS
 from phonebooks.numbers import MAX_NUMBER_LENGTH, validate_phone_number
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # A phone holds at most this many remote phonebooks (remote_phonebook.data.1..5).
 BOOKS_PER_PHONE = 5
@@ -26,7 +30,7 @@ def _position_help() -> str:
     ) % {"count": BOOKS_PER_PHONE}
 
 
-def number_field(verbose_name: str | Promise) -> models.CharField[str | int | Combinable, str]:
+def number_field(verbose_name: StrOrPromise) -> models.CharField[str | int | Combinable, str]:
     return models.CharField(
         verbose_name,
         max_length=MAX_NUMBER_LENGTH,
@@ -43,7 +47,7 @@ class NumberLabel(models.TextChoices):
 
 
 def label_field(
-    verbose_name: str | Promise, default: str
+    verbose_name: StrOrPromise, default: str
 ) -> models.CharField[str | int | Combinable, str]:
     return models.CharField(
         verbose_name, max_length=10, choices=NumberLabel.choices, default=default
