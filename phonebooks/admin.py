@@ -327,15 +327,15 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         self.message_user(
             request,
             gettext(
-                "Imported into %(phonebook)s: %(created)d created, %(updated)d updated, "
-                "%(unchanged)d unchanged, %(removed)d removed."
+                "Imported into %(phonebook)s: %(created)s created, %(updated)s updated, "
+                "%(unchanged)s unchanged, %(removed)s removed."
             )
             % {
                 "phonebook": book,
-                "created": len(plan.create),
-                "updated": len(plan.update),
-                "unchanged": len(plan.unchanged),
-                "removed": len(plan.delete),
+                "created": f"{len(plan.create):,}",
+                "updated": f"{len(plan.update):,}",
+                "unchanged": f"{len(plan.unchanged):,}",
+                "removed": f"{len(plan.delete):,}",
             },
             messages.SUCCESS,
         )
