@@ -10,11 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from devices.models import Device
 from media_assets.ca import certificate_url
 from media_assets.config import softkey_url
-from media_assets.forms import CaCertificateForm, RingtoneForm, WallpaperForm
+from media_assets.forms import CaCertificateForm, RingtoneForm, SoftkeyFileForm, WallpaperForm
 from media_assets.models import (
     CaCertificate,
     DeviceMedia,
@@ -32,20 +34,22 @@ from organisations.admin import (
     overrides_widget,
 )
 from organisations.models import Organisation
+from organisations.scoping import is_provider
 
 MediaT = TypeVar("MediaT", bound=MediaFile)
+AdminT = TypeVar("AdminT", bound=Model)
 ChoiceT = TypeVar("ChoiceT", bound=Model)  # a media inline's model: OrganisationMedia, DeviceMedia
 ParentT = TypeVar("ParentT", bound=Model)  # the model of the page it is on
 
 
 class GlobalFilter(admin.SimpleListFilter):
-    title = "scope"
+    title = _("scope")
     parameter_name = "global"
 
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
-        return [("yes", "Global"), ("no", "An organisation's")]
+        return [("yes", gettext("Global")), ("no", gettext("An organisation's"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in ("yes", "no"):
@@ -53,7 +57,18 @@ class GlobalFilter(admin.SimpleListFilter):
         return queryset
 
 
-class MediaFileAdmin(ScopedModelAdmin[MediaT]):
+class ShowsDetail(ScopedModelAdmin[AdminT]):
+    """Tells the admin's form whether the user is provider staff, who read a refused file's
+    detail (see media_assets.forms)."""
+
+    def get_form(
+        self, request: HttpRequest, obj: AdminT | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[AdminT]]:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"show_detail": is_provider(request.user)})
+
+
+class MediaFileAdmin(ShowsDetail[MediaT]):
     """Shared by wallpapers and ringtones: lists never load the bytes; the change page links
     to the file itself (staff only) to look at or listen to it. Organisation staff manage
     their own files and see the global ones read-only."""
@@ -66,11 +81,11 @@ class MediaFileAdmin(ScopedModelAdmin[MediaT]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[MediaT]:
         return super().get_queryset(request).defer("content")
 
-    @admin.display(description="organisation", ordering="organisation__name")
+    @admin.display(description=_("organisation"), ordering="organisation__name")
     def owner(self, obj: MediaT) -> str:
-        return obj.owner if obj.organisation_id else "— global —"
+        return obj.owner if obj.organisation_id else gettext("— global —")
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def file_size(self, obj: MediaT) -> str:
         return obj.human_size
 
@@ -100,21 +115,23 @@ class WallpaperAdmin(MediaFileAdmin[Wallpaper]):
     readonly_fields = ["preview", "dimensions", "file_size", "content_type", "sha256", "fitted"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "upload"]}),
-        ("Stored file", {"fields": [*readonly_fields]}),
+        (_("Stored file"), {"fields": [*readonly_fields]}),
     ]
 
-    @admin.display(description="pixels")
+    @admin.display(description=_("pixels"))
     def dimensions(self, obj: Wallpaper) -> str:
         return f"{obj.width}x{obj.height}" if obj.width else "—"
 
-    @admin.display(description="fitted to screens")
+    @admin.display(description=_("fitted to screens"))
     def fitted(self, obj: Wallpaper) -> str:
         """Made on the first request from a model of each screen size, then kept."""
         sizes = obj.renditions.order_by("width", "height").values_list("width", "height", "size")
         listed = [f"{w}x{h} ({human_size(size)})" for w, h, size in sizes] if obj.pk else []
-        return ", ".join(listed) or "none yet (made on the first request of each screen size)"
+        return ", ".join(listed) or gettext(
+            "none yet (made on the first request of each screen size)"
+        )
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, obj: Wallpaper) -> str:
         if not obj.pk:
             return "—"
@@ -132,14 +149,14 @@ class RingtoneAdmin(MediaFileAdmin[Ringtone]):
     readonly_fields = ["listen", "codec", "duration", "file_size", "sha256"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "upload"]}),
-        ("Stored file", {"fields": [*readonly_fields]}),
+        (_("Stored file"), {"fields": [*readonly_fields]}),
     ]
 
-    @admin.display(description="duration", ordering="duration_ms")
+    @admin.display(description=_("duration"), ordering="duration_ms")
     def duration(self, obj: Ringtone) -> str:
-        return f"{obj.duration_ms / 1000:.1f} s"
+        return gettext("%(seconds)s s") % {"seconds": f"{obj.duration_ms / 1000:.1f}"}
 
-    @admin.display(description="listen")
+    @admin.display(description=_("listen"))
     def listen(self, obj: Ringtone) -> str:
         if not obj.pk:
             return "—"
@@ -147,15 +164,16 @@ class RingtoneAdmin(MediaFileAdmin[Ringtone]):
 
 
 @admin.register(SoftkeyFile)
-class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin[SoftkeyFile]):
+class SoftkeyFileAdmin(WidgetsMixin, ShowsDetail[SoftkeyFile]):
     # Global, for the provider only: organisation staff have no permission on it.
+    form = SoftkeyFileForm
     widgets = {"content": overrides_widget(14)}
     list_display = ["__str__", "call_state", "url", "updated_at"]
     search_fields = ["name", "call_state"]
     readonly_fields = ["call_state", "url"]
     fields = ["name", "content", "call_state", "url"]
 
-    @admin.display(description="URL")
+    @admin.display(description=_("URL"))
     def url(self, obj: SoftkeyFile) -> str:
         return softkey_url(obj.name) if obj.name else "—"
 
@@ -163,23 +181,27 @@ class SoftkeyFileAdmin(WidgetsMixin, ScopedModelAdmin[SoftkeyFile]):
         return {"content": EXAMPLE_SOFTKEY_XML, **super().get_changeform_initial_data(request)}
 
 
-@admin.action(description="Make the selected certificate current")
+@admin.action(description=_("Make the selected certificate current"))
 def make_current(
     modeladmin: admin.ModelAdmin[CaCertificate],
     request: HttpRequest,
     queryset: QuerySet[CaCertificate],
 ) -> None:
     if queryset.count() != 1:
-        modeladmin.message_user(request, "Select exactly one certificate.", messages.ERROR)
+        modeladmin.message_user(request, gettext("Select exactly one certificate."), messages.ERROR)
         return
     certificate = queryset.get()
     certificate.is_active = True
     certificate.save(update_fields=["is_active"])
-    modeladmin.message_user(request, f"{certificate} is now served at {certificate_url()}.")
+    modeladmin.message_user(
+        request,
+        gettext("%(certificate)s is now served at %(url)s.")
+        % {"certificate": certificate, "url": certificate_url()},
+    )
 
 
 @admin.register(CaCertificate)
-class CaCertificateAdmin(ScopedModelAdmin[CaCertificate]):
+class CaCertificateAdmin(ShowsDetail[CaCertificate]):
     # Global, for the provider only: organisation staff have no permission on it.
     form = CaCertificateForm
     actions = [make_current]
@@ -198,14 +220,14 @@ class CaCertificateAdmin(ScopedModelAdmin[CaCertificate]):
     ]
     fieldsets = [
         (None, {"fields": ["label", "is_active", "upload"]}),
-        ("Certificate", {"fields": [*readonly_fields]}),
+        (_("Certificate"), {"fields": [*readonly_fields]}),
     ]
 
-    @admin.display(description="URL")
+    @admin.display(description=_("URL"))
     def url(self, obj: CaCertificate) -> str:
         return certificate_url()
 
-    @admin.display(description="SHA-256")
+    @admin.display(description=_("SHA-256"))
     def fingerprint(self, obj: CaCertificate) -> str:
         return obj.sha256[:16] + "…"
 
@@ -226,15 +248,22 @@ def certificate_warnings(certificate: CaCertificate) -> list[str]:
     now = timezone.now()
     warnings = []
     if certificate.not_valid_after < now:
-        warnings.append(f"{certificate} expired on {certificate.not_valid_after:%Y-%m-%d}.")
+        warnings.append(
+            gettext("%(certificate)s expired on %(date)s.")
+            % {"certificate": certificate, "date": f"{certificate.not_valid_after:%Y-%m-%d}"}
+        )
     elif certificate.not_valid_before > now:
         warnings.append(
-            f"{certificate} is not valid before {certificate.not_valid_before:%Y-%m-%d}."
+            gettext("%(certificate)s is not valid before %(date)s.")
+            % {"certificate": certificate, "date": f"{certificate.not_valid_before:%Y-%m-%d}"}
         )
     if not certificate.is_ca:
         warnings.append(
-            f"{certificate} is not marked as a CA (basicConstraints CA:TRUE); phones may not "
-            "accept it as a trust anchor."
+            gettext(
+                "%(certificate)s is not marked as a CA (basicConstraints CA:TRUE); phones may "
+                "not accept it as a trust anchor."
+            )
+            % {"certificate": certificate}
         )
     return warnings
 
@@ -280,13 +309,15 @@ class MediaChoiceInline(ScopedInline, admin.StackedInline[ChoiceT, ParentT]):
 
 class MediaChoiceField(forms.ModelChoiceField[MediaFile]):
     def label_from_instance(self, obj: MediaFile) -> str:
-        return obj.name if obj.organisation_id else f"{obj.name} (global)"
+        if obj.organisation_id:
+            return obj.name
+        return gettext("%(name)s (global)") % {"name": obj.name}
 
 
 class OrganisationMediaInline(MediaChoiceInline[OrganisationMedia, Organisation]):
     model = OrganisationMedia
-    verbose_name = "wallpaper, ringtone and softkeys of its phones"
-    verbose_name_plural = "media"
+    verbose_name = _("wallpaper, ringtone and softkeys of its phones")
+    verbose_name_plural = _("media")
     fields = ["wallpaper", "ringtone", "custom_softkeys_enabled"]
 
     def organisation_of(self, obj: Organisation | None) -> Organisation | None:
@@ -295,8 +326,8 @@ class OrganisationMediaInline(MediaChoiceInline[OrganisationMedia, Organisation]
 
 class DeviceMediaInline(MediaChoiceInline[DeviceMedia, Device]):
     model = DeviceMedia
-    verbose_name = "this phone's own wallpaper and ringtone"
-    verbose_name_plural = "media"
+    verbose_name = _("this phone's own wallpaper and ringtone")
+    verbose_name_plural = _("media")
     fields = ["wallpaper", "ringtone"]
 
     def organisation_of(self, obj: Device | None) -> Organisation | None:

@@ -8,6 +8,7 @@ tell the uploader what to fix. Limits come from yealink.md §5.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import struct
 import wave
@@ -18,10 +19,23 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from lxml import etree
 from PIL import Image, UnidentifiedImageError
 
+logger = logging.getLogger(__name__)
+
 MB = 1024 * 1024
+
+# What check_size names in its messages, with the article each language wants.
+THE_IMAGE = _("the image")
+THE_RINGTONE = _("the ringtone")
+THE_CERTIFICATE = _("the certificate")
+THE_SOFTKEY_FILE = _("the softkey file")
+THE_FILE = _("the file")
 
 # Yealink: wallpapers at most 5 MB and 2 megapixels (T46U/T48U/T57W).
 WALLPAPER_MAX_BYTES = 5 * MB
@@ -119,16 +133,31 @@ SOFTKEY_MAX_BYTES = 64 * 1024
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
-def invalid(message: str, code: str) -> ValidationError:
-    return ValidationError(message, code=code)
+class Refused(ValidationError):
+    """A file refused in the uploader's words; `detail` is what the provider may want to know
+    besides (a parser's own words, a command that converts it), shown to provider staff only."""
+
+    def __init__(self, message: str, code: str, detail: str = "") -> None:
+        super().__init__(message, code=code)
+        self.detail = detail
+
+
+def invalid(message: str, code: str, detail: str = "") -> ValidationError:
+    return Refused(message, code, detail)
+
+
+def detail_of(error: ValidationError) -> str:
+    return error.detail if isinstance(error, Refused) else ""
 
 
 def validate_file_name(name: str) -> None:
     """The name a phone asks for: no spaces, slashes or other characters a URL must escape."""
     if not FILE_NAME.match(name):
         raise invalid(
-            "Use letters, digits, '.', '_' and '-' only (at most 64, starting with a letter "
-            "or digit): the phone asks for the file by this name in a URL.",
+            gettext(
+                "Use letters, digits, '.', '_' and '-' only (at most 64, starting with a letter "
+                "or digit): the phone asks for the file by this name in a URL."
+            ),
             "file_name",
         )
 
@@ -138,17 +167,17 @@ def human_size(size: int) -> str:
         return f"{size / MB:.1f} MB"
     if size >= 1024:
         return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
+    return ngettext("%(count)d byte", "%(count)d bytes", size) % {"count": size}
 
 
-def check_size(data_size: int, limit: int, what: str) -> None:
+def check_size(data_size: int, limit: int, what: str | Promise) -> None:
+    """`what` is the thing with its article ("the image", THE_IMAGE)."""
     if data_size == 0:
-        raise invalid(f"The {what} is empty.", "empty")
+        raise invalid(gettext("%(what)s is empty.") % {"what": capfirst(str(what))}, "empty")
     if data_size > limit:
-        raise invalid(
-            f"The {what} is {human_size(data_size)}; the limit is {human_size(limit)}.",
-            "too_large",
-        )
+        message = gettext("%(what)s is %(size)s; the limit is %(limit)s.")
+        values = {"what": capfirst(str(what)), "size": human_size(data_size)}
+        raise invalid(message % {**values, "limit": human_size(limit)}, "too_large")
 
 
 # --- Wallpapers -----------------------------------------------------------------------------
@@ -171,7 +200,7 @@ class ImageInfo:
 
 def inspect_image(data: bytes) -> ImageInfo:
     """A wallpaper the phones can show: PNG, JPEG or BMP, whole, within 5 MB and 2 MP."""
-    check_size(len(data), WALLPAPER_MAX_BYTES, "image")
+    check_size(len(data), WALLPAPER_MAX_BYTES, THE_IMAGE)
     try:
         with Image.open(io.BytesIO(data)) as image:
             info = ImageInfo(image.format or "", image.width, image.height)
@@ -181,33 +210,35 @@ def inspect_image(data: bytes) -> ImageInfo:
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise invalid(
-            "This is not an image the phones can show (a renamed or corrupt file?); "
-            "upload a PNG, JPEG or BMP.",
+            gettext(
+                "This is not an image the phones can show (a renamed or corrupt file?); "
+                "upload a PNG, JPEG or BMP."
+            ),
             "not_an_image",
         ) from None
     except (OSError, SyntaxError, ValueError, struct.error):
         # Staff read this: the imaging library's own words would mean nothing to them.
         raise invalid(
-            "The image is damaged or truncated; export it again.", "corrupt_image"
+            gettext("The image is damaged or truncated; export it again."), "corrupt_image"
         ) from None
     return info
 
 
 def _check_image_header(info: ImageInfo, animated: bool) -> None:
     if info.format not in WALLPAPER_FORMATS:
-        raise invalid(
-            f"This is a {info.format or 'unknown'} image; phones take PNG, JPEG or BMP.",
-            "image_format",
-        )
+        message = gettext("This is a %(format)s image; phones take PNG, JPEG or BMP.")
+        found = info.format or gettext("unknown")
+        raise invalid(message % {"format": found}, "image_format")
     pixels = info.width * info.height
     if pixels > WALLPAPER_MAX_PIXELS:
-        raise invalid(
-            f"The image is {info.width}x{info.height} ({pixels / 1e6:.1f} megapixels); phones "
-            "take at most 2 megapixels (for example 1600x900). The largest screen is 1024x600.",
-            "too_many_pixels",
+        message = gettext(
+            "The image is %(width)dx%(height)d (%(megapixels)s megapixels); phones take at most "
+            "2 megapixels (for example 1600x900). The largest screen is 1024x600."
         )
+        values = {"width": info.width, "height": info.height}
+        raise invalid(message % {**values, "megapixels": f"{pixels / 1e6:.1f}"}, "too_many_pixels")
     if animated:
-        raise invalid("Animated images are not shown by the phones.", "animated_image")
+        raise invalid(gettext("Animated images are not shown by the phones."), "animated_image")
 
 
 # --- Ringtones ------------------------------------------------------------------------------
@@ -239,15 +270,18 @@ def inspect_wav(data: bytes) -> WavInfo:
     The RIFF chunks are read here because the stdlib `wave` module refuses G.711
     (format tags 6 and 7); PCM files are opened with `wave` as well, as a second opinion.
     """
-    check_size(len(data), RINGTONE_MAX_BYTES, "ringtone")
+    check_size(len(data), RINGTONE_MAX_BYTES, THE_RINGTONE)
     info = _read_riff(data)
     problems = _ringtone_problems(info)
     if problems:
-        raise invalid(
-            f"This WAV is {', '.join(problems)}; phones play PCM or G.711, mono, 8 kHz "
-            "(convert it, e.g. `sox in.wav -r 8000 -c 1 -e signed -b 16 out.wav`).",
-            "wav_format",
+        message = gettext(
+            "This WAV is %(problems)s; phones play PCM or G.711, mono, 8 kHz. Save it in your "
+            "audio program as WAV, 16-bit PCM, mono, 8000 Hz, and upload it again."
         )
+        detail = pgettext(
+            "provider", "To convert it with SoX: sox in.wav -r 8000 -c 1 -e signed -b 16 out.wav"
+        )
+        raise invalid(message % {"problems": ", ".join(problems)}, "wav_format", detail)
     if info.format_tag == WAVE_FORMAT_PCM:
         _check_with_wave_module(data)
     return info
@@ -256,8 +290,10 @@ def inspect_wav(data: bytes) -> WavInfo:
 def _read_riff(data: bytes) -> WavInfo:
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise invalid(
-            "This is not a WAV file (no RIFF/WAVE header); a renamed MP3 or other audio file "
-            "has to be converted to WAV.",
+            gettext(
+                "This is not a WAV file (no RIFF/WAVE header); a renamed MP3 or other audio "
+                "file has to be converted to WAV."
+            ),
             "not_wav",
         )
     declared = struct.unpack_from("<I", data, 4)[0] + 8
@@ -274,23 +310,24 @@ def _read_riff(data: bytes) -> WavInfo:
             fmt = _read_fmt(data[body : body + size])
         elif chunk_id == b"data":
             if fmt is None:
-                raise invalid("The WAV has its audio before its format chunk.", "corrupt_wav")
+                message = gettext("The WAV has its audio before its format chunk.")
+                raise invalid(message, "corrupt_wav")
             return WavInfo(*fmt[:4], data_size=size, byte_rate=fmt[4])
         offset = body + size + (size & 1)  # chunks are padded to an even length
-    raise invalid("The WAV has no audio (no data chunk).", "corrupt_wav")
+    raise invalid(gettext("The WAV has no audio (no data chunk)."), "corrupt_wav")
 
 
 def _truncated(expected: int, actual: int) -> ValidationError:
-    return invalid(
-        f"The WAV is truncated: its header announces {expected} bytes, the file has {actual}.",
-        "truncated_wav",
+    message = gettext(
+        "The WAV is truncated: its header announces %(expected)d bytes, the file has %(actual)d."
     )
+    return invalid(message % {"expected": expected, "actual": actual}, "truncated_wav")
 
 
 def _read_fmt(chunk: bytes) -> tuple[int, int, int, int, int]:
     """(format tag, channels, sample rate, bits per sample, byte rate)."""
     if len(chunk) < 16:
-        raise invalid("The WAV format chunk is too short.", "corrupt_wav")
+        raise invalid(gettext("The WAV format chunk is too short."), "corrupt_wav")
     tag, channels, rate, byte_rate, _align, bits = struct.unpack_from("<HHIIHH", chunk)
     if tag == WAVE_FORMAT_EXTENSIBLE and len(chunk) >= 26:
         tag = struct.unpack_from("<H", chunk, 24)[0]  # first two bytes of the sub-format GUID
@@ -300,15 +337,18 @@ def _read_fmt(chunk: bytes) -> tuple[int, int, int, int, int]:
 def _ringtone_problems(info: WavInfo) -> list[str]:
     problems = []
     if info.format_tag not in WAVE_CODECS:
-        problems.append(f"encoded as {info.codec}")
+        problems.append(gettext("encoded as %(codec)s") % {"codec": info.codec})
     elif info.format_tag == WAVE_FORMAT_PCM and info.bits_per_sample not in (8, 16):
-        problems.append(f"{info.bits_per_sample}-bit PCM (use 16-bit)")
+        bits = {"bits": info.bits_per_sample}
+        problems.append(gettext("%(bits)d-bit PCM (use 16-bit)") % bits)
     if info.channels != 1:
-        problems.append("stereo" if info.channels == 2 else f"{info.channels} channels")
+        channels = ngettext("%(count)d channel", "%(count)d channels", info.channels)
+        stereo = info.channels == 2
+        problems.append(gettext("stereo") if stereo else channels % {"count": info.channels})
     if info.sample_rate != 8000:
         problems.append(f"{info.sample_rate / 1000:g} kHz")
     if info.data_size == 0:
-        problems.append("silent (no samples)")
+        problems.append(gettext("silent (no samples)"))
     return problems
 
 
@@ -317,7 +357,8 @@ def _check_with_wave_module(data: bytes) -> None:
         with wave.open(io.BytesIO(data), "rb") as reader:
             reader.readframes(reader.getnframes())
     except (wave.Error, EOFError, struct.error):
-        raise invalid("The WAV is damaged or truncated; export it again.", "corrupt_wav") from None
+        message = gettext("The WAV is damaged or truncated; export it again.")
+        raise invalid(message, "corrupt_wav") from None
 
 
 # --- CA certificate -------------------------------------------------------------------------
@@ -337,11 +378,14 @@ class CertificateInfo:
 def inspect_certificate(data: bytes) -> CertificateInfo:
     """One X.509 certificate, PEM or DER, stored as PEM. A private key is refused outright:
     this file is served to anyone."""
-    check_size(len(data), CERTIFICATE_MAX_BYTES, "certificate")
+    check_size(len(data), CERTIFICATE_MAX_BYTES, THE_CERTIFICATE)
     if b"PRIVATE KEY" in data:
         raise invalid(
-            "This file contains a private key. Upload only the certificate: it is published "
-            "to every phone, and the key must stay secret (replace it if it has been shared).",
+            gettext(
+                "This file contains a private key. Upload only the certificate: it is "
+                "published to every phone, and the key must stay secret (replace it if it has "
+                "been shared)."
+            ),
             "private_key",
         )
     certificate = _load_certificate(data)
@@ -361,18 +405,33 @@ def _load_certificate(data: bytes) -> x509.Certificate:
         if b"-----BEGIN" in data:
             certificates = x509.load_pem_x509_certificates(data)
             if len(certificates) != 1:
-                raise invalid(
-                    f"The file holds {len(certificates)} certificates; upload the one CA "
-                    "certificate the phones must trust.",
-                    "several_certificates",
-                )
+                raise _several_certificates(len(certificates))
             return certificates[0]
         return x509.load_der_x509_certificate(data)
     except ValueError as exc:
+        # The library's own words mean nothing to staff: they go to the log and the provider.
+        logger.warning("Certificate upload refused: %s", exc)
         raise invalid(
-            f"This does not parse as an X.509 certificate in PEM or DER ({exc}).",
+            gettext(
+                "This file is not a certificate we can read. Upload the CA certificate on its "
+                "own, as a PEM file (text starting with -----BEGIN CERTIFICATE-----) or a DER "
+                "file."
+            ),
             "not_a_certificate",
+            pgettext("provider", "The X.509 parser (cryptography) said: %(error)s")
+            % {"error": exc},
         ) from None
+
+
+def _several_certificates(count: int) -> ValidationError:
+    message = ngettext(
+        "The file holds %(count)d certificate; upload the one CA certificate the phones must "
+        "trust.",
+        "The file holds %(count)d certificates; upload the one CA certificate the phones must "
+        "trust.",
+        count,
+    )
+    return invalid(message % {"count": count}, "several_certificates")
 
 
 def _is_ca(certificate: x509.Certificate) -> bool:
@@ -393,7 +452,7 @@ def inspect_softkey_xml(text: str) -> str:
     Returns the call state. The text itself is stored and served unchanged.
     """
     data = text.encode("utf-8")
-    check_size(len(data), SOFTKEY_MAX_BYTES, "softkey file")
+    check_size(len(data), SOFTKEY_MAX_BYTES, THE_SOFTKEY_FILE)
     fragment = _parse_fragment(data)
     return _softkey_call_state(_top_level_names(fragment))
 
@@ -425,19 +484,38 @@ def _wrapped(data: bytes) -> bytes:
     return data[:split] + b"<softkeys>" + data[split:] + b"</softkeys>"
 
 
+_UNDECLARED_ENTITY = re.compile(r"Entity '([^']*)' not defined")
+
+
 def _not_well_formed(data: bytes, exc: etree.XMLSyntaxError) -> ValidationError:
     if b"<!DOCTYPE" in data:
-        return invalid("Remove the DOCTYPE: phones need no DTD or entities.", "xml_dtd")
-    return invalid(f"This is not well-formed XML: {exc}", "xml_syntax")
+        return invalid(gettext("Remove the DOCTYPE: phones need no DTD or entities."), "xml_dtd")
+    # The parser's own words name our wrapper element and its internals: log and provider.
+    logger.warning("Softkey XML refused: %s", exc)
+    detail = pgettext("provider", "The XML parser (lxml) said: %(error)s") % {"error": exc}
+    entity = _UNDECLARED_ENTITY.search(exc.msg or "")
+    if getattr(exc, "code", None) == etree.ErrorTypes.ERR_UNDECLARED_ENTITY and entity:
+        message = gettext(
+            "This is not well-formed XML: &%(entity)s; on line %(line)d is not known to the "
+            "phones. Write & as &amp; and < as &lt;, or remove it."
+        )
+        values = {"entity": entity.group(1), "line": exc.lineno}
+        return invalid(message % values, "xml_entity", detail)
+    message = gettext(
+        "This is not well-formed XML: there is a mistake on line %(line)d (a tag that is not "
+        "closed or closed in the wrong order, an attribute without quotes, a stray & or <?). "
+        "Correct it and save again."
+    )
+    return invalid(message % {"line": exc.lineno}, "xml_syntax", detail)
 
 
 def _check_encoding(declared: str | None) -> None:
     if (declared or "UTF-8").upper() not in ("UTF-8", "UTF8"):
-        raise invalid(
-            f'The file declares encoding="{declared}"; it is stored and served as UTF-8, so '
-            'declare encoding="UTF-8" (or nothing).',
-            "xml_encoding",
+        message = gettext(
+            'The file declares encoding="%(encoding)s"; it is stored and served as UTF-8, so '
+            'declare encoding="UTF-8" (or nothing).'
         )
+        raise invalid(message % {"encoding": declared}, "xml_encoding")
 
 
 def _top_level_names(wrapper: etree._Element) -> list[str]:
@@ -445,11 +523,11 @@ def _top_level_names(wrapper: etree._Element) -> list[str]:
     texts = (wrapper.text, *(node.tail for node in wrapper))
     stray = " ".join(text.strip() for text in texts if text and text.strip())
     if stray:
-        raise invalid(
-            f'The file has text outside the sub-state elements ("{stray[:40]}"); '
-            "move it into an element or remove it.",
-            "xml_text",
+        message = gettext(
+            'The file has text outside the sub-state elements ("%(text)s"); '
+            "move it into an element or remove it."
         )
+        raise invalid(message % {"text": stray[:40]}, "xml_text")
     return [element.tag for element in wrapper.iterchildren(etree.Element)]
 
 
@@ -457,12 +535,11 @@ def _softkey_call_state(names: list[str]) -> str:
     if names == ["Talking"]:
         # The phone looks up only Talking's sub-states: a <Talking> file would silently
         # leave it with its own softkeys.
-        raise invalid(
+        message = gettext(
             "The phone reads Talking.xml by its sub-states and never looks at <Talking>: "
-            f"put the keys in {_tags(SOFTKEY_SUB_STATES['Talking'][:5])} elements "
-            "(one per sub-state, side by side) instead.",
-            "xml_sub_state",
+            "put the keys in %(tags)s elements (one per sub-state, side by side) instead."
         )
+        raise invalid(message % {"tags": _tags(SOFTKEY_SUB_STATES["Talking"][:5])}, "xml_sub_state")
     states = list(dict.fromkeys(_CALL_STATE_OF[name] for name in names if name in _CALL_STATE_OF))
     if not states:
         raise _no_call_state(names)
@@ -471,11 +548,14 @@ def _softkey_call_state(names: list[str]) -> str:
     state = states[0]
     unknown = [name for name in names if name not in SOFTKEY_SUB_STATES[state]]
     if unknown:
-        verb = "is not a sub-state" if len(unknown) == 1 else "are not sub-states"
+        message = ngettext(
+            "%(tags)s is not a sub-state of %(state)s; %(state)s.xml may hold %(allowed)s.",
+            "%(tags)s are not sub-states of %(state)s; %(state)s.xml may hold %(allowed)s.",
+            len(unknown),
+        )
+        values = {"tags": _tags(unknown), "state": state}
         raise invalid(
-            f"{_tags(unknown)} {verb} of {state}; {state}.xml may hold "
-            f"{_tags(SOFTKEY_SUB_STATES[state])}.",
-            "xml_sub_state",
+            message % {**values, "allowed": _tags(SOFTKEY_SUB_STATES[state])}, "xml_sub_state"
         )
     _check_no_repeats(names)
     return state
@@ -483,17 +563,25 @@ def _softkey_call_state(names: list[str]) -> str:
 
 def _no_call_state(names: list[str]) -> ValidationError:
     if not names:
-        found = "The file has no element"
+        message = gettext(
+            "The file has no element; a softkey file holds the sub-states of one call state: "
+            "%(states)s (for example <Talk>, <Hold> and <Held> in Talking.xml, <CallIn> in "
+            "CallIn.xml)."
+        )
     elif len(names) == 1:
-        found = f"The root element is {_tags(names)}"
+        message = gettext(
+            "The root element is %(tags)s; a softkey file holds the sub-states of one call "
+            "state: %(states)s (for example <Talk>, <Hold> and <Held> in Talking.xml, "
+            "<CallIn> in CallIn.xml)."
+        )
     else:
-        found = f"None of {_tags(names)} is a sub-state"
-    return invalid(
-        f"{found}; a softkey file holds the sub-states of one call state: "
-        f"{', '.join(SOFTKEY_CALL_STATES)} (for example <Talk>, <Hold> and <Held> in "
-        "Talking.xml, <CallIn> in CallIn.xml).",
-        "xml_root",
-    )
+        message = gettext(
+            "None of %(tags)s is a sub-state; a softkey file holds the sub-states of one call "
+            "state: %(states)s (for example <Talk>, <Hold> and <Held> in Talking.xml, "
+            "<CallIn> in CallIn.xml)."
+        )
+    values = {"tags": _tags(names), "states": ", ".join(SOFTKEY_CALL_STATES)}
+    return invalid(message % values, "xml_root")
 
 
 def _mixed_call_states(names: list[str], states: list[str]) -> ValidationError:
@@ -501,21 +589,26 @@ def _mixed_call_states(names: list[str], states: list[str]) -> ValidationError:
         f"{state} ({_tags([name for name in names if _CALL_STATE_OF.get(name) == state])})"
         for state in states
     ]
-    return invalid(
-        f"This file mixes sub-states of {' and '.join(parts)}; the phone reads one file per "
-        f"call state ({', '.join(state + '.xml' for state in states)}): upload each apart.",
-        "xml_mixed_states",
+    message = gettext(
+        "This file mixes sub-states of %(states)s; the phone reads one file per call state "
+        "(%(files)s): upload each apart."
     )
+    values = {"states": gettext(" and ").join(parts)}
+    values["files"] = ", ".join(state + ".xml" for state in states)
+    return invalid(message % values, "xml_mixed_states")
 
 
 def _check_no_repeats(names: list[str]) -> None:
     repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
     if repeated:
-        raise invalid(
-            f"{_tags(repeated)} {'is' if len(repeated) == 1 else 'are'} in the file more "
-            "than once; the phone uses only the first, so remove the others.",
-            "xml_repeated",
+        message = ngettext(
+            "%(tags)s is in the file more than once; the phone uses only the first, so remove "
+            "the others.",
+            "%(tags)s are in the file more than once; the phone uses only the first, so remove "
+            "the others.",
+            len(repeated),
         )
+        raise invalid(message % {"tags": _tags(repeated)}, "xml_repeated")
 
 
 def _tags(names: Iterable[str]) -> str:

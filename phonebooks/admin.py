@@ -19,12 +19,15 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from organisations.admin import ScopedModelAdmin
 from organisations.csv_files import MAX_UPLOAD_BYTES, CsvFileError
-from phonebooks.csv_io import ImportPlan, export_csv, import_contacts, plan_import
+from phonebooks.csv_io import ImportPlan, column_name, export_csv, import_contacts, plan_import
 from phonebooks.delivery import phonebook_url, phones_missing_books
 from phonebooks.families import FAMILIES, MAX_BYTES, MAX_BYTES_SOME_MODELS
 from phonebooks.models import BOOKS_PER_PHONE, Contact, Phonebook
@@ -42,8 +45,21 @@ MAX_TOKEN_CHARS = 2_000_000
 
 def format_size(size: int | None) -> str:
     if size is None:
-        return "not computed yet"
-    return f"{size / 1024:,.0f} KB" if size >= 1024 else f"{size} bytes"
+        return gettext("not computed yet")
+    if size >= 1024:
+        return gettext("%(size)s KB") % {"size": f"{size / 1024:,.0f}"}
+    return ngettext("%(size)d byte", "%(size)d bytes", size) % {"size": size}
+
+
+def _missing_description() -> str:
+    return gettext("phones that do not get it (they hold %(count)d books)") % {
+        "count": BOOKS_PER_PHONE
+    }
+
+
+def _label(value: str) -> str:
+    """A number's label (office, mobile, other) in the reader's words."""
+    return str(Contact.Label(value).label) if value in Contact.Label.values else value
 
 
 class PhonebookForm(forms.ModelForm[Phonebook]):
@@ -87,9 +103,9 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
     actions = ["recalculate_size"]
     fieldsets = [
         (None, {"fields": ["organisation", "name", "title", "position"]}),
-        ("Which phones may read it", {"fields": ["audience", "devices"]}),
+        (_("Which phones may read it"), {"fields": ["audience", "devices"]}),
         (
-            "On the phones",
+            _("On the phones"),
             {"fields": ["contacts_link", "size", "phone_urls", "phones_missing_this_book"]},
         ),
     ]
@@ -102,24 +118,25 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             chosen_count=_count(Phonebook.devices.through.objects.filter(phonebook=OuterRef("pk"))),
         )
 
-    @admin.display(description="phones", ordering="audience")
+    @admin.display(description=_("phones"), ordering="audience")
     def readers(self, obj: Phonebook) -> str:
         if obj.audience == Phonebook.Audience.ALL:
-            return "all"
+            return gettext("all")
         chosen: int = getattr(obj, "chosen_count", 0)  # annotated by get_queryset
-        return f"{chosen} chosen"
+        return ngettext("%(count)d chosen", "%(count)d chosen", chosen) % {"count": chosen}
 
-    @admin.display(description="contacts")
+    @admin.display(description=_("contacts"))
     def contacts_link(self, obj: Phonebook) -> str:
         if obj._state.adding:
-            return "Save the phonebook first."
+            return gettext("Save the phonebook first.")
         count: int | None = getattr(obj, "contact_count", None)  # annotated by get_queryset
         if count is None:
             count = obj.contacts.count()
         url = reverse("admin:phonebooks_contact_changelist") + f"?phonebook__id__exact={obj.pk}"
-        return format_html('<a href="{}">{} contact(s)</a>', url, f"{count:,}")
+        text = ngettext("%(count)s contact", "%(count)s contacts", count) % {"count": f"{count:,}"}
+        return format_html('<a href="{}">{}</a>', url, text)
 
-    @admin.display(description="size", ordering="size_bytes")
+    @admin.display(description=_("size"), ordering="size_bytes")
     def size(self, obj: Phonebook) -> str:
         if obj.size_bytes is None and not obj._state.adding:
             refresh_size(obj)  # a book made outside the admin; measured once, then stored
@@ -132,7 +149,7 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             warning,
         )
 
-    @admin.display(description="URLs the phones use")
+    @admin.display(description=_("URLs the phones use"))
     def phone_urls(self, obj: Phonebook) -> str:
         if obj._state.adding:
             return "-"
@@ -142,7 +159,7 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             ((family.label, phonebook_url(obj, family)) for family in FAMILIES.values()),
         )
 
-    @admin.display(description=f"phones that do not get it (they hold {BOOKS_PER_PHONE} books)")
+    @admin.display(description=lazy(_missing_description, str)())
     def phones_missing_this_book(self, obj: Phonebook) -> str:
         if obj._state.adding:
             return "-"
@@ -152,15 +169,20 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             if obj in books
         ]
         if not missing:
-            return "None: every phone that may read it gets it."
-        return format_html(
-            "{} phone(s) may read more than {} books and get the first {} by position and "
-            "name, without this one: {}",
+            return gettext("None: every phone that may read it gets it.")
+        said = ngettext(
+            "%(count)d phone may read more than %(books)d books and gets the first %(books)d "
+            "by position and name, without this one: %(phones)s",
+            "%(count)d phones may read more than %(books)d books and get the first %(books)d "
+            "by position and name, without this one: %(phones)s",
             len(missing),
-            BOOKS_PER_PHONE,
-            BOOKS_PER_PHONE,
-            ", ".join(str(device) for device in missing[:20]) + (" …" if len(missing) > 20 else ""),
-        )
+        ) % {
+            "count": len(missing),
+            "books": BOOKS_PER_PHONE,
+            "phones": ", ".join(str(device) for device in missing[:20])
+            + (" …" if len(missing) > 20 else ""),
+        }
+        return said
 
     def save_model(
         self, request: HttpRequest, obj: Phonebook, form: forms.ModelForm[Phonebook], change: bool
@@ -181,20 +203,34 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         warn_about_missing_books(request, book)
         chosen = book.devices.exists()
         if book.audience == Phonebook.Audience.CHOSEN and not chosen:
-            messages.warning(request, f"No phone is chosen: no phone gets '{book}'.")
+            messages.warning(
+                request, gettext("No phone is chosen: no phone gets '%(book)s'.") % {"book": book}
+            )
         if book.audience == Phonebook.Audience.ALL and chosen:
             messages.info(
                 request,
-                f"Every phone of {book.organisation} gets '{book}': the "
-                "chosen phones only count with 'Only the chosen phones'.",
+                gettext(
+                    "Every phone of %(organisation)s gets '%(book)s': the chosen phones only "
+                    "count with 'Only the chosen phones'."
+                )
+                % {"organisation": book.organisation, "book": book},
             )
 
-    @admin.action(description="Recalculate the size of the selected phonebooks")
+    @admin.action(description=_("Recalculate the size of the selected phonebooks"))
     def recalculate_size(self, request: HttpRequest, queryset: QuerySet[Phonebook]) -> None:
         for book in queryset:
             refresh_size(book)
             warn_about_size(request, book)
-        self.message_user(request, f"Size recalculated for {queryset.count()} phonebook(s).")
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext(
+                "Size recalculated for %(count)d phonebook.",
+                "Size recalculated for %(count)d phonebooks.",
+                count,
+            )
+            % {"count": count},
+        )
 
     def get_deleted_objects(
         self, objs: Sequence[Phonebook] | QuerySet[Phonebook], request: HttpRequest
@@ -203,7 +239,8 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects([], request)
         books = list(objs)
         count = Contact.objects.filter(phonebook__in=books).count()
-        deleted = [str(book) for book in books] + [f"{count:,} contact(s)"]
+        contacts = ngettext("%(count)s contact", "%(count)s contacts", count)
+        deleted = [str(book) for book in books] + [contacts % {"count": f"{count:,}"}]
         if count and not request.user.has_perm("phonebooks.delete_contact"):
             perms_needed.add("contact")
         model_count = {"phonebooks": len(books), "contacts": count}
@@ -255,19 +292,19 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             try:
                 plan = plan_import(book, data, delete_missing=delete_missing)
             except CsvFileError as exc:
-                form.add_error("file", str(exc))
+                form.add_error("file", str(exc))  # CSV errors are written for staff
             else:
                 token = _import_token(request, book, data, delete_missing)
                 if len(token) <= MAX_TOKEN_CHARS:
                     return self._preview(request, book, plan, token, delete_missing)
-                form.add_error("file", "This file is too large to preview; split it.")
+                form.add_error("file", gettext("This file is too large to preview; split it."))
         return self._render(request, book, "admin/phonebooks/phonebook/import_form.html", form=form)
 
     def _confirm_import(self, request: HttpRequest, book: Phonebook) -> HttpResponse:
         try:
             data, delete_missing = _read_import_token(request, book, request.POST["token"])
         except (signing.BadSignature, ValueError, KeyError, zlib.error):
-            messages.error(request, "The preview has expired; upload the file again.")
+            messages.error(request, gettext("The preview has expired; upload the file again."))
             return HttpResponseRedirect(request.path)
         if delete_missing and not request.user.has_perm("phonebooks.delete_contact"):
             raise PermissionDenied
@@ -276,17 +313,30 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         try:
             plan = import_contacts(book, data, delete_missing=delete_missing)
         except (CsvFileError, IntegrityError):
-            messages.error(request, "The phonebook changed meanwhile; upload the file again.")
+            messages.error(
+                request, gettext("The phonebook changed meanwhile; upload the file again.")
+            )
             return HttpResponseRedirect(request.path)
         if plan.errors:
             # The book changed since the preview: nothing was written, show why.
-            messages.error(request, "Nothing was imported: the file no longer fits the book.")
+            messages.error(
+                request, gettext("Nothing was imported: the file no longer fits the book.")
+            )
             token = request.POST["token"]
             return self._preview(request, book, plan, token, delete_missing)
         self.message_user(
             request,
-            f"Imported into {book}: {len(plan.create)} created, {len(plan.update)} updated, "
-            f"{len(plan.unchanged)} unchanged, {len(plan.delete)} removed.",
+            gettext(
+                "Imported into %(phonebook)s: %(created)s created, %(updated)s updated, "
+                "%(unchanged)s unchanged, %(removed)s removed."
+            )
+            % {
+                "phonebook": book,
+                "created": f"{len(plan.create):,}",
+                "updated": f"{len(plan.update):,}",
+                "unchanged": f"{len(plan.unchanged):,}",
+                "removed": f"{len(plan.delete):,}",
+            },
             messages.SUCCESS,
         )
         warn_about_size(request, book)
@@ -299,7 +349,10 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         assert isinstance(request.user, User)  # the admin's user, logged in
         job = queue_import(request.user, book, data, delete_missing)
         self.message_user(
-            request, f"The import into {book} has started; this page follows it.", messages.INFO
+            request,
+            gettext("The import into %(phonebook)s has started; this page follows it.")
+            % {"phonebook": book},
+            messages.INFO,
         )
         return HttpResponseRedirect(job.get_absolute_url())
 
@@ -319,11 +372,11 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             token=token,
             delete_missing=delete_missing,
             creates=[_preview_row(c) for c in plan.create[:PREVIEW_ROWS]],
-            updates=[(_preview_row(c), ", ".join(f)) for c, f in plan.update[:PREVIEW_ROWS]],
+            updates=[(_preview_row(c), _field_names(f)) for c, f in plan.update[:PREVIEW_ROWS]],
             deletes=[_preview_row(c) for c in plan.delete[:PREVIEW_ROWS]],
             preview_rows=PREVIEW_ROWS,
             size_after=_size_after(book, plan),
-            separator="semicolon" if plan.delimiter == ";" else "comma",
+            separator=gettext("semicolon") if plan.delimiter == ";" else gettext("comma"),
             in_worker=_rows(plan) >= settings.JOBS_IMPORT_ROWS,
         )
 
@@ -334,7 +387,7 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
             self.admin_site.each_context(request),
             opts=self.model._meta,
             original=book,
-            title=f"Import contacts into {book}",
+            title=gettext("Import contacts into %(phonebook)s") % {"phonebook": book},
             max_upload_mb=MAX_UPLOAD_BYTES // 1024 // 1024,
         )
         return TemplateResponse(request, template, context)
@@ -350,23 +403,24 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text=(
+        label=_("CSV file"),
+        help_text=_(
             "UTF-8 (with or without BOM), comma or semicolon separated, with a header line: "
             "name, group, number 1, label 1, number 2, label 2, number 3, label 3, order."
         ),
     )
     delete_missing = forms.BooleanField(
         required=False,
-        label="Remove the contacts that are not in the file",
-        help_text="The file then becomes the whole phonebook.",
+        label=_("Remove the contacts that are not in the file"),
+        help_text=_("The file then becomes the whole phonebook."),
     )
 
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
         if (upload.size or 0) > MAX_UPLOAD_BYTES:  # a file field's upload always has a size
             raise forms.ValidationError(
-                f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB; split it."
+                gettext("The file is larger than %(size)d MB; split it.")
+                % {"size": MAX_UPLOAD_BYTES // 1024 // 1024}
             )
         return upload
 
@@ -402,11 +456,16 @@ def _size_after(book: Phonebook, plan: ImportPlan) -> dict[str, str] | None:
     return {"text": format_size(size), "warning": warning}
 
 
+def _field_names(fields: list[str]) -> str:
+    """The changed fields of a contact as the CSV's columns are called."""
+    return ", ".join(column_name(name) for name in fields)
+
+
 def _preview_row(contact: Contact) -> dict[str, str | int]:
     return {
         "name": contact.name,
         "group": contact.group,
-        "numbers": ", ".join(f"{label}: {number}" for label, number in contact.numbers()),
+        "numbers": ", ".join(f"{_label(label)}: {number}" for label, number in contact.numbers()),
         "position": contact.position,
     }
 
@@ -415,9 +474,17 @@ def warn_about_size(request: HttpRequest, book: Phonebook) -> None:
     if book.size_warning:
         messages.warning(
             request,
-            f"'{book}' is {format_size(book.size_bytes)}. {book.size_warning} "
-            f"(limits: {MAX_BYTES // 1024} KB; {MAX_BYTES_SOME_MODELS // 1024} KB on some "
-            "models). Split it into smaller books.",
+            gettext(
+                "'%(book)s' is %(size)s. %(warning)s (limits: %(limit)d KB; %(lower_limit)d KB "
+                "on some models). Split it into smaller books."
+            )
+            % {
+                "book": book,
+                "size": format_size(book.size_bytes),
+                "warning": book.size_warning,
+                "limit": MAX_BYTES // 1024,
+                "lower_limit": MAX_BYTES_SOME_MODELS // 1024,
+            },
         )
 
 
@@ -426,13 +493,20 @@ def warn_about_missing_books(request: HttpRequest, book: Phonebook) -> None:
     if not missing:
         return
     names = ", ".join(
-        f"{device} (without {', '.join(str(b) for b in books)})"
+        gettext("%(phone)s (without %(books)s)")
+        % {"phone": device, "books": ", ".join(str(b) for b in books)}
         for device, books in list(missing.items())[:10]
     )
     messages.warning(
         request,
-        f"{len(missing)} phone(s) may read more than {BOOKS_PER_PHONE} phonebooks and get only "
-        f"the first {BOOKS_PER_PHONE} by position, then name: {names}.",
+        ngettext(
+            "%(count)d phone may read more than %(books)d phonebooks and gets only the first "
+            "%(books)d by position, then name: %(phones)s.",
+            "%(count)d phones may read more than %(books)d phonebooks and get only the first "
+            "%(books)d by position, then name: %(phones)s.",
+            len(missing),
+        )
+        % {"count": len(missing), "books": BOOKS_PER_PHONE, "phones": names},
     )
 
 
@@ -442,7 +516,7 @@ class ContactAdmin(ScopedModelAdmin[Contact]):
     list_filter = ["phonebook", "phonebook__organisation"]
     list_select_related = ["phonebook", "phonebook__organisation"]
     search_fields = ["name", "group", "number_1", "number_2", "number_3", "phonebook__name"]
-    search_help_text = "Name, group or number (spaces and dashes in numbers do not matter)."
+    search_help_text = _("Name, group or number (spaces and dashes in numbers do not matter).")
     autocomplete_fields = ["phonebook"]
     list_per_page = 100
     show_full_result_count = False
@@ -455,11 +529,11 @@ class ContactAdmin(ScopedModelAdmin[Contact]):
         "position",
     ]
 
-    @admin.display(description="numbers")
+    @admin.display(description=_("numbers"))
     def numbers(self, obj: Contact) -> str:
-        return ", ".join(f"{number} ({label})" for label, number in obj.numbers())
+        return ", ".join(f"{number} ({_label(label)})" for label, number in obj.numbers())
 
-    @admin.display(description="organisation", ordering="phonebook__organisation__name")
+    @admin.display(description=_("organisation"), ordering="phonebook__organisation__name")
     def organisation(self, obj: Contact) -> str:
         return str(obj.phonebook.organisation)
 

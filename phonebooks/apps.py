@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PhonebooksConfig(AppConfig):
     name = "phonebooks"
-    verbose_name = "Phonebooks"
+    verbose_name = _("Phonebooks")
 
     def ready(self) -> None:
         from devices.config import register_device_contributor

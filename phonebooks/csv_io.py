@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Field
+from django.utils.translation import gettext, pgettext
 
 from devices import serving
 from organisations.csv_files import (
@@ -118,23 +119,34 @@ def _header_fields(header: list[str]) -> tuple[list[str | None], list[str]]:
         key = "".join(name.split()).replace("_", "").replace("-", "").lower()
         fields.append(_FIELD_OF_COLUMN.get(key))
         if fields[-1] is None:
-            warnings.append(f"Column {name.strip()!r} is not used and was ignored.")
+            warnings.append(
+                gettext("Column %(column)r is not used and was ignored.") % {"column": name.strip()}
+            )
     named = [f for f in fields if f]
     if "name" not in named:
         raise CsvFileError(
-            "The first line must be a header naming the columns, for example: "
-            f"{', '.join(COLUMNS)} (only name is required, the order of columns is free)."
+            gettext(
+                "The first line must be a header naming the columns, for example: "
+                "%(columns)s (only name is required, the order of columns is free)."
+            )
+            % {"columns": ", ".join(COLUMNS)}
         )
     twice = sorted({f for f in named if named.count(f) > 1})
     if twice:
-        raise CsvFileError(f"The header names these columns more than once: {', '.join(twice)}.")
+        raise CsvFileError(
+            gettext("The header names these columns more than once: %(columns)s.")
+            % {"columns": ", ".join(twice)}
+        )
     return fields, warnings
 
 
 def plan_import(phonebook: Phonebook, data: bytes, *, delete_missing: bool = False) -> ImportPlan:
     """What importing `data` into the book would do; writes nothing."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise CsvFileError(f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB.")
+        raise CsvFileError(
+            gettext("The file is larger than %(size)d MB.")
+            % {"size": MAX_UPLOAD_BYTES // 1024 // 1024}
+        )
     delimiter, fields, rows, warnings = read_rows(decode(data))
     plan = ImportPlan(delimiter=delimiter, warnings=warnings)
     values = ((line, _row_values(line, fields, cells, plan)) for line, cells in rows)
@@ -143,7 +155,7 @@ def plan_import(phonebook: Phonebook, data: bytes, *, delete_missing: bool = Fal
 
 
 def on_line(line: int) -> str:
-    return f"on line {line}"
+    return gettext("on line %(line)d") % {"line": line}
 
 
 def plan_rows(
@@ -166,7 +178,11 @@ def plan_rows(
         values.setdefault("group", "")
         key = (values["name"], values["group"])
         if key in seen:
-            plan.reject(line, [(None, f"{_describe(key)} is {where(seen[key])} already.")])
+            message = gettext("%(contact)s is %(where)s already.") % {
+                "contact": _describe(key),
+                "where": where(seen[key]),
+            }
+            plan.reject(line, [(None, message)])
             continue
         seen[key] = line
         _plan_row(phonebook, line, values, existing.get(key), plan)
@@ -182,10 +198,10 @@ def _row_values(
     line: int, fields: list[str | None], cells: list[str], plan: ImportPlan
 ) -> dict[str, str] | None:
     if len(cells) > len(fields) and any(cell.strip() for cell in cells[len(fields) :]):
-        message = (
-            f"{len(cells)} values, but the header names {len(fields)} columns "
-            f"(a separator inside a value needs quotes)."
-        )
+        message = gettext(
+            "%(values)d values, but the header names %(columns)d columns "
+            "(a separator inside a value needs quotes)."
+        ) % {"values": len(cells), "columns": len(fields)}
         plan.reject(line, [(None, message)])
         return None
     values = {f: cell.strip() for f, cell in zip(fields, cells, strict=False) if f is not None}
@@ -231,7 +247,11 @@ def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> 
         label = values.get(label_field, "").lower() or _LABEL_DEFAULTS[label_field]
         if label not in Contact.Label.values:
             problems.append(
-                (label_field, f"{values[label_field]!r} is not one of office, mobile, other")
+                (
+                    label_field,
+                    gettext("%(label)r is not one of office, mobile, other")
+                    % {"label": values[label_field]},
+                )
             )
             label = _LABEL_DEFAULTS[label_field]
         setattr(contact, label_field, label)
@@ -241,7 +261,8 @@ def _fill(contact: Contact, values: dict[str, str], current: Contact | None) -> 
     elif order.isascii() and order.isdigit() and len(order) <= 10 and int(order) < 2**31:
         contact.position = int(order)
     else:
-        problems.append(("position", f"{order!r} is not a whole number of 0 or more"))
+        message = gettext("%(order)r is not a whole number of 0 or more") % {"order": order}
+        problems.append(("position", message))
     return problems
 
 
@@ -253,12 +274,17 @@ def _messages(exc: ValidationError) -> Problems:
 
 
 def _labelled(field_name: str | None, message: str) -> str:
-    return f"{_verbose(field_name)}: {message}" if field_name else message
+    if not field_name:
+        return message
+    return gettext("%(field)s: %(message)s") % {
+        "field": column_name(field_name),
+        "message": message,
+    }
 
 
-def _verbose(field_name: str) -> str:
+def column_name(field_name: str) -> str:
     if field_name == "position":
-        return "order"
+        return pgettext("CSV column", "order")
     field = Contact._meta.get_field(field_name)
     # Errors name the contact's own fields; only relations would have no verbose name.
     return str(field.verbose_name) if isinstance(field, Field) else field_name
@@ -266,7 +292,9 @@ def _verbose(field_name: str) -> str:
 
 def _describe(key: tuple[str, str]) -> str:
     name, group = key
-    return f"{name!r} in group {group!r}" if group else f"{name!r} (no group)"
+    if group:
+        return gettext("%(name)r in group %(group)r") % {"name": name, "group": group}
+    return gettext("%(name)r (no group)") % {"name": name}
 
 
 def import_contacts(

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from devices.phone_models import MODELS
 
 
@@ -28,7 +31,7 @@ MAX_BYTES_SOME_MODELS = 768 * 1024
 @dataclass(frozen=True)
 class Family:
     slug: str
-    label: str
+    label: str | Promise  # shown in the admin, in the reader's language
     flavour: Flavour
     models: frozenset[str]
 
@@ -38,7 +41,7 @@ FAMILIES: dict[str, Family] = {
     for family in (
         Family(
             "t4xg",
-            "T4x desk phones",
+            _("T4x desk phones"),
             Flavour.DIRECTORY,
             frozenset(
                 {
@@ -64,7 +67,7 @@ FAMILIES: dict[str, Family] = {
         # The large colour screens show a group menu well, so they get the grouped book.
         Family(
             "t5x",
-            "T5x colour-screen phones",
+            _("T5x colour-screen phones"),
             Flavour.GROUPED,
             frozenset(
                 {"T52S", "T53", "T53W", "T54S", "T54W", "T56A", "T57W", "T58A", "T58V", "T58W"}
@@ -72,26 +75,26 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "t3x",
-            "T3x entry-level phones",
+            _("T3x entry-level phones"),
             Flavour.DIRECTORY,
             frozenset({"T30", "T30P", "T31", "T31P", "T31G", "T31W", "T33P", "T33G", "T34W"}),
         ),
         Family(
             "t2x",
-            "T2x and T19 phones",
+            _("T2x and T19 phones"),
             Flavour.DIRECTORY,
             frozenset({"T19P_E2", "T21P_E2", "T27G", "T29G"}),
         ),
         Family(
             "cp",
-            "Conference phones",
+            _("Conference phones"),
             Flavour.DIRECTORY,
             frozenset({"CP920", "CP925", "CP960", "CP965"}),
         ),
         # Bases and managers: the handsets read the book through them.
         Family(
             "dect",
-            "DECT bases",
+            _("DECT bases"),
             Flavour.DIRECTORY,
             frozenset({"W60B", "W70B", "W75DM", "W75B", "W80", "W80B", "W90DM", "W90B"}),
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 MAX_NUMBER_LENGTH = 32
 ALLOWED = frozenset("0123456789+*# -")
@@ -14,13 +15,20 @@ def validate_phone_number(value: str) -> None:
     if bad:
         shown = " ".join(repr(char) for char in bad[:5])
         raise ValidationError(
-            f"{shown} not allowed in a phone number; use digits, +, *, #, spaces and -.",
+            gettext(
+                "%(characters)s not allowed in a phone number; use digits, +, *, #, spaces and -."
+            )
+            % {"characters": shown},
             code="number_chars",
         )
     if "+" in value.lstrip()[1:]:
-        raise ValidationError("A + can only come first in a phone number.", code="number_plus")
+        raise ValidationError(
+            gettext("A + can only come first in a phone number."), code="number_plus"
+        )
     if not any(char.isdigit() for char in value):
-        raise ValidationError("A phone number needs at least one digit.", code="number_digits")
+        raise ValidationError(
+            gettext("A phone number needs at least one digit."), code="number_digits"
+        )
 
 
 def dialable(number: str) -> str:

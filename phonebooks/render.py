@@ -17,7 +17,13 @@ from phonebooks.families import FAMILIES, Family, Flavour
 from phonebooks.models import Contact, Phonebook
 from phonebooks.numbers import dialable
 
-LABELS = dict(Contact.Label.choices)
+# What the phone shows beside a number: never translated (phones get no language), so not
+# the choices' labels, which the admin shows in the reader's language.
+LABELS = {
+    Contact.Label.OFFICE.value: "Office",
+    Contact.Label.MOBILE.value: "Mobile",
+    Contact.Label.OTHER.value: "Other",
+}
 # Characters XML 1.0 cannot carry at all. The models' validators keep them out; a row
 # written behind their back must still not break a whole book (or become a 500).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -225,7 +225,7 @@ def test_a_certificate_is_accepted_as_pem_or_der_and_stored_as_pem(admin_client,
 def test_a_certificate_with_a_broken_body_is_refused(admin_client, db):
     response = add_certificate(admin_client, broken_certificate_pem())
 
-    assert "does not parse as an X.509 certificate" in errors(response)
+    assert "not a certificate we can read" in errors(response)
     assert not CaCertificate.objects.exists()
 
 

@@ -83,7 +83,7 @@ def test_the_book_page_links_to_its_contacts_instead_of_listing_them(admin_clien
     body = admin_client.get(change_url(book)).content.decode()
 
     assert f"{CONTACTS}?phonebook__id__exact={book.pk}" in body
-    assert "250 contact(s)" in body
+    assert "250 contacts" in body
     assert "Contact 00001" not in body
     assert f"/pb-t4xg-{book.pk}.xml" in body
     assert reverse("admin:phonebooks_phonebook_import", args=[book.pk]) in body
@@ -154,9 +154,9 @@ def test_the_admin_says_which_phones_miss_a_book_beyond_the_fifth(admin_client, 
         follow=True,
     )
 
-    assert any("get only the first 5" in m and "Book 5" in m for m in messages_of(response))
+    assert any("gets only the first 5" in m and "Book 5" in m for m in messages_of(response))
     body = admin_client.get(change_url(books[5])).content.decode()
-    assert "1 phone(s) may read more than 5 books" in body
+    assert "1 phone may read more than 5 books" in body
     assert "Alpha desk" in body
     assert "None: every phone" in admin_client.get(change_url(books[0])).content.decode()
 
@@ -191,7 +191,7 @@ def test_deleting_a_big_book_summarises_its_contacts(admin_client, tenant_a):
     response = admin_client.get(reverse("admin:phonebooks_phonebook_delete", args=[book.pk]))
 
     body = response.content.decode()
-    assert "300 contact(s)" in body
+    assert "300 contacts" in body
     assert "Contact 00001" not in body
     admin_client.post(reverse("admin:phonebooks_phonebook_delete", args=[book.pk]), {"post": "yes"})
     assert not Contact.objects.exists()
