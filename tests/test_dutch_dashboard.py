@@ -7,10 +7,12 @@ import html
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone, translation
 
 from organisations.staff import create_organisation_staff
+from tests.api.conftest import api_client, problem
 from tests.factories import make_device
 from tests.phonebooks.factories import make_staff
 from tests.test_dashboard import INDEX, provision
@@ -146,3 +148,44 @@ def test_staff_are_told_in_dutch_when_phones_get_a_change_later(settings):
 
     assert dutch.startswith("De wijziging is opgeslagen. Telefoons krijgen haar binnen 30 seconden")
     assert "30 seconds" in _unannounced_message()
+
+
+def refuse(*args, **kwargs):
+    raise OperationalError("connection to server at 127.0.0.1, port 5432 failed")
+
+
+def test_the_admin_says_in_dutch_that_the_database_is_away(admin_client, monkeypatch):
+    monkeypatch.setattr("devices.admin.DeviceAdmin.get_queryset", refuse)
+
+    dutch = admin_client.get("/admin/devices/device/", headers=DUTCH)
+    english = admin_client.get("/admin/devices/device/")
+
+    assert dutch.status_code == 503
+    assert dutch.content.decode() == (
+        "Dienst tijdelijk niet beschikbaar: de database is niet bereikbaar.\n"
+    )
+    assert english.content.decode().startswith("Service temporarily unavailable")
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "dutch"),
+    [
+        (refuse, 503, "De database is niet bereikbaar: probeer het straks opnieuw."),
+        (None, 500, "De server kon dit verzoek niet beantwoorden; de fout is gelogd."),
+    ],
+)
+def test_an_api_fault_is_explained_in_dutch(db, monkeypatch, fault, status, dutch):
+    from api.resources.organisations import OrganisationViewSet
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a fault")
+
+    monkeypatch.setattr(OrganisationViewSet, "list", fault or broken)
+    api = api_client(None)
+    api.client.raise_request_exception = False
+
+    response = api.get("/api/v1/organisations", HTTP_ACCEPT_LANGUAGE="nl")
+
+    assert response.status_code == status
+    assert problem(response)["detail"] == dutch
+    assert "a fault" not in response.content.decode()
