@@ -16,6 +16,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_tasks_db.models import DBTaskResult
 
 from devices.admin import DeviceAdmin, phone_counts
@@ -76,16 +78,23 @@ class LoginLockoutPage(ScopedModelAdmin[AccessAttempt]):
     fields = tuple(readonly_fields)
     actions = ["unlock"]
 
-    @admin.display(description="locked out", boolean=True)
+    @admin.display(description=_("locked out"), boolean=True)
     def locked_out(self, obj: Any) -> bool:
         recent = obj.attempt_time >= timezone.now() - settings.AXES_COOLOFF_TIME
         return bool(recent and obj.failures_since_start >= settings.AXES_FAILURE_LIMIT)
 
-    @admin.action(description="Unlock: forget these failed logins", permissions=["delete"])
+    @admin.action(description=_("Unlock: forget these failed logins"), permissions=["delete"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        logins = sorted({f"{a.username} from {a.ip_address}" for a in queryset})
+        logins = sorted(
+            {
+                gettext("%(username)s from %(address)s")
+                % {"username": a.username, "address": a.ip_address}
+                for a in queryset
+            }
+        )
         queryset.delete()
-        self.message_user(request, f"Unlocked: {', '.join(logins)}.", messages.SUCCESS)
+        message = gettext("Unlocked: %(logins)s.") % {"logins": ", ".join(logins)}
+        self.message_user(request, message, messages.SUCCESS)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

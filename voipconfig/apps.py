@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class VoipconfigConfig(AppConfig):
     """The project package is an app to carry project-wide commands (loaddemo) and checks."""
 
     name = "voipconfig"
-    verbose_name = "voipconfig"
+    verbose_name = _("voipconfig")
 
     def ready(self) -> None:
         from axes.models import AccessAttempt

@@ -17,8 +17,10 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 
 from devices import status
 from devices.models import AccessLog, AccessLogHour, Device, UnassignedPhone
@@ -116,7 +118,7 @@ def distribution(user: AnyUser, field: str, limit: int = 8) -> list[Figure]:
     rows = list(phones.values(field).annotate(n=Count("pk")).order_by("-n", field))
     figures = [
         Figure(
-            row[field] or "not reported",
+            row[field] or gettext("not reported"),
             row["n"],
             _url("admin:devices_device_changelist", **{field: row[field]})
             if row[field]
@@ -126,7 +128,9 @@ def distribution(user: AnyUser, field: str, limit: int = 8) -> list[Figure]:
     ]
     rest = sum(row["n"] for row in rows[limit:])
     if rest:
-        figures.append(Figure("others", rest, _url("admin:devices_device_changelist"), GREY))
+        figures.append(
+            Figure(gettext("others"), rest, _url("admin:devices_device_changelist"), GREY)
+        )
     return figures
 
 
@@ -157,7 +161,10 @@ def rps_states(user: AnyUser) -> list[Figure]:
 def unassigned(user: AnyUser) -> Figure:
     phones = scope_queryset(UnassignedPhone.objects.all(), user)
     return Figure(
-        "unassigned phones", phones.count(), _url("admin:devices_unassignedphone_changelist"), AMBER
+        gettext("unassigned phones"),
+        phones.count(),
+        _url("admin:devices_unassignedphone_changelist"),
+        AMBER,
     )
 
 
@@ -176,11 +183,11 @@ def figures(user: AnyUser) -> dict[str, Any]:
                 (f"{timezone.localtime(hour):%H}", r, f, _range_url(log, hour, 1))
                 for hour, r, f in hours
             ],
-            "Requests per hour, last 24 hours",
+            gettext("Requests per hour, last 24 hours"),
         ),
         "days_svg": columns_svg(
-            [(f"{day:%a %d}", r, f, _range_url(log, day, 24)) for day, r, f in days],
-            "Requests per day, last 7 days",
+            [(date_format(day, "D d"), r, f, _range_url(log, day, 24)) for day, r, f in days],
+            gettext("Requests per day, last 7 days"),
         ),
         "requests_24h": sum(r for _, r, _ in hours),
         "failed_24h": sum(f for _, _, f in hours),
@@ -207,7 +214,7 @@ def _range_url(name: str, start: datetime, hours: int) -> str:
 def bars_svg(figures: list[Figure], width: int = 320) -> SafeString:
     """One horizontal bar per figure, its length to scale, each a link to its list."""
     if not figures:
-        return format_html("<p>{}</p>", "Nothing to show yet.")
+        return format_html("<p>{}</p>", gettext("Nothing to show yet."))
     top = max(figure.value for figure in figures) or 1
     label_w, bar_w, row_h = 120, width - 120 - 50, 20
     rows = format_html_join(
@@ -255,9 +262,7 @@ def columns_svg(columns: list[tuple[str, int, int, str]], title: str) -> SafeStr
         x = f"{36 + index * step:.1f}"
         return (
             url,
-            label,
-            str(requests),
-            str(failed),
+            _column_title(label, requests, failed),
             x,
             f"{height - foot - h(requests):.1f}",
             f"{step - 3:.1f}",
@@ -275,7 +280,7 @@ def columns_svg(columns: list[tuple[str, int, int, str]], title: str) -> SafeStr
 
     bars = format_html_join(
         "",
-        '<a href="{}"><title>{}: {} requests, {} failed</title>'
+        '<a href="{}"><title>{}</title>'
         '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"></rect>'
         '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"></rect>'
         '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text></a>',
@@ -292,3 +297,12 @@ def columns_svg(columns: list[tuple[str, int, int, str]], title: str) -> SafeStr
         height - foot,
         bars,
     )
+
+
+def _column_title(label: str, requests: int, failed: int) -> str:
+    """What a column says when pointed at: its period, its requests and its failures."""
+    return ngettext(
+        "%(period)s: %(requests)d request, %(failed)d failed",
+        "%(period)s: %(requests)d requests, %(failed)d failed",
+        requests,
+    ) % {"period": label, "requests": requests, "failed": failed}

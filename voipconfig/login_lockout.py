@@ -18,6 +18,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 
 from devices.serving import client_ip
 
@@ -33,10 +34,13 @@ def lockout_address(request: HttpRequest) -> str | None:
 
 def lockout_message() -> str:
     minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
-    return (
-        f"Too many failed logins: try again in {minutes} minute{'' if minutes == 1 else 's'}, "
-        "or ask your provider to unlock the account."
-    )
+    return ngettext(
+        "Too many failed logins: try again in %(minutes)d minute, "
+        "or ask your provider to unlock the account.",
+        "Too many failed logins: try again in %(minutes)d minutes, "
+        "or ask your provider to unlock the account.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def lockout_response(
@@ -48,7 +52,7 @@ def lockout_response(
     username = request.POST.get("username", "")
     context = {
         **admin.site.each_context(request),
-        "title": "Log in",
+        "title": gettext("Log in"),
         "subtitle": None,
         "app_path": request.get_full_path(),
         "form": AdminAuthenticationForm(request, initial={"username": username}),

@@ -12,6 +12,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from api.errors import is_api, problem_outside_drf
 from devices.serving import Fault, service_unavailable, shared
@@ -89,12 +90,14 @@ class DatabaseUnavailableMiddleware:
         _unavailable.happened(f"{request.method} {request.path}: {exception}", exc_info=True)
         if is_api(request):
             response = problem_outside_drf(
-                503, "database_unavailable", "The database cannot be reached: try again soon."
+                503,
+                "database_unavailable",
+                gettext("The database cannot be reached: try again soon."),
             )
             response["Retry-After"] = "10"
             return response
         return service_unavailable(
-            "Service temporarily unavailable: the database cannot be reached.\n"
+            gettext("Service temporarily unavailable: the database cannot be reached.") + "\n"
         )
 
 
@@ -122,7 +125,10 @@ def _is_staff(request: HttpRequest) -> bool:
 
 def _unannounced_message() -> str:
     seconds = settings.CONFIG_CACHE_MAX_AGE_SECONDS
-    return (
-        f"The change is saved. Phones get it within {seconds} seconds rather than at once: "
-        "the shared cache cannot be reached right now."
-    )
+    return ngettext(
+        "The change is saved. Phones get it within %(seconds)d second rather than at once: "
+        "the shared cache cannot be reached right now.",
+        "The change is saved. Phones get it within %(seconds)d seconds rather than at once: "
+        "the shared cache cannot be reached right now.",
+        seconds,
+    ) % {"seconds": seconds}

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -144,6 +145,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     traceback by Django, never shown); elsewhere Django's own page."""
     if is_api(request):
         return problem_outside_drf(
-            500, "server_error", "The server failed to answer this request; it is logged."
+            500, "server_error", gettext("The server failed to answer this request; it is logged.")
         )
     return defaults.server_error(request)
