@@ -24,8 +24,6 @@ from jobs.models import Job
 
 logger = logging.getLogger("jobs")
 
-# Read by rps.wording, which builds its own sentences with it.
-PROVIDER_TOLD = "Your provider has been told."
 # The summary of a job that stopped on a bug; translated when written (`stopped`).
 STOPPED = gettext_noop(
     "The job stopped before it was done; nothing more was changed. Your provider has been told."

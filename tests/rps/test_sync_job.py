@@ -120,7 +120,7 @@ def test_an_unreachable_rps_gives_staff_a_sentence_and_the_provider_the_detail(
     provider_page = admin_client.get(job.get_absolute_url()).content.decode()
     assert job.state == Job.State.FAILED
     assert wording.UNREACHABLE in staff_page
-    assert work.PROVIDER_TOLD in staff_page
+    assert "Your provider has been told." in staff_page
     assert "Connection refused" not in staff_page
     assert_plain(staff_page)
     assert_plain(staff_list)
