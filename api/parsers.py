@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from typing import IO, Any
 
 from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
+
+logger = logging.getLogger("api")
 
 
 def _nul_at(value: Any, pointer: str = "") -> str | None:
@@ -57,8 +61,23 @@ class NestingJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(gettext("JSON parse error - nested too deeply.")) from None
+        except exceptions.ParseError as error:
+            # DRF's text is the json module's exception; the client reads where, in words.
+            raise exceptions.ParseError(_unreadable_json(error.__context__)) from None
         refuse_nul(data)
         return data
+
+
+def _unreadable_json(cause: BaseException | None) -> str:
+    logger.info("API: a body that is not JSON: %s", cause)
+    if isinstance(cause, json.JSONDecodeError):
+        return gettext("The request body is not valid JSON: line %(line)d, column %(column)d.") % {
+            "line": cause.lineno,
+            "column": cause.colno,
+        }
+    if isinstance(cause, UnicodeDecodeError):
+        return gettext("The request body is not UTF-8 text: send JSON in UTF-8.")
+    return gettext("The request body is not valid JSON.")
 
 
 class NulRefusingMultiPartParser(MultiPartParser):
@@ -68,6 +87,15 @@ class NulRefusingMultiPartParser(MultiPartParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> DataAndFiles[Any, Any]:
-        parsed = super().parse(stream, media_type, parser_context)
+        try:
+            parsed = super().parse(stream, media_type, parser_context)
+        except exceptions.ParseError as error:
+            logger.info("API: a multipart body that cannot be read: %s", error.detail)
+            raise exceptions.ParseError(
+                gettext(
+                    "The request body is not a valid multipart form: check its boundary and "
+                    "its parts."
+                )
+            ) from None
         refuse_nul({key: parsed.data.getlist(key) for key in parsed.data})
         return parsed

@@ -75,9 +75,14 @@ class FirmwareImageAdmin(ScopedModelAdmin[FirmwareImage]):
 @admin.register(FirmwareTarget)
 class FirmwareTargetAdmin(ScopedModelAdmin[FirmwareTarget]):
     form = FirmwareTargetForm
-    list_display = ["model", "version", "scope"]
+    list_display = ["model", "version", "scope_column"]
     list_filter = ["model"]
     search_fields = ["model", "image__version", "organisation__name", "device__mac"]
+
+    @admin.display(description=_("scope"))
+    def scope_column(self, target: FirmwareTarget) -> str:
+        return target.scope
+
     autocomplete_fields = ["organisation", "device"]
     list_select_related = ["image", "profile", "organisation", "device"]
     fieldsets = [

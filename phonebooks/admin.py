@@ -243,7 +243,10 @@ class PhonebookAdmin(ScopedModelAdmin[Phonebook]):
         deleted = [str(book) for book in books] + [contacts % {"count": f"{count:,}"}]
         if count and not request.user.has_perm("phonebooks.delete_contact"):
             perms_needed.add("contact")
-        model_count = {"phonebooks": len(books), "contacts": count}
+        model_count = {
+            str(Phonebook._meta.verbose_name_plural): len(books),
+            str(Contact._meta.verbose_name_plural): count,
+        }
         return deleted, model_count, perms_needed, protected
 
     # --- CSV import and export -----------------------------------------------------------

@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from django.conf import settings
-from django.utils.translation import pgettext
+from django.utils.translation import npgettext, pgettext
 
 logger = logging.getLogger("rps")
 T = TypeVar("T")
@@ -63,9 +63,12 @@ class RpsConfigError(Exception):
 
     def for_provider(self) -> str:
         if self.missing:
-            return pgettext(
-                "provider", "%(settings)s must be set (see .env.example); nothing was sent to RPS."
-            ) % {"settings": " and ".join(self.missing)}
+            return npgettext(
+                "provider",
+                "%(settings)s must be set (see .env.example); nothing was sent to RPS.",
+                "%(settings)s must be set (see .env.example); nothing was sent to RPS.",
+                len(self.missing),
+            ) % {"settings": ", ".join(self.missing)}
         return pgettext("provider", "RPS_API_URL must be an http(s) URL, not %(url)s.") % {
             "url": repr(self.url)
         }

@@ -344,6 +344,9 @@ def test_every_admin_column_filter_action_and_fieldset_is_translated():
             if column in fields or column == "__str__":
                 continue  # the field's verbose name, checked above
             method = column if callable(column) else getattr(type(model_admin), column, None)
+            if method is None:  # the model's property or method
+                method = getattr(model_admin.model, column, None)
+                method = method.fget if isinstance(method, property) else method
             description = getattr(method, "short_description", None)
             if callable(method) and description is None:
                 english.append(f"{name}: column {column!r} has no translated description")

@@ -216,7 +216,9 @@ def bars_svg(figures: list[Figure], width: int = 320) -> SafeString:
     if not figures:
         return format_html("<p>{}</p>", gettext("Nothing to show yet."))
     top = max(figure.value for figure in figures) or 1
-    label_w, bar_w, row_h = 120, width - 120 - 50, 20
+    # Room for 22 characters of a label ("nooit geprovisioned"); a longer one is cut, whole
+    # in the bar's title.
+    label_w, bar_w, row_h = 140, width - 140 - 50, 20
     rows = format_html_join(
         "",
         '<a href="{}"><title>{}: {}</title>'
@@ -229,7 +231,7 @@ def bars_svg(figures: list[Figure], width: int = 320) -> SafeString:
                 figure.label,
                 figure.value,
                 index * row_h + 12,
-                figure.label[:18],
+                figure.label if len(figure.label) <= 22 else figure.label[:21] + "…",
                 label_w,
                 index * row_h + 1,
                 max(1, round(bar_w * figure.value / top)) if figure.value else 0,

@@ -61,6 +61,7 @@ from organisations.config_syntax import (
 from organisations.models import Organisation, SipTransport
 from organisations.phone_settings import SIP_SETTINGS, SettingsProfile
 from organisations.scoping import ApiClient, is_provider, scope_queryset
+from rps import wording
 from rps.admin import rps_state_label
 from rps.models import RpsDeviceState
 
@@ -438,7 +439,7 @@ class DeviceSerializer(WithSettingsSerializer[Device]):
             "rps_id": state.rps_id if state else "",
             "pushed_at": _when(state.pushed_at if state else None),
             "last_attempt_at": _when(state.last_attempt_at if state else None),
-            "last_error": state.last_error if state else "",
+            "last_error": wording.said(state.last_error) if state else "",
         }
         if self.for_provider:
             organisation = state.organisation if state else None

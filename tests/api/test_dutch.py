@@ -8,6 +8,7 @@ import pytest
 from api.models import ApiToken
 from organisations.staff import create_organisation_staff
 from tests.api.conftest import api_client, problem
+from tests.api.test_api_attack_findings import send_raw
 
 DUTCH = {"HTTP_ACCEPT_LANGUAGE": "nl"}
 LIST = "/admin/api/apitoken/"
@@ -154,3 +155,49 @@ def test_a_body_too_large_names_no_setting_the_log_does(api_a, tenant_a, setting
     )
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE" not in response.content.decode()
     assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "dutch", "english"),
+    [
+        (
+            b'{"mac": 1,',
+            "De inhoud van het verzoek is geen geldige JSON: regel 1, kolom 11.",
+            "The request body is not valid JSON: line 1, column 11.",
+        ),
+        (
+            b'{"label": "\xff"}',
+            "De inhoud van het verzoek is geen UTF-8-tekst: stuur JSON in UTF-8.",
+            "The request body is not UTF-8 text: send JSON in UTF-8.",
+        ),
+    ],
+    ids=["syntax", "not-utf-8"],
+)
+def test_a_body_that_is_not_json_reads_what_to_fix_not_pythons_words(api_a, body, dutch, english):
+    """DRF's own 'JSON parse error - Expecting property name enclosed in double quotes…' is
+    the json module's exception: an organisation's developer reads where, in their language."""
+    for headers, expected in ((DUTCH, dutch), ({}, english)):
+        response = send_raw(api_a, "POST", "/api/v1/devices", body, **headers)
+        assert response.status_code == 400
+        detail = problem(response)["detail"]
+        assert detail == expected
+        assert "Expecting" not in detail and "codec" not in detail
+
+
+def test_a_broken_multipart_body_reads_what_to_fix(api_a):
+    response = send_raw(
+        api_a,
+        "POST",
+        "/api/v1/wallpapers",
+        b"--x\r\nnot a part",
+        content_type="multipart/form-data",  # no boundary
+        **DUTCH,
+    )
+
+    assert response.status_code == 400
+    detail = problem(response)["detail"]
+    assert detail == (
+        "De inhoud van het verzoek is geen geldig multipart-formulier: controleer de boundary "
+        "en de delen."
+    )
+    assert "Invalid boundary" not in detail
