@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from media_assets import ca
 from tests.rps.fake_rps import KEY_ID, SECRET, FakeRps
@@ -30,3 +34,13 @@ def ca_url(monkeypatch) -> str:
     """Our CA certificate is uploaded (its URL comes from media_assets)."""
     monkeypatch.setattr(ca, "ca_certificate_url", lambda: CA_URL)
     return CA_URL
+
+
+@pytest.fixture
+def alpha_staff(client, alpha):
+    """Staff of the test module's organisation `alpha` (its own fixture), logged in."""
+    call_command(
+        "createorgadmin", "alpha", "bob", "--password", "Corr3ct-Horse-Battery", stdout=StringIO()
+    )
+    client.force_login(get_user_model().objects.get(username="bob"))
+    return client

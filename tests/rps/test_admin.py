@@ -9,7 +9,6 @@ import time
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 
@@ -224,15 +223,6 @@ def test_state_rows_cannot_be_edited_in_the_admin(admin_client, fake_rps, alpha)
     assert response.status_code == 403
     state.refresh_from_db()
     assert state.status == Status.REGISTERED
-
-
-@pytest.fixture
-def alpha_staff(client, alpha):
-    call_command(
-        "createorgadmin", "alpha", "bob", "--password", "Corr3ct-Horse-Battery", stdout=StringIO()
-    )
-    client.force_login(get_user_model().objects.get(username="bob"))
-    return client
 
 
 def test_organisation_staff_see_only_their_own_phones_rps_state(alpha_staff, fake_rps, alpha):

@@ -7,7 +7,6 @@ import logging
 from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
@@ -28,15 +27,6 @@ def alpha(db):
     organisation = make_organisation("alpha")
     make_device(organisation)
     return organisation
-
-
-@pytest.fixture
-def alpha_staff(client, alpha):
-    call_command(
-        "createorgadmin", "alpha", "bob", "--password", "Corr3ct-Horse-Battery", stdout=StringIO()
-    )
-    client.force_login(get_user_model().objects.get(username="bob"))
-    return client
 
 
 def sync_phone(client, phone, headers=NL) -> Job:

@@ -6,11 +6,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from io import StringIO
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import OperationalError, connection
 
 from jobs import work
@@ -35,15 +32,6 @@ def alpha(db):
     for _ in range(3):
         make_device(organisation)
     return organisation
-
-
-@pytest.fixture
-def alpha_staff(client, alpha):
-    call_command(
-        "createorgadmin", "alpha", "bob", "--password", "Corr3ct-Horse-Battery", stdout=StringIO()
-    )
-    client.force_login(get_user_model().objects.get(username="bob"))
-    return client
 
 
 def test_the_action_queues_the_sync_and_shows_its_page_without_calling_rps(
